@@ -1,1 +1,11 @@
+//! `keyway-host`: the Keyway connector runtime host.
+//!
+//! The library owns everything the `keyway` binary does, so tests and embedders drive the
+//! same code: the sandbox that runs connector components ([`runtime`]), the host side of
+//! each WIT interface ([`imports`]), what one invocation may see ([`context`]), and the
+//! command line ([`cli`]). See `ARCHITECTURE.md` for the map and the invariants.
 
+pub mod cli;
+pub mod context;
+pub mod imports;
+pub mod runtime;

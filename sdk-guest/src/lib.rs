@@ -1,1 +1,61 @@
+//! `keyway-sdk`: what a connector author imports to write routes for the Keyway host.
+//!
+//! A connector is a `cdylib` compiled to `wasm32-wasip2`. Its routes are plain Rust
+//! functions registered with [`routes!`]; inside them the only doors to the world are the
+//! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`] and the logging
+//! macros. The raw WIT bindings are an implementation detail (`wit`, hidden).
+//!
+//! ```ignore
+//! use keyway_sdk::{api, routes, Http, HttpOptions, Request, Response, Error};
+//!
+//! fn test_connection(_req: Request) -> Result<Response, Error> {
+//!     let res = Http::get("https://api.example.com/v1/me", HttpOptions::oauth(300))?;
+//!     if !res.ok() {
+//!         return Ok(api::provider_error("the provider rejected the token", res.status));
+//!     }
+//!     let me: serde_json::Value = res.json()?;
+//!     Ok(api::json(&serde_json::json!({ "providerAccountId": me["id"] })))
+//! }
+//!
+//! routes! {
+//!     POST "/setup/test_connection" (api_key) => test_connection,
+//! }
+//! ```
+//!
+//! This module owns the public guest API; it must not expose WIT-generated types.
 
+extern crate self as keyway_sdk;
+
+pub mod api;
+mod error;
+mod http;
+pub mod ingest;
+pub mod log;
+mod oauth;
+mod request;
+mod routes;
+mod settings;
+
+pub use error::{Error, ErrorCode};
+pub use http::{Auth, Body, Http, HttpOptions, HttpResponse};
+pub use oauth::OAuth;
+pub use request::{Method, Request, Response};
+pub use settings::{Secrets, Settings};
+
+#[doc(hidden)]
+pub mod wit {
+    wit_bindgen::generate!({
+        world: "connector",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_connector",
+        default_bindings_module: "::keyway_sdk::wit",
+        runtime_path: "::keyway_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::routes::{IntoRouteResult, to_wit_method, to_wit_route};
+    pub use wit_bindgen;
+}

@@ -1,0 +1,37 @@
+//! Limits and knobs of the sandbox, with safe defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the runtime is set up. Every limit applies per invocation unless it says otherwise.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached; `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Linear memory a guest may grow to.
+    pub memory_limit: usize,
+    /// Wall-clock time an invocation may run, host calls included.
+    pub deadline: Duration,
+    /// Instances alive at once (the pooling allocator's slots); callers beyond it wait.
+    pub max_instances: u32,
+    /// Use the pooling allocator (faster instantiation, memory reserved up front).
+    pub pooling: bool,
+    /// Bytes of guest stdout and stderr kept per invocation; the rest is dropped and counted.
+    pub guest_output_limit: usize,
+    /// Largest response body a route may return.
+    pub max_response_body: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            memory_limit: 64 << 20,
+            deadline: Duration::from_secs(30),
+            max_instances: 128,
+            pooling: true,
+            guest_output_limit: 64 << 10,
+            max_response_body: 16 << 20,
+        }
+    }
+}

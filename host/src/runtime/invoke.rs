@@ -1,0 +1,308 @@
+//! One route invocation: route lookup (404/405 before any guest code runs), a fresh
+//! `Store` from the `InstancePre` with memory and deadline limits, the guest call, the
+//! response check, and the guest's captured output written to the logs, redacted.
+
+use super::Method;
+use super::bindings::{Connector, guest_routes};
+use super::engine::EPOCH_TICK;
+use super::error::InvokeError;
+use super::loader::{LoadedComponent, Route, root_cause};
+use super::state::HostState;
+use crate::context::ConnectionContext;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use wasmtime::{Store, Trap};
+
+pub(crate) use super::state::InvocationMeta;
+
+/// A call of a route.
+#[derive(Debug, Clone)]
+pub struct RouteRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RouteRequest {
+    /// A request with no query, headers or body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        RouteRequest {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+/// What the route answered.
+#[derive(Debug, Clone)]
+pub struct RouteResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub invocation_id: String,
+}
+
+static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
+
+impl InvocationMeta {
+    pub(crate) fn new(route: &str) -> Self {
+        let start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let n = NEXT_INVOCATION.fetch_add(1, Ordering::Relaxed);
+        InvocationMeta {
+            id: format!("inv-{start:x}-{n}"),
+            route: route.to_string(),
+        }
+    }
+}
+
+type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+impl LoadedComponent {
+    /// The route for `method` and `path`, or the 404/405 the caller should see.
+    pub fn find_route(&self, method: Method, path: &str) -> Result<&Route, InvokeError> {
+        let mut allowed = Vec::new();
+        for route in &self.routes {
+            if route.path == path {
+                if route.method == method {
+                    return Ok(route);
+                }
+                allowed.push(route.method.as_str());
+            }
+        }
+        if allowed.is_empty() {
+            Err(InvokeError::RouteNotFound {
+                connector: self.key.clone(),
+                path: path.to_string(),
+            })
+        } else {
+            Err(InvokeError::MethodNotAllowed {
+                connector: self.key.clone(),
+                path: path.to_string(),
+                method: method.as_str().to_string(),
+                allowed: allowed.join(", "),
+            })
+        }
+    }
+
+    /// Runs the route for `req` with what `conn` allows.
+    pub async fn invoke(
+        &self,
+        conn: &ConnectionContext,
+        req: RouteRequest,
+    ) -> Result<RouteResponse, InvokeError> {
+        let route = self.find_route(req.method, &req.path)?;
+        let route_name = format!("{} {}", route.method, route.path);
+        let meta = InvocationMeta::new(&route_name);
+        let invocation_id = meta.id.clone();
+        let wit_req = guest_routes::Request {
+            method: req.method.to_wit(),
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+            body: req.body,
+        };
+        let res = self
+            .run(conn, meta, move |store, bindings| {
+                Box::pin(async move {
+                    bindings
+                        .keyway_connector_routes()
+                        .call_handle(store, &wit_req)
+                        .await
+                })
+            })
+            .await?;
+        self.check_response(&route_name, &res)?;
+        Ok(RouteResponse {
+            status: res.status,
+            headers: res.headers,
+            body: res.body,
+            invocation_id,
+        })
+    }
+
+    fn check_response(&self, route: &str, res: &guest_routes::Response) -> Result<(), InvokeError> {
+        let malformed = |reason: String| InvokeError::MalformedResponse {
+            connector: self.key.clone(),
+            route: route.to_string(),
+            reason,
+        };
+        if !(100..=599).contains(&res.status) {
+            return Err(malformed(format!(
+                "status {} is not an HTTP status",
+                res.status
+            )));
+        }
+        let cap = self.runtime.inner.config.max_response_body;
+        if res.body.len() > cap {
+            return Err(malformed(format!(
+                "body of {} bytes exceeds the {cap}-byte cap",
+                res.body.len()
+            )));
+        }
+        for (name, value) in &res.headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(malformed(format!("header name {name:?} is not valid")));
+            }
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(malformed(format!(
+                    "header {name} has a value that is not valid"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Instantiates the component in a fresh store and runs `call`, turning traps,
+    /// deadline and memory exhaustion into [`InvokeError`]s. The guest's captured output
+    /// is logged (redacted) whatever happens.
+    pub(crate) async fn run<R, F>(
+        &self,
+        conn: &ConnectionContext,
+        meta: InvocationMeta,
+        call: F,
+    ) -> Result<R, InvokeError>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
+    {
+        let inner = &self.runtime.inner;
+        let config = &inner.config;
+        let route = meta.route.clone();
+        let instantiate_err = |reason: String| InvokeError::Instantiate {
+            connector: self.key.clone(),
+            route: route.clone(),
+            reason,
+        };
+        let _slot = inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| instantiate_err("the runtime is shutting down".into()))?;
+        let started = Instant::now();
+        let mut store = Store::new(
+            &inner.engine,
+            HostState::new(
+                conn.clone(),
+                meta,
+                config.memory_limit,
+                config.guest_output_limit,
+            ),
+        );
+        store.limiter(|state| &mut state.limits);
+        let ticks = config
+            .deadline
+            .as_millis()
+            .div_ceil(EPOCH_TICK.as_millis())
+            .max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+
+        let outcome = tokio::time::timeout(config.deadline + EPOCH_TICK * 10, async {
+            let bindings = self.pre.instantiate_async(&mut store).await?;
+            call(&mut store, &bindings).await
+        })
+        .await;
+        let state = store.data();
+        let last_stderr = flush_guest_output(state);
+        tracing::debug!(
+            connector = %self.key, route = %route, invocation = %state.meta.id,
+            elapsed_us = started.elapsed().as_micros() as u64, "invocation finished"
+        );
+        match outcome {
+            Err(_elapsed) => Err(InvokeError::DeadlineExceeded {
+                connector: self.key.clone(),
+                route,
+                deadline: config.deadline,
+            }),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr)),
+        }
+    }
+
+    fn classify(
+        &self,
+        store: &Store<HostState>,
+        e: wasmtime::Error,
+        route: String,
+        last_stderr: Option<String>,
+    ) -> InvokeError {
+        let state = store.data();
+        let config = &self.runtime.inner.config;
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return InvokeError::DeadlineExceeded {
+                connector: self.key.clone(),
+                route,
+                deadline: config.deadline,
+            };
+        }
+        if state.limits.memory_denied {
+            return InvokeError::MemoryExceeded {
+                connector: self.key.clone(),
+                route,
+                limit: config.memory_limit,
+            };
+        }
+        let mut message = match e.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e
+                .chain()
+                .last()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| root_cause(&e)),
+        };
+        if let Some(tail) = last_stderr {
+            message.push_str(&format!(" (guest stderr: {tail})"));
+        }
+        InvokeError::Trapped {
+            connector: self.key.clone(),
+            route,
+            message: state.conn.redact(&message),
+        }
+    }
+}
+
+/// Lines of guest stderr quoted in a trap report (a Rust panic prints its location, then
+/// its message).
+const STDERR_TAIL: usize = 2;
+
+/// Writes the guest's stdout and stderr to the logs, redacted, and returns the last
+/// meaningful stderr lines (a panic message, usually) for error reports.
+fn flush_guest_output(state: &HostState) -> Option<String> {
+    let conn = &state.conn;
+    let meta = &state.meta;
+    let connection = conn.connection.as_deref().unwrap_or("-");
+    let mut tail: Vec<String> = Vec::new();
+    for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let (lines, dropped) = output.take_lines();
+        for line in lines {
+            let line = conn.redact(&line);
+            tracing::info!(
+                target: "keyway::guest",
+                connector = %conn.connector, connection = %connection, route = %meta.route,
+                invocation = %meta.id, stream, "{line}"
+            );
+            if stream == "stderr" && !line.starts_with("note: run with `RUST_BACKTRACE") {
+                tail.push(line);
+            }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                target: "keyway::guest",
+                connector = %conn.connector, invocation = %meta.id, stream, dropped,
+                "guest output over the per-invocation cap was dropped"
+            );
+        }
+    }
+    let tail = tail.split_off(tail.len().saturating_sub(STDERR_TAIL));
+    (!tail.is_empty()).then(|| tail.join(" "))
+}

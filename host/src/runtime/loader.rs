@@ -1,0 +1,162 @@
+//! A connector's component made ready to serve: compiled (or taken from the cache),
+//! linked against the host imports once (`InstancePre`), checked to implement the
+//! `keyway:connector` world, and its route table read and validated.
+
+use super::bindings::{ConnectorPre, guest_routes};
+use super::engine::Runtime;
+use super::error::LoadError;
+use super::invoke::InvocationMeta;
+use super::{Method, cache};
+use crate::context::ConnectionContext;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// Over the HTTP API with an API key, and by the host.
+    ApiKey,
+    /// Only by the host (CLI, postConnect, testConnection).
+    Internal,
+}
+
+impl RouteAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteAuth::ApiKey => "api_key",
+            RouteAuth::Internal => "internal",
+        }
+    }
+}
+
+/// One entry of a connector's route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    pub path: String,
+    pub auth: RouteAuth,
+}
+
+const MAX_ROUTES: usize = 256;
+const MAX_ROUTE_PATH: usize = 256;
+
+/// A component ready for invocations. Cheap to share behind an `Arc`.
+pub struct LoadedComponent {
+    pub(crate) runtime: Runtime,
+    pub(crate) key: String,
+    pub(crate) pre: ConnectorPre<super::HostState>,
+    pub(crate) routes: Vec<Route>,
+}
+
+impl LoadedComponent {
+    pub(crate) async fn load(
+        runtime: Runtime,
+        key: &str,
+        origin: &Path,
+        wasm: &[u8],
+    ) -> Result<LoadedComponent, LoadError> {
+        let inner = &runtime.inner;
+        let component =
+            cache::load_or_compile(&inner.engine, inner.config.cache_dir.as_deref(), wasm)
+                .map_err(|e| LoadError::NotAComponent {
+                    connector: key.to_string(),
+                    path: origin.to_path_buf(),
+                    reason: root_cause(&e),
+                })?;
+        let instance_pre =
+            inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::WrongWorld {
+                    connector: key.to_string(),
+                    reason: root_cause(&e),
+                })?;
+        let pre = ConnectorPre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+            connector: key.to_string(),
+            reason: root_cause(&e),
+        })?;
+        let mut loaded = LoadedComponent {
+            runtime: runtime.clone(),
+            key: key.to_string(),
+            pre,
+            routes: Vec::new(),
+        };
+        let raw = loaded
+            .run(
+                &ConnectionContext::empty(key),
+                InvocationMeta::new("(route table)"),
+                |store, bindings| {
+                    Box::pin(async move {
+                        bindings
+                            .keyway_connector_routes()
+                            .call_list_routes(store)
+                            .await
+                    })
+                },
+            )
+            .await
+            .map_err(|e| LoadError::RouteTable {
+                connector: key.to_string(),
+                reason: e.to_string(),
+            })?;
+        loaded.routes = validate_routes(key, raw)?;
+        Ok(loaded)
+    }
+
+    /// The connector's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The route table, in the order the component declared it.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+fn validate_routes(key: &str, raw: Vec<guest_routes::Route>) -> Result<Vec<Route>, LoadError> {
+    let bad = |reason: String| LoadError::BadRoutes {
+        connector: key.to_string(),
+        reason,
+    };
+    if raw.is_empty() {
+        return Err(bad("the component declares no routes".into()));
+    }
+    if raw.len() > MAX_ROUTES {
+        return Err(bad(format!(
+            "{} routes declared; at most {MAX_ROUTES} are allowed",
+            raw.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let mut routes = Vec::with_capacity(raw.len());
+    for r in raw {
+        let method = Method::from_wit(r.method);
+        let path = r.path;
+        if !path.starts_with('/')
+            || path.len() > MAX_ROUTE_PATH
+            || path
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+        {
+            return Err(bad(format!(
+                "route path {path:?} must start with `/`, be at most {MAX_ROUTE_PATH} bytes, and contain no whitespace, `?` or `#`"
+            )));
+        }
+        if !seen.insert((method, path.clone())) {
+            return Err(bad(format!("route {method} {path} is declared twice")));
+        }
+        let auth = match r.auth {
+            guest_routes::RouteAuth::ApiKey => RouteAuth::ApiKey,
+            guest_routes::RouteAuth::Internal => RouteAuth::Internal,
+        };
+        routes.push(Route { method, path, auth });
+    }
+    Ok(routes)
+}
+
+/// The innermost message of a wasmtime error chain, which names the actual problem.
+pub(crate) fn root_cause(e: &wasmtime::Error) -> String {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    chain.join(": ")
+}

@@ -1,0 +1,72 @@
+//! Canary secrets never reach the logs: guest stdout, stderr and the log door are all
+//! captured into the host's logs, attributed and redacted.
+
+use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::runtime::{Method, RouteRequest, Runtime};
+use keyway_tests::{components, logs};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+const CANARY: &str = "canary-api-token-5d21e8";
+
+fn context() -> ConnectionContext {
+    let mut secrets = BTreeMap::new();
+    secrets.insert("api_token".into(), SecretString::new(CANARY));
+    ConnectionContext {
+        connector: Arc::from("hello"),
+        connection: Some(Arc::from("redaction-test")),
+        settings: Arc::new(serde_json::Map::new()),
+        secrets: Arc::new(secrets),
+        grants: Arc::new(Grants {
+            readable_secrets: ["api_token".to_string()].into(),
+            secret_settings: ["api_token".to_string()].into(),
+            ..Grants::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_from_guest_output_and_logs() {
+    logs::capture();
+    let runtime = Runtime::new(keyway_tests::test_runtime_config()).expect("runtime");
+    let hello = runtime
+        .load_component("hello", Path::new(components::HELLO))
+        .await
+        .expect("hello loads");
+    let mut req = RouteRequest::new(Method::Post, "/print");
+    req.query = vec![("leak".into(), "secret".into())];
+    hello.invoke(&context(), req).await.expect("print");
+    let mut req = RouteRequest::new(Method::Post, "/panic");
+    req.query = vec![("leak".into(), "secret".into())];
+    let err = hello
+        .invoke(&context(), req)
+        .await
+        .expect_err("panic traps");
+    assert!(!err.to_string().contains(CANARY));
+
+    let text = logs::captured();
+    assert!(text.contains("hello from stdout [REDACTED]"), "{text}");
+    assert!(text.contains("hello from stderr [REDACTED]"), "{text}");
+    assert!(
+        text.contains("hello from the log door [REDACTED]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("token=[REDACTED]"),
+        "log fields are redacted too: {text}"
+    );
+    assert!(
+        text.contains("connector=hello"),
+        "log lines are attributed: {text}"
+    );
+    assert!(
+        text.contains("connection=redaction-test"),
+        "log lines are attributed: {text}"
+    );
+    assert!(
+        text.contains("invocation=inv-"),
+        "log lines are attributed: {text}"
+    );
+    assert!(!text.contains(CANARY), "a canary reached the logs: {text}");
+}
