@@ -65,10 +65,10 @@ pub fn guest_headers(
     // Headers the guest's own `Connection` header lists are hop-by-hop too.
     let mut named_by_connection: Vec<String> = Vec::new();
     for (name, value) in &parsed {
-        if name == header::CONNECTION {
-            if let Ok(text) = value.to_str() {
-                named_by_connection.extend(text.split(',').map(|t| t.trim().to_ascii_lowercase()));
-            }
+        if name == header::CONNECTION
+            && let Ok(text) = value.to_str()
+        {
+            named_by_connection.extend(text.split(',').map(|t| t.trim().to_ascii_lowercase()));
         }
     }
     let mut out = HeaderMap::with_capacity(parsed.len());
