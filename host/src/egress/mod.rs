@@ -351,3 +351,61 @@ fn scrub(message: &str, redactor: &Redactor, seen: &[String]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+    fn is_send_sync<T: Send + Sync>() {}
+
+    /// The import glue runs `send` inside wasmtime's async host calls, which need a
+    /// `Send` future, and shares one `Egress` across threads.
+    #[test]
+    fn shared_and_send() {
+        is_send_sync::<Egress>();
+        is_send_sync::<CallLog>();
+        is_send_sync::<RequestCounter>();
+        is_send_sync::<Redactor>();
+        let egress = Egress::with_transport(EgressConfig::default(), Arc::new(Refuse));
+        let (counter, calls, limits, redactor) = (
+            RequestCounter::new(),
+            CallLog::new(),
+            EgressLimits::default(),
+            Redactor::empty(),
+        );
+        let policy = FnPolicy(|_: &Url| false);
+        let ctx = EgressContext {
+            policy: &policy,
+            tokens: None,
+            secrets: &NoSecrets,
+            counter: &counter,
+            calls: &calls,
+            limits: &limits,
+            redactor: &redactor,
+        };
+        let req = OutboundRequest {
+            method: Method::Get,
+            url: "https://example.com/".into(),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: None,
+            auth: Auth::None,
+        };
+        let fut = egress.send(req, &ctx);
+        is_send(&fut);
+        drop(fut);
+    }
+
+    struct Refuse;
+
+    impl Transport for Refuse {
+        fn send<'a>(
+            &'a self,
+            _req: PreparedRequest,
+            _limits: &'a EgressLimits,
+        ) -> BoxFuture<'a, Result<InboundResponse, EgressError>> {
+            Box::pin(async { Err(EgressError::network("refused by test transport")) })
+        }
+    }
+}
