@@ -82,6 +82,13 @@ impl Body for Endless {
 }
 
 async fn serve(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Server {
+    serve_with(handler, None).await
+}
+
+async fn serve_with(
+    handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -92,6 +99,7 @@ async fn serve(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) 
         while let Ok((stream, _)) = listener.accept().await {
             accepted2.fetch_add(1, Ordering::SeqCst);
             let (handler, seen) = (handler.clone(), seen2.clone());
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let (handler, seen) = (handler.clone(), seen.clone());
@@ -125,9 +133,17 @@ async fn serve(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) 
                         Ok::<_, Infallible>(resp)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let builder = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                }
             });
         }
     });
@@ -767,4 +783,71 @@ async fn post_body_reaches_server() {
     let resp = egress.send(req, &inv.ctx()).await.unwrap();
     assert_eq!(resp.status, 201);
     assert!(resp.headers.contains(&("x-len".to_owned(), "7".to_owned())));
+}
+
+/// A self-signed certificate for `localhost`, its server acceptor, and a client TLS
+/// configuration that trusts exactly that certificate.
+fn localhost_tls() -> (tokio_rustls::TlsAcceptor, Arc<rustls::ClientConfig>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+        Arc::new(client),
+    )
+}
+
+#[tokio::test]
+async fn https_with_trusted_certificate_and_sni() {
+    let (acceptor, client) = localhost_tls();
+    let server = serve_with(|_, _| ok("secure"), Some(acceptor)).await;
+    let egress = Egress::new(EgressConfig {
+        allowed_cidrs: vec!["127.0.0.1/32".parse().unwrap()],
+        tls: Some(client),
+        ..EgressConfig::default()
+    })
+    .unwrap();
+    let inv = Invocation::new(vec!["localhost"]);
+    let url = format!("https://localhost:{}/tls", server.addr.port());
+    let resp = egress
+        .send(get(url.clone(), oauth()), &inv.ctx())
+        .await
+        .unwrap();
+    assert_eq!(&resp.body[..], b"secure");
+    assert_eq!(server.seen()[0].headers["authorization"], "Bearer tok-0");
+    egress.send(get(url, oauth()), &inv.ctx()).await.unwrap();
+    assert_eq!(
+        server.accepted.load(Ordering::SeqCst),
+        1,
+        "TLS connection reused"
+    );
+}
+
+#[tokio::test]
+async fn https_with_untrusted_certificate_fails_before_any_request() {
+    let (acceptor, _client) = localhost_tls();
+    let server = serve_with(|_, _| ok("secure"), Some(acceptor)).await;
+    // Default roots: the self-signed certificate is not trusted.
+    let egress = loopback_egress();
+    let inv = Invocation::new(vec!["localhost"]);
+    let url = format!("https://localhost:{}/tls", server.addr.port());
+    let err = send_err(&egress, get(url, oauth()), &inv).await;
+    assert_eq!(err.code, EgressErrorCode::ProviderUnavailable);
+    assert!(err.message.contains("tls"), "{}", err.message);
+    assert!(server.seen().is_empty());
 }
