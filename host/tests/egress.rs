@@ -851,3 +851,52 @@ async fn https_with_untrusted_certificate_fails_before_any_request() {
     assert!(err.message.contains("tls"), "{}", err.message);
     assert!(server.seen().is_empty());
 }
+
+/// A resolver that never answers in time.
+struct StuckResolver;
+
+impl keyway_host::egress::Resolve for StuckResolver {
+    fn lookup<'a>(
+        &'a self,
+        _host: &'a str,
+        _port: u16,
+    ) -> BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(Vec::new())
+        })
+    }
+}
+
+#[tokio::test]
+async fn stuck_dns_lookup_times_out() {
+    let egress = Egress::new(EgressConfig {
+        resolver: Some(Arc::new(StuckResolver)),
+        ..EgressConfig::default()
+    })
+    .unwrap();
+    let inv = Invocation::new(vec!["api.provider.test"]);
+    let mut req = get("https://api.provider.test/".into(), oauth());
+    req.timeout_ms = Some(100);
+    let err = send_err(&egress, req, &inv).await;
+    assert_eq!(err.code, EgressErrorCode::Timeout);
+    assert_eq!(inv.tokens.fetches.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn declared_length_over_cap_is_too_large() {
+    static BIG: &str = include_str!("egress.rs");
+    let server = serve(|_, _| Reply::Plain(StatusCode::OK, vec![], BIG)).await;
+    let egress = loopback_egress();
+    let mut inv = Invocation::new(vec!["127.0.0.1"]);
+    inv.limits.max_response_body_bytes = 1024;
+    let err = send_err(&egress, get(server.url("/"), Auth::None), &inv).await;
+    assert_eq!(err.code, EgressErrorCode::TooLarge);
+    // Within the cap, the same body arrives whole.
+    inv.limits.max_response_body_bytes = BIG.len();
+    let resp = egress
+        .send(get(server.url("/"), Auth::None), &inv.ctx())
+        .await
+        .unwrap();
+    assert_eq!(resp.body.len(), BIG.len());
+}

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::Request;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -239,6 +240,10 @@ impl NetworkTransport {
 
         let (parts, mut body) = response.into_parts();
         limits.check_response_headers(&parts.headers)?;
+        // A declared length past the cap fails at once instead of after the download.
+        if body.size_hint().lower() > limits.max_response_body_bytes as u64 {
+            return Err(limits.body_too_large());
+        }
         let mut collected = BytesMut::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|err| {

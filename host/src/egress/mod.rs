@@ -233,7 +233,15 @@ impl Egress {
         headers.insert(http::header::HOST, headers::host_header(&url)?);
         let target = match self.transport.address_vetting() {
             AddressVetting::Enforced => {
-                Target::Vetted(resolve_vetted(&url, &self.addresses, self.resolver.as_ref()).await?)
+                let lookup = resolve_vetted(&url, &self.addresses, self.resolver.as_ref());
+                let addrs = tokio::time::timeout(timeout, lookup).await.map_err(|_| {
+                    EgressError::timeout(format!(
+                        "resolving the host of {} took longer than {} ms",
+                        origin_of(&url),
+                        timeout.as_millis()
+                    ))
+                })??;
+                Target::Vetted(addrs)
             }
             AddressVetting::SkippedForMock => Target::Unresolved,
         };
