@@ -7,5 +7,7 @@
 
 pub mod cli;
 pub mod context;
+pub mod egress;
 pub mod imports;
+pub mod redact;
 pub mod runtime;

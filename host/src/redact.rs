@@ -1,0 +1,206 @@
+//! Redaction of an invocation's secret values from text that leaves the invocation.
+//!
+//! Owns [`Redactor`]: built once per invocation from the secret values it knows (access
+//! token, refresh token, client secret, secret settings), it replaces every occurrence
+//! of any of them with [`REDACTED`] in a string or in every string of a JSON value.
+//! Values shorter than [`MIN_SECRET_LEN`] are ignored so that a one-letter "secret" does
+//! not shred ordinary text. Matching uses one Aho-Corasick automaton, so the cost does
+//! not grow with the number of secrets per byte scanned.
+//!
+//! It must not store, log or print the values it holds: its `Debug` shows only a count.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+/// What every secret occurrence is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Secret values shorter than this many bytes are not redacted.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Replaces known secret values in text. Build one per invocation and share it by reference.
+#[derive(Default)]
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+    count: usize,
+}
+
+impl Redactor {
+    /// A redactor that knows no secrets and returns text unchanged.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Builds a redactor from secret values. Empty and too-short values are skipped.
+    ///
+    /// Besides each value itself, its form-urlencoded spelling is redacted too when it
+    /// differs, so a secret that reached a query string is still caught.
+    pub fn new<I, S>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut patterns: Vec<String> = Vec::new();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            if secret.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            if encoded != secret {
+                patterns.push(encoded);
+            }
+            patterns.push(secret.to_owned());
+        }
+        patterns.sort();
+        patterns.dedup();
+        let count = patterns.len();
+        if patterns.is_empty() {
+            return Self::empty();
+        }
+        // Leftmost-longest: when one secret contains another, the whole of the longer
+        // one is replaced rather than leaving its tail readable.
+        let matcher = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok();
+        Self { matcher, count }
+    }
+
+    /// Whether this redactor knows no secret at all.
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// Returns `text` with every known secret replaced by [`REDACTED`]; borrows when
+    /// nothing matched.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match &self.matcher {
+            Some(matcher) if matcher.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                matcher.replace_all_with(text, &mut out, |_, _, dst| {
+                    dst.push_str(REDACTED);
+                    true
+                });
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+
+    /// Owned convenience over [`Redactor::redact`].
+    pub fn redact_string(&self, text: &str) -> String {
+        self.redact(text).into_owned()
+    }
+
+    /// Redacts every string in a JSON value in place: string values and object keys.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        if self.is_empty() {
+            return;
+        }
+        match value {
+            serde_json::Value::String(s) => {
+                if let Cow::Owned(clean) = self.redact(s) {
+                    *s = clean;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    self.redact_json(&mut v);
+                    map.insert(self.redact_string(&key), v);
+                }
+            }
+            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("patterns", &self.count)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "canary-7f3a9c-SECRET";
+
+    #[test]
+    fn replaces_every_occurrence() {
+        let r = Redactor::new([CANARY]);
+        let out = r.redact_string(&format!("a {CANARY} b {CANARY}{CANARY}"));
+        assert_eq!(out, "a [REDACTED] b [REDACTED][REDACTED]");
+    }
+
+    #[test]
+    fn borrows_when_clean_and_empty_redactor_is_identity() {
+        let r = Redactor::new([CANARY]);
+        assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+        let e = Redactor::empty();
+        assert!(e.is_empty());
+        assert_eq!(e.redact(CANARY), CANARY);
+    }
+
+    #[test]
+    fn ignores_short_and_empty_values() {
+        let r = Redactor::new(["", "a", "abc", "abcd"]);
+        assert_eq!(r.redact("a abc abcd"), "a abc [REDACTED]");
+    }
+
+    #[test]
+    fn longer_secret_wins_over_its_prefix() {
+        let r = Redactor::new(["token", "token-with-tail"]);
+        assert_eq!(
+            r.redact("x token-with-tail y token"),
+            "x [REDACTED] y [REDACTED]"
+        );
+    }
+
+    #[test]
+    fn many_secrets() {
+        let secrets: Vec<String> = (0..2000).map(|i| format!("secret-value-{i:05}")).collect();
+        let r = Redactor::new(&secrets);
+        assert_eq!(
+            r.redact("pre secret-value-01999 post"),
+            "pre [REDACTED] post"
+        );
+        assert_eq!(r.redact("secret-value-0"), "secret-value-0");
+    }
+
+    #[test]
+    fn urlencoded_form_is_redacted() {
+        let r = Redactor::new(["p@ss word/+="]);
+        assert_eq!(r.redact("q=p%40ss+word%2F%2B%3D&x=1"), "q=[REDACTED]&x=1");
+    }
+
+    #[test]
+    fn json_strings_and_keys() {
+        let r = Redactor::new([CANARY]);
+        let mut v = serde_json::json!({
+            "msg": format!("token {CANARY}"),
+            CANARY: [1, format!("{CANARY}"), {"deep": CANARY}],
+            "n": 3
+        });
+        r.redact_json(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains(CANARY), "{text}");
+        assert_eq!(v["msg"], "token [REDACTED]");
+        assert_eq!(v["[REDACTED]"][2]["deep"], "[REDACTED]");
+        assert_eq!(v["n"], 3);
+    }
+
+    #[test]
+    fn debug_hides_values() {
+        let r = Redactor::new([CANARY]);
+        assert!(!format!("{r:?}").contains(CANARY));
+    }
+}
