@@ -15,6 +15,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("hello", "HELLO"),
     ("misbehave", "MISBEHAVE"),
     ("not-a-connector", "NOT_A_CONNECTOR"),
+    ("hostile", "HOSTILE"),
 ];
 
 fn main() {

@@ -1,11 +1,15 @@
 //! What one route invocation may see and do: the connection's settings and secrets, the
 //! grants its manifest gives, and the backends behind the doors that need the outside
-//! world (OAuth, HTTP, ingest). Built once per connection and shared; each invocation
-//! adds only its identity.
+//! world (OAuth tokens, outbound HTTP, ingest). Built once per connection and shared;
+//! each invocation adds only its identity and counters.
 //!
 //! This module owns the shape of that context. It must not read the store or the
 //! network itself: the backends do.
 
+use crate::egress::{
+    Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
+};
+use crate::redact::Redactor;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -47,8 +51,8 @@ pub struct Grants {
     pub has_oauth: bool,
 }
 
-/// Everything an invocation of one connector for one connection can see.
-#[derive(Debug, Clone)]
+/// Everything an invocation of one connector for one connection can see. Cheap to clone.
+#[derive(Clone)]
 pub struct ConnectionContext {
     /// The connector's key (for logs and errors).
     pub connector: Arc<str>,
@@ -59,36 +63,144 @@ pub struct ConnectionContext {
     /// Secret settings by name.
     pub secrets: Arc<BTreeMap<String, SecretString>>,
     pub grants: Arc<Grants>,
+    /// Knows every secret value above; applied to everything that leaves an invocation.
+    pub redactor: Arc<Redactor>,
+    /// The manifest's `permissions.http` allowlist.
+    pub http_policy: Arc<dyn UrlPolicy>,
+    /// Outbound HTTP; `None` refuses every request.
+    pub egress: Option<Arc<Egress>>,
+    pub egress_limits: Arc<EgressLimits>,
+    /// The connection's OAuth tokens; `None` when there is no stored grant.
+    pub tokens: Option<Arc<dyn TokenSource>>,
+}
+
+impl fmt::Debug for ConnectionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionContext")
+            .field("connector", &self.connector)
+            .field("connection", &self.connection)
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("grants", &self.grants)
+            .field("egress", &self.egress.is_some())
+            .field("tokens", &self.tokens.is_some())
+            .finish()
+    }
 }
 
 impl ConnectionContext {
-    /// A context with no settings and no grants, for the connector `key`.
+    /// A context with no settings, no grants and no outside doors, for the connector `key`.
     pub fn empty(connector: &str) -> Self {
-        ConnectionContext {
+        ConnectionContext::builder(connector).build()
+    }
+
+    /// Starts a context for the connector `key`.
+    pub fn builder(connector: &str) -> ContextBuilder {
+        ContextBuilder {
             connector: Arc::from(connector),
             connection: None,
-            settings: Arc::new(Map::new()),
-            secrets: Arc::new(BTreeMap::new()),
-            grants: Arc::new(Grants::default()),
+            settings: Map::new(),
+            secrets: BTreeMap::new(),
+            grants: Grants::default(),
+            http_policy: None,
+            egress: None,
+            egress_limits: EgressLimits::default(),
+            tokens: None,
         }
     }
 
-    /// Every secret value this invocation knows, for redaction.
-    pub fn secret_values(&self) -> impl Iterator<Item = &str> {
-        self.secrets.values().map(SecretString::expose)
+    /// `text` with every known secret value of this connection replaced by `[REDACTED]`.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact_string(text)
     }
 }
 
-impl ConnectionContext {
-    /// `text` with every known secret value of this connection replaced by `[REDACTED]`.
-    /// Values shorter than four characters are left alone so they do not shred ordinary text.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.secret_values() {
-            if secret.len() >= 4 && out.contains(secret) {
-                out = out.replace(secret, "[REDACTED]");
-            }
+/// Builds a [`ConnectionContext`]; the redactor is derived from the secrets given.
+pub struct ContextBuilder {
+    connector: Arc<str>,
+    connection: Option<Arc<str>>,
+    settings: Map<String, Value>,
+    secrets: BTreeMap<String, SecretString>,
+    grants: Grants,
+    http_policy: Option<Arc<dyn UrlPolicy>>,
+    egress: Option<Arc<Egress>>,
+    egress_limits: EgressLimits,
+    tokens: Option<Arc<dyn TokenSource>>,
+}
+
+impl ContextBuilder {
+    pub fn connection(mut self, name: &str) -> Self {
+        self.connection = Some(Arc::from(name));
+        self
+    }
+
+    pub fn setting(mut self, name: &str, value: Value) -> Self {
+        self.settings.insert(name.to_string(), value);
+        self
+    }
+
+    pub fn settings(mut self, settings: Map<String, Value>) -> Self {
+        self.settings.extend(settings);
+        self
+    }
+
+    pub fn secret(mut self, name: &str, value: SecretString) -> Self {
+        self.secrets.insert(name.to_string(), value);
+        self
+    }
+
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    pub fn http_policy(mut self, policy: Arc<dyn UrlPolicy>) -> Self {
+        self.http_policy = Some(policy);
+        self
+    }
+
+    pub fn egress(mut self, egress: Arc<Egress>, limits: EgressLimits) -> Self {
+        self.egress = Some(egress);
+        self.egress_limits = limits;
+        self
+    }
+
+    pub fn tokens(mut self, tokens: Arc<dyn TokenSource>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    pub fn build(self) -> ConnectionContext {
+        let redactor = Redactor::new(self.secrets.values().map(SecretString::expose));
+        let deny_all: Arc<dyn UrlPolicy> = Arc::new(FnPolicy(|_: &url::Url| false));
+        ConnectionContext {
+            connector: self.connector,
+            connection: self.connection,
+            settings: Arc::new(self.settings),
+            secrets: Arc::new(self.secrets),
+            grants: Arc::new(self.grants),
+            redactor: Arc::new(redactor),
+            http_policy: self.http_policy.unwrap_or(deny_all),
+            egress: self.egress,
+            egress_limits: Arc::new(self.egress_limits),
+            tokens: self.tokens,
         }
-        out
+    }
+}
+
+/// The connection's secret settings as a source for `bearer` and `basic` injection. Any
+/// `x-secret` setting may be injected (the guest never sees the value); whether the guest
+/// may *read* one is the `secrets` door's question.
+pub(crate) struct ContextSecrets<'a>(pub(crate) &'a ConnectionContext);
+
+impl SecretSource for ContextSecrets<'_> {
+    fn secret(&self, name: &str) -> Result<String, SecretError> {
+        match self.0.secrets.get(name) {
+            Some(value) => Ok(value.expose().to_string()),
+            None if self.0.grants.secret_settings.contains(name) => {
+                Err(SecretError::NotFound(name.to_string()))
+            }
+            None => Err(SecretError::NotPermitted(name.to_string())),
+        }
     }
 }

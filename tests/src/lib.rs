@@ -32,3 +32,4 @@ pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
         ..Default::default()
     }
 }
+pub mod provider;

@@ -4,26 +4,20 @@
 use keyway_host::context::{ConnectionContext, Grants, SecretString};
 use keyway_host::runtime::{Method, RouteRequest, Runtime};
 use keyway_tests::{components, logs};
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 const CANARY: &str = "canary-api-token-5d21e8";
 
 fn context() -> ConnectionContext {
-    let mut secrets = BTreeMap::new();
-    secrets.insert("api_token".into(), SecretString::new(CANARY));
-    ConnectionContext {
-        connector: Arc::from("hello"),
-        connection: Some(Arc::from("redaction-test")),
-        settings: Arc::new(serde_json::Map::new()),
-        secrets: Arc::new(secrets),
-        grants: Arc::new(Grants {
+    ConnectionContext::builder("hello")
+        .connection("redaction-test")
+        .secret("api_token", SecretString::new(CANARY))
+        .grants(Grants {
             readable_secrets: ["api_token".to_string()].into(),
             secret_settings: ["api_token".to_string()].into(),
             ..Grants::default()
-        }),
-    }
+        })
+        .build()
 }
 
 #[tokio::test]

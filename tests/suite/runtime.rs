@@ -7,9 +7,7 @@ use keyway_host::runtime::{
 };
 use keyway_tests::{components, test_runtime_config};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn runtime() -> Runtime {
@@ -23,30 +21,22 @@ async fn hello(rt: &Runtime) -> keyway_host::runtime::LoadedComponent {
 }
 
 fn hello_context() -> ConnectionContext {
-    let mut settings = serde_json::Map::new();
-    settings.insert("greeting".into(), json!("Bonjour"));
-    settings.insert("page_size".into(), json!(50));
-    let mut secrets = BTreeMap::new();
-    secrets.insert(
-        "api_token".into(),
-        SecretString::new("canary-api-token-7f3a"),
-    );
-    secrets.insert(
-        "other_secret".into(),
-        SecretString::new("canary-other-secret-91bc"),
-    );
     let grants = Grants {
         readable_secrets: ["api_token".to_string()].into(),
         secret_settings: ["api_token".to_string(), "other_secret".to_string()].into(),
         ..Grants::default()
     };
-    ConnectionContext {
-        connector: Arc::from("hello"),
-        connection: Some(Arc::from("hello-test")),
-        settings: Arc::new(settings),
-        secrets: Arc::new(secrets),
-        grants: Arc::new(grants),
-    }
+    ConnectionContext::builder("hello")
+        .connection("hello-test")
+        .setting("greeting", json!("Bonjour"))
+        .setting("page_size", json!(50))
+        .secret("api_token", SecretString::new("canary-api-token-7f3a"))
+        .secret(
+            "other_secret",
+            SecretString::new("canary-other-secret-91bc"),
+        )
+        .grants(grants)
+        .build()
 }
 
 fn body_json(body: &[u8]) -> Value {

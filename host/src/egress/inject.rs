@@ -24,6 +24,15 @@ pub trait TokenSource: Send + Sync {
     fn token(&self, min_ttl: Duration) -> BoxFuture<'_, Result<String, TokenError>>;
     /// Refreshes now regardless of the cached expiry (after a provider's 401).
     fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>>;
+    /// The scopes the provider granted.
+    fn granted_scopes(&self) -> BoxFuture<'_, Result<Vec<String>, TokenError>> {
+        Box::pin(async {
+            Err(TokenError::new(
+                super::error::TokenErrorCode::NotPermitted,
+                "this token source does not report granted scopes",
+            ))
+        })
+    }
 }
 
 /// Reads a secret setting of the connection by name, for `bearer` and `basic` auth.

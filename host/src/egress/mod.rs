@@ -45,32 +45,8 @@ pub use transport::{
     AddressVetting, BoxFuture, InboundResponse, PreparedRequest, Target, Transport,
 };
 
-/// The five methods the WIT contract offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// GET
-    Get,
-    /// POST
-    Post,
-    /// PUT
-    Put,
-    /// PATCH
-    Patch,
-    /// DELETE
-    Delete,
-}
-
-impl Method {
-    fn to_http(self) -> http::Method {
-        match self {
-            Self::Get => http::Method::GET,
-            Self::Post => http::Method::POST,
-            Self::Put => http::Method::PUT,
-            Self::Patch => http::Method::PATCH,
-            Self::Delete => http::Method::DELETE,
-        }
-    }
-}
+/// The five methods the WIT contract offers (shared with the route table).
+pub use crate::runtime::Method;
 
 /// The guest's request, as raw as it arrived (mirrors the WIT `request` record).
 #[derive(Clone)]

@@ -1,20 +1,90 @@
-//! `keyway:connector/http`: outbound requests, checked against `permissions.http`.
+//! `keyway:connector/http`: outbound requests through the egress layer, which checks the
+//! manifest's `permissions.http` allowlist and the resolved addresses, injects
+//! credentials host-side, caps sizes and time, and redacts every error.
 
 use super::{ErrorCode, WitError, wit_error};
-use crate::runtime::HostState;
+use crate::context::ContextSecrets;
+use crate::egress::{self, EgressContext, EgressErrorCode, OutboundRequest};
 use crate::runtime::wit::http as wit;
+use crate::runtime::{HostState, Method};
+
+fn to_request(req: wit::Request) -> OutboundRequest {
+    let auth = match req.auth {
+        wit::Auth::None => egress::Auth::None,
+        wit::Auth::Oauth(o) => egress::Auth::OAuth(egress::OAuthAuth {
+            min_ttl_seconds: o.min_ttl_seconds,
+            header: o.header,
+            prefix: o.prefix,
+        }),
+        wit::Auth::Bearer(secret) => egress::Auth::Bearer(secret),
+        wit::Auth::Basic(b) => egress::Auth::Basic(egress::BasicAuth {
+            username_secret: b.username_secret,
+            password_secret: b.password_secret,
+        }),
+    };
+    OutboundRequest {
+        method: Method::from_wit(req.method),
+        url: req.url,
+        headers: req.headers,
+        body: req.body,
+        timeout_ms: req.timeout_ms,
+        auth,
+    }
+}
+
+fn to_wit_code(code: EgressErrorCode) -> ErrorCode {
+    match code {
+        EgressErrorCode::Denied => ErrorCode::Denied,
+        EgressErrorCode::Timeout => ErrorCode::Timeout,
+        EgressErrorCode::TooLarge => ErrorCode::TooLarge,
+        EgressErrorCode::InvalidInput => ErrorCode::InvalidInput,
+        EgressErrorCode::ProviderUnavailable => ErrorCode::ProviderUnavailable,
+        EgressErrorCode::ReauthRequired => ErrorCode::ReauthRequired,
+        EgressErrorCode::MissingScopes => ErrorCode::MissingScopes,
+        EgressErrorCode::NotPermitted => ErrorCode::NotPermitted,
+        EgressErrorCode::NotFound => ErrorCode::NotFound,
+        EgressErrorCode::Internal => ErrorCode::Internal,
+    }
+}
 
 impl wit::Host for HostState {
     async fn send(
         &mut self,
         req: wit::Request,
     ) -> wasmtime::Result<Result<wit::Response, WitError>> {
-        let origin = url::Url::parse(&req.url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_else(|_| "an unparsable URL".to_string());
-        Ok(Err(wit_error(
-            ErrorCode::Denied,
-            format!("outbound HTTP to {origin} is not enabled in this host build"),
-        )))
+        let Some(egress) = self.conn.egress.clone() else {
+            return Ok(Err(wit_error(
+                ErrorCode::Denied,
+                "outbound HTTP is not available to this invocation",
+            )));
+        };
+        let request = to_request(req);
+        if matches!(request.auth, egress::Auth::OAuth(_)) && !self.conn.grants.has_oauth {
+            return Ok(Err(wit_error(
+                ErrorCode::NotPermitted,
+                format!(
+                    "connector `{}` declares no connection.oauth, so there is no token to inject",
+                    self.conn.connector
+                ),
+            )));
+        }
+        let secrets = ContextSecrets(&self.conn);
+        let ctx = EgressContext {
+            policy: &*self.conn.http_policy,
+            tokens: self.conn.tokens.as_deref(),
+            secrets: &secrets,
+            counter: &self.requests,
+            calls: &self.calls,
+            limits: &self.conn.egress_limits,
+            redactor: &self.redactor,
+        };
+        match egress.send(request, &ctx).await {
+            Ok(res) => Ok(Ok(wit::Response {
+                status: res.status,
+                headers: res.headers,
+                body: res.body.to_vec(),
+            })),
+            Err(e) => Ok(Err(wit_error(to_wit_code(e.code), e.message))),
+        }
     }
 }

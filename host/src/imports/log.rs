@@ -28,14 +28,14 @@ impl wit::Host for HostState {
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
         let conn = &self.conn;
-        let message = conn.redact(clip(&message));
+        let message = self.redact(clip(&message));
         let fields = fields
             .iter()
             .take(MAX_FIELDS)
             .map(|(k, v)| format!("{}={}", clip(k), clip(v)))
             .collect::<Vec<_>>()
             .join(" ");
-        let fields = conn.redact(&fields);
+        let fields = self.redact(&fields);
         let connection = conn.connection.as_deref().unwrap_or("-");
         let (connector, route, invocation) = (&*conn.connector, &self.meta.route, &self.meta.id);
         macro_rules! emit {

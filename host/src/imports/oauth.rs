@@ -1,10 +1,23 @@
 //! `keyway:connector/oauth`: the connection's access token. Refused with `not-permitted`
 //! when the manifest has no OAuth block or keeps the token in strict custody, and when
-//! the invocation has no OAuth custody behind it (an ad-hoc call with no connection).
+//! the invocation has no stored grant behind it (an ad-hoc call with no connection).
+//! A token handed out is added to the invocation's redactor.
 
 use super::{ErrorCode, WitError, wit_error};
+use crate::egress::TokenErrorCode;
 use crate::runtime::HostState;
 use crate::runtime::wit::oauth as wit;
+use std::time::Duration;
+
+fn to_wit_code(code: TokenErrorCode) -> ErrorCode {
+    match code {
+        TokenErrorCode::ReauthRequired => ErrorCode::ReauthRequired,
+        TokenErrorCode::MissingScopes => ErrorCode::MissingScopes,
+        TokenErrorCode::ProviderUnavailable => ErrorCode::ProviderUnavailable,
+        TokenErrorCode::NotPermitted => ErrorCode::NotPermitted,
+        TokenErrorCode::Internal => ErrorCode::Internal,
+    }
+}
 
 impl HostState {
     /// Why this invocation may not read the token, if it may not.
@@ -23,6 +36,9 @@ impl HostState {
                     .to_string(),
             );
         }
+        if self.conn.tokens.is_none() {
+            return Some("this invocation has no stored OAuth grant behind it".to_string());
+        }
         None
     }
 }
@@ -30,15 +46,27 @@ impl HostState {
 impl wit::Host for HostState {
     async fn access_token(
         &mut self,
-        _min_ttl_seconds: u32,
+        min_ttl_seconds: u32,
     ) -> wasmtime::Result<Result<String, WitError>> {
         if let Some(reason) = self.oauth_refusal() {
             return Ok(Err(wit_error(ErrorCode::NotPermitted, reason)));
         }
-        Ok(Err(wit_error(
-            ErrorCode::NotPermitted,
-            "this invocation has no stored connection, so there is no OAuth token to give",
-        )))
+        let Some(tokens) = self.conn.tokens.clone() else {
+            return Ok(Err(wit_error(
+                ErrorCode::NotPermitted,
+                "no stored OAuth grant",
+            )));
+        };
+        match tokens
+            .token(Duration::from_secs(u64::from(min_ttl_seconds)))
+            .await
+        {
+            Ok(token) => {
+                self.learn_secret(&token);
+                Ok(Ok(token))
+            }
+            Err(e) => Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message)))),
+        }
     }
 
     async fn granted_scopes(&mut self) -> wasmtime::Result<Result<Vec<String>, WitError>> {
@@ -51,9 +79,15 @@ impl wit::Host for HostState {
                 ),
             )));
         }
-        Ok(Err(wit_error(
-            ErrorCode::NotPermitted,
-            "this invocation has no stored connection, so there is no OAuth grant",
-        )))
+        match &self.conn.tokens {
+            Some(tokens) => match tokens.granted_scopes().await {
+                Ok(scopes) => Ok(Ok(scopes)),
+                Err(e) => Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message)))),
+            },
+            None => Ok(Err(wit_error(
+                ErrorCode::NotPermitted,
+                "this invocation has no stored OAuth grant behind it",
+            ))),
+        }
     }
 }

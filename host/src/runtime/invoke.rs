@@ -266,7 +266,7 @@ impl LoadedComponent {
         InvokeError::Trapped {
             connector: self.key.clone(),
             route,
-            message: state.conn.redact(&message),
+            message: state.redact(&message),
         }
     }
 }
@@ -285,7 +285,7 @@ fn flush_guest_output(state: &HostState) -> Option<String> {
     for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
         let (lines, dropped) = output.take_lines();
         for line in lines {
-            let line = conn.redact(&line);
+            let line = state.redact(&line);
             tracing::info!(
                 target: "keyway::guest",
                 connector = %conn.connector, connection = %connection, route = %meta.route,

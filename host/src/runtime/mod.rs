@@ -60,6 +60,16 @@ impl Method {
         }
     }
 
+    pub(crate) fn to_http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+
     pub(crate) fn to_wit(self) -> wit_types::Method {
         match self {
             Method::Get => wit_types::Method::Get,

@@ -4,6 +4,9 @@
 use super::limits::InvocationLimits;
 use super::stdio::GuestOutput;
 use crate::context::ConnectionContext;
+use crate::egress::{CallLog, RequestCounter};
+use crate::redact::Redactor;
+use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -22,6 +25,13 @@ pub struct HostState {
     pub(crate) stderr: GuestOutput,
     pub(crate) conn: ConnectionContext,
     pub(crate) meta: InvocationMeta,
+    /// The connection's redactor, plus any token handed to the guest in this invocation.
+    pub(crate) redactor: Arc<Redactor>,
+    /// Outbound requests used so far.
+    pub(crate) requests: RequestCounter,
+    /// Outbound calls made, for the invocation record.
+    pub(crate) calls: CallLog,
+    learned: Vec<String>,
 }
 
 impl HostState {
@@ -43,7 +53,12 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let redactor = conn.redactor.clone();
         HostState {
+            redactor,
+            requests: RequestCounter::new(),
+            calls: CallLog::new(),
+            learned: Vec::new(),
             wasi,
             table: ResourceTable::new(),
             limits: InvocationLimits::new(memory_limit),
@@ -52,6 +67,28 @@ impl HostState {
             conn,
             meta,
         }
+    }
+}
+
+impl HostState {
+    /// `text` with every secret this invocation knows replaced.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        self.redactor.redact_string(text)
+    }
+
+    /// Remembers a secret handed to the guest (an access token) so it is redacted from
+    /// everything this invocation writes afterwards.
+    pub(crate) fn learn_secret(&mut self, value: &str) {
+        let mut known: Vec<String> = self
+            .conn
+            .secrets
+            .values()
+            .map(|s| s.expose().to_string())
+            .collect();
+        known.extend(self.learned.iter().cloned());
+        known.push(value.to_string());
+        self.learned.push(value.to_string());
+        self.redactor = Arc::new(Redactor::new(known));
     }
 }
 
