@@ -82,16 +82,21 @@ impl ManifestError {
     }
 }
 
-/// Parses and validates manifest text; `source_name` is only used in messages.
+/// Parses and validates manifest text; `source_name` only labels the debug log line.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Connector, Problems> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Problems::from(vec![Problem::new(
-            "",
-            format!("{source_name} is not valid JSON: {e}"),
-        )])
-    })?;
-    let raw = structure::check(&doc)?;
-    validate::validate(raw)
+    let result = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| Problems::from(vec![Problem::new("", format!("not valid JSON: {e}"))]))
+        .and_then(|doc| structure::check(&doc))
+        .and_then(validate::validate);
+    match &result {
+        Ok(c) => tracing::debug!(source = source_name, key = c.key(), "manifest is valid"),
+        Err(p) => tracing::debug!(
+            source = source_name,
+            problems = p.len(),
+            "manifest is invalid"
+        ),
+    }
+    result
 }
 
 /// Loads `path`: a manifest file, or a connector directory holding `connector.json`.
@@ -105,7 +110,10 @@ pub fn load_dir_or_file(path: &Path) -> Result<LoadedManifest, ManifestError> {
         path: file.clone(),
         source,
     })?;
-    let name = file.display().to_string();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| MANIFEST_FILE.to_owned());
     let connector = parse_str(&text, &name).map_err(|problems| ManifestError::Invalid {
         path: file.clone(),
         problems,

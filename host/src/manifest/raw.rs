@@ -38,6 +38,7 @@ pub struct RawManifest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "Kind")]
 pub enum RawKind {
     Source,
     Destination,
@@ -46,6 +47,7 @@ pub enum RawKind {
 /// Grants checked by the host before each import acts.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Permissions")]
 pub struct RawPermissions {
     /// URL patterns outbound requests may target: `https://host[:port][/path-prefix*]`;
     /// the host may start with `*.` to match subdomains (not the bare domain).
@@ -61,12 +63,14 @@ pub struct RawPermissions {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "EntityVerb")]
 pub enum RawEntityVerb {
     Write,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "SecretVerb")]
 pub enum RawSecretVerb {
     Read,
 }
@@ -74,6 +78,7 @@ pub enum RawSecretVerb {
 /// Connection settings, the setup check and OAuth.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Connection")]
 pub struct RawConnection {
     /// The route the host calls to check a connection works.
     #[serde(default)]
@@ -114,6 +119,7 @@ fn settings_schema_shape(_: &mut schemars::SchemaGenerator) -> schemars::Schema 
 /// A route of the connector's component.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "RouteRef")]
 pub struct RawRouteRef {
     /// Absolute route path, for example `/setup/test_connection`.
     pub route: String,
@@ -123,6 +129,7 @@ pub struct RawRouteRef {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
+#[schemars(rename = "Method")]
 pub enum RawMethod {
     Get,
     Post,
@@ -134,6 +141,7 @@ pub enum RawMethod {
 /// OAuth 2.0 configuration. URL templates may use `{settings.<name>}` placeholders.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "OAuth")]
 pub struct RawOAuth {
     /// The grant type.
     #[serde(rename = "type")]
@@ -196,6 +204,7 @@ pub struct RawOAuth {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "OAuthFlow")]
 pub enum RawOAuthFlow {
     AuthorizationCode,
     ClientCredentials,
@@ -203,6 +212,7 @@ pub enum RawOAuthFlow {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "AccessType")]
 pub enum RawAccessType {
     Offline,
     Online,
@@ -211,6 +221,7 @@ pub enum RawAccessType {
 /// The OAuth app credential to use.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Client")]
 pub struct RawClient {
     /// Name of the operator-managed OAuth app credential (client id and secret).
     pub credential_key: String,
@@ -222,6 +233,7 @@ pub struct RawClient {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "ClientAuthMethod")]
 pub enum RawClientAuthMethod {
     Basic,
     Post,
@@ -230,6 +242,7 @@ pub enum RawClientAuthMethod {
 /// Dotted paths into the token response.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "TokenPaths")]
 pub struct RawTokenPaths {
     /// Default `access_token`.
     #[serde(default)]
@@ -251,6 +264,7 @@ pub struct RawTokenPaths {
 /// Refresh behaviour.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Refresh")]
 pub struct RawRefresh {
     /// Default true.
     #[serde(default)]
@@ -260,6 +274,7 @@ pub struct RawRefresh {
 /// A host rule for one setting.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "HostRule")]
 pub struct RawHostRule {
     /// The host must end with this suffix on a label boundary, for example `.myshopify.com`.
     pub suffix: String,
@@ -270,6 +285,7 @@ pub struct RawHostRule {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "Normalizer")]
 pub enum RawNormalizer {
     LowercaseHost,
     ShopifyShopDomain,

@@ -127,6 +127,7 @@ impl SettingsSchema {
                 format!("expected an array, found {}", type_name(other)),
             ),
         }
+        external_refs(schema, at, problems);
         let meta = jsonschema::draft202012::meta::validator();
         for err in meta.iter_errors(schema) {
             problems.push(
@@ -172,6 +173,29 @@ impl SettingsSchema {
             .iter()
             .filter(|(_, p)| p.secret)
             .map(|(n, _)| n.as_str())
+    }
+}
+
+/// The host never fetches schemas: every `$ref` must point inside the document.
+fn external_refs(schema: &Value, at: &Pointer, problems: &mut Problems) {
+    match schema {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref" | "$dynamicRef", Value::String(r)) if !r.starts_with('#') => problems.push(
+                        at.at(k),
+                        format!("\"{r}\" is not a local reference; settingsSchema must be self-contained (use \"#/$defs/...\")"),
+                    ),
+                    _ => external_refs(v, &at.at(k), problems),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                external_refs(v, &at.at(i), problems);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -312,13 +312,12 @@ fn oauth(
                     continue;
                 }
                 Some(Some(info)) => {
+                    let required = settings.is_some_and(|s| s.required().contains(name));
                     if info.secret {
                         p.push(&t_at, format!("setting \"{name}\" is x-secret and can never appear in a URL template"));
                     } else if !info.string {
                         p.push(&t_at, format!("setting \"{name}\" must have \"type\": \"string\" to appear in a URL template"));
-                    }
-                    let required = settings.is_some_and(|s| s.required().contains(name));
-                    if !required && !required_settings.contains(name) {
+                    } else if !required && !required_settings.contains(name) {
                         p.push(&t_at, format!("setting \"{name}\" must be required in settingsSchema or listed in requiredSettings to appear in a URL template"));
                     }
                 }
@@ -546,7 +545,8 @@ fn oauth(
             RawAccessType::Offline => AccessType::Offline,
             RawAccessType::Online => AccessType::Online,
         }),
-        pkce: o.pkce.unwrap_or(true),
+        // PKCE belongs to the authorization step, which client_credentials does not have.
+        pkce: o.pkce.unwrap_or(flow == OAuthFlow::AuthorizationCode),
         extra_authorize_params: o.extra_authorize_params,
         required_settings: o.required_settings,
         client,
