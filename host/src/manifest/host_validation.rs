@@ -12,7 +12,7 @@ use thiserror::Error;
 /// How a raw setting is cleaned before the host checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Normalizer {
-    /// Trim, lowercase, drop one trailing dot.
+    /// Trim, lowercase, drop one trailing dot. Punycode labels are refused.
     LowercaseHost,
     /// As `LowercaseHost`, and also drop an `https://` prefix and a trailing `/`; a bare
     /// shop name (one label) gets the suffix appended; exactly one label before the suffix.
@@ -66,6 +66,10 @@ pub enum HostError {
     Suffix(String),
     #[error("must be exactly one label followed by \"{0}\"")]
     ShopLabels(String),
+    #[error("must not contain punycode (\"xn--\") labels, which can imitate other hosts")]
+    Punycode,
+    #[error("is not a host name a URL parser accepts unchanged")]
+    NotCanonical,
 }
 
 impl HostRule {
@@ -149,6 +153,9 @@ impl HostRule {
             s.push_str(&self.suffix);
         }
         check_labels(&s)?;
+        if s.split('.').any(|l| l.starts_with("xn--")) {
+            return Err(HostError::Punycode);
+        }
         if looks_like_ip(&s) {
             return Err(HostError::IpLiteral);
         }
@@ -159,7 +166,12 @@ impl HostRule {
         if self.normalize == Normalizer::ShopifyShopDomain && head.contains('.') {
             return Err(HostError::ShopLabels(self.suffix.clone()));
         }
-        Ok(s)
+        // The URL parser must see exactly this host (it rejects, for example, broken
+        // punycode labels such as "xn--"), so expansion never changes or fails on it.
+        match url::Host::parse(&s) {
+            Ok(url::Host::Domain(d)) if d == s => Ok(s),
+            _ => Err(HostError::NotCanonical),
+        }
     }
 }
 
@@ -261,6 +273,9 @@ mod tests {
                 "evilmyshopify.com",
                 HostError::Suffix(".myshopify.com".into()),
             ),
+            ("xn--80ak6aa92e.myshopify.com", HostError::Punycode),
+            ("acme.xn--zz.myshopify.com", HostError::Punycode),
+            ("xn--zz-.myshopify.com", HostError::BadLabel),
         ];
         for (input, want) in cases {
             assert_eq!(r.apply(input), Err(want), "{input:?}");
