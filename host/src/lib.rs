@@ -9,5 +9,6 @@ pub mod cli;
 pub mod context;
 pub mod egress;
 pub mod imports;
+pub mod manifest;
 pub mod redact;
 pub mod runtime;

@@ -1,1 +1,2 @@
 pub mod call;
+pub mod validate;

@@ -1,0 +1,271 @@
+//! The validated connector: the only manifest type the runtime sees.
+//!
+//! Owns the shape the host acts on (grants, OAuth knobs with defaults applied, parsed
+//! URL templates and patterns, the compiled settings schema) and the route check against
+//! a loaded component. Must not parse JSON or report manifest syntax: `validate.rs`
+//! builds these values, and nothing outside `manifest` can construct a `Connector`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use url::Url;
+
+use super::host_validation::HostRule;
+use super::patterns::HttpPattern;
+use super::problems::{Pointer, Problem};
+use super::settings::SettingsSchema;
+use super::template::UrlTemplate;
+
+/// A validated manifest.
+#[derive(Debug)]
+pub struct Connector {
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) provider: String,
+    pub(crate) kind: Kind,
+    pub(crate) version: semver::Version,
+    pub(crate) permissions: Permissions,
+    pub(crate) connection: Connection,
+}
+
+impl Connector {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn version(&self) -> &semver::Version {
+        &self.version
+    }
+    pub fn permissions(&self) -> &Permissions {
+        &self.permissions
+    }
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+    pub fn oauth(&self) -> Option<&OAuthConfig> {
+        self.connection.oauth.as_ref()
+    }
+
+    /// Problems with `testConnection` and `postConnect` against the routes the component
+    /// exports; empty when both are exported (or absent).
+    pub fn check_routes(&self, exported: &[(Method, String)]) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let conn = Pointer::root().at("connection");
+        let mut refs = Vec::new();
+        if let Some(r) = &self.connection.test_connection {
+            refs.push((conn.at("testConnection"), r));
+        }
+        if let Some(r) = self.oauth().and_then(|o| o.post_connect.as_ref()) {
+            refs.push((conn.at("oauth").at("postConnect"), r));
+        }
+        for (at, r) in refs {
+            if exported.iter().any(|(m, p)| *m == r.method && *p == r.path) {
+                continue;
+            }
+            let other: Vec<String> = exported
+                .iter()
+                .filter(|(_, p)| *p == r.path)
+                .map(|(m, _)| m.to_string())
+                .collect();
+            let message = if other.is_empty() {
+                format!(
+                    "route {} {} is not exported by the component",
+                    r.method, r.path
+                )
+            } else {
+                format!(
+                    "route {} {} is not exported by the component (it exports {} {})",
+                    r.method,
+                    r.path,
+                    other.join(", "),
+                    r.path
+                )
+            };
+            out.push(Problem::new(at.at("route"), message));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Source,
+    Destination,
+}
+
+/// HTTP method of a connector route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        })
+    }
+}
+
+/// A route of the connector's component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRef {
+    pub method: Method,
+    pub path: String,
+}
+
+/// What the connector's routes may do.
+#[derive(Debug, Default)]
+pub struct Permissions {
+    pub http: Vec<HttpPattern>,
+    /// Entity name -> whether `write` is granted.
+    pub entities: BTreeMap<String, bool>,
+    /// `x-secret` settings the guest may read.
+    pub secrets: BTreeSet<String>,
+}
+
+impl Permissions {
+    /// True when some `permissions.http` pattern allows `url`.
+    pub fn allows_url(&self, url: &Url) -> bool {
+        self.http.iter().any(|p| p.matches(url))
+    }
+    pub fn can_write(&self, entity: &str) -> bool {
+        self.entities.get(entity).copied().unwrap_or(false)
+    }
+    pub fn can_read_secret(&self, name: &str) -> bool {
+        self.secrets.contains(name)
+    }
+}
+
+/// How a connection is configured and authorized.
+#[derive(Debug)]
+pub struct Connection {
+    pub test_connection: Option<RouteRef>,
+    pub settings_schema: SettingsSchema,
+    pub oauth: Option<OAuthConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthFlow {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessType {
+    Offline,
+    Online,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with client id and secret (the default).
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub credential_key: String,
+    pub auth_method: ClientAuthMethod,
+}
+
+/// A dotted path into a JSON document, for example `data.access_token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPath(pub(crate) Vec<String>);
+
+impl TokenPath {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
+        let segs: Vec<String> = s.split('.').map(str::to_owned).collect();
+        if segs.iter().any(|seg| {
+            seg.is_empty()
+                || !seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) {
+            return Err(format!(
+                "\"{s}\" is not a dotted path (segments of letters, digits, \"_\" or \"-\")"
+            ));
+        }
+        Ok(Self(segs))
+    }
+
+    /// The value at this path; an all-digit segment also indexes arrays.
+    pub fn lookup<'a>(&self, doc: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        self.0.iter().try_fold(doc, |v, seg| match v {
+            serde_json::Value::Object(m) => m.get(seg),
+            serde_json::Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for TokenPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// Where the fields of a token response are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPaths {
+    pub access_token: TokenPath,
+    pub refresh_token: TokenPath,
+    pub expires_in: TokenPath,
+    pub scope: TokenPath,
+    pub token_type: TokenPath,
+}
+
+/// Every OAuth knob, with defaults applied.
+#[derive(Debug)]
+pub struct OAuthConfig {
+    pub flow: OAuthFlow,
+    /// Absent for client_credentials, or when OIDC discovery from `issuer_url` fills it.
+    pub authorization_url: Option<UrlTemplate>,
+    /// Absent only when OIDC discovery from `issuer_url` fills it.
+    pub token_url: Option<UrlTemplate>,
+    pub revocation_url: Option<UrlTemplate>,
+    pub issuer_url: Option<UrlTemplate>,
+    pub scopes: Vec<String>,
+    /// Default `" "`.
+    pub scope_separator: String,
+    pub access_type: Option<AccessType>,
+    /// Default true.
+    pub pkce: bool,
+    pub extra_authorize_params: BTreeMap<String, String>,
+    pub required_settings: Vec<String>,
+    pub client: OAuthClient,
+    pub token: TokenPaths,
+    /// Default true.
+    pub refresh_enabled: bool,
+    pub post_connect: Option<RouteRef>,
+    pub host_validation: BTreeMap<String, HostRule>,
+    /// Default true; false is strict custody.
+    pub expose_access_token: bool,
+    /// Callback query parameters the host stores as settings (for example `realmId`).
+    pub callback_params: Vec<String>,
+}
+
+impl OAuthConfig {
+    /// Scopes joined with the configured separator, as sent to the provider.
+    pub fn scope_param(&self) -> String {
+        self.scopes.join(&self.scope_separator)
+    }
+}

@@ -1,0 +1,292 @@
+//! Raw manifest types: exactly what `connector.json` may contain, as serde reads it.
+//!
+//! Owns the on-disk shape (camelCase, unknown fields denied) and, through `schemars`,
+//! the JSON Schema editors use. Must not judge meaning (placeholders, patterns, routes):
+//! `validate.rs` turns these into the validated `Connector`, the only type the runtime
+//! sees. Doc comments here become descriptions in the generated schema.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A Keyway connector manifest (`connector.json`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "Keyway connector manifest")]
+pub struct RawManifest {
+    /// Optional reference to this schema, for editors; ignored by the host.
+    #[serde(rename = "$schema", default)]
+    pub _schema: Option<String>,
+    /// Stable identifier: lowercase letters, digits and single hyphens.
+    pub key: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The provider this connector talks to (lowercase letters, digits, `_` and `-`).
+    pub provider: String,
+    /// Whether the connector reads from (`source`) or writes to (`destination`) the provider.
+    pub kind: RawKind,
+    /// Semantic version of the connector.
+    pub version: String,
+    /// What the connector's routes may do.
+    #[serde(default)]
+    pub permissions: RawPermissions,
+    /// How a connection to the provider is configured and authorized.
+    #[serde(default)]
+    pub connection: RawConnection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Kind")]
+pub enum RawKind {
+    Source,
+    Destination,
+}
+
+/// Grants checked by the host before each import acts.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Permissions")]
+pub struct RawPermissions {
+    /// URL patterns outbound requests may target: `https://host[:port][/path-prefix*]`;
+    /// the host may start with `*.` to match subdomains (not the bare domain).
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Entities the connector may ingest, for example `{ "Customer": ["write"] }`.
+    #[serde(default)]
+    pub entities: BTreeMap<String, Vec<RawEntityVerb>>,
+    /// `x-secret` settings the guest may read, for example `{ "webhook_secret": ["read"] }`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Vec<RawSecretVerb>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "EntityVerb")]
+pub enum RawEntityVerb {
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "SecretVerb")]
+pub enum RawSecretVerb {
+    Read,
+}
+
+/// Connection settings, the setup check and OAuth.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Connection")]
+pub struct RawConnection {
+    /// The route the host calls to check a connection works.
+    #[serde(default)]
+    #[schemars(with = "RawRouteRef")]
+    pub test_connection: Option<RawRouteRef>,
+    /// JSON Schema (draft 2020-12) of the connection's settings. Extensions: `x-secret`
+    /// (the value is stored sealed and never placed in a URL), `x-placeholder`.
+    #[serde(default)]
+    #[schemars(schema_with = "settings_schema_shape")]
+    pub settings_schema: Option<serde_json::Value>,
+    /// Host-managed OAuth; the guest never sees client secrets or refresh tokens.
+    #[serde(default)]
+    #[schemars(with = "RawOAuth")]
+    pub oauth: Option<RawOAuth>,
+}
+
+fn settings_schema_shape(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "JSON Schema (draft 2020-12) of the connection's settings, with the extensions `x-secret` and `x-placeholder`.",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "x-secret": { "type": "boolean" },
+                        "x-placeholder": { "type": "string" },
+                        "title": { "type": "string" }
+                    }
+                }
+            },
+            "required": { "type": "array", "items": { "type": "string" } }
+        }
+    })
+}
+
+/// A route of the connector's component.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "RouteRef")]
+pub struct RawRouteRef {
+    /// Absolute route path, for example `/setup/test_connection`.
+    pub route: String,
+    /// HTTP method of the route.
+    pub method: RawMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+#[schemars(rename = "Method")]
+pub enum RawMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// OAuth 2.0 configuration. URL templates may use `{settings.<name>}` placeholders.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "OAuth")]
+pub struct RawOAuth {
+    /// The grant type.
+    #[serde(rename = "type")]
+    pub flow: RawOAuthFlow,
+    /// Where the user is sent to authorize (authorization_code only).
+    #[serde(default)]
+    pub authorization_url_template: Option<String>,
+    /// Where codes and refresh tokens are exchanged for tokens.
+    #[serde(default)]
+    pub token_url_template: Option<String>,
+    /// Where tokens are revoked when a connection is revoked or deleted.
+    #[serde(default)]
+    pub revocation_url_template: Option<String>,
+    /// OIDC issuer; discovery fills the endpoints whose templates are absent.
+    #[serde(default)]
+    pub issuer_url: Option<String>,
+    /// Scopes to request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Joins scopes in the request (default: a space).
+    #[serde(default)]
+    pub scope_separator: Option<String>,
+    /// `offline` adds `access_type=offline` to the authorization request.
+    #[serde(default)]
+    pub access_type: Option<RawAccessType>,
+    /// Use PKCE (S256); default true.
+    #[serde(default)]
+    pub pkce: Option<bool>,
+    /// Extra literal query parameters for the authorization request.
+    #[serde(default)]
+    pub extra_authorize_params: BTreeMap<String, String>,
+    /// Settings that must be present before OAuth starts.
+    #[serde(default)]
+    pub required_settings: Vec<String>,
+    /// Which OAuth app credential the host uses, and how it authenticates.
+    pub client: RawClient,
+    /// Dotted paths into the token response, for providers that nest or rename fields.
+    #[serde(default)]
+    pub token: RawTokenPaths,
+    /// Whether the host refreshes tokens (default enabled).
+    #[serde(default)]
+    #[schemars(with = "RawRefresh")]
+    pub refresh: Option<RawRefresh>,
+    /// The route the host calls right after a successful authorization.
+    #[serde(default)]
+    #[schemars(with = "RawRouteRef")]
+    pub post_connect: Option<RawRouteRef>,
+    /// Rules a setting must pass before it may appear in a URL host.
+    #[serde(default)]
+    pub host_validation: BTreeMap<String, RawHostRule>,
+    /// Whether the guest may read the access token (default true); false means the
+    /// host only injects it into allowed requests.
+    #[serde(default)]
+    pub expose_access_token: Option<bool>,
+    /// Extra query parameters of the authorization callback that the host stores as
+    /// settings (for example `realmId`); each must be a property of `settingsSchema`.
+    #[serde(default)]
+    pub callback_params: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "OAuthFlow")]
+pub enum RawOAuthFlow {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "AccessType")]
+pub enum RawAccessType {
+    Offline,
+    Online,
+}
+
+/// The OAuth app credential to use.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Client")]
+pub struct RawClient {
+    /// Name of the operator-managed OAuth app credential (client id and secret).
+    pub credential_key: String,
+    /// How the client authenticates at the token endpoint: HTTP `basic` (default) or
+    /// `post` (in the form body).
+    #[serde(default)]
+    pub auth_method: Option<RawClientAuthMethod>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "ClientAuthMethod")]
+pub enum RawClientAuthMethod {
+    Basic,
+    Post,
+}
+
+/// Dotted paths into the token response.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "TokenPaths")]
+pub struct RawTokenPaths {
+    /// Default `access_token`.
+    #[serde(default)]
+    pub access_token_path: Option<String>,
+    /// Default `refresh_token`.
+    #[serde(default)]
+    pub refresh_token_path: Option<String>,
+    /// Default `expires_in`.
+    #[serde(default)]
+    pub expires_in_path: Option<String>,
+    /// Default `scope`.
+    #[serde(default)]
+    pub scope_path: Option<String>,
+    /// Default `token_type`.
+    #[serde(default)]
+    pub token_type_path: Option<String>,
+}
+
+/// Refresh behaviour.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Refresh")]
+pub struct RawRefresh {
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A host rule for one setting.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "HostRule")]
+pub struct RawHostRule {
+    /// The host must end with this suffix on a label boundary, for example `.myshopify.com`.
+    pub suffix: String,
+    /// How the value is normalized before the check (default `lowercaseHost`).
+    #[serde(default)]
+    pub normalize: Option<RawNormalizer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Normalizer")]
+pub enum RawNormalizer {
+    LowercaseHost,
+    ShopifyShopDomain,
+}

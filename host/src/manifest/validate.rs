@@ -1,0 +1,560 @@
+//! The meaning pass: raw manifest -> validated `Connector`, reporting every problem.
+//!
+//! Owns the cross-field rules: key and version format, grants, routes, OAuth flow rules,
+//! placeholders (declared, required, never secret, host placeholders need a
+//! `hostValidation` rule), https-only templates. Must not read files or JSON text (see
+//! `mod.rs` and `structure.rs`) and must not stop at the first problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::connector::{
+    AccessType, ClientAuthMethod, Connection, Connector, Kind, Method, OAuthClient, OAuthConfig,
+    OAuthFlow, Permissions, RouteRef, TokenPath, TokenPaths,
+};
+use super::host_validation::{HostRule, Normalizer};
+use super::patterns::HttpPattern;
+use super::problems::{Pointer, Problems, hint};
+use super::raw::{
+    RawAccessType, RawClientAuthMethod, RawEntityVerb, RawKind, RawManifest, RawMethod,
+    RawNormalizer, RawOAuth, RawOAuthFlow, RawPermissions, RawRouteRef, RawSecretVerb,
+};
+use super::settings::SettingsSchema;
+use super::template::{Slot, UrlTemplate};
+
+/// Authorization request parameters the host sets itself.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Callback parameters with an OAuth meaning of their own.
+const RESERVED_CALLBACK_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "error",
+    "error_description",
+    "error_uri",
+    "iss",
+    "scope",
+];
+
+pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
+    let mut p = Problems::new();
+    let root = Pointer::root();
+    check_key(&raw.key, &root.at("key"), &mut p);
+    if raw.name.trim().is_empty() {
+        p.push(root.at("name"), "name must not be empty");
+    }
+    if !is_provider(&raw.provider) {
+        p.push(
+            root.at("provider"),
+            format!(
+                "provider \"{}\" must be lowercase letters, digits, \"_\" and \"-\"",
+                raw.provider
+            ),
+        );
+    }
+    let version = semver::Version::parse(&raw.version)
+        .map_err(|e| {
+            p.push(
+                root.at("version"),
+                format!("\"{}\" is not a semantic version ({e})", raw.version),
+            )
+        })
+        .ok();
+    let conn_at = root.at("connection");
+    let settings = SettingsSchema::compile(
+        raw.connection.settings_schema.as_ref(),
+        &conn_at.at("settingsSchema"),
+        &mut p,
+    );
+    let permissions = permissions(&raw.permissions, settings.as_ref(), &mut p);
+    let test_connection = raw
+        .connection
+        .test_connection
+        .as_ref()
+        .and_then(|r| route(r, &conn_at.at("testConnection"), &mut p));
+    let oauth = raw
+        .connection
+        .oauth
+        .map(|o| oauth(o, settings.as_ref(), &conn_at.at("oauth"), &mut p));
+    match (version, settings, oauth) {
+        (Some(version), Some(settings_schema), oauth) if p.is_empty() => Ok(Connector {
+            key: raw.key,
+            name: raw.name,
+            provider: raw.provider,
+            kind: match raw.kind {
+                RawKind::Source => Kind::Source,
+                RawKind::Destination => Kind::Destination,
+            },
+            version,
+            permissions,
+            connection: Connection {
+                test_connection,
+                settings_schema,
+                oauth: oauth.flatten(),
+            },
+        }),
+        _ => Err(p),
+    }
+}
+
+fn check_key(key: &str, at: &Pointer, p: &mut Problems) {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if !ok {
+        p.push(
+            at,
+            format!(
+                "key \"{key}\" must be 1-64 lowercase letters and digits in words joined by single hyphens (for example \"acme-crm\")"
+            ),
+        );
+    }
+}
+
+fn is_provider(s: &str) -> bool {
+    s.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+fn permissions(
+    raw: &RawPermissions,
+    settings: Option<&SettingsSchema>,
+    p: &mut Problems,
+) -> Permissions {
+    let at = Pointer::root().at("permissions");
+    let mut out = Permissions::default();
+    for (i, text) in raw.http.iter().enumerate() {
+        match HttpPattern::parse(text) {
+            Ok(pattern) => out.http.push(pattern),
+            Err(e) => p.push(at.at("http").at(i), format!("pattern \"{text}\": {e}")),
+        }
+    }
+    for (entity, verbs) in &raw.entities {
+        let e_at = at.at("entities").at(entity);
+        if !is_name(entity) {
+            p.push(
+                &e_at,
+                format!("entity name \"{entity}\" must be letters, digits, \"_\", \"-\" or \".\""),
+            );
+        }
+        if verbs.is_empty() {
+            p.push(&e_at, "grants nothing; use [\"write\"]");
+        }
+        out.entities
+            .insert(entity.clone(), verbs.contains(&RawEntityVerb::Write));
+    }
+    for (name, verbs) in &raw.secrets {
+        let s_at = at.at("secrets").at(name);
+        if verbs.is_empty() {
+            p.push(&s_at, "grants nothing; use [\"read\"]");
+        }
+        if let Some(schema) = settings {
+            match schema.property(name) {
+                None => p.push(
+                    &s_at,
+                    format!(
+                        "secret \"{name}\" is not a property of connection.settingsSchema{}",
+                        hint(name, schema.properties().keys().map(String::as_str))
+                    ),
+                ),
+                Some(info) if !info.secret => p.push(
+                    &s_at,
+                    format!("setting \"{name}\" is not marked \"x-secret\": true; only secret settings are granted here (read others with settings.get)"),
+                ),
+                Some(_) => {}
+            }
+        }
+        if verbs.contains(&RawSecretVerb::Read) {
+            out.secrets.insert(name.clone());
+        }
+    }
+    out
+}
+
+fn route(raw: &RawRouteRef, at: &Pointer, p: &mut Problems) -> Option<RouteRef> {
+    let path = &raw.route;
+    let ok = path.starts_with('/')
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'{' | b'}' | b'\\'));
+    if !ok {
+        p.push(
+            at.at("route"),
+            format!("route \"{path}\" must be an absolute path such as \"/setup/test_connection\" (no query, spaces or \"//\")"),
+        );
+        return None;
+    }
+    let method = match raw.method {
+        RawMethod::Get => Method::Get,
+        RawMethod::Post => Method::Post,
+        RawMethod::Put => Method::Put,
+        RawMethod::Patch => Method::Patch,
+        RawMethod::Delete => Method::Delete,
+    };
+    Some(RouteRef {
+        method,
+        path: path.clone(),
+    })
+}
+
+fn oauth(
+    o: RawOAuth,
+    settings: Option<&SettingsSchema>,
+    at: &Pointer,
+    p: &mut Problems,
+) -> Option<OAuthConfig> {
+    let before = p.len();
+    let flow = match o.flow {
+        RawOAuthFlow::AuthorizationCode => OAuthFlow::AuthorizationCode,
+        RawOAuthFlow::ClientCredentials => OAuthFlow::ClientCredentials,
+    };
+    let declared = |name: &str| settings.is_none_or(|s| s.property(name).is_some());
+    let names_hint = |name: &str| {
+        settings
+            .map(|s| hint(name, s.properties().keys().map(String::as_str)))
+            .unwrap_or_default()
+    };
+
+    // requiredSettings and callbackParams name declared settings.
+    let required_settings: BTreeSet<&str> =
+        o.required_settings.iter().map(String::as_str).collect();
+    for (i, name) in o.required_settings.iter().enumerate() {
+        if !declared(name) {
+            p.push(
+                at.at("requiredSettings").at(i),
+                format!(
+                    "setting \"{name}\" is not a property of connection.settingsSchema{}",
+                    names_hint(name)
+                ),
+            );
+        }
+    }
+
+    // hostValidation rules.
+    let mut host_validation = BTreeMap::new();
+    for (name, rule) in &o.host_validation {
+        let r_at = at.at("hostValidation").at(name);
+        let normalize = match rule.normalize {
+            None | Some(RawNormalizer::LowercaseHost) => Normalizer::LowercaseHost,
+            Some(RawNormalizer::ShopifyShopDomain) => Normalizer::ShopifyShopDomain,
+        };
+        match HostRule::new(&rule.suffix, normalize) {
+            Ok(r) => {
+                host_validation.insert(name.clone(), r);
+            }
+            Err(e) => p.push(r_at.at("suffix"), e),
+        }
+        if let Some(info) = settings.map(|s| s.property(name)) {
+            match info {
+                None => p.push(
+                    &r_at,
+                    format!(
+                        "setting \"{name}\" is not a property of connection.settingsSchema{}",
+                        names_hint(name)
+                    ),
+                ),
+                Some(i) if i.secret => p.push(
+                    &r_at,
+                    format!("setting \"{name}\" is x-secret and can never be part of a URL"),
+                ),
+                Some(i) if !i.string => p.push(
+                    &r_at,
+                    format!("setting \"{name}\" must have \"type\": \"string\" to be a host"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
+    // URL templates.
+    let mut parse_template = |field: &str, text: &Option<String>| -> Option<UrlTemplate> {
+        let text = text.as_ref()?;
+        let t_at = at.at(field);
+        let template = match UrlTemplate::parse(text) {
+            Ok(t) => t,
+            Err(errors) => {
+                for e in errors {
+                    p.push(&t_at, e);
+                }
+                return None;
+            }
+        };
+        let mut seen = BTreeSet::new();
+        for (name, slot) in template.settings() {
+            if !seen.insert((name, slot)) {
+                continue;
+            }
+            match settings.map(|s| s.property(name)) {
+                Some(None) => {
+                    p.push(&t_at, format!("placeholder {{settings.{name}}} names no property of connection.settingsSchema{}", names_hint(name)));
+                    continue;
+                }
+                Some(Some(info)) => {
+                    let required = settings.is_some_and(|s| s.required().contains(name));
+                    if info.secret {
+                        p.push(&t_at, format!("setting \"{name}\" is x-secret and can never appear in a URL template"));
+                    } else if !info.string {
+                        p.push(&t_at, format!("setting \"{name}\" must have \"type\": \"string\" to appear in a URL template"));
+                    } else if !required && !required_settings.contains(name) {
+                        p.push(&t_at, format!("setting \"{name}\" must be required in settingsSchema or listed in requiredSettings to appear in a URL template"));
+                    }
+                }
+                None => {}
+            }
+            if slot == Slot::Host && !o.host_validation.contains_key(name) {
+                p.push(
+                    at.at("hostValidation"),
+                    format!("setting \"{name}\" appears in the host of {field} but has no hostValidation rule"),
+                );
+            }
+        }
+        // Expand with harmless sample values to check the URL rules statically.
+        let sample = template.render::<String>(
+            |name, slot| {
+                Ok(match slot {
+                    Slot::Host => match host_validation.get(name) {
+                        Some(rule) => format!("sample{}", rule.suffix()),
+                        None => "sample.invalid".to_owned(),
+                    },
+                    Slot::PathOrQuery => "sample".to_owned(),
+                })
+            },
+            |reason| reason,
+        );
+        match sample {
+            Ok(_) => Some(template),
+            Err(reason) => {
+                p.push(&t_at, format!("\"{text}\" {reason}"));
+                None
+            }
+        }
+    };
+    let authorization_url =
+        parse_template("authorizationUrlTemplate", &o.authorization_url_template);
+    let token_url = parse_template("tokenUrlTemplate", &o.token_url_template);
+    let revocation_url = parse_template("revocationUrlTemplate", &o.revocation_url_template);
+    let issuer_url = parse_template("issuerUrl", &o.issuer_url);
+
+    // Flow rules.
+    match flow {
+        OAuthFlow::AuthorizationCode => {
+            if o.authorization_url_template.is_none() && o.issuer_url.is_none() {
+                p.push(
+                    at.at("authorizationUrlTemplate"),
+                    "authorization_code needs authorizationUrlTemplate (or issuerUrl for OIDC discovery)",
+                );
+            }
+        }
+        OAuthFlow::ClientCredentials => {
+            if o.authorization_url_template.is_some() {
+                p.push(
+                    at.at("authorizationUrlTemplate"),
+                    "client_credentials has no authorization step; remove authorizationUrlTemplate",
+                );
+            }
+            let only_code = "applies only to authorization_code";
+            if o.pkce.is_some() {
+                p.push(at.at("pkce"), format!("pkce {only_code}"));
+            }
+            if o.access_type.is_some() {
+                p.push(at.at("accessType"), format!("accessType {only_code}"));
+            }
+            if !o.extra_authorize_params.is_empty() {
+                p.push(
+                    at.at("extraAuthorizeParams"),
+                    format!("extraAuthorizeParams {only_code}"),
+                );
+            }
+            if !o.callback_params.is_empty() {
+                p.push(
+                    at.at("callbackParams"),
+                    format!("callbackParams {only_code}"),
+                );
+            }
+        }
+    }
+    if o.token_url_template.is_none() && o.issuer_url.is_none() {
+        p.push(
+            at.at("tokenUrlTemplate"),
+            "tokenUrlTemplate is required (or issuerUrl for OIDC discovery)",
+        );
+    }
+
+    // Scopes.
+    let scope_separator = o.scope_separator.clone().unwrap_or_else(|| " ".to_owned());
+    if scope_separator.is_empty() || scope_separator.chars().any(|c| c.is_ascii_alphanumeric()) {
+        p.push(
+            at.at("scopeSeparator"),
+            "scopeSeparator must be non-empty punctuation or a space, such as \" \" or \",\"",
+        );
+    }
+    let mut seen_scopes = BTreeSet::new();
+    for (i, scope) in o.scopes.iter().enumerate() {
+        let s_at = at.at("scopes").at(i);
+        if scope.is_empty() {
+            p.push(&s_at, "scope must not be empty");
+        } else if scope.chars().any(char::is_whitespace)
+            || (!scope_separator.is_empty() && scope.contains(scope_separator.as_str()))
+        {
+            p.push(
+                &s_at,
+                format!("scope \"{scope}\" must not contain whitespace or the scope separator"),
+            );
+        } else if !seen_scopes.insert(scope.as_str()) {
+            p.push(&s_at, format!("scope \"{scope}\" is listed twice"));
+        }
+    }
+
+    // Extra authorize params.
+    for (key, value) in &o.extra_authorize_params {
+        let e_at = at.at("extraAuthorizeParams").at(key);
+        if key.is_empty() {
+            p.push(&e_at, "parameter name must not be empty");
+        } else if RESERVED_AUTHORIZE_PARAMS.contains(&key.as_str()) {
+            p.push(
+                &e_at,
+                format!("\"{key}\" is set by the host and cannot be overridden"),
+            );
+        } else if key == "access_type" && o.access_type.is_some() {
+            p.push(&e_at, "\"access_type\" is already set by accessType");
+        }
+        if value.contains('{') {
+            p.push(
+                &e_at,
+                "extraAuthorizeParams values are literal; placeholders are not expanded here",
+            );
+        }
+    }
+
+    // Client.
+    let key = &o.client.credential_key;
+    if !is_name(key) {
+        p.push(
+            at.at("client").at("credentialKey"),
+            format!(
+                "credentialKey \"{key}\" must be non-empty letters, digits, \"_\", \"-\" or \".\""
+            ),
+        );
+    }
+    let client = OAuthClient {
+        credential_key: key.clone(),
+        auth_method: match o.client.auth_method {
+            None | Some(RawClientAuthMethod::Basic) => ClientAuthMethod::Basic,
+            Some(RawClientAuthMethod::Post) => ClientAuthMethod::Post,
+        },
+    };
+
+    // Token response paths.
+    let mut path = |field: &str, value: &Option<String>, default: &str| -> TokenPath {
+        let text = value.as_deref().unwrap_or(default);
+        TokenPath::parse(text).unwrap_or_else(|e| {
+            p.push(at.at("token").at(field), e);
+            TokenPath(vec![default.to_owned()])
+        })
+    };
+    let token = TokenPaths {
+        access_token: path(
+            "accessTokenPath",
+            &o.token.access_token_path,
+            "access_token",
+        ),
+        refresh_token: path(
+            "refreshTokenPath",
+            &o.token.refresh_token_path,
+            "refresh_token",
+        ),
+        expires_in: path("expiresInPath", &o.token.expires_in_path, "expires_in"),
+        scope: path("scopePath", &o.token.scope_path, "scope"),
+        token_type: path("tokenTypePath", &o.token.token_type_path, "token_type"),
+    };
+
+    let post_connect = o
+        .post_connect
+        .as_ref()
+        .and_then(|r| route(r, &at.at("postConnect"), p));
+
+    // Callback parameters.
+    let mut seen_params = BTreeSet::new();
+    for (i, name) in o.callback_params.iter().enumerate() {
+        let c_at = at.at("callbackParams").at(i);
+        if RESERVED_CALLBACK_PARAMS.contains(&name.as_str()) {
+            p.push(
+                &c_at,
+                format!("\"{name}\" is an OAuth callback parameter the host handles itself"),
+            );
+            continue;
+        }
+        if !seen_params.insert(name.as_str()) {
+            p.push(&c_at, format!("\"{name}\" is listed twice"));
+            continue;
+        }
+        match settings.map(|s| (s.property(name), s.required().contains(name))) {
+            Some((None, _)) => p.push(
+                &c_at,
+                format!("callback parameter \"{name}\" must be declared as a property of connection.settingsSchema{}", names_hint(name)),
+            ),
+            Some((Some(info), required)) => {
+                if info.secret {
+                    p.push(&c_at, format!("callback parameter \"{name}\" arrives in a browser redirect and cannot be x-secret"));
+                }
+                if !info.string {
+                    p.push(&c_at, format!("callback parameter \"{name}\" must have \"type\": \"string\""));
+                }
+                if required || required_settings.contains(name.as_str()) {
+                    p.push(&c_at, format!("callback parameter \"{name}\" is only known after authorization, so it cannot be required"));
+                }
+            }
+            None => {}
+        }
+    }
+
+    if p.len() > before {
+        return None;
+    }
+    Some(OAuthConfig {
+        flow,
+        authorization_url,
+        token_url,
+        revocation_url,
+        issuer_url,
+        scopes: o.scopes,
+        scope_separator,
+        access_type: o.access_type.map(|a| match a {
+            RawAccessType::Offline => AccessType::Offline,
+            RawAccessType::Online => AccessType::Online,
+        }),
+        // PKCE belongs to the authorization step, which client_credentials does not have.
+        pkce: o.pkce.unwrap_or(flow == OAuthFlow::AuthorizationCode),
+        extra_authorize_params: o.extra_authorize_params,
+        required_settings: o.required_settings,
+        client,
+        token,
+        refresh_enabled: o.refresh.and_then(|r| r.enabled).unwrap_or(true),
+        post_connect,
+        host_validation,
+        expose_access_token: o.expose_access_token.unwrap_or(true),
+        callback_params: o.callback_params,
+    })
+}
