@@ -11,4 +11,5 @@ pub mod egress;
 pub mod imports;
 pub mod manifest;
 pub mod redact;
+pub mod registry;
 pub mod runtime;

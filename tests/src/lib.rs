@@ -33,3 +33,27 @@ pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
     }
 }
 pub mod provider;
+
+/// The `keyway` binary of this build (built on demand when a test runs alone).
+pub fn keyway_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> -> target/<profile>/keyway
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let bin = profile_dir.join(format!("keyway{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = std::process::Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "-p", "keyway-host", "--bin", "keyway"])
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "building the keyway binary failed"
+        );
+    }
+    bin
+}

@@ -1,1 +1,120 @@
-//! placeholder
+//! `keyway call`: runs one route of a connector in the sandbox and prints the status and
+//! the body (pretty JSON when it is JSON). A non-2xx answer exits 1.
+
+use super::settings_args;
+use crate::egress::{Egress, EgressConfig};
+use crate::registry::{self, Doors};
+use crate::runtime::{Method, RouteRequest, Runtime, RuntimeConfig};
+use anyhow::{Context, anyhow};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallArgs {
+    /// The connector directory (or its connector.json).
+    pub connector: PathBuf,
+    /// HTTP method of the route: GET, POST, PUT, PATCH or DELETE.
+    pub method: String,
+    /// The route's path, for example /sync/orders.
+    pub path: String,
+    /// Request body (JSON).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A plain setting, NAME=VALUE (repeatable).
+    #[arg(long = "setting", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// A secret setting read from an environment variable, NAME=ENV_VAR (repeatable).
+    #[arg(long = "secret-env", value_name = "NAME=ENV_VAR")]
+    pub secret_envs: Vec<String>,
+    /// A query parameter, NAME=VALUE (repeatable).
+    #[arg(long = "query", value_name = "NAME=VALUE")]
+    pub query: Vec<String>,
+    /// The component to run instead of the one found for the connector.
+    #[arg(long)]
+    pub component: Option<PathBuf>,
+    /// Allow outbound requests to this CIDR despite the private-address block
+    /// (for a provider on this machine, for example 127.0.0.1/32). Repeatable.
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    pub allow_cidrs: Vec<String>,
+}
+
+pub async fn run(args: &CallArgs, data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let method = Method::parse(&args.method).ok_or_else(|| {
+        anyhow!(
+            "method {:?}: expected GET, POST, PUT, PATCH or DELETE",
+            args.method
+        )
+    })?;
+    if !args.path.starts_with('/') {
+        anyhow::bail!("path {:?}: a route path starts with `/`", args.path);
+    }
+    let body = match &args.body {
+        Some(text) => {
+            serde_json::from_str::<serde_json::Value>(text).context("--body is not valid JSON")?;
+            text.as_bytes().to_vec()
+        }
+        None => Vec::new(),
+    };
+    let mut allowed_cidrs = Vec::new();
+    for cidr in &args.allow_cidrs {
+        allowed_cidrs.push(
+            cidr.parse().with_context(|| {
+                format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32")
+            })?,
+        );
+    }
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(data_dir.join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let loaded = registry::load(&runtime, &args.connector, args.component.as_deref()).await?;
+    let raw = settings_args::collect(loaded.connector(), &args.settings, &args.secret_envs)?;
+    let settings = loaded.connector().validate_settings(&raw).map_err(|e| {
+        anyhow!(
+            "settings for connector `{}` are invalid:\n{}",
+            loaded.connector().key(),
+            e.0.iter()
+                .map(|p| format!("  {}: {}", p.pointer, p.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let egress = Egress::new(EgressConfig {
+        allowed_cidrs,
+        ..EgressConfig::default()
+    })
+    .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?;
+    let doors = Doors {
+        egress: Some(Arc::new(egress)),
+        ..Doors::default()
+    };
+    let ctx = loaded.context(None, &settings, &doors);
+    let mut req = RouteRequest::new(method, args.path.clone());
+    req.body = body;
+    for q in &args.query {
+        let (k, v) = settings_args::split_pair(q, "--query")?;
+        req.query.push((k.to_string(), v.to_string()));
+    }
+    let res = match loaded.component.invoke(&ctx, req).await {
+        Ok(res) => res,
+        Err(e) => {
+            // The host's own answer (404, 405, trap, deadline): same shape as a route error.
+            println!("{}", e.http_status());
+            let body =
+                serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!("{}", res.status);
+    match serde_json::from_slice::<serde_json::Value>(&res.body) {
+        Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+        Err(_) => println!("{}", String::from_utf8_lossy(&res.body)),
+    }
+    Ok(if (200..300).contains(&res.status) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -101,27 +101,8 @@ pub enum Kind {
     Destination,
 }
 
-/// HTTP method of a connector route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        })
-    }
-}
+/// HTTP method of a connector route (the runtime's own type).
+pub use crate::runtime::Method;
 
 /// A route of the connector's component.
 #[derive(Debug, Clone, PartialEq, Eq)]

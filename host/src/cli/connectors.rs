@@ -1,0 +1,79 @@
+//! `keyway connectors list <dir>...`: each connector's key, version and routes. A
+//! directory that holds connector directories (like `connectors/`) lists each of them.
+
+use crate::manifest::MANIFEST_FILE;
+use crate::registry;
+use crate::runtime::{Runtime, RuntimeConfig};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConnectorsCommand {
+    /// Show each connector's key, version and routes.
+    List {
+        /// Connector directories, or directories of connector directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+}
+
+/// The connector directories under `path`: itself when it holds a manifest, else its
+/// subdirectories that do, sorted.
+pub fn connector_dirs(path: &Path) -> Vec<PathBuf> {
+    if path.join(MANIFEST_FILE).is_file() || path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join(MANIFEST_FILE).is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+pub async fn run(cmd: &ConnectorsCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let ConnectorsCommand::List { dirs } = cmd;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(data_dir.join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let mut failed = false;
+    let mut found = 0;
+    for dir in dirs {
+        for connector in connector_dirs(dir) {
+            found += 1;
+            match registry::load(&runtime, &connector, None).await {
+                Ok(loaded) => {
+                    let c = loaded.connector();
+                    println!("{} {} ({})", c.key(), c.version(), connector.display());
+                    for route in loaded.component.routes() {
+                        println!(
+                            "  {:<6} {:<32} {}",
+                            route.method.as_str(),
+                            route.path,
+                            route.auth.as_str()
+                        );
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+    if found == 0 {
+        eprintln!("no connector found (a connector directory holds {MANIFEST_FILE})");
+        failed = true;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

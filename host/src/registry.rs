@@ -1,0 +1,204 @@
+//! Connectors made ready to run: a connector directory's validated manifest, its
+//! component (compiled, linked, route table read), the check that the routes the manifest
+//! names are exported, and the [`ConnectionContext`] an invocation gets from the manifest's
+//! grants and a connection's validated settings.
+//!
+//! This module owns finding a connector's component and joining manifest and component.
+//! It must not validate manifests (the `manifest` module does) nor run routes (`runtime`).
+
+use crate::context::{ConnectionContext, Grants, SecretString};
+use crate::egress::{Egress, EgressLimits, TokenSource, UrlPolicy};
+use crate::manifest::{self, Connector, HttpPattern, LoadedManifest, ManifestError, ValidSettings};
+use crate::runtime::{LoadError, LoadedComponent, Runtime};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
+
+/// The file a connector directory may hold its component in.
+pub const COMPONENT_FILE: &str = "connector.wasm";
+
+/// Why a connector cannot be loaded; each names the connector directory or manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(
+        "{dir}: no component found; build it with `scripts/build-connectors` (looked for {tried})",
+        dir = dir.display()
+    )]
+    NoComponent { dir: PathBuf, tried: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{}: {problems}", path.display())]
+    Routes { path: PathBuf, problems: String },
+}
+
+/// A connector ready to serve.
+pub struct LoadedConnector {
+    pub manifest: LoadedManifest,
+    pub component_path: PathBuf,
+    pub component: LoadedComponent,
+    policy: Arc<dyn UrlPolicy>,
+}
+
+impl LoadedConnector {
+    pub fn connector(&self) -> &Connector {
+        &self.manifest.connector
+    }
+
+    /// What the manifest grants invocations of this connector.
+    pub fn grants(&self) -> Grants {
+        let c = self.connector();
+        let schema = &c.connection().settings_schema;
+        let oauth = c.oauth();
+        Grants {
+            readable_secrets: c.permissions().secrets.iter().cloned().collect(),
+            writable_entities: c
+                .permissions()
+                .entities
+                .iter()
+                .filter(|(_, write)| **write)
+                .map(|(e, _)| e.clone())
+                .collect(),
+            secret_settings: schema.secret_names().map(str::to_string).collect(),
+            expose_access_token: oauth.is_some_and(|o| o.expose_access_token),
+            has_oauth: oauth.is_some(),
+        }
+    }
+
+    /// The context for one connection: settings already validated against the manifest
+    /// (schema and hostValidation), split into plain settings and secrets.
+    pub fn context(
+        &self,
+        connection: Option<&str>,
+        settings: &ValidSettings,
+        doors: &Doors,
+    ) -> ConnectionContext {
+        let mut b = ConnectionContext::builder(self.connector().key())
+            .grants(self.grants())
+            .http_policy(self.policy.clone());
+        if let Some(name) = connection {
+            b = b.connection(name);
+        }
+        for (name, value) in settings.values() {
+            if settings.is_secret(name) {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                b = b.secret(name, SecretString::new(text));
+            } else {
+                b = b.setting(name, value.clone());
+            }
+        }
+        if let Some(egress) = &doors.egress {
+            b = b.egress(egress.clone(), doors.egress_limits.clone());
+        }
+        if let Some(tokens) = &doors.tokens {
+            b = b.tokens(tokens.clone());
+        }
+        b.build()
+    }
+}
+
+/// The shared backends an invocation's doors use.
+#[derive(Clone, Default)]
+pub struct Doors {
+    pub egress: Option<Arc<Egress>>,
+    pub egress_limits: EgressLimits,
+    pub tokens: Option<Arc<dyn TokenSource>>,
+}
+
+/// The manifest's `permissions.http` as the egress layer's allowlist.
+struct ManifestPolicy(Vec<HttpPattern>);
+
+impl UrlPolicy for ManifestPolicy {
+    fn allows(&self, url: &Url) -> bool {
+        self.0.iter().any(|p| p.matches(url))
+    }
+}
+
+/// Loads the connector at `path` (a directory or its `connector.json`): validates the
+/// manifest, finds and loads the component (`component` overrides where it is), and checks
+/// that the routes the manifest names are exported.
+pub async fn load(
+    runtime: &Runtime,
+    path: &Path,
+    component: Option<&Path>,
+) -> Result<LoadedConnector, RegistryError> {
+    let manifest = manifest::load_dir_or_file(path)?;
+    let component_path = match component {
+        Some(p) => p.to_path_buf(),
+        None => find_component(&manifest.dir)?,
+    };
+    let loaded = runtime
+        .load_component(manifest.connector.key(), &component_path)
+        .await?;
+    let exported: Vec<_> = loaded
+        .routes()
+        .iter()
+        .map(|r| (r.method, r.path.clone()))
+        .collect();
+    let problems = manifest.connector.check_routes(&exported);
+    if !problems.is_empty() {
+        let problems = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.pointer, p.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(RegistryError::Routes {
+            path: manifest.path.clone(),
+            problems,
+        });
+    }
+    let policy: Arc<dyn UrlPolicy> = Arc::new(ManifestPolicy(
+        manifest.connector.permissions().http.clone(),
+    ));
+    Ok(LoadedConnector {
+        manifest,
+        component_path,
+        component: loaded,
+        policy,
+    })
+}
+
+/// Where the component of the connector in `dir` is: `dir/connector.wasm`, else the
+/// build output `target/wasm32-wasip2/component/<crate>.wasm` of the crate in `dir`,
+/// looked up in `CARGO_TARGET_DIR` and in the `target/` of `dir` and its ancestors.
+pub fn find_component(dir: &Path) -> Result<PathBuf, RegistryError> {
+    let mut tried = vec![dir.join(COMPONENT_FILE)];
+    if let Some(name) = crate_name(dir) {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let rel = Path::new("wasm32-wasip2").join("component").join(&file);
+        if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+            tried.push(PathBuf::from(target).join(&rel));
+        }
+        let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        for ancestor in abs.ancestors() {
+            tried.push(ancestor.join("target").join(&rel));
+        }
+    }
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(RegistryError::NoComponent {
+        dir: dir.to_path_buf(),
+        tried: tried
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// The package name in `dir/Cargo.toml`, if there is one.
+fn crate_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let doc: toml::Table = toml::from_str(&text).ok()?;
+    doc.get("package")?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
+}

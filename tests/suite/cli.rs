@@ -1,0 +1,261 @@
+//! The `keyway` binary as an operator uses it: `connectors list` and `call` against the
+//! real `hello` connector directory and its compiled component.
+
+use keyway_tests::{components, connector_dir, keyway_bin};
+use std::process::{Command, Output};
+
+fn keyway(args: &[&str], data_dir: &std::path::Path) -> Output {
+    Command::new(keyway_bin())
+        .args(args)
+        .env("KEYWAY_DATA_DIR", data_dir)
+        .env("KEYWAY_LOG", "warn")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .output()
+        .expect("run keyway")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn call_runs_a_route_and_prints_status_and_json() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hello = connector_dir("hello");
+    let dir = hello.to_str().expect("utf-8 path");
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "POST",
+            "/echo",
+            "--component",
+            components::HELLO,
+            "--body",
+            r#"{"n":1}"#,
+            "--query",
+            "a=b",
+        ],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (status, body) = stdout.split_once('\n').expect("status line");
+    assert_eq!(status, "200");
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+    assert_eq!(body["body"]["n"], 1);
+    assert_eq!(body["query"][0][1], "b");
+    assert!(
+        data.path().join("cache").is_dir(),
+        "compiled component cached in the data dir"
+    );
+
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "GET",
+            "/greet",
+            "--component",
+            components::HELLO,
+            "--setting",
+            "greeting=Hej",
+        ],
+        data.path(),
+    );
+    assert!(
+        text(&out.stdout).contains("Hej, world!"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn call_exits_1_on_non_2xx_and_2_on_bad_input() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hello = connector_dir("hello");
+    let dir = hello.to_str().expect("utf-8 path");
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "GET",
+            "/fail",
+            "--component",
+            components::HELLO,
+            "--query",
+            "kind=forbidden",
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).starts_with("403\n"));
+
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "GET",
+            "/missing",
+            "--component",
+            components::HELLO,
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("route_not_found"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "FETCH",
+            "/echo",
+            "--component",
+            components::HELLO,
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("FETCH"), "{}", text(&out.stderr));
+
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "POST",
+            "/echo",
+            "--component",
+            components::HELLO,
+            "--body",
+            "{oops",
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--body"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Secret settings never travel in argv.
+    let out = keyway(
+        &[
+            "call",
+            dir,
+            "GET",
+            "/greet",
+            "--component",
+            components::HELLO,
+            "--setting",
+            "api_token=x",
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--secret-env"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A secret from the environment is accepted, and readable by the granted route.
+    let out = Command::new(keyway_bin())
+        .args([
+            "call",
+            dir,
+            "GET",
+            "/secret",
+            "--component",
+            components::HELLO,
+            "--secret-env",
+            "api_token=HELLO_TOKEN",
+            "--query",
+            "name=api_token",
+        ])
+        .env("KEYWAY_DATA_DIR", data.path())
+        .env("HELLO_TOKEN", "canary-cli-secret-88aa")
+        .output()
+        .expect("run keyway");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"readable\": true"));
+    assert!(!text(&out.stdout).contains("canary-cli-secret-88aa"));
+    assert!(!text(&out.stderr).contains("canary-cli-secret-88aa"));
+
+    let out = keyway(
+        &["call", "/nonexistent/connector", "GET", "/x"],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/connector"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_trapping_route_is_reported_and_exits_1() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hello = connector_dir("hello");
+    let out = keyway(
+        &[
+            "call",
+            hello.to_str().expect("utf-8"),
+            "POST",
+            "/panic",
+            "--component",
+            components::HELLO,
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("500\n"), "{stdout}");
+    assert!(
+        stdout.contains("route_trapped") && stdout.contains("POST /panic"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn connectors_list_shows_key_version_and_routes() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // Put the built component beside a copy of the manifest, as an operator would ship it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = dir.path().join("hello");
+    std::fs::create_dir(&conn).expect("mkdir");
+    std::fs::copy(
+        connector_dir("hello").join("connector.json"),
+        conn.join("connector.json"),
+    )
+    .expect("copy manifest");
+    std::fs::copy(components::HELLO, conn.join("connector.wasm")).expect("copy component");
+    let out = keyway(
+        &["connectors", "list", dir.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("hello 0.1.0"), "{stdout}");
+    assert!(stdout.contains("POST   /echo"), "{stdout}");
+    assert!(stdout.contains("internal"), "{stdout}");
+
+    // A directory with no component is reported by name, and the exit code says so.
+    std::fs::remove_file(conn.join("connector.wasm")).expect("rm");
+    let out = keyway(
+        &["connectors", "list", dir.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no component found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
