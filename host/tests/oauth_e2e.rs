@@ -260,13 +260,15 @@ async fn client_secret_post_auth_method_works() {
     oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
         .await
         .unwrap();
-    // And with the wrong method the provider refuses the client.
-    f.provider.client_auth = ClientAuthMethod::Basic;
+    // The refresh authenticates in the form body, not with HTTP Basic.
+    f.server.proxy_control("reset").await;
     let rt = f.store.tokens(&f.conn.id).unwrap().unwrap().refresh_token.unwrap();
-    let err = client::refresh(&f.http, &f.provider, &f.creds(), &rt)
+    client::refresh(&f.http, &f.provider, &f.creds(), &rt)
         .await
-        .unwrap_err();
-    assert!(matches!(err, oauth::Failure::GrantRevoked { ref error, .. } if error == "invalid_client"), "{err:?}");
+        .unwrap();
+    let stats = f.server.stats().await;
+    assert_eq!(stats["clientAuth"]["post"], 1, "{stats}");
+    assert!(stats["clientAuth"]["basic"].is_null(), "{stats}");
 }
 
 #[tokio::test]
@@ -367,8 +369,24 @@ async fn provider_error_on_callback_is_reported_with_description() {
 async fn missing_required_scopes_are_reported() {
     let mut f = fixture(60).await;
     f.provider.required_scopes = vec!["openid".into(), "profile".into()];
-    f.server.provider_control("drop-scope?scope=profile").await;
-    let outcome = f.authorize().await;
+    // The operator narrows the scopes below what the connector requires.
+    let redirect = url::Url::parse(REDIRECT).unwrap();
+    let req = oauth::begin_authorization(
+        &f.store,
+        &f.provider,
+        &f.server.client_id,
+        &f.conn,
+        &redirect,
+        Some(vec!["openid".into()]),
+    )
+    .unwrap();
+    let query = f.server.drive_authorization(&req.url, REDIRECT).await;
+    let cb = CallbackParams::from_query(&query).unwrap();
+    let outcome =
+        oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
+            .await
+            .unwrap();
+    assert_eq!(outcome.granted_scopes, vec!["openid".to_string()]);
     assert_eq!(outcome.missing_scopes, vec!["profile".to_string()]);
     let m = f.manager(fast_policy());
     let err = m
@@ -542,7 +560,8 @@ fn wait_line(rx: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("child never printed {prefix}"));
-        if let Some(rest) = line.strip_prefix(prefix) {
+        // libtest may print its own `test name ... ` on the same line.
+        if let Some((_, rest)) = line.split_once(prefix) {
             return rest.trim().to_string();
         }
     }
@@ -651,6 +670,10 @@ async fn database_and_logs_hold_no_canary_secret() {
         assert!(!contains(&bytes, c), "a canary secret is in the database file in plain text");
     }
     let log = logs().0.lock().unwrap().clone();
+    assert!(
+        contains(&log, "token refresh failed; retrying"),
+        "the log capture sees the host's events"
+    );
     for c in &canaries {
         assert!(!contains(&log, c), "a canary secret is in a log line");
     }

@@ -17,7 +17,7 @@
 // The first stdout line is JSON: {"port":N,"proxyPort":M,"issuer":"http://127.0.0.1:N"}.
 //
 // Proxy control (on the proxy port):
-//   GET  /__proxy/stats                 -> {"tokenRequests":n,"grantTypes":{...},"held":n}
+//   GET  /__proxy/stats                 -> {"tokenRequests":n,"grantTypes":{..},"clientAuth":{..},"held":n}
 //   POST /__proxy/reset                 -> zero the counters, clear faults and holds
 //   POST /__proxy/fault?status=503&count=N[&retryAfter=S]  next N token requests get `status`
 //   POST /__proxy/hold                  -> hold token requests (never forwarded) until release
@@ -25,7 +25,6 @@
 //   POST /__proxy/drop                  -> close held requests without forwarding them
 // Interaction control (on the provider port):
 //   POST /__control/deny-next           -> the next interaction ends with access_denied
-//   POST /__control/drop-scope?scope=S  -> consent leaves out scope S from now on
 
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -40,7 +39,6 @@ const accessTtl = Number.parseInt(process.env.KEYWAY_OIDC_ACCESS_TTL || '60', 10
 
 let provider;
 let denyNext = false;
-const droppedScopes = new Set();
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -56,8 +54,7 @@ function json(res, status, value) {
   res.end(JSON.stringify(value));
 }
 
-// Scripted interaction: log in a fixed test account and grant what was asked for, minus any
-// dropped scopes.
+// Scripted interaction: log in a fixed test account and grant what was asked for.
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   const { prompt, params, session } = details;
@@ -82,8 +79,7 @@ async function interaction(req, res) {
     grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
   }
   const missing = prompt.details.missingOIDCScope || [];
-  const granted = missing.filter((s) => !droppedScopes.has(s));
-  if (granted.length) grant.addOIDCScope(granted.join(' '));
+  if (missing.length) grant.addOIDCScope(missing.join(' '));
   if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
   const grantId = await grant.save();
   await provider.interactionFinished(req, res, { consent: { grantId } }, {
@@ -100,11 +96,6 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/__control/deny-next') {
       denyNext = true;
-      json(res, 200, { ok: true });
-      return;
-    }
-    if (req.method === 'POST' && url.pathname === '/__control/drop-scope') {
-      droppedScopes.add(url.searchParams.get('scope'));
       json(res, 200, { ok: true });
       return;
     }
@@ -165,7 +156,7 @@ provider = new Provider(issuer, {
 provider.proxy = false;
 
 // ---- fault-injecting proxy ----
-const stats = { tokenRequests: 0, grantTypes: {} };
+const stats = { tokenRequests: 0, grantTypes: {}, clientAuth: {} };
 let fault = null; // { status, count, retryAfter }
 let holding = false;
 let held = [];
@@ -196,6 +187,7 @@ const proxy = http.createServer(async (req, res) => {
   if (req.method === 'POST' && url.pathname === '/__proxy/reset') {
     stats.tokenRequests = 0;
     stats.grantTypes = {};
+    stats.clientAuth = {};
     fault = null;
     holding = false;
     const pending = held;
@@ -237,8 +229,12 @@ const proxy = http.createServer(async (req, res) => {
   const body = await readBody(req);
   if (url.pathname === '/token') {
     stats.tokenRequests += 1;
-    const grantType = new URLSearchParams(body.toString('utf8')).get('grant_type') || 'unknown';
+    const form = new URLSearchParams(body.toString('utf8'));
+    const grantType = form.get('grant_type') || 'unknown';
     stats.grantTypes[grantType] = (stats.grantTypes[grantType] || 0) + 1;
+    const auth = /^basic /i.test(req.headers.authorization || '') ? 'basic'
+      : (form.has('client_secret') ? 'post' : 'none');
+    stats.clientAuth[auth] = (stats.clientAuth[auth] || 0) + 1;
     if (fault && fault.count > 0) {
       fault.count -= 1;
       const headers = { 'content-type': 'application/json' };

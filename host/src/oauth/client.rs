@@ -1,5 +1,5 @@
-//! Token-endpoint grants built with the `oauth2` crate: authorization-code exchange,
-//! refresh, client credentials and RFC 7009 revocation, each authenticated with the
+//! Token-endpoint grants built with the `oauth2` crate (authorization-code exchange,
+//! refresh, client credentials) and RFC 7009 revocation, each authenticated with the
 //! provider's client auth method and answered through `classify`.
 //!
 //! Owns: turning `ProviderConfig` + `ClientCredentials` into an `oauth2` client and running
@@ -9,7 +9,7 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RevocationUrl, StandardRevocableToken, TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -100,8 +100,9 @@ pub enum RevokeKind {
     Refresh,
 }
 
-/// Revokes one token at `revocation_url` (RFC 7009). A 200 means revoked (or already
-/// unknown to the provider).
+/// Revokes one token at `revocation_url` (RFC 7009), authenticating like the token
+/// endpoint. Sent directly (the `oauth2` crate insists on HTTPS here, which would rule out
+/// loopback providers). A 2xx means revoked or already unknown to the provider.
 pub async fn revoke(
     http: &OAuthHttp,
     p: &ProviderConfig,
@@ -110,29 +111,61 @@ pub async fn revoke(
     token: &SecretString,
     kind: RevokeKind,
 ) -> Result<(), Failure> {
-    let client = token_client(p, creds)
-        .set_revocation_url(RevocationUrl::from_url(revocation_url.clone()));
-    let token = match kind {
-        RevokeKind::Access => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(
-            token.expose_secret().to_string(),
-        )),
-        RevokeKind::Refresh => StandardRevocableToken::RefreshToken(RefreshToken::new(
-            token.expose_secret().to_string(),
-        )),
+    let hint = match kind {
+        RevokeKind::Access => "access_token",
+        RevokeKind::Refresh => "refresh_token",
     };
-    let request = client.revoke_token(token).map_err(|e| Failure::Rejected {
-        status: 0,
-        error: Some("configuration".into()),
-        description: Some(e.to_string()),
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token.expose_secret())
+        .append_pair("token_type_hint", hint);
+    let mut request = http
+        .client()
+        .post(revocation_url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(reqwest::header::ACCEPT, "application/json");
+    match (p.client_auth, &creds.client_secret) {
+        (ClientAuthMethod::Basic, Some(secret)) => {
+            // RFC 6749 2.3.1: form-urlencode id and secret before Basic encoding.
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let value = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{}:{}", enc(&creds.client_id), enc(secret.expose_secret())),
+            );
+            request = request.header(reqwest::header::AUTHORIZATION, format!("Basic {value}"));
+        }
+        (_, secret) => {
+            form.append_pair("client_id", &creds.client_id);
+            if let Some(secret) = secret {
+                form.append_pair("client_secret", secret.expose_secret());
+            }
+        }
+    }
+    let endpoint = format!(
+        "{}://{}{}",
+        revocation_url.scheme(),
+        revocation_url.host_str().unwrap_or(""),
+        revocation_url.path()
+    );
+    let response = request.body(form.finish()).send().await.map_err(|e| {
+        classify_transport(&super::http::TransportError::Network {
+            endpoint: endpoint.clone(),
+            reason: if e.is_timeout() { "timed out".into() } else { "request failed".into() },
+        })
     })?;
-    let cc = http.capturing();
-    let result = request.request_async(&cc).await;
-    let raw = cc.outcome(result).map_err(|e| classify_transport(&e))?;
-    match raw.status {
-        200..=299 => Ok(()),
-        _ => match classify_response(p, &raw) {
-            Err(f) => Err(f),
-            Ok(_) => Ok(()),
-        },
+    let status = response.status().as_u16();
+    let retry_after =
+        super::http::parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let raw = super::http::RawResponse {
+        status,
+        retry_after,
+        body,
+    };
+    match classify_response(p, &raw) {
+        Err(f) => Err(f),
+        Ok(_) => Ok(()),
     }
 }

@@ -111,13 +111,16 @@ impl OidcServer {
         assert!(r.status().is_success());
     }
 
+    /// The proxy's counters since the last reset.
+    pub async fn stats(&self) -> serde_json::Value {
+        let url = format!("http://127.0.0.1:{}/__proxy/stats", self.proxy_port);
+        serde_json::from_slice(&self.http.get(url).send().await.unwrap().bytes().await.unwrap())
+            .unwrap()
+    }
+
     /// Token requests seen by the proxy since the last reset.
     pub async fn token_requests(&self) -> u64 {
-        let url = format!("http://127.0.0.1:{}/__proxy/stats", self.proxy_port);
-        let v: serde_json::Value =
-            serde_json::from_slice(&self.http.get(url).send().await.unwrap().bytes().await.unwrap())
-                .unwrap();
-        v["tokenRequests"].as_u64().unwrap()
+        self.stats().await["tokenRequests"].as_u64().unwrap()
     }
 
     /// Follows the authorization URL through the scripted login and consent until the
