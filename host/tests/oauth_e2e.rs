@@ -157,7 +157,12 @@ impl Fixture {
     fn manager(&self, policy: RefreshPolicy) -> TokenManager {
         let p = Arc::new(self.provider.clone());
         let source = move |_: &ConnectionRecord| Ok::<_, String>(p.clone());
-        TokenManager::new(self.store.clone(), self.http.clone(), Arc::new(source), policy)
+        TokenManager::new(
+            self.store.clone(),
+            self.http.clone(),
+            Arc::new(source),
+            policy,
+        )
     }
 
     /// Marks the stored access token as expired, as a second process would see it.
@@ -207,7 +212,10 @@ async fn authorize_with_pkce_then_refresh_with_rotation() {
     let m = f.manager(fast_policy());
     // Cached path: a fresh token is handed out without a token request.
     f.server.proxy_control("reset").await;
-    let t = m.access_token(&f.conn.id, Duration::from_secs(10)).await.unwrap();
+    let t = m
+        .access_token(&f.conn.id, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(t.expose(), first.access_token.expose_secret());
     assert_eq!(f.server.token_requests().await, 0);
 
@@ -217,7 +225,11 @@ async fn authorize_with_pkce_then_refresh_with_rotation() {
     assert_eq!(f.server.token_requests().await, 1);
     let second = f.store.tokens(&f.conn.id).unwrap().unwrap();
     let rt2 = second.refresh_token.clone().unwrap();
-    assert_ne!(rt1.expose_secret(), rt2.expose_secret(), "refresh token rotated");
+    assert_ne!(
+        rt1.expose_secret(),
+        rt2.expose_secret(),
+        "refresh token rotated"
+    );
     assert_eq!(second.access_token.expose_secret(), t2.expose());
     let rec = f.store.connection_by_id(&f.conn.id).unwrap();
     assert!(rec.last_refresh_at.is_some());
@@ -231,7 +243,10 @@ async fn authorize_with_pkce_then_refresh_with_rotation() {
     let err = client::refresh(&f.http, &f.provider, &f.creds(), &rt1)
         .await
         .unwrap_err();
-    assert!(matches!(err, oauth::Failure::GrantRevoked { .. }), "{err:?}");
+    assert!(
+        matches!(err, oauth::Failure::GrantRevoked { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -262,7 +277,13 @@ async fn client_secret_post_auth_method_works() {
         .unwrap();
     // The refresh authenticates in the form body, not with HTTP Basic.
     f.server.proxy_control("reset").await;
-    let rt = f.store.tokens(&f.conn.id).unwrap().unwrap().refresh_token.unwrap();
+    let rt = f
+        .store
+        .tokens(&f.conn.id)
+        .unwrap()
+        .unwrap()
+        .refresh_token
+        .unwrap();
     client::refresh(&f.http, &f.provider, &f.creds(), &rt)
         .await
         .unwrap();
@@ -279,26 +300,44 @@ async fn wrong_or_replayed_state_is_refused() {
     let state = cb.get("state").unwrap().to_string();
 
     let wrong = CallbackParams::from_query(&format!("code={code}&state=not-{state}")).unwrap();
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &wrong)
-        .await
-        .unwrap_err();
+    let err = oauth::complete_authorization(
+        &f.store,
+        &f.http,
+        &f.provider,
+        &f.creds(),
+        &f.conn.id,
+        &wrong,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AuthorizeError::UnknownState), "{err}");
     assert!(!err.to_string().contains(&code));
 
     let missing = CallbackParams::from_query(&format!("code={code}")).unwrap();
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &missing)
-        .await
-        .unwrap_err();
+    let err = oauth::complete_authorization(
+        &f.store,
+        &f.http,
+        &f.provider,
+        &f.creds(),
+        &f.conn.id,
+        &missing,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AuthorizeError::MissingState), "{err}");
     assert_eq!(f.status(), ConnectionStatus::PendingAuthorization);
 
     oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
         .await
         .unwrap();
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthorizeError::UnknownState), "replayed state: {err}");
+    let err =
+        oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, AuthorizeError::UnknownState),
+        "replayed state: {err}"
+    );
 
     // A state issued for one connection does not complete another.
     let other = f
@@ -312,10 +351,14 @@ async fn wrong_or_replayed_state_is_refused() {
         })
         .unwrap();
     let cb2 = f.callback().await;
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &other.id, &cb2)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthorizeError::StateForOtherConnection), "{err}");
+    let err =
+        oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &other.id, &cb2)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, AuthorizeError::StateForOtherConnection),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -330,14 +373,19 @@ async fn replayed_code_fails_cleanly() {
 
     // A fresh, valid state paired with the already-used code.
     let cb2 = f.callback().await;
-    let replay = CallbackParams::from_query(&format!(
-        "code={code}&state={}",
-        cb2.get("state").unwrap()
-    ))
-    .unwrap();
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &replay)
-        .await
-        .unwrap_err();
+    let replay =
+        CallbackParams::from_query(&format!("code={code}&state={}", cb2.get("state").unwrap()))
+            .unwrap();
+    let err = oauth::complete_authorization(
+        &f.store,
+        &f.http,
+        &f.provider,
+        &f.creds(),
+        &f.conn.id,
+        &replay,
+    )
+    .await
+    .unwrap_err();
     match &err {
         AuthorizeError::Exchange(oauth::Failure::GrantRevoked { error, .. }) => {
             assert_eq!(error, "invalid_grant")
@@ -356,10 +404,14 @@ async fn provider_error_on_callback_is_reported_with_description() {
     f.server.provider_control("deny-next").await;
     let cb = f.callback().await;
     assert_eq!(cb.get("error"), Some("access_denied"));
-    let err = oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthorizeError::ProviderDenied { .. }), "{err}");
+    let err =
+        oauth::complete_authorization(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id, &cb)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, AuthorizeError::ProviderDenied { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("access_denied"));
     assert!(err.to_string().contains("declined"), "{err}");
     assert_eq!(f.status(), ConnectionStatus::PendingAuthorization);
@@ -424,12 +476,25 @@ async fn two_hundred_concurrent_calls_on_an_expired_token_make_one_token_request
 async fn revoked_grant_gives_reauth_required() {
     let f = fixture(60).await;
     f.authorize().await;
-    let rt = f.store.tokens(&f.conn.id).unwrap().unwrap().refresh_token.unwrap();
+    let rt = f
+        .store
+        .tokens(&f.conn.id)
+        .unwrap()
+        .unwrap()
+        .refresh_token
+        .unwrap();
     // The user revokes the app at the provider.
     let url = f.provider.revocation_url.clone().unwrap();
-    client::revoke(&f.http, &f.provider, &f.creds(), &url, &rt, RevokeKind::Refresh)
-        .await
-        .unwrap();
+    client::revoke(
+        &f.http,
+        &f.provider,
+        &f.creds(),
+        &url,
+        &rt,
+        RevokeKind::Refresh,
+    )
+    .await
+    .unwrap();
     f.expire_token();
     let m = f.manager(fast_policy());
     let err = m
@@ -443,7 +508,11 @@ async fn revoked_grant_gives_reauth_required() {
     assert!(rec.last_error.unwrap().contains("invalid_grant"));
     // No more token requests for a connection that needs a person.
     f.server.proxy_control("reset").await;
-    assert!(m.access_token(&f.conn.id, Duration::from_secs(10)).await.is_err());
+    assert!(
+        m.access_token(&f.conn.id, Duration::from_secs(10))
+            .await
+            .is_err()
+    );
     assert_eq!(f.server.token_requests().await, 0);
 }
 
@@ -459,7 +528,10 @@ async fn token_endpoint_outage_gives_provider_unavailable_and_stays_connected() 
         .access_token(&f.conn.id, Duration::from_secs(10))
         .await
         .unwrap_err();
-    assert!(matches!(err, TokenError::ProviderUnavailable { .. }), "{err}");
+    assert!(
+        matches!(err, TokenError::ProviderUnavailable { .. }),
+        "{err}"
+    );
     assert_eq!(err.code(), "provider-unavailable");
     assert_eq!(f.server.token_requests().await, 3, "bounded retries");
     assert_eq!(f.status(), ConnectionStatus::Connected);
@@ -477,8 +549,11 @@ async fn token_endpoint_outage_gives_provider_unavailable_and_stays_connected() 
     // over, the refresh works.
     f.server.proxy_control("reset").await;
     let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
-    db.execute("UPDATE connections SET cooldown_until = NULL", []).unwrap();
-    m.access_token(&f.conn.id, Duration::from_secs(10)).await.unwrap();
+    db.execute("UPDATE connections SET cooldown_until = NULL", [])
+        .unwrap();
+    m.access_token(&f.conn.id, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(f.status(), ConnectionStatus::Connected);
 }
 
@@ -488,7 +563,9 @@ async fn retry_after_longer_than_the_cap_stops_retries_and_sets_the_cooldown() {
     f.authorize().await;
     f.expire_token();
     f.server.proxy_control("reset").await;
-    f.server.proxy_control("fault?status=429&count=1000&retryAfter=120").await;
+    f.server
+        .proxy_control("fault?status=429&count=1000&retryAfter=120")
+        .await;
     let m = f.manager(fast_policy());
     let err = m
         .access_token(&f.conn.id, Duration::from_secs(10))
@@ -511,7 +588,8 @@ async fn crash_child() {
     let Ok(data_dir) = std::env::var("KEYWAY_E2E_CHILD_DIR") else {
         return;
     };
-    let key = MasterKey::from_base64(&std::env::var("KEYWAY_E2E_CHILD_KEY").unwrap(), "key").unwrap();
+    let key =
+        MasterKey::from_base64(&std::env::var("KEYWAY_E2E_CHILD_KEY").unwrap(), "key").unwrap();
     let store = Arc::new(Store::open_with_key(Path::new(&data_dir), &key).unwrap());
     let token_url = url::Url::parse(&std::env::var("KEYWAY_E2E_CHILD_TOKEN_URL").unwrap()).unwrap();
     let conn_id = std::env::var("KEYWAY_E2E_CHILD_CONN").unwrap();
@@ -526,7 +604,10 @@ async fn crash_child() {
         policy,
     );
     println!("CHILD_READY");
-    let t = m.access_token(&conn_id, Duration::from_secs(10)).await.unwrap();
+    let t = m
+        .access_token(&conn_id, Duration::from_secs(10))
+        .await
+        .unwrap();
     println!("CHILD_TOKEN {}", sha(t.expose()));
     std::io::stdout().flush().unwrap();
     tokio::time::sleep(Duration::from_secs(120)).await;
@@ -571,7 +652,13 @@ fn wait_line(rx: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
 async fn rotated_refresh_token_is_durable_before_the_access_token_is_returned() {
     let f = fixture(60).await;
     f.authorize().await;
-    let rt1 = f.store.tokens(&f.conn.id).unwrap().unwrap().refresh_token.unwrap();
+    let rt1 = f
+        .store
+        .tokens(&f.conn.id)
+        .unwrap()
+        .unwrap()
+        .refresh_token
+        .unwrap();
     f.expire_token();
     let (mut child, rx) = spawn_child(&f);
     let handed_out = wait_line(&rx, "CHILD_TOKEN");
@@ -624,7 +711,10 @@ async fn killing_a_process_mid_refresh_loses_no_refresh_token() {
     // Another process takes over once the dead holder's lease runs out, and the refresh
     // token still works.
     let m = f.manager(fast_policy());
-    let t = m.access_token(&f.conn.id, Duration::from_secs(10)).await.unwrap();
+    let t = m
+        .access_token(&f.conn.id, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_ne!(t.expose(), before.access_token.expose_secret());
     assert_eq!(f.status(), ConnectionStatus::Connected);
 }
@@ -634,7 +724,9 @@ fn file_bytes(path: &Path) -> Vec<u8> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test]
@@ -648,16 +740,29 @@ async fn database_and_logs_hold_no_canary_secret() {
     // Exercise an error path too.
     f.expire_token();
     f.server.proxy_control("fault?status=503&count=3").await;
-    let _ = f.manager(fast_policy()).access_token(&f.conn.id, Duration::from_secs(10)).await;
+    let _ = f
+        .manager(fast_policy())
+        .access_token(&f.conn.id, Duration::from_secs(10))
+        .await;
     f.store.rotate_key(&MasterKey::generate()).unwrap();
 
     let mut canaries = vec![
         CLIENT_SECRET.to_string(),
         SECRET_SETTING.to_string(),
         first.access_token.expose_secret().to_string(),
-        first.refresh_token.clone().unwrap().expose_secret().to_string(),
+        first
+            .refresh_token
+            .clone()
+            .unwrap()
+            .expose_secret()
+            .to_string(),
         second.access_token.expose_secret().to_string(),
-        second.refresh_token.clone().unwrap().expose_secret().to_string(),
+        second
+            .refresh_token
+            .clone()
+            .unwrap()
+            .expose_secret()
+            .to_string(),
         t.expose().to_string(),
     ];
     canaries.dedup();
@@ -667,7 +772,10 @@ async fn database_and_logs_hold_no_canary_secret() {
     bytes.extend(file_bytes(&db_path.with_extension("db-shm")));
     assert!(bytes.len() > 4096, "the database was read");
     for c in &canaries {
-        assert!(!contains(&bytes, c), "a canary secret is in the database file in plain text");
+        assert!(
+            !contains(&bytes, c),
+            "a canary secret is in the database file in plain text"
+        );
     }
     let log = logs().0.lock().unwrap().clone();
     assert!(
@@ -686,17 +794,32 @@ async fn database_and_logs_hold_no_canary_secret() {
 async fn revoke_calls_the_provider_and_keeps_the_connection() {
     let f = fixture(60).await;
     f.authorize().await;
-    let rt = f.store.tokens(&f.conn.id).unwrap().unwrap().refresh_token.unwrap();
-    let outcome = oauth::revoke_connection(&f.store, &f.http, &f.provider, Some(&f.creds()), &f.conn.id)
-        .await
+    let rt = f
+        .store
+        .tokens(&f.conn.id)
+        .unwrap()
+        .unwrap()
+        .refresh_token
         .unwrap();
+    let outcome =
+        oauth::revoke_connection(&f.store, &f.http, &f.provider, Some(&f.creds()), &f.conn.id)
+            .await
+            .unwrap();
     assert_eq!(outcome, oauth::ProviderRevocation::Revoked);
     assert!(f.store.tokens(&f.conn.id).unwrap().is_none());
     assert_eq!(f.status(), ConnectionStatus::Revoked);
-    let err = client::refresh(&f.http, &f.provider, &f.creds(), &rt).await.unwrap_err();
-    assert!(matches!(err, oauth::Failure::GrantRevoked { .. }), "{err:?}");
+    let err = client::refresh(&f.http, &f.provider, &f.creds(), &rt)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, oauth::Failure::GrantRevoked { .. }),
+        "{err:?}"
+    );
     let m = f.manager(fast_policy());
-    let err = m.access_token(&f.conn.id, Duration::from_secs(1)).await.unwrap_err();
+    let err = m
+        .access_token(&f.conn.id, Duration::from_secs(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, TokenError::NotConnected { .. }), "{err}");
 }
 
@@ -722,7 +845,8 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
         idle_exercise_after: Some(Duration::from_secs(3600)),
     };
     let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
-    db.execute("UPDATE connections SET last_refresh_at = 1", []).unwrap();
+    db.execute("UPDATE connections SET last_refresh_at = 1", [])
+        .unwrap();
     let report = oauth::background::run_once(&m, &opts).await;
     assert_eq!(report.exercised, vec![f.conn.id.clone()]);
     assert_eq!(f.server.token_requests().await, 2);
@@ -734,14 +858,17 @@ async fn client_credentials_connect_and_refresh() {
     f.provider.grant_type = GrantType::ClientCredentials;
     f.provider.scopes = vec![];
     f.provider.required_scopes = vec![];
-    let outcome = oauth::connect_client_credentials(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id)
-        .await
-        .unwrap();
+    let outcome =
+        oauth::connect_client_credentials(&f.store, &f.http, &f.provider, &f.creds(), &f.conn.id)
+            .await
+            .unwrap();
     assert!(!outcome.has_refresh_token);
     assert_eq!(f.status(), ConnectionStatus::Connected);
     f.expire_token();
     f.server.proxy_control("reset").await;
     let m = f.manager(fast_policy());
-    m.access_token(&f.conn.id, Duration::from_secs(10)).await.unwrap();
+    m.access_token(&f.conn.id, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(f.server.token_requests().await, 1);
 }

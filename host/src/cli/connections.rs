@@ -55,8 +55,11 @@ pub struct ValidatedConnection {
 pub trait ConnectorCatalog: Send + Sync {
     /// Resolves `--connector` (a directory or a key) and validates the settings against its
     /// manifest (schema and `hostValidation`).
-    fn validate(&self, connector: &str, settings: RawSettings)
-    -> anyhow::Result<ValidatedConnection>;
+    fn validate(
+        &self,
+        connector: &str,
+        settings: RawSettings,
+    ) -> anyhow::Result<ValidatedConnection>;
 
     /// The resolved OAuth configuration of a stored connection; `None` if its connector does
     /// not use OAuth.
@@ -160,7 +163,11 @@ fn raw_settings(args: &CreateArgs) -> anyhow::Result<RawSettings> {
             .read_to_string(&mut text)
             .context("reading secret settings from stdin")?;
         let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
-            anyhow!("stdin must hold a JSON object of string secret settings (line {}, column {})", e.line(), e.column())
+            anyhow!(
+                "stdin must hold a JSON object of string secret settings (line {}, column {})",
+                e.line(),
+                e.column()
+            )
         })?;
         for (k, v) in map {
             if secret.insert(k.clone(), SecretString::from(v)).is_some() {
@@ -176,7 +183,11 @@ fn fmt_time(t: Option<i64>) -> String {
         return "-".into();
     };
     let delta = t - crate::store::now_unix();
-    let (sign, abs) = if delta < 0 { ("-", -delta) } else { ("", delta) };
+    let (sign, abs) = if delta < 0 {
+        ("-", -delta)
+    } else {
+        ("", delta)
+    };
     let text = if abs < 120 {
         format!("{abs}s")
     } else if abs < 7200 {
@@ -194,11 +205,18 @@ fn fmt_time(t: Option<i64>) -> String {
 }
 
 fn print_outcome(outcome: &AuthorizationOutcome) -> ExitCode {
-    println!("Connected. Granted scopes: {}", outcome.granted_scopes.join(" "));
+    println!(
+        "Connected. Granted scopes: {}",
+        outcome.granted_scopes.join(" ")
+    );
     println!(
         "Access token expires: {}; refresh token: {}.",
         fmt_time(outcome.expires_at),
-        if outcome.has_refresh_token { "yes" } else { "no" }
+        if outcome.has_refresh_token {
+            "yes"
+        } else {
+            "no"
+        }
     );
     for (k, v) in &outcome.callback_params {
         println!("Recorded {k} = {v}");
@@ -293,18 +311,33 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
                 println!("id:              {}", c.id);
                 println!("connector:       {}", c.connector);
                 println!("status:          {}", c.status);
-                println!("credential key:  {}", c.credential_key.as_deref().unwrap_or("-"));
-                println!("settings:        {}", serde_json::Value::Object(c.settings.clone()));
+                println!(
+                    "credential key:  {}",
+                    c.credential_key.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "settings:        {}",
+                    serde_json::Value::Object(c.settings.clone())
+                );
                 println!("secret settings: {}", c.secret_setting_keys.join(", "));
                 println!(
                     "granted scopes:  {}",
-                    c.granted_scopes.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| "-".into())
+                    c.granted_scopes
+                        .as_ref()
+                        .map(|s| s.join(" "))
+                        .unwrap_or_else(|| "-".into())
                 );
                 println!("token expires:   {}", fmt_time(c.token_expires_at));
                 println!("last refresh:    {}", fmt_time(c.last_refresh_at));
-                println!("last error:      {}", c.last_error.as_deref().unwrap_or("-"));
+                println!(
+                    "last error:      {}",
+                    c.last_error.as_deref().unwrap_or("-")
+                );
                 if let Some(id) = &c.account_id {
-                    println!("account:         {id} {}", c.account_name.as_deref().unwrap_or(""));
+                    println!(
+                        "account:         {id} {}",
+                        c.account_name.as_deref().unwrap_or("")
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -316,13 +349,28 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
                 None => None,
             };
             let http = OAuthHttp::new(Duration::from_secs(30))?;
-            let outcome = oauth::revoke_connection(&r.store, &http, &r.provider, creds.as_ref(), &r.record.id).await?;
+            let outcome = oauth::revoke_connection(
+                &r.store,
+                &http,
+                &r.provider,
+                creds.as_ref(),
+                &r.record.id,
+            )
+            .await?;
             match outcome {
-                ProviderRevocation::Revoked => println!("Revoked at the provider; local tokens deleted."),
-                ProviderRevocation::NoEndpoint => println!("The provider has no revocation endpoint; local tokens deleted."),
-                ProviderRevocation::NoTokens => println!("No tokens were stored; connection marked revoked."),
+                ProviderRevocation::Revoked => {
+                    println!("Revoked at the provider; local tokens deleted.")
+                }
+                ProviderRevocation::NoEndpoint => {
+                    println!("The provider has no revocation endpoint; local tokens deleted.")
+                }
+                ProviderRevocation::NoTokens => {
+                    println!("No tokens were stored; connection marked revoked.")
+                }
                 ProviderRevocation::Failed(e) => {
-                    eprintln!("warning: the provider revocation failed ({e}); local tokens deleted anyway");
+                    eprintln!(
+                        "warning: the provider revocation failed ({e}); local tokens deleted anyway"
+                    );
                     return Ok(ExitCode::from(2));
                 }
             }
@@ -369,7 +417,10 @@ async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Res
     if args.no_browser || open::that(request.url.as_str()).is_err() {
         println!("Open this URL to authorize:\n{}", request.url);
     } else {
-        println!("Opened the browser. If nothing happened, open:\n{}", request.url);
+        println!(
+            "Opened the browser. If nothing happened, open:\n{}",
+            request.url
+        );
     }
     let callback = listener.wait(Duration::from_secs(args.timeout)).await?;
     let outcome = oauth::complete_authorization(

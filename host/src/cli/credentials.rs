@@ -83,7 +83,11 @@ pub async fn run(cmd: CredentialsCommand, data_dir: &Path) -> anyhow::Result<Exi
                 "Stored credentials `{}` (client id {}{}).",
                 args.key,
                 args.client_id,
-                if secret.is_some() { ", secret sealed" } else { ", no secret" }
+                if secret.is_some() {
+                    ", secret sealed"
+                } else {
+                    ", no secret"
+                }
             );
         }
         CredentialsCommand::List { json } => {

@@ -319,7 +319,8 @@ mod tests {
         p.pkce = false;
         let req = begin_authorization(&store, &p, "cid", &c, &redirect, None).unwrap();
         assert!(!req.url.as_str().contains("code_challenge"));
-        p.extra_authorize_params.push(("state".into(), "fixed".into()));
+        p.extra_authorize_params
+            .push(("state".into(), "fixed".into()));
         assert!(matches!(
             begin_authorization(&store, &p, "cid", &c, &redirect, None),
             Err(AuthorizeError::ReservedParam(_))

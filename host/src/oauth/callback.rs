@@ -56,8 +56,13 @@ impl CallbackListener {
     /// The exact redirect URI to register and send: `http://127.0.0.1:<port>/callback`.
     pub fn redirect_uri(&self) -> Url {
         // Always a valid URL: fixed scheme and host, numeric port.
-        Url::parse(&format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.addr.port()))
-            .unwrap_or_else(|_| Url::parse("http://127.0.0.1/callback").unwrap_or_else(|_| unreachable!()))
+        Url::parse(&format!(
+            "http://127.0.0.1:{}{CALLBACK_PATH}",
+            self.addr.port()
+        ))
+        .unwrap_or_else(|_| {
+            Url::parse("http://127.0.0.1/callback").unwrap_or_else(|_| unreachable!())
+        })
     }
 
     /// Serves connections until one `GET /callback` arrives, or `timeout` passes.
@@ -70,11 +75,12 @@ impl CallbackListener {
                 let slot = slot.clone();
                 let notify = notify.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let slot = slot.clone();
-                        let notify = notify.clone();
-                        async move { Ok::<_, Infallible>(handle(req, &slot, &notify)) }
-                    });
+                    let service =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let slot = slot.clone();
+                            let notify = notify.clone();
+                            async move { Ok::<_, Infallible>(handle(req, &slot, &notify)) }
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

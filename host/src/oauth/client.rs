@@ -48,7 +48,8 @@ pub async fn exchange_code(
     pkce_verifier: Option<&SecretString>,
     redirect_uri: &Url,
 ) -> Result<TokenSet, Failure> {
-    let client = token_client(p, creds).set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+    let client =
+        token_client(p, creds).set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
     let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
     if let Some(v) = pkce_verifier {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
@@ -121,12 +122,16 @@ pub async fn revoke(
     let mut request = http
         .client()
         .post(revocation_url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .header(reqwest::header::ACCEPT, "application/json");
     match (p.client_auth, &creds.client_secret) {
         (ClientAuthMethod::Basic, Some(secret)) => {
             // RFC 6749 2.3.1: form-urlencode id and secret before Basic encoding.
-            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let value = base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
                 format!("{}:{}", enc(&creds.client_id), enc(secret.expose_secret())),
@@ -149,13 +154,21 @@ pub async fn revoke(
     let response = request.body(form.finish()).send().await.map_err(|e| {
         classify_transport(&super::http::TransportError::Network {
             endpoint: endpoint.clone(),
-            reason: if e.is_timeout() { "timed out".into() } else { "request failed".into() },
+            reason: if e.is_timeout() {
+                "timed out".into()
+            } else {
+                "request failed".into()
+            },
         })
     })?;
     let status = response.status().as_u16();
     let retry_after =
         super::http::parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
-    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    let body = response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     if (200..300).contains(&status) {
         return Ok(());
     }

@@ -53,7 +53,11 @@ fn same_issuer(a: &str, b: &Url) -> bool {
 }
 
 /// Parses discovery metadata fetched for `issuer`.
-pub fn parse_metadata(issuer: &Url, url: &str, body: &[u8]) -> Result<OidcEndpoints, DiscoveryError> {
+pub fn parse_metadata(
+    issuer: &Url,
+    url: &str,
+    body: &[u8],
+) -> Result<OidcEndpoints, DiscoveryError> {
     let invalid = |reason: String| DiscoveryError::Invalid {
         url: url.to_string(),
         reason,
@@ -85,12 +89,13 @@ pub async fn discover(http: &OAuthHttp, issuer: &Url) -> Result<OidcEndpoints, D
         url: url.to_string(),
         reason,
     };
-    let response = http
-        .client()
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| fetch(if e.is_timeout() { "timed out".into() } else { "request failed".into() }))?;
+    let response = http.client().get(url.clone()).send().await.map_err(|e| {
+        fetch(if e.is_timeout() {
+            "timed out".into()
+        } else {
+            "request failed".into()
+        })
+    })?;
     let status = response.status().as_u16();
     if status != 200 {
         return Err(DiscoveryError::Status {
@@ -98,7 +103,10 @@ pub async fn discover(http: &OAuthHttp, issuer: &Url) -> Result<OidcEndpoints, D
             status,
         });
     }
-    let body = response.bytes().await.map_err(|_| fetch("reading the body failed".into()))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| fetch("reading the body failed".into()))?;
     parse_metadata(issuer, url.as_str(), &body)
 }
 

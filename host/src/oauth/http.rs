@@ -115,7 +115,11 @@ impl CapturingClient {
     where
         RE: oauth2::ErrorResponse + 'static,
     {
-        if let Some(raw) = self.captured.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        if let Some(raw) = self
+            .captured
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             return Ok(raw);
         }
         match result {

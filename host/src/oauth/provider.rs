@@ -154,7 +154,10 @@ pub enum TokenResponseError {
     #[error("the token response has no `{path}` (configured token path)")]
     Missing { path: String },
     #[error("the token response field `{path}` should be {expected}")]
-    WrongType { path: String, expected: &'static str },
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
 }
 
 /// Looks up a dotted path (`a.b.0.c`) in a JSON value.
@@ -277,7 +280,9 @@ mod tests {
             c.parse_token_response(b"<html>").unwrap_err(),
             TokenResponseError::NotJson
         );
-        let err = c.parse_token_response(br#"{"token":"secret-ish"}"#).unwrap_err();
+        let err = c
+            .parse_token_response(br#"{"token":"secret-ish"}"#)
+            .unwrap_err();
         assert!(err.to_string().contains("access_token"));
         assert!(!err.to_string().contains("secret-ish"));
         let err = c

@@ -404,7 +404,10 @@ impl TokenManager {
         let lease = format!("refresh:{connection_id}");
         let lease_ms = self.policy.lease_ttl.as_millis() as i64;
         loop {
-            if self.store.try_acquire_lease(&lease, &self.holder, lease_ms)? {
+            if self
+                .store
+                .try_acquire_lease(&lease, &self.holder, lease_ms)?
+            {
                 break;
             }
             tokio::time::sleep(jitter(self.policy.lease_poll)).await;

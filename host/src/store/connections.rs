@@ -183,7 +183,11 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     let ok_chars = name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty() || name.len() > 63 || !ok_chars || name.starts_with('-') || name.ends_with('-')
+    if name.is_empty()
+        || name.len() > 63
+        || !ok_chars
+        || name.starts_with('-')
+        || name.ends_with('-')
     {
         return Err(StoreError::Invalid {
             what: "connection name",
@@ -332,8 +336,7 @@ impl Store {
         let mut out = BTreeMap::new();
         for (key, blob) in rows {
             let aad_id = format!("{connection_id}/{key}");
-            let value =
-                sealer.open_str(Aad::new("connection_secrets", &aad_id, "value"), &blob)?;
+            let value = sealer.open_str(Aad::new("connection_secrets", &aad_id, "value"), &blob)?;
             out.insert(key, value);
         }
         Ok(out)

@@ -72,8 +72,10 @@ impl Store {
             });
         }
         let blob = client_secret.map(|s| {
-            self.sealer()
-                .seal_str(Aad::new("credentials", key, "client_secret"), s.expose_secret())
+            self.sealer().seal_str(
+                Aad::new("credentials", key, "client_secret"),
+                s.expose_secret(),
+            )
         });
         let now = now_unix();
         self.conn()
@@ -161,7 +163,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
         let secret = SecretString::from("canary-client-secret");
-        store.set_credentials("app", "client-1", Some(&secret)).unwrap();
+        store
+            .set_credentials("app", "client-1", Some(&secret))
+            .unwrap();
         let creds = store.credentials("app").unwrap();
         assert_eq!(creds.client_id, "client-1");
         assert_eq!(

@@ -112,11 +112,10 @@ pub fn apply(conn: &mut Connection) -> Result<u32, MigrationError> {
             .and_then(|_| tx.pragma_update(None, "user_version", version))
             .map_err(|source| MigrationError::Step { version, source })?;
     }
-    tx.commit()
-        .map_err(|source| MigrationError::Step {
-            version: LATEST,
-            source,
-        })?;
+    tx.commit().map_err(|source| MigrationError::Step {
+        version: LATEST,
+        source,
+    })?;
     Ok(LATEST)
 }
 
@@ -129,7 +128,8 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         assert_eq!(apply(&mut conn).unwrap(), LATEST);
         assert_eq!(apply(&mut conn).unwrap(), LATEST);
-        conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
         let err = apply(&mut conn).unwrap_err();
         assert!(err.to_string().contains("newer"));
     }

@@ -108,7 +108,9 @@ impl Store {
         let conn = open_connection(&db_path)?;
         let has_sealed_data = read_key_check(&conn)?.is_some();
         let key_file = data_dir.join(crypto::KEY_FILE);
-        if has_sealed_data && std::env::var_os(crypto::MASTER_KEY_ENV).is_none() && !key_file.exists()
+        if has_sealed_data
+            && std::env::var_os(crypto::MASTER_KEY_ENV).is_none()
+            && !key_file.exists()
         {
             return Err(StoreError::MissingMasterKey {
                 db: db_path,

@@ -117,7 +117,10 @@ impl Store {
     /// `master.key`. A crash at any point leaves a key that opens the data.
     pub fn rotate_key_file(&self) -> Result<RotationReport, StoreError> {
         let dir = self.data_dir().to_path_buf();
-        if !matches!(self.key_origin(), KeyOrigin::File(_) | KeyOrigin::Created(_)) {
+        if !matches!(
+            self.key_origin(),
+            KeyOrigin::File(_) | KeyOrigin::Created(_)
+        ) {
             return Err(StoreError::Invalid {
                 what: "key source",
                 value: self.key_origin().to_string(),
@@ -165,7 +168,13 @@ pub(crate) fn recover_interrupted_rotation(
     }
     let key = crypto::read_key_file(&next)?;
     let conn = open_connection(db_path)?;
-    match Store::finish_open(conn, key, KeyOrigin::File(key_path.clone()), data_dir, db_path) {
+    match Store::finish_open(
+        conn,
+        key,
+        KeyOrigin::File(key_path.clone()),
+        data_dir,
+        db_path,
+    ) {
         Ok(store) => {
             std::fs::rename(&next, &key_path).map_err(|source| {
                 StoreError::Crypto(crypto::CryptoError::KeyFile {
@@ -211,7 +220,14 @@ mod tests {
             )
             .unwrap();
         store
-            .insert_state("st", &c.id, Some(&SecretString::from("v")), "http://x", &[], now_unix() + 60)
+            .insert_state(
+                "st",
+                &c.id,
+                Some(&SecretString::from("v")),
+                "http://x",
+                &[],
+                now_unix() + 60,
+            )
             .unwrap();
         (store, c.id)
     }

@@ -49,8 +49,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let hash = state_hash(state);
         let sealed = pkce_verifier.map(|v| {
-            self.sealer()
-                .seal_str(Aad::new("oauth_states", &hash, "pkce_verifier"), v.expose_secret())
+            self.sealer().seal_str(
+                Aad::new("oauth_states", &hash, "pkce_verifier"),
+                v.expose_secret(),
+            )
         });
         let now = now_unix();
         let conn = self.conn();
@@ -122,7 +124,14 @@ mod tests {
         let c = store.create_connection(&new_conn("a")).unwrap();
         let v = SecretString::from("verifier");
         store
-            .insert_state("s1", &c.id, Some(&v), "http://127.0.0.1/cb", &["a".into()], now_unix() + 600)
+            .insert_state(
+                "s1",
+                &c.id,
+                Some(&v),
+                "http://127.0.0.1/cb",
+                &["a".into()],
+                now_unix() + 600,
+            )
             .unwrap();
         let taken = store.take_state("s1").unwrap().unwrap();
         assert_eq!(taken.connection_id, c.id);

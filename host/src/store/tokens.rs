@@ -195,17 +195,19 @@ impl Store {
         let access_token =
             sealer.open_str(Aad::new("tokens", connection_id, "access_token"), &access)?;
         let refresh_token = match refresh {
-            Some(b) => Some(
-                sealer.open_str(Aad::new("tokens", connection_id, "refresh_token"), &b)?,
-            ),
+            Some(b) => {
+                Some(sealer.open_str(Aad::new("tokens", connection_id, "refresh_token"), &b)?)
+            }
             None => None,
         };
         let scopes = match scopes {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|_| StoreError::Invalid {
-                what: "stored scopes",
-                value: connection_id.to_string(),
-                reason: "not a JSON list of strings",
-            })?),
+            Some(text) => Some(
+                serde_json::from_str(&text).map_err(|_| StoreError::Invalid {
+                    what: "stored scopes",
+                    value: connection_id.to_string(),
+                    reason: "not a JSON list of strings",
+                })?,
+            ),
             None => None,
         };
         Ok(Some(StoredTokens {
@@ -295,8 +297,11 @@ impl Store {
         let tx = conn
             .transaction()
             .map_err(StoreError::sql("deleting tokens"))?;
-        tx.execute("DELETE FROM tokens WHERE connection_id = ?1", [connection_id])
-            .map_err(StoreError::sql("deleting tokens"))?;
+        tx.execute(
+            "DELETE FROM tokens WHERE connection_id = ?1",
+            [connection_id],
+        )
+        .map_err(StoreError::sql("deleting tokens"))?;
         tx.execute(
             "UPDATE connections SET status = ?2, token_generation = token_generation + 1,
                 updated_at = ?3 WHERE id = ?1",
@@ -365,7 +370,12 @@ mod tests {
         let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
         let c = store.create_connection(&new_conn("a")).unwrap();
         let g1 = store
-            .save_authorized_tokens(&c.id, &write("at1", Some("rt1")), &["read".into()], &BTreeMap::new())
+            .save_authorized_tokens(
+                &c.id,
+                &write("at1", Some("rt1")),
+                &["read".into()],
+                &BTreeMap::new(),
+            )
             .unwrap();
         let g2 = store
             .save_refreshed_tokens(&c.id, &write("at2", None))
@@ -383,7 +393,9 @@ mod tests {
         let rec = store.connection_by_id(&c.id).unwrap();
         assert_eq!(rec.status, ConnectionStatus::Connected);
         assert!(rec.last_refresh_at.is_some());
-        store.delete_tokens(&c.id, ConnectionStatus::Revoked).unwrap();
+        store
+            .delete_tokens(&c.id, ConnectionStatus::Revoked)
+            .unwrap();
         assert!(store.tokens(&c.id).unwrap().is_none());
         assert_eq!(
             store.connection_by_id(&c.id).unwrap().status,
@@ -414,7 +426,8 @@ mod tests {
             .unwrap();
         let err = store.tokens(&b.id).unwrap_err();
         assert!(
-            err.to_string().contains(&format!("tokens/{}/refresh_token", b.id)),
+            err.to_string()
+                .contains(&format!("tokens/{}/refresh_token", b.id)),
             "{err}"
         );
     }
@@ -428,13 +441,20 @@ mod tests {
             .save_authorized_tokens(&a.id, &write("at", Some("rt")), &[], &BTreeMap::new())
             .unwrap();
         let now = now_unix();
-        assert!(store.connections_due_for_refresh(now, None).unwrap().is_empty());
+        assert!(
+            store
+                .connections_due_for_refresh(now, None)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             store.connections_due_for_refresh(now + 120, None).unwrap(),
             vec![(a.id.clone(), DueReason::Expiring)]
         );
         assert_eq!(
-            store.connections_due_for_refresh(now, Some(now + 10)).unwrap(),
+            store
+                .connections_due_for_refresh(now, Some(now + 10))
+                .unwrap(),
             vec![(a.id.clone(), DueReason::Idle)]
         );
     }

@@ -100,7 +100,10 @@ impl OidcServer {
     }
 
     pub async fn proxy_control(&self, path_and_query: &str) {
-        let url = format!("http://127.0.0.1:{}/__proxy/{path_and_query}", self.proxy_port);
+        let url = format!(
+            "http://127.0.0.1:{}/__proxy/{path_and_query}",
+            self.proxy_port
+        );
         let r = self.http.post(url).send().await.unwrap();
         assert!(r.status().is_success());
     }
@@ -114,8 +117,18 @@ impl OidcServer {
     /// The proxy's counters since the last reset.
     pub async fn stats(&self) -> serde_json::Value {
         let url = format!("http://127.0.0.1:{}/__proxy/stats", self.proxy_port);
-        serde_json::from_slice(&self.http.get(url).send().await.unwrap().bytes().await.unwrap())
-            .unwrap()
+        serde_json::from_slice(
+            &self
+                .http
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     /// Token requests seen by the proxy since the last reset.
@@ -147,7 +160,10 @@ impl OidcServer {
                 }
             }
             let status = resp.status();
-            assert!(status.is_redirection(), "expected a redirect, got {status} at {next}");
+            assert!(
+                status.is_redirection(),
+                "expected a redirect, got {status} at {next}"
+            );
             let location = resp.headers()["location"].to_str().unwrap().to_string();
             let target = next.join(&location).unwrap();
             if target.as_str().starts_with(redirect_uri) {
