@@ -132,3 +132,40 @@ fn handle(
         "Keyway received the authorization response. You can close this window and return to the terminal.\n",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serves_one_callback_and_returns_its_parameters() {
+        let listener = CallbackListener::bind(0).await.unwrap();
+        let redirect = listener.redirect_uri();
+        assert_eq!(redirect.host_str(), Some("127.0.0.1"));
+        assert_eq!(redirect.path(), CALLBACK_PATH);
+        let waiter = tokio::spawn(listener.wait(Duration::from_secs(30)));
+        let client = reqwest::Client::new();
+        let miss = client
+            .get(redirect.join("/favicon.ico").unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(miss.status(), 404);
+        let mut url = redirect.clone();
+        url.set_query(Some("code=c0de&state=st4te&realmId=42"));
+        let page = client.get(url).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let body = page.text().await.unwrap();
+        assert!(!body.contains("c0de"), "parameters are not echoed");
+        let params = waiter.await.unwrap().unwrap();
+        assert_eq!(params.get("code"), Some("c0de"));
+        assert_eq!(params.get("realmId"), Some("42"));
+    }
+
+    #[tokio::test]
+    async fn times_out_without_a_callback() {
+        let listener = CallbackListener::bind(0).await.unwrap();
+        let err = listener.wait(Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(err, CallbackError::Timeout(_)));
+    }
+}
