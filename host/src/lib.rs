@@ -2,7 +2,8 @@
 //!
 //! The library owns everything the `keyway` binary does, so tests and embedders drive the
 //! same code: the sandbox that runs connector components ([`runtime`]), the host side of
-//! each WIT interface ([`imports`]), what one invocation may see ([`context`]), and the
+//! each WIT interface ([`imports`]), what one invocation may see ([`context`]), manifests
+//! ([`manifest`]), outbound HTTP ([`egress`]), OAuth custody ([`oauth`], [`store`]) and the
 //! command line ([`cli`]). See `ARCHITECTURE.md` for the map and the invariants.
 
 pub mod cli;
@@ -10,6 +11,8 @@ pub mod context;
 pub mod egress;
 pub mod imports;
 pub mod manifest;
+pub mod oauth;
 pub mod redact;
 pub mod registry;
 pub mod runtime;
+pub mod store;

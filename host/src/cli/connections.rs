@@ -1,0 +1,436 @@
+//! `keyway connections`: create, authorize, list, show, revoke and delete connections.
+//!
+//! Owns: the operator's lifecycle commands and their output.
+//! The seam to the manifest layer is `ConnectorCatalog`: it validates settings for a
+//! connector (schema and `hostValidation`) and resolves a stored connection's
+//! `ProviderConfig` (templates expanded with its settings). The caller (main.rs) supplies it.
+//! Must not: take a secret from argv, print a token or secret, or validate settings itself.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+
+use super::credentials::read_secret_from_env;
+use crate::oauth::callback::CallbackListener;
+use crate::oauth::{
+    self, AuthorizationOutcome, GrantType, OAuthHttp, ProviderConfig, ProviderRevocation,
+};
+use crate::store::{ConnectionRecord, NewConnection, Store};
+
+/// Settings as the operator typed them, before validation.
+pub struct RawSettings {
+    /// `--setting k=v`, in order.
+    pub plain: Vec<(String, String)>,
+    /// Secret settings from the environment or stdin.
+    pub secret: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for RawSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSettings")
+            .field("plain", &self.plain)
+            .field("secret", &self.secret.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Settings after the manifest layer validated them.
+pub struct ValidatedConnection {
+    /// What to store as the connection's connector reference.
+    pub connector: String,
+    /// The manifest's OAuth credential key, if it uses OAuth.
+    pub credential_key: Option<String>,
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub secret_settings: BTreeMap<String, SecretString>,
+}
+
+/// What the connection commands need from manifests. Implemented by the caller.
+pub trait ConnectorCatalog: Send + Sync {
+    /// Resolves `--connector` (a directory or a key) and validates the settings against its
+    /// manifest (schema and `hostValidation`).
+    fn validate(
+        &self,
+        connector: &str,
+        settings: RawSettings,
+    ) -> anyhow::Result<ValidatedConnection>;
+
+    /// The resolved OAuth configuration of a stored connection; `None` if its connector does
+    /// not use OAuth.
+    fn provider_config(
+        &self,
+        connection: &ConnectionRecord,
+        secret_settings: &BTreeMap<String, SecretString>,
+    ) -> anyhow::Result<Option<ProviderConfig>>;
+}
+
+/// Shared inputs of the connection commands.
+#[derive(Clone)]
+pub struct ConnectionsContext {
+    pub data_dir: PathBuf,
+    pub catalog: Arc<dyn ConnectorCatalog>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Create a connection (validated settings; status `pending_authorization`).
+    Create(CreateArgs),
+    /// Authorize a connection (browser flow on a loopback callback, or client credentials).
+    Authorize(AuthorizeArgs),
+    /// List connections with status, token expiry, last refresh and last error.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one connection.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke at the provider (if it has a revocation endpoint) and delete the tokens.
+    Revoke { name: String },
+    /// Delete a connection with its tokens and settings.
+    Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub name: String,
+    /// Connector directory or key.
+    #[arg(long)]
+    pub connector: String,
+    /// A non-secret setting, `key=value` (repeatable).
+    #[arg(long = "setting", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+    /// A secret setting read from an environment variable, `key=VAR` (repeatable).
+    #[arg(long = "secret-setting-env", value_name = "KEY=VAR")]
+    pub secret_setting_env: Vec<String>,
+    /// Read secret settings as a JSON object of strings from stdin.
+    #[arg(long)]
+    pub secret_settings_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    pub name: String,
+    /// Scopes to request, comma-separated (default: the manifest's).
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
+    /// Loopback port for the callback (default: a free one). Must match the redirect URI
+    /// registered with the provider.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Seconds to wait for the callback.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+fn split_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{flag} `{text}` must look like KEY=VALUE"))?;
+    if k.is_empty() {
+        bail!("{flag} `{text}` has an empty key");
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn raw_settings(args: &CreateArgs) -> anyhow::Result<RawSettings> {
+    let plain = args
+        .settings
+        .iter()
+        .map(|s| split_pair(s, "--setting"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut secret = BTreeMap::new();
+    for item in &args.secret_setting_env {
+        let (key, var) = split_pair(item, "--secret-setting-env")?;
+        let value = read_secret_from_env(&var, &format!("secret setting `{key}`"))?;
+        secret.insert(key, value);
+    }
+    if args.secret_settings_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading secret settings from stdin")?;
+        let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "stdin must hold a JSON object of string secret settings (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
+        for (k, v) in map {
+            if secret.insert(k.clone(), SecretString::from(v)).is_some() {
+                bail!("secret setting `{k}` is given both in the environment and on stdin");
+            }
+        }
+    }
+    Ok(RawSettings { plain, secret })
+}
+
+fn fmt_time(t: Option<i64>) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    let delta = t - crate::store::now_unix();
+    let (sign, abs) = if delta < 0 {
+        ("-", -delta)
+    } else {
+        ("", delta)
+    };
+    let text = if abs < 120 {
+        format!("{abs}s")
+    } else if abs < 7200 {
+        format!("{}m", abs / 60)
+    } else if abs < 172_800 {
+        format!("{}h", abs / 3600)
+    } else {
+        format!("{}d", abs / 86_400)
+    };
+    if sign.is_empty() {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+fn print_outcome(outcome: &AuthorizationOutcome) -> ExitCode {
+    println!(
+        "Connected. Granted scopes: {}",
+        outcome.granted_scopes.join(" ")
+    );
+    println!(
+        "Access token expires: {}; refresh token: {}.",
+        fmt_time(outcome.expires_at),
+        if outcome.has_refresh_token {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    for (k, v) in &outcome.callback_params {
+        println!("Recorded {k} = {v}");
+    }
+    if outcome.missing_scopes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "warning: missing_scopes: the provider did not grant {}; routes will get `missing-scopes`",
+            outcome.missing_scopes.join(", ")
+        );
+        ExitCode::from(2)
+    }
+}
+
+struct Resolved {
+    store: Store,
+    record: ConnectionRecord,
+    provider: ProviderConfig,
+}
+
+fn resolve(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<Resolved> {
+    let store = Store::open(&ctx.data_dir)?;
+    let record = store.connection_by_name(name)?;
+    let secrets = store.secret_settings(&record.id)?;
+    let provider = ctx
+        .catalog
+        .provider_config(&record, &secrets)?
+        .ok_or_else(|| anyhow!("connection `{name}` does not use OAuth"))?;
+    Ok(Resolved {
+        store,
+        record,
+        provider,
+    })
+}
+
+pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConnectionsCommand::Create(args) => {
+            let raw = raw_settings(&args)?;
+            let valid = ctx.catalog.validate(&args.connector, raw)?;
+            let store = Store::open(&ctx.data_dir)?;
+            let rec = store.create_connection(&NewConnection {
+                name: args.name.clone(),
+                connector: valid.connector,
+                credential_key: valid.credential_key,
+                settings: valid.settings,
+                secret_settings: valid.secret_settings,
+            })?;
+            println!(
+                "Created connection `{}` ({}). Next: keyway connections authorize {}",
+                rec.name, rec.status, rec.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Authorize(args) => authorize(ctx, args).await,
+        ConnectionsCommand::List { json } => {
+            let store = Store::open(&ctx.data_dir)?;
+            let list = store.list_connections()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if list.is_empty() {
+                println!("No connections.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<24} {:<24} {:<22} {:<12} {:<12} LAST ERROR",
+                "NAME", "CONNECTOR", "STATUS", "EXPIRES", "REFRESHED"
+            );
+            for c in list {
+                println!(
+                    "{:<24} {:<24} {:<22} {:<12} {:<12} {}",
+                    c.name,
+                    c.connector,
+                    c.status.as_str(),
+                    fmt_time(c.token_expires_at),
+                    fmt_time(c.last_refresh_at),
+                    c.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Show { name, json } => {
+            let store = Store::open(&ctx.data_dir)?;
+            let c = store.connection_by_name(&name)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                println!("name:            {}", c.name);
+                println!("id:              {}", c.id);
+                println!("connector:       {}", c.connector);
+                println!("status:          {}", c.status);
+                println!(
+                    "credential key:  {}",
+                    c.credential_key.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "settings:        {}",
+                    serde_json::Value::Object(c.settings.clone())
+                );
+                println!("secret settings: {}", c.secret_setting_keys.join(", "));
+                println!(
+                    "granted scopes:  {}",
+                    c.granted_scopes
+                        .as_ref()
+                        .map(|s| s.join(" "))
+                        .unwrap_or_else(|| "-".into())
+                );
+                println!("token expires:   {}", fmt_time(c.token_expires_at));
+                println!("last refresh:    {}", fmt_time(c.last_refresh_at));
+                println!(
+                    "last error:      {}",
+                    c.last_error.as_deref().unwrap_or("-")
+                );
+                if let Some(id) = &c.account_id {
+                    println!(
+                        "account:         {id} {}",
+                        c.account_name.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Revoke { name } => {
+            let r = resolve(ctx, &name)?;
+            let creds = match &r.record.credential_key {
+                Some(k) => Some(r.store.credentials(k)?),
+                None => None,
+            };
+            let http = OAuthHttp::new(Duration::from_secs(30))?;
+            let outcome = oauth::revoke_connection(
+                &r.store,
+                &http,
+                &r.provider,
+                creds.as_ref(),
+                &r.record.id,
+            )
+            .await?;
+            match outcome {
+                ProviderRevocation::Revoked => {
+                    println!("Revoked at the provider; local tokens deleted.")
+                }
+                ProviderRevocation::NoEndpoint => {
+                    println!("The provider has no revocation endpoint; local tokens deleted.")
+                }
+                ProviderRevocation::NoTokens => {
+                    println!("No tokens were stored; connection marked revoked.")
+                }
+                ProviderRevocation::Failed(e) => {
+                    eprintln!(
+                        "warning: the provider revocation failed ({e}); local tokens deleted anyway"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Delete { name } => {
+            let store = Store::open(&ctx.data_dir)?;
+            store.delete_connection(&name)?;
+            println!("Deleted connection `{name}`.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
+    let r = resolve(ctx, &args.name)?;
+    let key = r
+        .record
+        .credential_key
+        .as_deref()
+        .ok_or_else(|| anyhow!("connection `{}` has no OAuth credential key", args.name))?;
+    let creds = r
+        .store
+        .credentials(key)
+        .with_context(|| format!("run `keyway credentials set {key} --client-id ...` first"))?;
+    let http = OAuthHttp::new(Duration::from_secs(30))?;
+    if r.provider.grant_type == GrantType::ClientCredentials {
+        let outcome =
+            oauth::connect_client_credentials(&r.store, &http, &r.provider, &creds, &r.record.id)
+                .await?;
+        return Ok(print_outcome(&outcome));
+    }
+    let listener = CallbackListener::bind(args.port.unwrap_or(0)).await?;
+    let redirect = listener.redirect_uri();
+    let request = oauth::begin_authorization(
+        &r.store,
+        &r.provider,
+        &creds.client_id,
+        &r.record,
+        &redirect,
+        args.scopes.clone(),
+    )?;
+    println!("Redirect URI (register it with the provider): {redirect}");
+    if args.no_browser || open::that(request.url.as_str()).is_err() {
+        println!("Open this URL to authorize:\n{}", request.url);
+    } else {
+        println!(
+            "Opened the browser. If nothing happened, open:\n{}",
+            request.url
+        );
+    }
+    let callback = listener.wait(Duration::from_secs(args.timeout)).await?;
+    let outcome = oauth::complete_authorization(
+        &r.store,
+        &http,
+        &r.provider,
+        &creds,
+        &r.record.id,
+        &callback,
+    )
+    .await?;
+    Ok(print_outcome(&outcome))
+}

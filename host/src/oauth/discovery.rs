@@ -1,0 +1,157 @@
+//! OpenID Connect discovery: fetches `<issuer>/.well-known/openid-configuration` and fills
+//! the authorization, token and revocation endpoints a provider configuration leaves out.
+//!
+//! Owns: `discover` and `ProviderConfig::apply_discovery`.
+//! Must not: accept metadata whose `issuer` differs from the one asked for.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::http::OAuthHttp;
+use super::provider::ProviderConfig;
+
+/// The endpoints Keyway uses from discovery metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcEndpoints {
+    pub issuer: Url,
+    pub authorization_endpoint: Option<Url>,
+    pub token_endpoint: Url,
+    pub revocation_endpoint: Option<Url>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    issuer: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("fetching {url} failed: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} is not valid discovery metadata: {reason}")]
+    Invalid { url: String, reason: String },
+    #[error("discovery metadata names issuer `{found}`, expected `{expected}`")]
+    IssuerMismatch { expected: String, found: String },
+}
+
+/// The well-known URL for `issuer` (path-preserving, as OIDC Discovery 1.0 section 4 says).
+pub fn well_known_url(issuer: &Url) -> Url {
+    let mut url = issuer.clone();
+    let path = issuer.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{path}/.well-known/openid-configuration"));
+    url.set_query(None);
+    url
+}
+
+fn same_issuer(a: &str, b: &Url) -> bool {
+    a.trim_end_matches('/') == b.as_str().trim_end_matches('/')
+}
+
+/// Parses discovery metadata fetched for `issuer`.
+pub fn parse_metadata(
+    issuer: &Url,
+    url: &str,
+    body: &[u8],
+) -> Result<OidcEndpoints, DiscoveryError> {
+    let invalid = |reason: String| DiscoveryError::Invalid {
+        url: url.to_string(),
+        reason,
+    };
+    let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    if !same_issuer(&raw.issuer, issuer) {
+        return Err(DiscoveryError::IssuerMismatch {
+            expected: issuer.to_string(),
+            found: raw.issuer,
+        });
+    }
+    let parse = |field: &str, v: Option<String>| -> Result<Option<Url>, DiscoveryError> {
+        v.map(|s| Url::parse(&s).map_err(|e| invalid(format!("`{field}`: {e}"))))
+            .transpose()
+    };
+    Ok(OidcEndpoints {
+        issuer: issuer.clone(),
+        authorization_endpoint: parse("authorization_endpoint", raw.authorization_endpoint)?,
+        token_endpoint: parse("token_endpoint", raw.token_endpoint)?
+            .ok_or_else(|| invalid("no `token_endpoint`".into()))?,
+        revocation_endpoint: parse("revocation_endpoint", raw.revocation_endpoint)?,
+    })
+}
+
+/// Fetches the discovery document of `issuer`.
+pub async fn discover(http: &OAuthHttp, issuer: &Url) -> Result<OidcEndpoints, DiscoveryError> {
+    let url = well_known_url(issuer);
+    let fetch = |reason: String| DiscoveryError::Fetch {
+        url: url.to_string(),
+        reason,
+    };
+    let response = http.client().get(url.clone()).send().await.map_err(|e| {
+        fetch(if e.is_timeout() {
+            "timed out".into()
+        } else {
+            "request failed".into()
+        })
+    })?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(DiscoveryError::Status {
+            url: url.to_string(),
+            status,
+        });
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| fetch("reading the body failed".into()))?;
+    parse_metadata(issuer, url.as_str(), &body)
+}
+
+impl ProviderConfig {
+    /// Fills endpoints that are not set explicitly; explicit ones win. The token URL is
+    /// replaced only when `override_token_url` is true (it is mandatory in the struct).
+    pub fn apply_discovery(&mut self, endpoints: &OidcEndpoints, override_token_url: bool) {
+        if self.authorization_url.is_none() {
+            self.authorization_url = endpoints.authorization_endpoint.clone();
+        }
+        if self.revocation_url.is_none() {
+            self.revocation_url = endpoints.revocation_endpoint.clone();
+        }
+        if override_token_url {
+            self.token_url = endpoints.token_endpoint.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_keeps_issuer_path() {
+        let u = Url::parse("https://login.example.test/tenant/v2.0/").unwrap();
+        assert_eq!(
+            well_known_url(&u).as_str(),
+            "https://login.example.test/tenant/v2.0/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn metadata_issuer_must_match() {
+        let issuer = Url::parse("https://idp.test").unwrap();
+        let ok = br#"{"issuer":"https://idp.test","authorization_endpoint":"https://idp.test/auth","token_endpoint":"https://idp.test/token"}"#;
+        let e = parse_metadata(&issuer, "u", ok).unwrap();
+        assert_eq!(e.token_endpoint.as_str(), "https://idp.test/token");
+        assert!(e.revocation_endpoint.is_none());
+        let bad = br#"{"issuer":"https://evil.test","token_endpoint":"https://idp.test/token"}"#;
+        assert!(matches!(
+            parse_metadata(&issuer, "u", bad),
+            Err(DiscoveryError::IssuerMismatch { .. })
+        ));
+        let no_token = br#"{"issuer":"https://idp.test"}"#;
+        assert!(parse_metadata(&issuer, "u", no_token).is_err());
+    }
+}

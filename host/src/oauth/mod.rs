@@ -1,0 +1,32 @@
+//! OAuth custody: the flows that obtain tokens (authorization code with PKCE, client
+//! credentials), the run-time access-token path with single-flight refresh, revocation,
+//! OIDC discovery and the background refresher.
+//!
+//! Owns: everything that talks to an authorization server.
+//! Must not: parse manifests (callers pass a resolved `ProviderConfig`), store anything
+//! except through `crate::store`, or let a token, code, verifier or client secret reach a
+//! log line, an error message or `Debug` output.
+
+pub mod authorize;
+pub mod background;
+pub mod callback;
+pub mod classify;
+pub mod client;
+pub mod client_credentials;
+pub mod discovery;
+pub mod http;
+pub mod provider;
+pub mod refresh;
+pub mod revoke;
+
+pub use authorize::{
+    AuthorizationOutcome, AuthorizationRequest, AuthorizeError, CallbackParams,
+    begin_authorization, complete_authorization,
+};
+pub use classify::Failure;
+pub use client_credentials::connect_client_credentials;
+pub use discovery::{OidcEndpoints, discover};
+pub use http::OAuthHttp;
+pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths, TokenSet};
+pub use refresh::{AccessToken, ProviderSource, RefreshPolicy, TokenError, TokenManager};
+pub use revoke::{ProviderRevocation, revoke_connection};

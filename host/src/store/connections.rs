@@ -1,0 +1,479 @@
+//! Connection rows: name, connector, validated settings (secret ones sealed per field),
+//! lifecycle status and refresh bookkeeping.
+//!
+//! Owns: the `connections` and `connection_secrets` tables.
+//! Must not: validate settings against a manifest (the caller hands over settings that have
+//! already passed validation) or store a secret setting unsealed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::{OptionalExtension, Row, params};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Aad, Store, StoreError, new_id, now_unix};
+
+/// Lifecycle status of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    PendingAuthorization,
+    Connected,
+    ReauthRequired,
+    RefreshFailing,
+    Revoked,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::PendingAuthorization => "pending_authorization",
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::ReauthRequired => "reauth_required",
+            ConnectionStatus::RefreshFailing => "refresh_failing",
+            ConnectionStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConnectionStatus {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending_authorization" => ConnectionStatus::PendingAuthorization,
+            "connected" => ConnectionStatus::Connected,
+            "reauth_required" => ConnectionStatus::ReauthRequired,
+            "refresh_failing" => ConnectionStatus::RefreshFailing,
+            "revoked" => ConnectionStatus::Revoked,
+            other => {
+                return Err(StoreError::Invalid {
+                    what: "connection status",
+                    value: other.to_string(),
+                    reason: "unknown status in the database",
+                });
+            }
+        })
+    }
+}
+
+/// A connection to create. Settings must already be validated by the caller.
+pub struct NewConnection {
+    pub name: String,
+    /// Connector directory or key, as the operator gave it.
+    pub connector: String,
+    /// Key of the OAuth app credentials (`credentials set <key>`), if the connector uses OAuth.
+    pub credential_key: Option<String>,
+    /// Non-secret settings, stored as JSON.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// `x-secret` settings, sealed per field.
+    pub secret_settings: BTreeMap<String, SecretString>,
+}
+
+impl fmt::Debug for NewConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewConnection")
+            .field("name", &self.name)
+            .field("connector", &self.connector)
+            .field("credential_key", &self.credential_key)
+            .field("settings", &self.settings)
+            .field(
+                "secret_settings",
+                &self.secret_settings.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// A connection as stored (no secret values).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionRecord {
+    pub id: String,
+    pub name: String,
+    pub connector: String,
+    pub credential_key: Option<String>,
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub secret_setting_keys: Vec<String>,
+    pub status: ConnectionStatus,
+    pub granted_scopes: Option<Vec<String>>,
+    pub callback_params: BTreeMap<String, String>,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub account_domain: Option<String>,
+    pub token_generation: i64,
+    pub token_expires_at: Option<i64>,
+    pub has_tokens: bool,
+    pub last_refresh_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub refresh_failures: i64,
+    pub cooldown_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The provider account a connection is bound to (from the connector's `postConnect` route).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProviderAccount {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<String>,
+}
+
+const SELECT: &str = "SELECT c.id, c.name, c.connector, c.credential_key, c.settings, c.status,
+    c.granted_scopes, c.callback_params, c.account_id, c.account_name, c.account_domain,
+    c.token_generation, t.expires_at, t.connection_id IS NOT NULL, c.last_refresh_at,
+    c.last_error, c.refresh_failures, c.cooldown_until, c.created_at, c.updated_at,
+    (SELECT group_concat(key, char(31)) FROM connection_secrets s WHERE s.connection_id = c.id)
+    FROM connections c LEFT JOIN tokens t ON t.connection_id = c.id";
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    text: Option<String>,
+    col: usize,
+) -> rusqlite::Result<Option<T>> {
+    match text {
+        None => Ok(None),
+        Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+        }),
+    }
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
+    let status: String = row.get(5)?;
+    let status = status.parse().map_err(|e: StoreError| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let secret_keys: Option<String> = row.get(20)?;
+    Ok(ConnectionRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        connector: row.get(2)?,
+        credential_key: row.get(3)?,
+        settings: parse_json(row.get(4)?, 4)?.unwrap_or_default(),
+        status,
+        granted_scopes: parse_json(row.get(6)?, 6)?,
+        callback_params: parse_json(row.get(7)?, 7)?.unwrap_or_default(),
+        account_id: row.get(8)?,
+        account_name: row.get(9)?,
+        account_domain: row.get(10)?,
+        token_generation: row.get(11)?,
+        token_expires_at: row.get(12)?,
+        has_tokens: row.get(13)?,
+        last_refresh_at: row.get(14)?,
+        last_error: row.get(15)?,
+        refresh_failures: row.get(16)?,
+        cooldown_until: row.get(17)?,
+        created_at: row.get(18)?,
+        updated_at: row.get(19)?,
+        secret_setting_keys: secret_keys
+            .map(|s| s.split('\u{1f}').map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Connection names: 1-63 characters, lowercase ASCII letters, digits and hyphens, not
+/// starting or ending with a hyphen.
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty()
+        || name.len() > 63
+        || !ok_chars
+        || name.starts_with('-')
+        || name.ends_with('-')
+    {
+        return Err(StoreError::Invalid {
+            what: "connection name",
+            value: name.chars().take(80).collect(),
+            reason: "use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+        });
+    }
+    Ok(())
+}
+
+/// Shortens an error text kept in the database and shown by `connections list`.
+pub(crate) fn clip_error(text: &str) -> String {
+    const MAX: usize = 300;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+impl Store {
+    /// Creates a connection in `pending_authorization`.
+    pub fn create_connection(&self, new: &NewConnection) -> Result<ConnectionRecord, StoreError> {
+        validate_name(&new.name)?;
+        let id = new_id("conn");
+        let now = now_unix();
+        let sealer = self.sealer();
+        let settings = serde_json::Value::Object(new.settings.clone()).to_string();
+        {
+            let mut conn = self.conn();
+            let tx = conn
+                .transaction()
+                .map_err(StoreError::sql("creating a connection"))?;
+            let exists: bool = tx
+                .query_row(
+                    "SELECT count(*) > 0 FROM connections WHERE name = ?1",
+                    [&new.name],
+                    |r| r.get(0),
+                )
+                .map_err(StoreError::sql("creating a connection"))?;
+            if exists {
+                return Err(StoreError::AlreadyExists {
+                    what: "connection",
+                    name: new.name.clone(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO connections (id, name, connector, credential_key, settings, status,
+                    created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![
+                    id,
+                    new.name,
+                    new.connector,
+                    new.credential_key,
+                    settings,
+                    ConnectionStatus::PendingAuthorization.as_str(),
+                    now
+                ],
+            )
+            .map_err(StoreError::sql("creating a connection"))?;
+            for (key, value) in &new.secret_settings {
+                let aad_id = format!("{id}/{key}");
+                let blob = sealer.seal_str(
+                    Aad::new("connection_secrets", &aad_id, "value"),
+                    value.expose_secret(),
+                );
+                tx.execute(
+                    "INSERT INTO connection_secrets (connection_id, key, value) VALUES (?1, ?2, ?3)",
+                    params![id, key, blob],
+                )
+                .map_err(StoreError::sql("storing a secret setting"))?;
+            }
+            tx.commit()
+                .map_err(StoreError::sql("creating a connection"))?;
+        }
+        self.connection_by_id(&id)
+    }
+
+    pub fn connection_by_name(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
+        self.conn()
+            .query_row(&format!("{SELECT} WHERE c.name = ?1"), [name], from_row)
+            .optional()
+            .map_err(StoreError::sql("reading a connection"))?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "connection",
+                name: name.to_string(),
+            })
+    }
+
+    pub fn connection_by_id(&self, id: &str) -> Result<ConnectionRecord, StoreError> {
+        self.conn()
+            .query_row(&format!("{SELECT} WHERE c.id = ?1"), [id], from_row)
+            .optional()
+            .map_err(StoreError::sql("reading a connection"))?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "connection",
+                name: id.to_string(),
+            })
+    }
+
+    pub fn list_connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("{SELECT} ORDER BY c.name"))
+            .map_err(StoreError::sql("listing connections"))?;
+        let rows = stmt
+            .query_map([], from_row)
+            .map_err(StoreError::sql("listing connections"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("listing connections"))
+    }
+
+    /// Deletes a connection with its tokens, secret settings and pending states.
+    pub fn delete_connection(&self, name: &str) -> Result<(), StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM connections WHERE name = ?1", [name])
+            .map_err(StoreError::sql("deleting a connection"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "connection",
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The connection's secret settings, opened.
+    pub fn secret_settings(
+        &self,
+        connection_id: &str,
+    ) -> Result<BTreeMap<String, SecretString>, StoreError> {
+        let rows: Vec<(String, Vec<u8>)> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT key, value FROM connection_secrets WHERE connection_id = ?1")
+                .map_err(StoreError::sql("reading secret settings"))?;
+            stmt.query_map([connection_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(StoreError::sql("reading secret settings"))?
+        };
+        let sealer = self.sealer();
+        let mut out = BTreeMap::new();
+        for (key, blob) in rows {
+            let aad_id = format!("{connection_id}/{key}");
+            let value = sealer.open_str(Aad::new("connection_secrets", &aad_id, "value"), &blob)?;
+            out.insert(key, value);
+        }
+        Ok(out)
+    }
+
+    /// Sets the status and the last error shown to operators.
+    pub fn set_connection_status(
+        &self,
+        connection_id: &str,
+        status: ConnectionStatus,
+        last_error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE connections SET status = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![
+                    connection_id,
+                    status.as_str(),
+                    last_error.map(clip_error),
+                    now_unix()
+                ],
+            )
+            .map_err(StoreError::sql("updating connection status"))?;
+        Ok(())
+    }
+
+    /// Records a failed refresh that does not change the connection's authorization.
+    pub fn record_refresh_failure(
+        &self,
+        connection_id: &str,
+        status: ConnectionStatus,
+        error: &str,
+        cooldown_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE connections SET status = ?2, last_error = ?3, cooldown_until = ?4,
+                    refresh_failures = refresh_failures + 1, updated_at = ?5 WHERE id = ?1",
+                params![
+                    connection_id,
+                    status.as_str(),
+                    clip_error(error),
+                    cooldown_until,
+                    now_unix()
+                ],
+            )
+            .map_err(StoreError::sql("recording a refresh failure"))?;
+        Ok(())
+    }
+
+    /// Records the provider account a connection is bound to.
+    pub fn set_provider_account(
+        &self,
+        connection_id: &str,
+        account: &ProviderAccount,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE connections SET account_id = ?2, account_name = ?3, account_domain = ?4,
+                    updated_at = ?5 WHERE id = ?1",
+                params![
+                    connection_id,
+                    account.id,
+                    account.name,
+                    account.domain,
+                    now_unix()
+                ],
+            )
+            .map_err(StoreError::sql("recording the provider account"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+
+    pub(crate) fn new_conn(name: &str) -> NewConnection {
+        let mut settings = serde_json::Map::new();
+        settings.insert("subdomain".into(), "acme".into());
+        let mut secret_settings = BTreeMap::new();
+        secret_settings.insert("apiKey".into(), SecretString::from("canary-setting-value"));
+        NewConnection {
+            name: name.into(),
+            connector: "connectors/hello".into(),
+            credential_key: Some("hello-app".into()),
+            settings,
+            secret_settings,
+        }
+    }
+
+    #[test]
+    fn create_list_read_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        let rec = store.create_connection(&new_conn("acme-prod")).unwrap();
+        assert_eq!(rec.status, ConnectionStatus::PendingAuthorization);
+        assert_eq!(rec.secret_setting_keys, vec!["apiKey".to_string()]);
+        assert_eq!(rec.settings["subdomain"], "acme");
+        let err = store.create_connection(&new_conn("acme-prod")).unwrap_err();
+        assert!(err.to_string().contains("already exists"));
+        let secrets = store.secret_settings(&rec.id).unwrap();
+        assert_eq!(secrets["apiKey"].expose_secret(), "canary-setting-value");
+        assert_eq!(store.list_connections().unwrap().len(), 1);
+        store.delete_connection("acme-prod").unwrap();
+        assert!(matches!(
+            store.connection_by_name("acme-prod"),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn names_are_validated() {
+        for bad in ["", "Acme", "a b", "-a", "a-", "a_b"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        validate_name("acme-2").unwrap();
+    }
+
+    #[test]
+    fn secret_setting_moved_to_another_connection_fails_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        let a = store.create_connection(&new_conn("a")).unwrap();
+        let b = store.create_connection(&new_conn("b")).unwrap();
+        store
+            .conn()
+            .execute(
+                "UPDATE connection_secrets SET value =
+                   (SELECT value FROM connection_secrets WHERE connection_id = ?1)
+                 WHERE connection_id = ?2",
+                params![a.id, b.id],
+            )
+            .unwrap();
+        let err = store.secret_settings(&b.id).unwrap_err();
+        assert!(err.to_string().contains("cannot be opened"), "{err}");
+        store.secret_settings(&a.id).unwrap();
+    }
+}

@@ -1,0 +1,136 @@
+//! Versioned schema migrations for the SQLite store, tracked in `PRAGMA user_version`.
+//!
+//! Owns: the ordered list of schema steps and applying the missing ones in one transaction.
+//! Must not: rewrite a step that has shipped (add a new one instead) or touch row contents
+//! beyond what a schema change needs.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: connections, OAuth app credentials, tokens, authorization states, leases.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE credentials (
+        key           TEXT PRIMARY KEY,
+        client_id     TEXT NOT NULL,
+        client_secret BLOB,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE connections (
+        id               TEXT PRIMARY KEY,
+        name             TEXT NOT NULL UNIQUE,
+        connector        TEXT NOT NULL,
+        credential_key   TEXT,
+        settings         TEXT NOT NULL DEFAULT '{}',
+        status           TEXT NOT NULL,
+        granted_scopes   TEXT,
+        callback_params  TEXT NOT NULL DEFAULT '{}',
+        account_id       TEXT,
+        account_name     TEXT,
+        account_domain   TEXT,
+        token_generation INTEGER NOT NULL DEFAULT 0,
+        last_refresh_at  INTEGER,
+        last_error       TEXT,
+        refresh_failures INTEGER NOT NULL DEFAULT 0,
+        cooldown_until   INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+    );
+    CREATE TABLE connection_secrets (
+        connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        value         BLOB NOT NULL,
+        PRIMARY KEY (connection_id, key)
+    );
+    CREATE TABLE tokens (
+        connection_id TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+        access_token  BLOB NOT NULL,
+        refresh_token BLOB,
+        token_type    TEXT,
+        expires_at    INTEGER,
+        scopes        TEXT,
+        obtained_at   INTEGER NOT NULL,
+        generation    INTEGER NOT NULL
+    );
+    CREATE TABLE oauth_states (
+        state_hash    TEXT PRIMARY KEY,
+        connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        pkce_verifier BLOB,
+        redirect_uri  TEXT NOT NULL,
+        scopes        TEXT NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE leases (
+        name          TEXT PRIMARY KEY,
+        holder        TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+/// Errors from applying migrations.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(
+        "the database schema is version {found}, newer than this build understands ({LATEST}); upgrade keyway"
+    )]
+    TooNew { found: u32 },
+    #[error("migration to schema version {version} failed: {source}")]
+    Step {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("reading the schema version failed: {0}")]
+    Version(#[source] rusqlite::Error),
+}
+
+/// Applies every missing migration in one transaction.
+pub fn apply(conn: &mut Connection) -> Result<u32, MigrationError> {
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(MigrationError::Version)?;
+    if current > LATEST {
+        return Err(MigrationError::TooNew { found: current });
+    }
+    if current == LATEST {
+        return Ok(current);
+    }
+    let tx = conn.transaction().map_err(MigrationError::Version)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as u32 + 1;
+        tx.execute_batch(sql)
+            .and_then(|_| tx.pragma_update(None, "user_version", version))
+            .map_err(|source| MigrationError::Step { version, source })?;
+    }
+    tx.commit().map_err(|source| MigrationError::Step {
+        version: LATEST,
+        source,
+    })?;
+    Ok(LATEST)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_once_and_refuses_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(apply(&mut conn).unwrap(), LATEST);
+        assert_eq!(apply(&mut conn).unwrap(), LATEST);
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        let err = apply(&mut conn).unwrap_err();
+        assert!(err.to_string().contains("newer"));
+    }
+}

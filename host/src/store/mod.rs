@@ -1,0 +1,310 @@
+//! The embedded SQLite store: one database file in the data directory, versioned
+//! migrations, and every secret sealed with the master key.
+//!
+//! Owns: opening the database (WAL, full sync, foreign keys), checking that the master key
+//! opens existing data, the row types of connections, credentials, tokens, authorization
+//! states and leases (one file each), and re-sealing under a new key.
+//! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
+//! secret in an error or log line, or talk to the network.
+
+pub mod connections;
+pub mod credentials;
+pub mod crypto;
+pub mod leases;
+pub mod migrations;
+pub mod rotate;
+pub mod states;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use rusqlite::{Connection, OptionalExtension};
+
+pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
+pub use credentials::{ClientCredentials, CredentialSummary};
+pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};
+pub use tokens::{StoredTokens, TokenWrite};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "keyway.db";
+const KEY_CHECK: &str = "key_check";
+const KEY_CHECK_PLAINTEXT: &str = "keyway master key check v1";
+
+/// Errors crossing the store boundary. Messages name what failed, never a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create or open the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error while {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Migration(#[from] migrations::MigrationError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(
+        "the master key from {origin} cannot open the existing data in {db}; refusing to start. \
+         Restore the key that sealed this data (set KEYWAY_MASTER_KEY or put back master.key); \
+         nothing was changed"
+    )]
+    WrongMasterKey { origin: KeyOrigin, db: PathBuf },
+    #[error(
+        "the database {db} holds sealed data but no master key was found (KEYWAY_MASTER_KEY is \
+         unset and {key_file} is missing); refusing to create a new key over existing data"
+    )]
+    MissingMasterKey { db: PathBuf, key_file: PathBuf },
+    #[error("{what} `{name}` not found")]
+    NotFound { what: &'static str, name: String },
+    #[error("{what} `{name}` already exists")]
+    AlreadyExists { what: &'static str, name: String },
+    #[error("invalid {what} `{value}`: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn sql(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| StoreError::Sqlite { context, source }
+    }
+}
+
+/// Handle on the store. Cheap operations run under an internal mutex; share it in an `Arc`.
+pub struct Store {
+    conn: Mutex<Connection>,
+    sealer: std::sync::RwLock<Sealer>,
+    db_path: PathBuf,
+    data_dir: PathBuf,
+    key_origin: KeyOrigin,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("db_path", &self.db_path)
+            .field("key_origin", &self.key_origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, with the master key from the
+    /// environment or the key file. Refuses to start when the key cannot open existing data.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        create_dir(data_dir)?;
+        let db_path = data_dir.join(DB_FILE);
+        let conn = open_connection(&db_path)?;
+        let has_sealed_data = read_key_check(&conn)?.is_some();
+        let key_file = data_dir.join(crypto::KEY_FILE);
+        if has_sealed_data
+            && std::env::var_os(crypto::MASTER_KEY_ENV).is_none()
+            && !key_file.exists()
+        {
+            return Err(StoreError::MissingMasterKey {
+                db: db_path,
+                key_file,
+            });
+        }
+        let (key, origin) = MasterKey::load_or_create(data_dir)?;
+        match Self::finish_open(conn, key, origin.clone(), data_dir, &db_path) {
+            Err(StoreError::WrongMasterKey { .. }) if matches!(origin, KeyOrigin::File(_)) => {
+                rotate::recover_interrupted_rotation(data_dir, &db_path)
+            }
+            other => other,
+        }
+    }
+
+    /// Opens the store with an explicitly supplied key (tests, rotation).
+    pub fn open_with_key(data_dir: &Path, key: &MasterKey) -> Result<Store, StoreError> {
+        create_dir(data_dir)?;
+        let db_path = data_dir.join(DB_FILE);
+        let conn = open_connection(&db_path)?;
+        Self::finish_open(conn, key.clone(), KeyOrigin::Explicit, data_dir, &db_path)
+    }
+
+    pub(crate) fn finish_open(
+        mut conn: Connection,
+        key: MasterKey,
+        origin: KeyOrigin,
+        data_dir: &Path,
+        db_path: &Path,
+    ) -> Result<Store, StoreError> {
+        let sealer = Sealer::new(&key);
+        match read_key_check(&conn)? {
+            Some(blob) => {
+                if sealer.open(key_check_aad(), &blob).is_err() {
+                    return Err(StoreError::WrongMasterKey {
+                        origin,
+                        db: db_path.to_path_buf(),
+                    });
+                }
+                migrations::apply(&mut conn)?;
+            }
+            None => {
+                migrations::apply(&mut conn)?;
+                let blob = sealer.seal_str(key_check_aad(), KEY_CHECK_PLAINTEXT);
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    rusqlite::params![KEY_CHECK, blob],
+                )
+                .map_err(StoreError::sql("writing the key check"))?;
+            }
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+            sealer: std::sync::RwLock::new(sealer),
+            db_path: db_path.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            key_origin: origin,
+        })
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn key_origin(&self) -> &KeyOrigin {
+        &self.key_origin
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn sealer(&self) -> Sealer {
+        self.sealer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn replace_sealer(&self, sealer: Sealer) {
+        *self.sealer.write().unwrap_or_else(|p| p.into_inner()) = sealer;
+    }
+}
+
+fn create_dir(data_dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn open_connection(db_path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(db_path).map_err(StoreError::sql("opening the database"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(StoreError::sql("setting the busy timeout"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(StoreError::sql("enabling WAL"))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(StoreError::sql("setting synchronous mode"))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(StoreError::sql("enabling foreign keys"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The database holds only sealed secrets, but its metadata is still private.
+        let _ = std::fs::set_permissions(db_path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(conn)
+}
+
+pub(crate) fn key_check_aad() -> Aad<'static> {
+    Aad::new("meta", KEY_CHECK, "value")
+}
+
+pub(crate) fn key_check_plaintext() -> &'static str {
+    KEY_CHECK_PLAINTEXT
+}
+
+fn read_key_check(conn: &Connection) -> Result<Option<Vec<u8>>, StoreError> {
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::sql("inspecting the schema"))?;
+    if !has_meta {
+        return Ok(None);
+    }
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(StoreError::sql("reading the key check"))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A random identifier with a readable prefix, e.g. `conn_3f2a...` (128 bits).
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_key_refuses_to_open_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        drop(Store::open_with_key(dir.path(), &key).unwrap());
+        let err = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap_err();
+        assert!(matches!(err, StoreError::WrongMasterKey { .. }), "{err}");
+        assert!(err.to_string().contains("refusing to start"));
+        Store::open_with_key(dir.path(), &key).unwrap();
+    }
+
+    #[test]
+    fn key_file_created_on_first_use_and_reused() {
+        // Only meaningful when the environment does not carry a key.
+        if std::env::var_os(crypto::MASTER_KEY_ENV).is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert!(matches!(s.key_origin(), KeyOrigin::Created(_)));
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert!(matches!(s.key_origin(), KeyOrigin::File(_)));
+        drop(s);
+        std::fs::remove_file(dir.path().join(crypto::KEY_FILE)).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::MissingMasterKey { .. }), "{err}");
+        assert!(!dir.path().join(crypto::KEY_FILE).exists());
+    }
+}

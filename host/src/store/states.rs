@@ -1,0 +1,142 @@
+//! Pending authorization states: one row per started authorization-code flow, keyed by a
+//! hash of the `state` value, bound to one connection, with the sealed PKCE verifier, the
+//! exact redirect URI and an expiry. Taking a state deletes it (single use).
+//!
+//! Owns: the `oauth_states` table.
+//! Must not: store the raw `state` value or an unsealed PKCE verifier.
+
+use rusqlite::{OptionalExtension, params};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::{Aad, Store, StoreError, now_unix};
+
+/// A pending authorization taken from the store.
+pub struct PendingState {
+    pub connection_id: String,
+    pub pkce_verifier: Option<SecretString>,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PendingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingState")
+            .field("connection_id", &self.connection_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key under which a `state` value is stored.
+pub fn state_hash(state: &str) -> String {
+    hex::encode(Sha256::digest(state.as_bytes()))
+}
+
+impl Store {
+    /// Records a started authorization.
+    pub fn insert_state(
+        &self,
+        state: &str,
+        connection_id: &str,
+        pkce_verifier: Option<&SecretString>,
+        redirect_uri: &str,
+        scopes: &[String],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let hash = state_hash(state);
+        let sealed = pkce_verifier.map(|v| {
+            self.sealer().seal_str(
+                Aad::new("oauth_states", &hash, "pkce_verifier"),
+                v.expose_secret(),
+            )
+        });
+        let now = now_unix();
+        let conn = self.conn();
+        // Expired states are useless; drop them while we are here.
+        conn.execute("DELETE FROM oauth_states WHERE expires_at < ?1", [now])
+            .map_err(StoreError::sql("purging expired states"))?;
+        conn.execute(
+            "INSERT INTO oauth_states (state_hash, connection_id, pkce_verifier, redirect_uri,
+                scopes, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                hash,
+                connection_id,
+                sealed,
+                redirect_uri,
+                serde_json::Value::from(scopes.to_vec()).to_string(),
+                expires_at,
+                now
+            ],
+        )
+        .map_err(StoreError::sql("storing an authorization state"))?;
+        Ok(())
+    }
+
+    /// Takes (and deletes) the pending authorization for `state`; `None` if unknown or
+    /// already used. Expiry is left to the caller to judge, so it can say why it refused.
+    pub fn take_state(&self, state: &str) -> Result<Option<PendingState>, StoreError> {
+        let hash = state_hash(state);
+        type Row = (String, Option<Vec<u8>>, String, String, i64);
+        let row: Option<Row> = self
+            .conn()
+            .query_row(
+                "DELETE FROM oauth_states WHERE state_hash = ?1
+                 RETURNING connection_id, pkce_verifier, redirect_uri, scopes, expires_at",
+                [&hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(StoreError::sql("taking an authorization state"))?;
+        let Some((connection_id, verifier, redirect_uri, scopes, expires_at)) = row else {
+            return Ok(None);
+        };
+        let pkce_verifier = match verifier {
+            Some(b) => Some(
+                self.sealer()
+                    .open_str(Aad::new("oauth_states", &hash, "pkce_verifier"), &b)?,
+            ),
+            None => None,
+        };
+        Ok(Some(PendingState {
+            connection_id,
+            pkce_verifier,
+            redirect_uri,
+            scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+            expires_at,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+    use crate::store::connections::tests::new_conn;
+
+    #[test]
+    fn state_is_single_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        let c = store.create_connection(&new_conn("a")).unwrap();
+        let v = SecretString::from("verifier");
+        store
+            .insert_state(
+                "s1",
+                &c.id,
+                Some(&v),
+                "http://127.0.0.1/cb",
+                &["a".into()],
+                now_unix() + 600,
+            )
+            .unwrap();
+        let taken = store.take_state("s1").unwrap().unwrap();
+        assert_eq!(taken.connection_id, c.id);
+        assert_eq!(taken.pkce_verifier.unwrap().expose_secret(), "verifier");
+        assert!(store.take_state("s1").unwrap().is_none());
+        assert!(store.take_state("other").unwrap().is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Shared helpers for the host integration tests.
+
+pub mod oidc;
