@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod context;
+pub mod custody;
 pub mod egress;
 pub mod imports;
 pub mod manifest;
@@ -15,4 +16,5 @@ pub mod oauth;
 pub mod redact;
 pub mod registry;
 pub mod runtime;
+pub mod services;
 pub mod store;

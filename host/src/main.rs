@@ -3,9 +3,12 @@
 //! exit with status 2 (a command's own "no" is status 1).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use keyway_host::cli::{call, connectors, validate};
+use keyway_host::cli::connections::{self, ConnectionsContext};
+use keyway_host::cli::{call, connectors, credentials, keys, validate};
+use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about = "Keyway connector runtime host")]
@@ -18,6 +21,16 @@ struct Cli {
         default_value = ".keyway"
     )]
     data_dir: PathBuf,
+    /// Directories holding connector directories; connections name their connector by key
+    /// and it is looked up here (repeatable).
+    #[arg(
+        long = "connectors",
+        global = true,
+        env = "KEYWAY_CONNECTORS",
+        value_delimiter = ',',
+        default_value = "connectors"
+    )]
+    connector_dirs: Vec<PathBuf>,
     /// Log filter (tracing syntax, for example `info,keyway=debug`).
     #[arg(long, global = true, env = "KEYWAY_LOG", default_value = "info")]
     log: String,
@@ -43,6 +56,15 @@ enum Command {
     /// Inspect connectors.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// Connection lifecycle: create, authorize, list, show, test, revoke, delete.
+    #[command(subcommand)]
+    Connections(connections::ConnectionsCommand),
+    /// OAuth app credentials (client secrets come from stdin or an environment variable).
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCommand),
+    /// The master key that seals secrets at rest.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -60,10 +82,27 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&cli)?;
-    match &cli.command {
-        Command::Call(args) => call::run(args, &cli.data_dir).await,
-        Command::Validate(args) => validate::run(args),
-        Command::Connectors(cmd) => connectors::run(cmd, &cli.data_dir).await,
+    let Cli {
+        data_dir,
+        connector_dirs,
+        command,
+        ..
+    } = cli;
+    match command {
+        Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
+        Command::Validate(args) => validate::run(&args),
+        Command::Connectors(cmd) => connectors::run(&cmd, &data_dir).await,
+        Command::Connections(cmd) => {
+            let services = Services::open(ServicesConfig::new(data_dir.clone(), connector_dirs))?;
+            let ctx = ConnectionsContext {
+                data_dir: data_dir.clone(),
+                catalog: services.catalog.clone(),
+                routes: Some(Arc::new(services)),
+            };
+            connections::run(cmd, &ctx).await
+        }
+        Command::Credentials(cmd) => credentials::run(cmd, &data_dir).await,
+        Command::Keys(cmd) => keys::run(cmd, &data_dir).await,
     }
 }
 

@@ -4,7 +4,8 @@
 use super::settings_args;
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
-use crate::runtime::{Method, RouteRequest, Runtime, RuntimeConfig};
+use crate::runtime::{InvokeError, Method, RouteRequest, RouteResponse, Runtime, RuntimeConfig};
+use crate::services::{Services, ServicesConfig};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,13 +34,21 @@ pub struct CallArgs {
     /// The component to run instead of the one found for the connector.
     #[arg(long)]
     pub component: Option<PathBuf>,
+    /// Run for this stored connection: settings, secrets, tokens and grants come from the
+    /// store and the connector's manifest (`--setting` and `--secret-env` are refused).
+    #[arg(long, conflicts_with_all = ["settings", "secret_envs", "component"])]
+    pub connection: Option<String>,
     /// Allow outbound requests to this CIDR despite the private-address block
     /// (for a provider on this machine, for example 127.0.0.1/32). Repeatable.
     #[arg(long = "allow-cidr", value_name = "CIDR")]
     pub allow_cidrs: Vec<String>,
 }
 
-pub async fn run(args: &CallArgs, data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: &CallArgs,
+    data_dir: &std::path::Path,
+    connector_dirs: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let method = Method::parse(&args.method).ok_or_else(|| {
         anyhow!(
             "method {:?}: expected GET, POST, PUT, PATCH or DELETE",
@@ -63,6 +72,25 @@ pub async fn run(args: &CallArgs, data_dir: &std::path::Path) -> anyhow::Result<
                 format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32")
             })?,
         );
+    }
+    let mut req = RouteRequest::new(method, args.path.clone());
+    req.body = body;
+    for q in &args.query {
+        let (k, v) = settings_args::split_pair(q, "--query")?;
+        req.query.push((k.to_string(), v.to_string()));
+    }
+    if let Some(name) = &args.connection {
+        let mut dirs = connector_dirs.to_vec();
+        dirs.push(args.connector.clone());
+        let mut config = ServicesConfig::new(data_dir.to_path_buf(), dirs);
+        config.egress.allowed_cidrs = allowed_cidrs;
+        let services = Services::open(config)?;
+        return print_result(services.invoke(name, req).await.map_err(|e| {
+            match e.downcast::<InvokeError>() {
+                Ok(invoke) => CallError::Invoke(invoke),
+                Err(other) => CallError::Other(other),
+            }
+        }));
     }
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(data_dir.join("cache")),
@@ -90,22 +118,33 @@ pub async fn run(args: &CallArgs, data_dir: &std::path::Path) -> anyhow::Result<
         ..Doors::default()
     };
     let ctx = loaded.context(None, &settings, &doors);
-    let mut req = RouteRequest::new(method, args.path.clone());
-    req.body = body;
-    for q in &args.query {
-        let (k, v) = settings_args::split_pair(q, "--query")?;
-        req.query.push((k.to_string(), v.to_string()));
-    }
-    let res = match loaded.component.invoke(&ctx, req).await {
+    print_result(
+        loaded
+            .component
+            .invoke(&ctx, req)
+            .await
+            .map_err(CallError::Invoke),
+    )
+}
+
+enum CallError {
+    Invoke(InvokeError),
+    Other(anyhow::Error),
+}
+
+/// Prints the status line and the body; the host's own answers (404, 405, trap, deadline)
+/// print in the same shape as a route's error.
+fn print_result(result: Result<RouteResponse, CallError>) -> anyhow::Result<ExitCode> {
+    let res = match result {
         Ok(res) => res,
-        Err(e) => {
-            // The host's own answer (404, 405, trap, deadline): same shape as a route error.
+        Err(CallError::Invoke(e)) => {
             println!("{}", e.http_status());
             let body =
                 serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
             println!("{}", serde_json::to_string_pretty(&body)?);
             return Ok(ExitCode::from(1));
         }
+        Err(CallError::Other(e)) => return Err(e),
     };
     println!("{}", res.status);
     match serde_json::from_slice::<serde_json::Value>(&res.body) {

@@ -75,6 +75,9 @@ pub trait ConnectorCatalog: Send + Sync {
 pub struct ConnectionsContext {
     pub data_dir: PathBuf,
     pub catalog: Arc<dyn ConnectorCatalog>,
+    /// Runs routes for stored connections (`test`, and `postConnect` after authorizing);
+    /// `None` where no runtime is available.
+    pub routes: Option<Arc<crate::services::Services>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +91,8 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the manifest's testConnection route for a connection.
+    Test { name: String },
     /// Show one connection.
     Show {
         name: String,
@@ -272,7 +277,31 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
             );
             Ok(ExitCode::SUCCESS)
         }
-        ConnectionsCommand::Authorize(args) => authorize(ctx, args).await,
+        ConnectionsCommand::Authorize(args) => {
+            let name = args.name.clone();
+            let code = authorize(ctx, args).await?;
+            if code == ExitCode::SUCCESS {
+                post_connect(ctx, &name).await?;
+            }
+            Ok(code)
+        }
+        ConnectionsCommand::Test { name } => {
+            let services = ctx
+                .routes
+                .as_ref()
+                .ok_or_else(|| anyhow!("no route runtime is available to run testConnection"))?;
+            let res = services.test_connection(&name).await?;
+            println!("{}", res.status);
+            match serde_json::from_slice::<serde_json::Value>(&res.body) {
+                Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+                Err(_) => println!("{}", String::from_utf8_lossy(&res.body)),
+            }
+            Ok(if (200..300).contains(&res.status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         ConnectionsCommand::List { json } => {
             let store = Store::open(&ctx.data_dir)?;
             let list = store.list_connections()?;
@@ -383,6 +412,23 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the manifest's `postConnect` route after a successful authorization and prints
+/// the provider account it reported.
+async fn post_connect(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<()> {
+    let Some(services) = &ctx.routes else {
+        return Ok(());
+    };
+    if let Some(account) = services.post_connect(name).await? {
+        println!(
+            "Provider account: {} ({}) {}",
+            account.name.as_deref().unwrap_or("-"),
+            account.id.as_deref().unwrap_or("-"),
+            account.domain.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
 }
 
 async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Result<ExitCode> {

@@ -12,21 +12,11 @@ use secrecy::SecretString;
 use serde_json::Value;
 use url::Url;
 
-/// Which grant obtains tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantType {
-    AuthorizationCode,
-    ClientCredentials,
-}
+/// The grant a connection uses (the manifest's `oauth.type`).
+pub use crate::manifest::OAuthFlow as GrantType;
 
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuthMethod {
-    /// HTTP Basic (`client_secret_basic`).
-    Basic,
-    /// Form body (`client_secret_post`).
-    Post,
-}
+/// How the client authenticates at the token endpoint (the manifest's `client.authMethod`).
+pub use crate::manifest::ClientAuthMethod;
 
 /// Dotted paths into the token endpoint's JSON (e.g. `data.access_token`).
 #[derive(Debug, Clone, PartialEq, Eq)]

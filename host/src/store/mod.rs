@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
 
-pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
+pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
 pub use credentials::{ClientCredentials, CredentialSummary};
 pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};
 pub use tokens::{StoredTokens, TokenWrite};

@@ -1,0 +1,198 @@
+//! The host's shared services for stored connections: the store, the connector catalog,
+//! the token manager, outbound HTTP and the runtime, plus the one path that runs a route
+//! for a stored connection (settings and secrets from the store, tokens from custody,
+//! grants from the manifest). `keyway call --connection`, `connections test`, the
+//! `postConnect` step and the server all go through it.
+//!
+//! This module owns wiring; it must not duplicate what the store, catalog, registry or
+//! runtime decide.
+
+use crate::custody::{Catalog, ConnectionTokens, StoredProviders};
+use crate::egress::{Egress, EgressConfig, EgressLimits};
+use crate::manifest::RouteRef;
+use crate::oauth::{OAuthHttp, RefreshPolicy, TokenManager};
+use crate::registry::{self, Doors, LoadedConnector};
+use crate::runtime::{RouteRequest, RouteResponse, Runtime, RuntimeConfig};
+use crate::store::{ProviderAccount, Store};
+use anyhow::{Context, anyhow};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to set the services up.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    pub data_dir: PathBuf,
+    /// Directories to find connectors in by key.
+    pub connector_dirs: Vec<PathBuf>,
+    pub egress: EgressConfig,
+    pub egress_limits: EgressLimits,
+    pub runtime: RuntimeConfig,
+}
+
+impl ServicesConfig {
+    /// Defaults for `data_dir` and `connector_dirs`: compiled components cached in the data
+    /// directory, default limits.
+    pub fn new(data_dir: PathBuf, connector_dirs: Vec<PathBuf>) -> Self {
+        let runtime = RuntimeConfig {
+            cache_dir: Some(data_dir.join("cache")),
+            ..RuntimeConfig::default()
+        };
+        ServicesConfig {
+            data_dir,
+            connector_dirs,
+            egress: EgressConfig::default(),
+            egress_limits: EgressLimits::default(),
+            runtime,
+        }
+    }
+}
+
+pub struct Services {
+    pub store: Arc<Store>,
+    pub catalog: Arc<Catalog>,
+    pub tokens: Arc<TokenManager>,
+    pub runtime: Runtime,
+    egress: Arc<Egress>,
+    egress_limits: EgressLimits,
+    loaded: Mutex<HashMap<String, Arc<LoadedConnector>>>,
+}
+
+impl Services {
+    pub fn open(config: ServicesConfig) -> anyhow::Result<Services> {
+        let store = Arc::new(Store::open(&config.data_dir)?);
+        let http = OAuthHttp::new(Duration::from_secs(30))?;
+        let catalog = Arc::new(Catalog::new(config.connector_dirs.clone(), http.clone()));
+        let providers = Arc::new(StoredProviders {
+            catalog: catalog.clone(),
+            store: store.clone(),
+        });
+        let tokens = Arc::new(TokenManager::new(
+            store.clone(),
+            http,
+            providers,
+            RefreshPolicy::default(),
+        ));
+        let egress = Egress::new(config.egress)
+            .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?;
+        let runtime = Runtime::new(config.runtime)?;
+        Ok(Services {
+            store,
+            catalog,
+            tokens,
+            runtime,
+            egress: Arc::new(egress),
+            egress_limits: config.egress_limits,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The loaded connector for a catalog reference (directory or key), loaded once.
+    pub async fn connector(&self, reference: &str) -> anyhow::Result<Arc<LoadedConnector>> {
+        let manifest = self.catalog.manifest(reference)?;
+        let key = manifest.connector.key().to_string();
+        if let Some(hit) = self.loaded.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let loaded = Arc::new(registry::load(&self.runtime, &manifest.dir, None).await?);
+        if let Ok(mut m) = self.loaded.lock() {
+            m.insert(key, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Runs a route for the stored connection `name`.
+    pub async fn invoke(&self, name: &str, req: RouteRequest) -> anyhow::Result<RouteResponse> {
+        let record = self.store.connection_by_name(name)?;
+        let connector = self.connector(&record.connector).await?;
+        let secrets = self.store.secret_settings(&record.id)?;
+        let mut plain = record.settings.clone();
+        for (k, v) in &record.callback_params {
+            plain
+                .entry(k.clone())
+                .or_insert_with(|| serde_json::Value::String(v.clone()));
+        }
+        let settings = self
+            .catalog
+            .validate_settings(connector.connector(), &plain, &secrets)?;
+        let doors = Doors {
+            egress: Some(self.egress.clone()),
+            egress_limits: self.egress_limits.clone(),
+            tokens: connector
+                .connector()
+                .oauth()
+                .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
+        };
+        let ctx = connector.context(Some(name), &settings, &doors);
+        Ok(connector.component.invoke(&ctx, req).await?)
+    }
+
+    async fn run_route_ref(&self, name: &str, route: &RouteRef) -> anyhow::Result<RouteResponse> {
+        self.invoke(name, RouteRequest::new(route.method, route.path.clone()))
+            .await
+    }
+
+    /// Runs the manifest's `testConnection` route for `name`.
+    pub async fn test_connection(&self, name: &str) -> anyhow::Result<RouteResponse> {
+        let record = self.store.connection_by_name(name)?;
+        let connector = self.connector(&record.connector).await?;
+        let route = connector
+            .connector()
+            .connection()
+            .test_connection
+            .clone()
+            .ok_or_else(|| {
+                anyhow!(
+                    "connector `{}` declares no connection.testConnection",
+                    record.connector
+                )
+            })?;
+        self.run_route_ref(name, &route).await
+    }
+
+    /// Runs the manifest's `postConnect` route for `name` (if it has one) and records the
+    /// provider account it returns (`providerAccountId`, `providerAccountName`,
+    /// `providerAccountDomain`).
+    pub async fn post_connect(&self, name: &str) -> anyhow::Result<Option<ProviderAccount>> {
+        let record = self.store.connection_by_name(name)?;
+        let connector = self.connector(&record.connector).await?;
+        let Some(route) = connector
+            .connector()
+            .oauth()
+            .and_then(|o| o.post_connect.clone())
+        else {
+            return Ok(None);
+        };
+        let res = self.run_route_ref(name, &route).await?;
+        if !(200..300).contains(&res.status) {
+            anyhow::bail!(
+                "postConnect route {} {} answered {}: {}",
+                route.method,
+                route.path,
+                res.status,
+                String::from_utf8_lossy(&res.body)
+            );
+        }
+        let body: serde_json::Value = serde_json::from_slice(&res.body).with_context(|| {
+            format!(
+                "postConnect route {} {} did not answer JSON",
+                route.method, route.path
+            )
+        })?;
+        let field = |k: &str| {
+            body.get(k).and_then(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| (!v.is_null()).then(|| v.to_string()))
+            })
+        };
+        let account = ProviderAccount {
+            id: field("providerAccountId"),
+            name: field("providerAccountName"),
+            domain: field("providerAccountDomain"),
+        };
+        self.store.set_provider_account(&record.id, &account)?;
+        Ok(Some(account))
+    }
+}
