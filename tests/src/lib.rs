@@ -22,6 +22,7 @@ pub fn connector_dir(name: &str) -> PathBuf {
 }
 
 pub mod logs;
+pub mod oidc;
 
 /// A runtime configuration for tests: the defaults, with the compiled-component cache in
 /// the build directory of this crate so each component is compiled once per build, not

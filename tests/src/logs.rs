@@ -31,12 +31,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
 
 static SINK: OnceLock<Sink> = OnceLock::new();
 
-/// Installs the capturing subscriber (once per process) at `debug` level for keyway's
-/// own targets and `info` elsewhere.
+/// Installs the capturing subscriber (once per process), capturing every level.
 pub fn capture() {
     SINK.get_or_init(|| {
         let sink = Sink::default();
-        let filter = tracing_subscriber::EnvFilter::new("info,keyway=trace,keyway_host=trace");
+        let filter = tracing_subscriber::EnvFilter::new("trace");
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(sink.clone())

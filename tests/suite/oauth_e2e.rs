@@ -3,13 +3,11 @@
 //! code replay, refresh with rotation, single flight, revocation, outages, crash safety, and
 //! that no canary secret reaches the database file or a log line.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use keyway_host::oauth::client::{self, RevokeKind};
@@ -22,40 +20,12 @@ use keyway_host::store::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use support::oidc::OidcServer;
+use keyway_tests::oidc::OidcServer;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const CLIENT_SECRET: &str = "canary-client-secret-5f1c9a";
 const SECRET_SETTING: &str = "canary-secret-setting-77d0e2";
 const CRED_KEY: &str = "e2e-app";
-
-/// Captures every tracing event of the test process, at every level.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuffer {
-    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuffer::default();
-        let writer = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buf
-    })
-}
 
 struct Fixture {
     server: OidcServer,
@@ -78,7 +48,7 @@ fn provider_for(server: &OidcServer, endpoints: &oauth::OidcEndpoints) -> Provid
 }
 
 async fn fixture(access_ttl: u64) -> Fixture {
-    logs();
+    keyway_tests::logs::capture();
     let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], access_ttl);
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -777,7 +747,7 @@ async fn database_and_logs_hold_no_canary_secret() {
             "a canary secret is in the database file in plain text"
         );
     }
-    let log = logs().0.lock().unwrap().clone();
+    let log = keyway_tests::logs::captured().into_bytes();
     assert!(
         contains(&log, "token refresh failed; retrying"),
         "the log capture sees the host's events"

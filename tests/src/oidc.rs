@@ -4,8 +4,6 @@
 //!
 //! Must not: reach anything but loopback.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,10 +15,7 @@ use url::Url;
 static NPM_CI: Mutex<bool> = Mutex::new(false);
 
 fn harness_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("tests")
-        .join("oidc")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
 
 fn ensure_node_modules() {

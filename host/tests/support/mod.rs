@@ -1,3 +1,0 @@
-//! Shared helpers for the host integration tests.
-
-pub mod oidc;
