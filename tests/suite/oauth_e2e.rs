@@ -18,9 +18,9 @@ use keyway_host::oauth::{
 use keyway_host::store::{
     ClientCredentials, ConnectionRecord, ConnectionStatus, MasterKey, NewConnection, Store,
 };
+use keyway_tests::oidc::OidcServer;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use keyway_tests::oidc::OidcServer;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const CLIENT_SECRET: &str = "canary-client-secret-5f1c9a";

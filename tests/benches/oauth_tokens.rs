@@ -1,10 +1,8 @@
 //! Prints the cost of a cached `access_token` (target: under 1 µs median) and of a refresh
 //! round trip against the local `oidc-provider` (skipped when Node.js is missing).
-//! Run: `cargo bench -p keyway-host --bench oauth_tokens`.
+//! Run: `cargo bench -p keyway-tests --bench oauth_tokens`.
 
-#[path = "../tests/support/oidc.rs"]
-mod oidc;
-
+use keyway_tests::oidc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,0 +1,210 @@
+//! The guest's doors against a real authorization server (`oidc-provider` on loopback), a
+//! real SQLite file, a local API and a real compiled component: a stored connection is
+//! authorized with PKCE, a route calls the API with `auth: oauth`, the API sees the
+//! injected bearer token while the guest (strict custody) never receives it, and a 401
+//! from the API triggers exactly one refresh at the provider and a successful retry.
+
+use keyway_host::cli::connections::{ConnectorCatalog, RawSettings};
+use keyway_host::oauth::{self, CallbackParams};
+use keyway_host::runtime::{Method, RouteRequest};
+use keyway_host::services::{Services, ServicesConfig};
+use keyway_host::store::NewConnection;
+use keyway_tests::oidc::OidcServer;
+use keyway_tests::provider::LocalApi;
+use keyway_tests::{components, logs};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const CLIENT_SECRET: &str = "canary-client-secret-capabilities-3e9d";
+
+fn write_connector(dir: &Path, server: &OidcServer, api: &LocalApi) {
+    let conn = dir.join("e2e");
+    std::fs::create_dir_all(&conn).expect("mkdir");
+    let manifest = json!({
+        "key": "e2e",
+        "name": "End to end",
+        "provider": "oidc",
+        "kind": "source",
+        "version": "0.1.0",
+        "permissions": {
+            "http": [format!("http://127.0.0.1:{}/*", api.addr.port())],
+            "entities": { "Customer": ["write"] },
+            "secrets": {}
+        },
+        "connection": {
+            "settingsSchema": { "type": "object", "properties": {} },
+            "oauth": {
+                "type": "authorization_code",
+                "issuerUrl": server.issuer.as_str(),
+                "tokenUrlTemplate": server.proxied_token_url().as_str(),
+                "scopes": ["openid", "profile"],
+                "client": { "credentialKey": "e2e-app" },
+                "exposeAccessToken": false
+            }
+        }
+    });
+    std::fs::write(
+        conn.join("connector.json"),
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    )
+    .expect("write manifest");
+    std::fs::copy(components::HOSTILE, conn.join("connector.wasm")).expect("copy component");
+}
+
+async fn call(services: &Services, path: &str, query: &[(&str, &str)]) -> Value {
+    let mut req = RouteRequest::new(Method::Get, path);
+    req.query = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let res = services.invoke("e2e-conn", req).await.expect("route runs");
+    serde_json::from_slice(&res.body).expect("JSON answer")
+}
+
+fn bearer(seen: &keyway_tests::provider::Seen) -> String {
+    seen.header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .expect("a bearer token was injected")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provider() {
+    logs::capture();
+    let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], 300);
+    let api = LocalApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = dir.path().join("connectors");
+    write_connector(&connectors, &server, &api);
+
+    let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
+    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
+    config.runtime = keyway_tests::test_runtime_config();
+    let services = Services::open(config).expect("services");
+    services
+        .store
+        .set_credentials(
+            "e2e-app",
+            &server.client_id,
+            Some(&SecretString::from(CLIENT_SECRET)),
+        )
+        .expect("credentials");
+
+    // Create the connection the way `keyway connections create` does.
+    let valid = services
+        .catalog
+        .validate(
+            "e2e",
+            RawSettings {
+                plain: vec![],
+                secret: BTreeMap::new(),
+            },
+        )
+        .expect("settings validate");
+    let record = services
+        .store
+        .create_connection(&NewConnection {
+            name: "e2e-conn".into(),
+            connector: valid.connector,
+            credential_key: valid.credential_key,
+            settings: valid.settings,
+            secret_settings: valid.secret_settings,
+        })
+        .expect("connection");
+
+    // Authorize with PKCE through the real provider (discovery fills the authorize URL).
+    let provider = services
+        .catalog
+        .provider_config_of(&services.store, &record)
+        .expect("provider config")
+        .expect("the connector uses OAuth");
+    assert!(
+        provider.authorization_url.is_some(),
+        "discovered from the issuer"
+    );
+    let creds = services.store.credentials("e2e-app").expect("creds");
+    let redirect = url::Url::parse(REDIRECT).expect("url");
+    let request = oauth::begin_authorization(
+        &services.store,
+        &provider,
+        &creds.client_id,
+        &record,
+        &redirect,
+        None,
+    )
+    .expect("authorization URL");
+    let query = server.drive_authorization(&request.url, REDIRECT).await;
+    let callback = CallbackParams::from_query(&query).expect("callback");
+    let http = oauth::OAuthHttp::new(std::time::Duration::from_secs(10)).expect("http");
+    oauth::complete_authorization(
+        &services.store,
+        &http,
+        &provider,
+        &creds,
+        &record.id,
+        &callback,
+    )
+    .await
+    .expect("code exchange");
+    let token_requests_after_connect = server.token_requests().await;
+
+    // The route calls the API with host-side injection.
+    let v = call(
+        &services,
+        "/http",
+        &[("url", &api.url("/ok")), ("auth", "oauth")],
+    )
+    .await;
+    assert_eq!(v["value"]["status"], 200, "{v}");
+    let first = bearer(&api.seen()[0]);
+    assert!(first.len() > 10);
+    assert!(
+        !v.to_string().contains(&first),
+        "the guest never sees the token"
+    );
+
+    // Strict custody: the token door is closed to the guest.
+    let v = call(&services, "/token", &[]).await;
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["code"], "not_permitted", "{v}");
+
+    // A 401 from the API: one forced refresh at the real provider, then a retry that works.
+    api.fail_auth(1);
+    let v = call(
+        &services,
+        "/http",
+        &[("url", &api.url("/flaky")), ("auth", "oauth")],
+    )
+    .await;
+    assert_eq!(v["value"]["status"], 200, "{v}");
+    let seen = api.seen();
+    let rejected = bearer(&seen[seen.len() - 2]);
+    let retried = bearer(&seen[seen.len() - 1]);
+    assert_eq!(rejected, first);
+    assert_ne!(retried, first, "the retry carries the refreshed token");
+    assert_eq!(
+        server.token_requests().await,
+        token_requests_after_connect + 1,
+        "exactly one refresh"
+    );
+
+    // Nothing secret in plain text in the database files or the logs.
+    let mut db = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", services.store.db_path().display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            db.extend(bytes);
+        }
+    }
+    let logs = logs::captured();
+    for canary in [CLIENT_SECRET, first.as_str(), retried.as_str()] {
+        assert!(
+            !db.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "a secret is in the database in plain text"
+        );
+        assert!(!logs.contains(canary), "a secret reached the logs");
+    }
+}
