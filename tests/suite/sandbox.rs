@@ -308,3 +308,49 @@ async fn no_files_no_environment_no_sockets() {
     let v = http(&f, &ctx, &f.api.url("/ok"), "none").await;
     assert_eq!(v["value"]["status"], 200, "{v}");
 }
+
+/// The manifest's own `permissions.http` patterns drive the allowlist: `*.example.test`
+/// admits subdomains only, never `example.test` itself, and never another scheme.
+#[tokio::test]
+async fn manifest_wildcards_match_subdomains_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = dir.path().join("wild");
+    std::fs::create_dir(&conn).expect("mkdir");
+    let manifest = serde_json::json!({
+        "key": "wild", "name": "Wild", "provider": "none", "kind": "source", "version": "0.1.0",
+        "permissions": { "http": ["https://*.example.test/*"], "entities": {}, "secrets": {} },
+        "connection": { "settingsSchema": { "type": "object", "properties": {} } }
+    });
+    std::fs::write(conn.join("connector.json"), manifest.to_string()).expect("manifest");
+    std::fs::copy(components::HOSTILE, conn.join("connector.wasm")).expect("component");
+    let runtime = Runtime::new(test_runtime_config()).expect("runtime");
+    let loaded = keyway_host::registry::load(&runtime, &conn, None).await.expect("loads");
+    let settings = loaded
+        .connector()
+        .validate_settings(&serde_json::Map::new())
+        .expect("no settings needed");
+    let doors = keyway_host::registry::Doors {
+        egress: Some(Arc::new(Egress::new(EgressConfig::default()).expect("egress"))),
+        ..Default::default()
+    };
+    let ctx = loaded.context(None, &settings, &doors);
+    let attempt = |url: &str| {
+        let mut req = RouteRequest::new(Method::Get, "/http");
+        req.query = vec![("url".into(), url.into())];
+        req
+    };
+    for url in ["https://example.test/", "http://api.example.test/", "https://example.test.evil.test/"] {
+        let res = loaded.component.invoke(&ctx, attempt(url)).await.expect("answers");
+        let v: Value = serde_json::from_slice(&res.body).expect("json");
+        assert_eq!(v["code"], "denied", "{url}: {v}");
+    }
+    // A subdomain passes the allowlist and is stopped only by the network (no such host
+    // resolves here), not by the policy.
+    let res = loaded
+        .component
+        .invoke(&ctx, attempt("https://api.example.test/v1"))
+        .await
+        .expect("answers");
+    let v: Value = serde_json::from_slice(&res.body).expect("json");
+    assert_ne!(v["code"], "denied", "{v}");
+}
