@@ -324,13 +324,17 @@ async fn manifest_wildcards_match_subdomains_only() {
     std::fs::write(conn.join("connector.json"), manifest.to_string()).expect("manifest");
     std::fs::copy(components::HOSTILE, conn.join("connector.wasm")).expect("component");
     let runtime = Runtime::new(test_runtime_config()).expect("runtime");
-    let loaded = keyway_host::registry::load(&runtime, &conn, None).await.expect("loads");
+    let loaded = keyway_host::registry::load(&runtime, &conn, None)
+        .await
+        .expect("loads");
     let settings = loaded
         .connector()
         .validate_settings(&serde_json::Map::new())
         .expect("no settings needed");
     let doors = keyway_host::registry::Doors {
-        egress: Some(Arc::new(Egress::new(EgressConfig::default()).expect("egress"))),
+        egress: Some(Arc::new(
+            Egress::new(EgressConfig::default()).expect("egress"),
+        )),
         ..Default::default()
     };
     let ctx = loaded.context(None, &settings, &doors);
@@ -339,8 +343,16 @@ async fn manifest_wildcards_match_subdomains_only() {
         req.query = vec![("url".into(), url.into())];
         req
     };
-    for url in ["https://example.test/", "http://api.example.test/", "https://example.test.evil.test/"] {
-        let res = loaded.component.invoke(&ctx, attempt(url)).await.expect("answers");
+    for url in [
+        "https://example.test/",
+        "http://api.example.test/",
+        "https://example.test.evil.test/",
+    ] {
+        let res = loaded
+            .component
+            .invoke(&ctx, attempt(url))
+            .await
+            .expect("answers");
         let v: Value = serde_json::from_slice(&res.body).expect("json");
         assert_eq!(v["code"], "denied", "{url}: {v}");
     }
