@@ -115,7 +115,7 @@ pub struct CreateArgs {
     #[arg(long = "setting", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
     /// A secret setting read from an environment variable, `key=VAR` (repeatable).
-    #[arg(long = "secret-setting-env", value_name = "KEY=VAR")]
+    #[arg(long = "secret-env", value_name = "KEY=VAR")]
     pub secret_setting_env: Vec<String>,
     /// Read secret settings as a JSON object of strings from stdin.
     #[arg(long)]
@@ -141,12 +141,7 @@ pub struct AuthorizeArgs {
 }
 
 fn split_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
-    let (k, v) = text
-        .split_once('=')
-        .ok_or_else(|| anyhow!("{flag} `{text}` must look like KEY=VALUE"))?;
-    if k.is_empty() {
-        bail!("{flag} `{text}` has an empty key");
-    }
+    let (k, v) = super::settings_args::split_pair(text, flag)?;
     Ok((k.to_string(), v.to_string()))
 }
 
@@ -158,7 +153,7 @@ fn raw_settings(args: &CreateArgs) -> anyhow::Result<RawSettings> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut secret = BTreeMap::new();
     for item in &args.secret_setting_env {
-        let (key, var) = split_pair(item, "--secret-setting-env")?;
+        let (key, var) = split_pair(item, "--secret-env")?;
         let value = read_secret_from_env(&var, &format!("secret setting `{key}`"))?;
         secret.insert(key, value);
     }
