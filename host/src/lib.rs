@@ -10,6 +10,7 @@ pub mod cli;
 pub mod context;
 pub mod egress;
 pub mod imports;
+pub mod ingest;
 pub mod manifest;
 pub mod oauth;
 pub mod redact;

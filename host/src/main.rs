@@ -3,7 +3,7 @@
 //! exit with status 2 (a command's own "no" is status 1).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use keyway_host::cli::{call, connectors, validate};
+use keyway_host::cli::{call, connectors, records, validate};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,6 +43,8 @@ enum Command {
     /// Inspect connectors.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// Print the records a connection ingested.
+    Records(records::RecordsArgs),
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -64,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::run(args, &cli.data_dir).await,
         Command::Validate(args) => validate::run(args),
         Command::Connectors(cmd) => connectors::run(cmd, &cli.data_dir).await,
+        Command::Records(args) => records::run(args, &cli.data_dir),
     }
 }
 
