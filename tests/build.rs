@@ -16,6 +16,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("misbehave", "MISBEHAVE"),
     ("not-a-connector", "NOT_A_CONNECTOR"),
     ("hostile", "HOSTILE"),
+    ("ingester", "INGESTER"),
 ];
 
 fn main() {

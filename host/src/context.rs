@@ -9,6 +9,7 @@
 use crate::egress::{
     Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
 };
+use crate::ingest::IngestSink;
 use crate::redact::Redactor;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +73,8 @@ pub struct ConnectionContext {
     pub egress_limits: Arc<EgressLimits>,
     /// The connection's OAuth tokens; `None` when there is no stored grant.
     pub tokens: Option<Arc<dyn TokenSource>>,
+    /// Where `ingest.batch` stores records; `None` refuses every batch.
+    pub ingest: Option<Arc<dyn IngestSink>>,
 }
 
 impl fmt::Debug for ConnectionContext {
@@ -84,6 +87,7 @@ impl fmt::Debug for ConnectionContext {
             .field("grants", &self.grants)
             .field("egress", &self.egress.is_some())
             .field("tokens", &self.tokens.is_some())
+            .field("ingest", &self.ingest.is_some())
             .finish()
     }
 }
@@ -106,6 +110,7 @@ impl ConnectionContext {
             egress: None,
             egress_limits: EgressLimits::default(),
             tokens: None,
+            ingest: None,
         }
     }
 
@@ -126,6 +131,7 @@ pub struct ContextBuilder {
     egress: Option<Arc<Egress>>,
     egress_limits: EgressLimits,
     tokens: Option<Arc<dyn TokenSource>>,
+    ingest: Option<Arc<dyn IngestSink>>,
 }
 
 impl ContextBuilder {
@@ -170,6 +176,12 @@ impl ContextBuilder {
         self
     }
 
+    /// Where `ingest.batch` stores records (needs a stored connection too).
+    pub fn ingest(mut self, sink: Arc<dyn IngestSink>) -> Self {
+        self.ingest = Some(sink);
+        self
+    }
+
     pub fn build(self) -> ConnectionContext {
         let redactor = Redactor::new(self.secrets.values().map(SecretString::expose));
         let deny_all: Arc<dyn UrlPolicy> = Arc::new(FnPolicy(|_: &url::Url| false));
@@ -184,6 +196,7 @@ impl ContextBuilder {
             egress: self.egress,
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
+            ingest: self.ingest,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod context;
 pub mod custody;
 pub mod egress;
 pub mod imports;
+pub mod ingest;
 pub mod manifest;
 pub mod oauth;
 pub mod redact;

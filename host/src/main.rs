@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use keyway_host::cli::connections::{self, ConnectionsContext};
-use keyway_host::cli::{call, connectors, credentials, keys, validate};
+use keyway_host::cli::{call, connectors, credentials, keys, records, validate};
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,8 @@ enum Command {
     /// Inspect connectors.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
+    /// Print the records a connection ingested.
+    Records(records::RecordsArgs),
     /// Connection lifecycle: create, authorize, list, show, test, revoke, delete.
     #[command(subcommand)]
     Connections(connections::ConnectionsCommand),
@@ -92,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
         Command::Validate(args) => validate::run(&args),
         Command::Connectors(cmd) => connectors::run(&cmd, &data_dir).await,
+        Command::Records(args) => records::run(&args, &data_dir),
         Command::Connections(cmd) => {
             let services = Services::open(ServicesConfig::new(data_dir.clone(), connector_dirs))?;
             let ctx = ConnectionsContext {

@@ -8,6 +8,7 @@
 
 use crate::context::{ConnectionContext, Grants, SecretString};
 use crate::egress::{Egress, EgressLimits, TokenSource, UrlPolicy};
+use crate::ingest::IngestSink;
 use crate::manifest::{self, Connector, HttpPattern, LoadedManifest, ManifestError, ValidSettings};
 use crate::runtime::{LoadError, LoadedComponent, Runtime};
 use serde_json::Value;
@@ -98,6 +99,9 @@ impl LoadedConnector {
         if let Some(tokens) = &doors.tokens {
             b = b.tokens(tokens.clone());
         }
+        if let Some(ingest) = &doors.ingest {
+            b = b.ingest(ingest.clone());
+        }
         b.build()
     }
 }
@@ -108,6 +112,8 @@ pub struct Doors {
     pub egress: Option<Arc<Egress>>,
     pub egress_limits: EgressLimits,
     pub tokens: Option<Arc<dyn TokenSource>>,
+    /// Where `ingest.batch` stores records.
+    pub ingest: Option<Arc<dyn IngestSink>>,
 }
 
 /// The manifest's `permissions.http` as the egress layer's allowlist.

@@ -9,6 +9,7 @@
 
 use crate::custody::{Catalog, ConnectionTokens, StoredProviders};
 use crate::egress::{Egress, EgressConfig, EgressLimits};
+use crate::ingest::{IngestSink, SqliteSink};
 use crate::manifest::RouteRef;
 use crate::oauth::{OAuthHttp, RefreshPolicy, TokenManager};
 use crate::registry::{self, Doors, LoadedConnector};
@@ -56,6 +57,7 @@ pub struct Services {
     pub runtime: Runtime,
     egress: Arc<Egress>,
     egress_limits: EgressLimits,
+    ingest: Arc<dyn IngestSink>,
     loaded: Mutex<HashMap<String, Arc<LoadedConnector>>>,
 }
 
@@ -77,7 +79,9 @@ impl Services {
         let egress = Egress::new(config.egress)
             .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?;
         let runtime = Runtime::new(config.runtime)?;
+        let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
         Ok(Services {
+            ingest,
             store,
             catalog,
             tokens,
@@ -123,6 +127,7 @@ impl Services {
                 .connector()
                 .oauth()
                 .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
+            ingest: Some(self.ingest.clone()),
         };
         let ctx = connector.context(Some(name), &settings, &doors);
         Ok(connector.component.invoke(&ctx, req).await?)

@@ -9,5 +9,6 @@ pub mod connections;
 pub mod connectors;
 pub mod credentials;
 pub mod keys;
+pub mod records;
 pub mod settings_args;
 pub mod validate;

@@ -72,6 +72,21 @@ const MIGRATIONS: &[&str] = &[
         expires_at_ms INTEGER NOT NULL
     );
     "#,
+    // 2: ingested records, deduplicated per connection, entity and idempotency key.
+    r#"
+    CREATE TABLE records (
+        id              INTEGER PRIMARY KEY,
+        connection      TEXT NOT NULL,
+        entity          TEXT NOT NULL,
+        stream          TEXT,
+        idempotency_key TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        received_at_ms  INTEGER NOT NULL,
+        UNIQUE (connection, entity, idempotency_key)
+    );
+    CREATE INDEX records_by_entity ON records (connection, entity, stream, id);
+    CREATE INDEX records_by_stream ON records (connection, stream, id);
+    "#,
 ];
 
 /// The schema version this build writes.

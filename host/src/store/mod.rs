@@ -3,7 +3,7 @@
 //!
 //! Owns: opening the database (WAL, full sync, foreign keys), checking that the master key
 //! opens existing data, the row types of connections, credentials, tokens, authorization
-//! states and leases (one file each), and re-sealing under a new key.
+//! states, leases and ingested records (one file each), and re-sealing under a new key.
 //! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
 //! secret in an error or log line, or talk to the network.
 
@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod leases;
 pub mod migrations;
+pub mod records;
 pub mod rotate;
 pub mod states;
 pub mod tokens;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
 pub use credentials::{ClientCredentials, CredentialSummary};
 pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};
+pub use records::{RecordOrder, RecordQuery, RecordTarget, RecordWrite, StoredRecord};
 pub use tokens::{StoredTokens, TokenWrite};
 
 /// File name of the database inside the data directory.
