@@ -8,18 +8,20 @@
 //! runtime decide.
 
 use crate::custody::{Catalog, ConnectionTokens, StoredProviders};
+use crate::egress::CallRecord;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
 use crate::ingest::{IngestSink, SqliteSink};
 use crate::manifest::RouteRef;
 use crate::oauth::{OAuthHttp, RefreshPolicy, TokenManager};
 use crate::registry::{self, Doors, LoadedConnector};
 use crate::runtime::{RouteRequest, RouteResponse, Runtime, RuntimeConfig};
-use crate::store::{ProviderAccount, Store};
+use crate::store::{InvocationRecord, ProviderAccount, Store, now_unix_ms};
 use anyhow::{Context, anyhow};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How to set the services up.
 #[derive(Debug, Clone)]
@@ -130,7 +132,46 @@ impl Services {
             ingest: Some(self.ingest.clone()),
         };
         let ctx = connector.context(Some(name), &settings, &doors);
-        Ok(connector.component.invoke(&ctx, req).await?)
+        let route = format!("{} {}", req.method, req.path);
+        let started_at_ms = now_unix_ms();
+        let started = Instant::now();
+        let outcome = connector.component.invoke(&ctx, req).await;
+        let record = match &outcome {
+            Ok(res) => InvocationRecord {
+                id: res.invocation_id.clone(),
+                status: Some(res.status),
+                error_code: None,
+                error: None,
+                duration_us: micros(res.duration),
+                outbound: calls_json(&res.calls),
+                ..invocation_base(name, &record.connector, &route, started_at_ms)
+            },
+            Err(e) => InvocationRecord {
+                id: format!(
+                    "failed-{started_at_ms}-{}",
+                    FAILED_SEQ.fetch_add(1, Ordering::Relaxed)
+                ),
+                status: None,
+                error_code: Some(e.code().to_string()),
+                error: Some(ctx.redact(&e.to_string())),
+                duration_us: micros(started.elapsed()),
+                outbound: serde_json::Value::Array(Vec::new()),
+                ..invocation_base(name, &record.connector, &route, started_at_ms)
+            },
+        };
+        if let Err(e) = self.store.record_invocation(&record) {
+            tracing::warn!(connection = name, error = %e, "could not record the invocation");
+        }
+        Ok(outcome?)
+    }
+
+    /// The newest `limit` invocations of the connection `name`.
+    pub fn recent_invocations(
+        &self,
+        name: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<InvocationRecord>> {
+        Ok(self.store.recent_invocations(name, limit)?)
     }
 
     async fn run_route_ref(&self, name: &str, route: &RouteRef) -> anyhow::Result<RouteResponse> {
@@ -200,4 +241,50 @@ impl Services {
         self.store.set_provider_account(&record.id, &account)?;
         Ok(Some(account))
     }
+}
+
+/// Distinguishes failed invocations recorded in the same millisecond.
+static FAILED_SEQ: AtomicU64 = AtomicU64::new(1);
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn invocation_base(
+    connection: &str,
+    connector: &str,
+    route: &str,
+    started_at_ms: i64,
+) -> InvocationRecord {
+    InvocationRecord {
+        id: String::new(),
+        connection: connection.to_string(),
+        connector: connector.to_string(),
+        route: route.to_string(),
+        status: None,
+        error_code: None,
+        error: None,
+        duration_us: 0,
+        outbound: serde_json::Value::Null,
+        started_at_ms,
+    }
+}
+
+/// The outbound calls as stored: method, redacted URL, status or error code, time, retry.
+fn calls_json(calls: &[CallRecord]) -> serde_json::Value {
+    serde_json::Value::Array(
+        calls
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "method": c.method.as_str(),
+                    "url": c.url,
+                    "status": c.status,
+                    "error": c.error.map(|e| e.as_str()),
+                    "durationUs": micros(c.duration),
+                    "retry": c.retry,
+                })
+            })
+            .collect(),
+    )
 }

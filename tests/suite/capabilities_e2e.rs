@@ -191,6 +191,20 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
         "exactly one refresh"
     );
 
+    // Every invocation is recorded with its outbound calls, the retry after the 401 too.
+    let history = services
+        .recent_invocations("e2e-conn", 10)
+        .expect("history");
+    assert_eq!(history.len(), 3, "{history:?}");
+    let last = &history[0];
+    assert_eq!(last.route, "GET /http");
+    assert_eq!(last.status, Some(200));
+    let outbound = last.outbound.as_array().expect("calls");
+    assert_eq!(outbound.len(), 2, "{outbound:?}");
+    assert_eq!(outbound[0]["status"], 401);
+    assert_eq!(outbound[1]["retry"], true);
+    assert_eq!(outbound[1]["status"], 200);
+
     // Nothing secret in plain text in the database files or the logs.
     let mut db = Vec::new();
     for suffix in ["", "-wal", "-shm"] {

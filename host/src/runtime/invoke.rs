@@ -9,10 +9,11 @@ use super::error::InvokeError;
 use super::loader::{LoadedComponent, Route, root_cause};
 use super::state::HostState;
 use crate::context::ConnectionContext;
+use crate::egress::CallRecord;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::{Store, Trap};
 
 pub(crate) use super::state::InvocationMeta;
@@ -47,6 +48,10 @@ pub struct RouteResponse {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub invocation_id: String,
+    /// The outbound calls the route made (URLs redacted).
+    pub calls: Vec<CallRecord>,
+    /// Wall-clock time from instantiation to the guest's answer.
+    pub duration: Duration,
 }
 
 static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
@@ -111,7 +116,8 @@ impl LoadedComponent {
             headers: req.headers,
             body: req.body,
         };
-        let res = self
+        let started = Instant::now();
+        let (res, calls) = self
             .run(conn, meta, move |store, bindings| {
                 Box::pin(async move {
                     bindings
@@ -127,6 +133,8 @@ impl LoadedComponent {
             headers: res.headers,
             body: res.body,
             invocation_id,
+            calls,
+            duration: started.elapsed(),
         })
     }
 
@@ -164,13 +172,13 @@ impl LoadedComponent {
 
     /// Instantiates the component in a fresh store and runs `call`, turning traps,
     /// deadline and memory exhaustion into [`InvokeError`]s. The guest's captured output
-    /// is logged (redacted) whatever happens.
+    /// is logged (redacted) whatever happens. Returns the outbound calls made as well.
     pub(crate) async fn run<R, F>(
         &self,
         conn: &ConnectionContext,
         meta: InvocationMeta,
         call: F,
-    ) -> Result<R, InvokeError>
+    ) -> Result<(R, Vec<CallRecord>), InvokeError>
     where
         R: Send,
         F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
@@ -224,7 +232,7 @@ impl LoadedComponent {
                 route,
                 deadline: config.deadline,
             }),
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => Ok((value, state.calls.take())),
             Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr)),
         }
     }

@@ -81,7 +81,7 @@ impl LoadedComponent {
             pre,
             routes: Vec::new(),
         };
-        let raw = loaded
+        let (raw, _calls) = loaded
             .run(
                 &ConnectionContext::empty(key),
                 InvocationMeta::new("(route table)"),

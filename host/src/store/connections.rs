@@ -304,9 +304,14 @@ impl Store {
     }
 
     /// Deletes a connection with its tokens, secret settings and pending states.
+    /// Deletes the connection with its tokens, and the records and invocation history it
+    /// produced, in one transaction (a later connection of the same name starts clean).
     pub fn delete_connection(&self, name: &str) -> Result<(), StoreError> {
-        let n = self
-            .conn()
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("deleting a connection"))?;
+        let n = tx
             .execute("DELETE FROM connections WHERE name = ?1", [name])
             .map_err(StoreError::sql("deleting a connection"))?;
         if n == 0 {
@@ -315,6 +320,15 @@ impl Store {
                 name: name.to_string(),
             });
         }
+        for sql in [
+            "DELETE FROM records WHERE connection = ?1",
+            "DELETE FROM invocations WHERE connection = ?1",
+        ] {
+            tx.execute(sql, [name])
+                .map_err(StoreError::sql("deleting a connection's records"))?;
+        }
+        tx.commit()
+            .map_err(StoreError::sql("deleting a connection"))?;
         Ok(())
     }
 

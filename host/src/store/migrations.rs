@@ -87,6 +87,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_by_entity ON records (connection, entity, stream, id);
     CREATE INDEX records_by_stream ON records (connection, stream, id);
     "#,
+    // 3: one row per route invocation of a stored connection: outcome, duration and the
+    // outbound calls it made (URLs redacted before they get here).
+    r#"
+    CREATE TABLE invocations (
+        id            TEXT PRIMARY KEY,
+        connection    TEXT NOT NULL,
+        connector     TEXT NOT NULL,
+        route         TEXT NOT NULL,
+        status        INTEGER,
+        error_code    TEXT,
+        error         TEXT,
+        duration_us   INTEGER NOT NULL,
+        outbound      TEXT NOT NULL DEFAULT '[]',
+        started_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX invocations_by_connection ON invocations (connection, started_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -10,6 +10,7 @@
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+pub mod invocations;
 pub mod leases;
 pub mod migrations;
 pub mod records;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
 pub use credentials::{ClientCredentials, CredentialSummary};
 pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};
+pub use invocations::InvocationRecord;
 pub use records::{RecordOrder, RecordQuery, RecordTarget, RecordWrite, StoredRecord};
 pub use tokens::{StoredTokens, TokenWrite};
 

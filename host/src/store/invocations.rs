@@ -1,0 +1,153 @@
+//! The invocation history of stored connections: one row per route call with its
+//! outcome, duration and outbound calls.
+//!
+//! Owns the `invocations` table. Must not receive unredacted text: callers pass messages
+//! and URLs that already went through the invocation's redactor.
+
+use super::{Store, StoreError};
+use rusqlite::params;
+
+/// One finished invocation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationRecord {
+    pub id: String,
+    pub connection: String,
+    pub connector: String,
+    /// `METHOD /path`.
+    pub route: String,
+    /// The route's status, when it answered.
+    pub status: Option<u16>,
+    /// The host's error code, when it did not (`route_trapped`, `deadline_exceeded`, ...).
+    pub error_code: Option<String>,
+    /// The host's error message, redacted.
+    pub error: Option<String>,
+    pub duration_us: u64,
+    /// The outbound calls as a JSON array (method, redacted URL, status or error, time).
+    pub outbound: serde_json::Value,
+    pub started_at_ms: i64,
+}
+
+impl Store {
+    pub fn record_invocation(&self, rec: &InvocationRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO invocations (id, connection, connector, route, status, error_code, error,
+                     duration_us, outbound, started_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    rec.id,
+                    rec.connection,
+                    rec.connector,
+                    rec.route,
+                    rec.status,
+                    rec.error_code,
+                    rec.error,
+                    i64::try_from(rec.duration_us).unwrap_or(i64::MAX),
+                    rec.outbound.to_string(),
+                    rec.started_at_ms,
+                ],
+            )
+            .map_err(StoreError::sql("recording an invocation"))?;
+        Ok(())
+    }
+
+    /// The newest `limit` invocations of `connection`, newest first.
+    pub fn recent_invocations(
+        &self,
+        connection: &str,
+        limit: u32,
+    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, connection, connector, route, status, error_code, error, duration_us,
+                        outbound, started_at_ms
+                 FROM invocations WHERE connection = ?1 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?2",
+            )
+            .map_err(StoreError::sql("reading invocations"))?;
+        let rows = stmt
+            .query_map(params![connection, limit], |r| {
+                let outbound: String = r.get(8)?;
+                let duration: i64 = r.get(7)?;
+                Ok(InvocationRecord {
+                    id: r.get(0)?,
+                    connection: r.get(1)?,
+                    connector: r.get(2)?,
+                    route: r.get(3)?,
+                    status: r.get(4)?,
+                    error_code: r.get(5)?,
+                    error: r.get(6)?,
+                    duration_us: u64::try_from(duration).unwrap_or_default(),
+                    outbound: serde_json::from_str(&outbound).unwrap_or(serde_json::Value::Null),
+                    started_at_ms: r.get(9)?,
+                })
+            })
+            .map_err(StoreError::sql("reading invocations"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading invocations"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MasterKey, NewConnection, RecordTarget, RecordWrite};
+    use std::collections::BTreeMap;
+
+    fn record(id: &str, at: i64) -> InvocationRecord {
+        InvocationRecord {
+            id: id.into(),
+            connection: "c1".into(),
+            connector: "hello".into(),
+            route: "GET /ping".into(),
+            status: Some(200),
+            error_code: None,
+            error: None,
+            duration_us: 42,
+            outbound: serde_json::json!([{ "method": "GET", "url": "https://x.test/", "status": 200 }]),
+            started_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn invocations_read_back_newest_first_and_go_with_their_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
+        store
+            .create_connection(&NewConnection {
+                name: "c1".into(),
+                connector: "hello".into(),
+                credential_key: None,
+                settings: serde_json::Map::new(),
+                secret_settings: BTreeMap::new(),
+            })
+            .expect("connection");
+        store.record_invocation(&record("a", 1)).expect("a");
+        store.record_invocation(&record("b", 2)).expect("b");
+        let got = store.recent_invocations("c1", 10).expect("read");
+        assert_eq!(
+            got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
+        assert_eq!(got[0].outbound[0]["status"], 200);
+        assert_eq!(store.recent_invocations("c1", 1).expect("read").len(), 1);
+
+        store
+            .insert_records(
+                RecordTarget {
+                    connection: "c1",
+                    entity: "Customer",
+                    stream: None,
+                },
+                &[RecordWrite {
+                    key: "k1",
+                    payload: "{}",
+                }],
+            )
+            .expect("records");
+        store.delete_connection("c1").expect("delete");
+        assert!(store.recent_invocations("c1", 10).expect("read").is_empty());
+        assert_eq!(store.count_records("c1").expect("count"), 0);
+    }
+}
