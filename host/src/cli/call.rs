@@ -146,12 +146,18 @@ fn print_result(result: Result<RouteResponse, CallError>) -> anyhow::Result<Exit
         }
         Err(CallError::Other(e)) => return Err(e),
     };
-    println!("{}", res.status);
-    match serde_json::from_slice::<serde_json::Value>(&res.body) {
+    print_answer(res.status, &res.body)
+}
+
+/// Prints a route's status on one line and its body after it (pretty JSON when it is
+/// JSON); the exit code is 1 for a non-2xx status.
+pub fn print_answer(status: u16, body: &[u8]) -> anyhow::Result<ExitCode> {
+    println!("{status}");
+    match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
-        Err(_) => println!("{}", String::from_utf8_lossy(&res.body)),
+        Err(_) => println!("{}", String::from_utf8_lossy(body)),
     }
-    Ok(if (200..300).contains(&res.status) {
+    Ok(if (200..300).contains(&status) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

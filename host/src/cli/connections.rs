@@ -286,16 +286,7 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
                 .as_ref()
                 .ok_or_else(|| anyhow!("no route runtime is available to run testConnection"))?;
             let res = services.test_connection(&name).await?;
-            println!("{}", res.status);
-            match serde_json::from_slice::<serde_json::Value>(&res.body) {
-                Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
-                Err(_) => println!("{}", String::from_utf8_lossy(&res.body)),
-            }
-            Ok(if (200..300).contains(&res.status) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            super::call::print_answer(res.status, &res.body)
         }
         ConnectionsCommand::List { json } => {
             let store = Store::open(&ctx.data_dir)?;
