@@ -1,8 +1,9 @@
 //! The guest's doors against a real authorization server (`oidc-provider` on loopback), a
 //! real SQLite file, a local API and a real compiled component: a stored connection is
 //! authorized with PKCE, a route calls the API with `auth: oauth`, the API sees the
-//! injected bearer token while the guest (strict custody) never receives it, and a 401
-//! from the API triggers exactly one refresh at the provider and a successful retry.
+//! injected bearer token while the guest (strict custody) never receives it, a 401 from
+//! the API triggers exactly one refresh at the provider and a successful retry, and the
+//! `postConnect` route's account is recorded.
 
 use keyway_host::cli::connections::{ConnectorCatalog, RawSettings};
 use keyway_host::oauth::{self, CallbackParams};
@@ -42,6 +43,7 @@ fn write_connector(dir: &Path, server: &OidcServer, api: &LocalApi) {
                 "tokenUrlTemplate": server.proxied_token_url().as_str(),
                 "scopes": ["openid", "profile"],
                 "client": { "credentialKey": "e2e-app" },
+                "postConnect": { "route": "/account", "method": "GET" },
                 "exposeAccessToken": false
             }
         }
@@ -151,6 +153,24 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     .expect("code exchange");
     let token_requests_after_connect = server.token_requests().await;
 
+    // postConnect runs the connector's account route and records what it reports.
+    let account = services
+        .post_connect("e2e-conn")
+        .await
+        .expect("postConnect")
+        .expect("declared");
+    assert_eq!(account.id.as_deref(), Some("acct-42"));
+    assert_eq!(
+        account.name.as_deref(),
+        Some("Test account (openid profile)")
+    );
+    let stored = services
+        .store
+        .connection_by_name("e2e-conn")
+        .expect("record");
+    assert_eq!(stored.account_id.as_deref(), Some("acct-42"));
+    assert_eq!(stored.account_domain.as_deref(), Some("example.test"));
+
     // The route calls the API with host-side injection.
     let v = call(
         &services,
@@ -195,7 +215,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let history = services
         .recent_invocations("e2e-conn", 10)
         .expect("history");
-    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history.len(), 4, "postConnect and three calls: {history:?}");
     let last = &history[0];
     assert_eq!(last.route, "GET /http");
     assert_eq!(last.status, Some(200));

@@ -98,7 +98,19 @@ fn socket(_req: Request) -> Response {
     }))
 }
 
+/// `GET /account` — what a `postConnect` route answers: the provider account, here
+/// with the scopes the host reports as granted in the name.
+fn account(_req: Request) -> Response {
+    let scopes = OAuth::granted_scopes().unwrap_or_default().join(" ");
+    api::json(&json!({
+        "providerAccountId": "acct-42",
+        "providerAccountName": format!("Test account ({scopes})"),
+        "providerAccountDomain": "example.test",
+    }))
+}
+
 routes! {
+    GET "/account" (internal) => account,
     GET "/http" (internal) => http,
     GET "/token" (internal) => token,
     GET "/secret" (internal) => secret,
