@@ -115,6 +115,24 @@ impl Catalog {
         })
     }
 
+    /// A stored connection's settings, validated: its plain settings, the parameters the
+    /// provider returned on the authorization callback (for example `realmId`), and its
+    /// secret settings.
+    pub fn connection_settings(
+        &self,
+        connector: &Connector,
+        record: &ConnectionRecord,
+        secret: &BTreeMap<String, SecretString>,
+    ) -> anyhow::Result<ValidSettings> {
+        let mut plain = record.settings.clone();
+        for (k, v) in &record.callback_params {
+            plain
+                .entry(k.clone())
+                .or_insert_with(|| Value::String(v.clone()));
+        }
+        self.validate_settings(connector, &plain, secret)
+    }
+
     /// The resolved OAuth configuration for a connector and validated settings; `None`
     /// when the manifest has no OAuth block.
     pub fn provider_config_for(
@@ -239,12 +257,7 @@ impl ConnectorCatalog for Catalog {
                     "--setting {name}: \"{name}\" is a secret setting; pass it from the environment or stdin, never in argv"
                 );
             }
-            let is_string = schema.property(&name).is_some_and(|p| p.string);
-            let parsed = if is_string {
-                Value::String(value)
-            } else {
-                serde_json::from_str(&value).unwrap_or(Value::String(value))
-            };
+            let parsed = crate::cli::settings_args::parse_value(c, &name, &value);
             plain.insert(name, parsed);
         }
         let valid = self.validate_settings(c, &plain, &settings.secret)?;
@@ -275,13 +288,7 @@ impl ConnectorCatalog for Catalog {
         secret_settings: &BTreeMap<String, SecretString>,
     ) -> anyhow::Result<Option<ProviderConfig>> {
         let loaded = self.manifest(&connection.connector)?;
-        let mut plain = connection.settings.clone();
-        for (k, v) in &connection.callback_params {
-            plain
-                .entry(k.clone())
-                .or_insert_with(|| Value::String(v.clone()));
-        }
-        let settings = self.validate_settings(&loaded.connector, &plain, secret_settings)?;
+        let settings = self.connection_settings(&loaded.connector, connection, secret_settings)?;
         self.provider_config_for(&loaded.connector, &settings)
     }
 }
@@ -328,12 +335,13 @@ impl ConnectionTokens {
 }
 
 fn door_error(e: TokenError) -> DoorError {
-    let code = match e.code() {
-        "reauth-required" => TokenErrorCode::ReauthRequired,
-        "missing-scopes" => TokenErrorCode::MissingScopes,
-        "provider-unavailable" => TokenErrorCode::ProviderUnavailable,
-        "not-permitted" => TokenErrorCode::NotPermitted,
-        _ => TokenErrorCode::Internal,
+    let code = match &e {
+        TokenError::ReauthRequired { .. } | TokenError::NotConnected { .. } => {
+            TokenErrorCode::ReauthRequired
+        }
+        TokenError::MissingScopes { .. } => TokenErrorCode::MissingScopes,
+        TokenError::ProviderUnavailable { .. } => TokenErrorCode::ProviderUnavailable,
+        TokenError::Config { .. } | TokenError::Store(_) => TokenErrorCode::Internal,
     };
     DoorError::new(code, e.to_string())
 }

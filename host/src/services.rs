@@ -11,11 +11,11 @@ use crate::custody::{Catalog, ConnectionTokens, StoredProviders};
 use crate::egress::CallRecord;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
 use crate::ingest::{IngestSink, SqliteSink};
-use crate::manifest::RouteRef;
+use crate::manifest::{RouteRef, ValidSettings};
 use crate::oauth::{OAuthHttp, RefreshPolicy, TokenManager};
 use crate::registry::{self, Doors, LoadedConnector};
 use crate::runtime::{RouteRequest, RouteResponse, Runtime, RuntimeConfig};
-use crate::store::{InvocationRecord, ProviderAccount, Store, now_unix_ms};
+use crate::store::{ConnectionRecord, InvocationRecord, ProviderAccount, Store, now_unix_ms};
 use anyhow::{Context, anyhow};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -61,6 +61,8 @@ pub struct Services {
     egress_limits: EgressLimits,
     ingest: Arc<dyn IngestSink>,
     loaded: Mutex<HashMap<String, Arc<LoadedConnector>>>,
+    /// Validated settings by connection id, with the version of the stored settings.
+    settings: Mutex<HashMap<String, (String, ValidSettings)>>,
 }
 
 impl Services {
@@ -91,6 +93,7 @@ impl Services {
             egress: Arc::new(egress),
             egress_limits: config.egress_limits,
             loaded: Mutex::new(HashMap::new()),
+            settings: Mutex::new(HashMap::new()),
         })
     }
 
@@ -108,20 +111,44 @@ impl Services {
         Ok(loaded)
     }
 
+    /// The validated settings of a stored connection. Opening the secret settings and
+    /// running the schema and hostValidation checks happen once per version of the
+    /// connection's stored settings, not on every call.
+    fn settings_of(
+        &self,
+        connector: &LoadedConnector,
+        record: &ConnectionRecord,
+    ) -> anyhow::Result<ValidSettings> {
+        let version = format!(
+            "{}|{}|{:?}",
+            record.updated_at,
+            serde_json::Value::Object(record.settings.clone()),
+            record.callback_params
+        );
+        if let Some((cached_version, settings)) = self
+            .settings
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&record.id).cloned())
+            && cached_version == version
+        {
+            return Ok(settings);
+        }
+        let secrets = self.store.secret_settings(&record.id)?;
+        let settings = self
+            .catalog
+            .connection_settings(connector.connector(), record, &secrets)?;
+        if let Ok(mut m) = self.settings.lock() {
+            m.insert(record.id.clone(), (version, settings.clone()));
+        }
+        Ok(settings)
+    }
+
     /// Runs a route for the stored connection `name`.
     pub async fn invoke(&self, name: &str, req: RouteRequest) -> anyhow::Result<RouteResponse> {
         let record = self.store.connection_by_name(name)?;
         let connector = self.connector(&record.connector).await?;
-        let secrets = self.store.secret_settings(&record.id)?;
-        let mut plain = record.settings.clone();
-        for (k, v) in &record.callback_params {
-            plain
-                .entry(k.clone())
-                .or_insert_with(|| serde_json::Value::String(v.clone()));
-        }
-        let settings = self
-            .catalog
-            .validate_settings(connector.connector(), &plain, &secrets)?;
+        let settings = self.settings_of(&connector, &record)?;
         let doors = Doors {
             egress: Some(self.egress.clone()),
             egress_limits: self.egress_limits.clone(),

@@ -14,6 +14,16 @@ pub fn split_pair<'a>(arg: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a 
     }
 }
 
+/// A command-line value for the setting `name`: a string when the schema declares a
+/// string, otherwise JSON when it parses (`50`, `true`, `["a"]`) and a string when not.
+pub fn parse_value(connector: &Connector, name: &str, value: &str) -> Value {
+    let schema = &connector.connection().settings_schema;
+    if schema.property(name).is_some_and(|p| p.string) {
+        return Value::String(value.to_string());
+    }
+    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+}
+
 /// The raw settings map from `--setting` and `--secret-env` arguments. A value for a
 /// property the schema declares as a string stays a string; otherwise it is read as JSON
 /// when it parses (`50`, `true`, `["a"]`) and as a string when it does not.
@@ -31,13 +41,7 @@ pub fn collect(
                 "--setting {name}: \"{name}\" is a secret setting; pass it with --secret-env {name}=ENV_VAR so it stays out of argv"
             );
         }
-        let is_string = schema.property(name).is_some_and(|p| p.string);
-        let parsed = if is_string {
-            Value::String(value.to_string())
-        } else {
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
-        };
-        map.insert(name.to_string(), parsed);
+        map.insert(name.to_string(), parse_value(connector, name, value));
     }
     for arg in secret_envs {
         let (name, var) = split_pair(arg, "--secret-env")?;

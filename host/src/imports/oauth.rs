@@ -36,9 +36,6 @@ impl HostState {
                     .to_string(),
             );
         }
-        if self.conn.tokens.is_none() {
-            return Some("this invocation has no stored OAuth grant behind it".to_string());
-        }
         None
     }
 }
