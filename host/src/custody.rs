@@ -115,6 +115,36 @@ impl Catalog {
         })
     }
 
+    /// Validates settings for a new connection of `c` and splits them into what is stored
+    /// in the clear and what is sealed. `plain` must not hold a secret setting.
+    pub fn validated_connection(
+        &self,
+        c: &Connector,
+        plain: &Map<String, Value>,
+        secret: &BTreeMap<String, SecretString>,
+    ) -> anyhow::Result<ValidatedConnection> {
+        let valid = self.validate_settings(c, plain, secret)?;
+        let mut out_plain = Map::new();
+        let mut out_secret = BTreeMap::new();
+        for (name, value) in valid.values() {
+            if valid.is_secret(name) {
+                let text = value
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| value.to_string());
+                out_secret.insert(name.clone(), SecretString::from(text));
+            } else {
+                out_plain.insert(name.clone(), value.clone());
+            }
+        }
+        Ok(ValidatedConnection {
+            connector: c.key().to_string(),
+            credential_key: c.oauth().map(|o| o.client.credential_key.clone()),
+            settings: out_plain,
+            secret_settings: out_secret,
+        })
+    }
+
     /// A stored connection's settings, validated: its plain settings, the parameters the
     /// provider returned on the authorization callback (for example `realmId`), and its
     /// secret settings.
@@ -260,26 +290,7 @@ impl ConnectorCatalog for Catalog {
             let parsed = crate::cli::settings_args::parse_value(c, &name, &value);
             plain.insert(name, parsed);
         }
-        let valid = self.validate_settings(c, &plain, &settings.secret)?;
-        let mut out_plain = Map::new();
-        let mut out_secret = BTreeMap::new();
-        for (name, value) in valid.values() {
-            if valid.is_secret(name) {
-                let text = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string());
-                out_secret.insert(name.clone(), SecretString::from(text));
-            } else {
-                out_plain.insert(name.clone(), value.clone());
-            }
-        }
-        Ok(ValidatedConnection {
-            connector: c.key().to_string(),
-            credential_key: c.oauth().map(|o| o.client.credential_key.clone()),
-            settings: out_plain,
-            secret_settings: out_secret,
-        })
+        self.validated_connection(c, &plain, &settings.secret)
     }
 
     fn provider_config(

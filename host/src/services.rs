@@ -7,6 +7,10 @@
 //! This module owns wiring; it must not duplicate what the store, catalog, registry or
 //! runtime decide.
 
+mod connect;
+
+pub use connect::AuthorizationStart;
+
 use crate::custody::{Catalog, ConnectionTokens, StoredProviders};
 use crate::egress::CallRecord;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
@@ -57,6 +61,7 @@ pub struct Services {
     pub catalog: Arc<Catalog>,
     pub tokens: Arc<TokenManager>,
     pub runtime: Runtime,
+    oauth_http: OAuthHttp,
     egress: Arc<Egress>,
     egress_limits: EgressLimits,
     ingest: Arc<dyn IngestSink>,
@@ -69,6 +74,7 @@ impl Services {
     pub fn open(config: ServicesConfig) -> anyhow::Result<Services> {
         let store = Arc::new(Store::open(&config.data_dir)?);
         let http = OAuthHttp::new(Duration::from_secs(30))?;
+        let http_for_flows = http.clone();
         let catalog = Arc::new(Catalog::new(config.connector_dirs.clone(), http.clone()));
         let providers = Arc::new(StoredProviders {
             catalog: catalog.clone(),
@@ -90,6 +96,7 @@ impl Services {
             catalog,
             tokens,
             runtime,
+            oauth_http: http_for_flows,
             egress: Arc::new(egress),
             egress_limits: config.egress_limits,
             loaded: Mutex::new(HashMap::new()),
@@ -163,6 +170,7 @@ impl Services {
         let started_at_ms = now_unix_ms();
         let started = Instant::now();
         let outcome = connector.component.invoke(&ctx, req).await;
+        let mut failure = None;
         let record = match &outcome {
             Ok(res) => InvocationRecord {
                 id: res.invocation_id.clone(),
@@ -173,23 +181,37 @@ impl Services {
                 outbound: calls_json(&res.calls),
                 ..invocation_base(name, &record.connector, &route, started_at_ms)
             },
-            Err(e) => InvocationRecord {
-                id: format!(
-                    "failed-{started_at_ms}-{}",
-                    FAILED_SEQ.fetch_add(1, Ordering::Relaxed)
-                ),
-                status: None,
-                error_code: Some(e.code().to_string()),
-                error: Some(ctx.redact(&e.to_string())),
-                duration_us: micros(started.elapsed()),
-                outbound: serde_json::Value::Array(Vec::new()),
-                ..invocation_base(name, &record.connector, &route, started_at_ms)
-            },
+            Err(e) => {
+                let failed = InvocationFailed {
+                    invocation_id: format!(
+                        "failed-{started_at_ms}-{}",
+                        FAILED_SEQ.fetch_add(1, Ordering::Relaxed)
+                    ),
+                    code: e.code(),
+                    http_status: e.http_status(),
+                    message: ctx.redact(&e.to_string()),
+                };
+                let row = InvocationRecord {
+                    id: failed.invocation_id.clone(),
+                    status: None,
+                    error_code: Some(failed.code.to_string()),
+                    error: Some(failed.message.clone()),
+                    duration_us: micros(started.elapsed()),
+                    outbound: serde_json::Value::Array(Vec::new()),
+                    ..invocation_base(name, &record.connector, &route, started_at_ms)
+                };
+                failure = Some(failed);
+                row
+            }
         };
         if let Err(e) = self.store.record_invocation(&record) {
             tracing::warn!(connection = name, error = %e, "could not record the invocation");
         }
-        Ok(outcome?)
+        match (outcome, failure) {
+            (Ok(res), _) => Ok(res),
+            (Err(_), Some(failed)) => Err(failed.into()),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 
     /// The newest `limit` invocations of the connection `name`.
@@ -268,6 +290,20 @@ impl Services {
         self.store.set_provider_account(&record.id, &account)?;
         Ok(Some(account))
     }
+}
+
+/// A route invocation that ended without an answer from the guest (trap, deadline,
+/// memory cap, unknown route, malformed answer). The message is redacted; the id is the
+/// one recorded in the invocation history.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct InvocationFailed {
+    pub invocation_id: String,
+    /// The runtime's stable code, for example `deadline_exceeded`.
+    pub code: &'static str,
+    /// The HTTP status a caller should see (404, 405, 500, 504).
+    pub http_status: u16,
+    pub message: String,
 }
 
 /// Distinguishes failed invocations recorded in the same millisecond.

@@ -4,8 +4,8 @@
 use super::settings_args;
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
-use crate::runtime::{InvokeError, Method, RouteRequest, RouteResponse, Runtime, RuntimeConfig};
-use crate::services::{Services, ServicesConfig};
+use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime, RuntimeConfig};
+use crate::services::{InvocationFailed, Services, ServicesConfig};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,8 +86,12 @@ pub async fn run(
         config.egress.allowed_cidrs = allowed_cidrs;
         let services = Services::open(config)?;
         return print_result(services.invoke(name, req).await.map_err(|e| {
-            match e.downcast::<InvokeError>() {
-                Ok(invoke) => CallError::Invoke(invoke),
+            match e.downcast::<InvocationFailed>() {
+                Ok(failed) => CallError::Invoke {
+                    status: failed.http_status,
+                    code: failed.code,
+                    message: failed.message,
+                },
                 Err(other) => CallError::Other(other),
             }
         }));
@@ -123,12 +127,20 @@ pub async fn run(
             .component
             .invoke(&ctx, req)
             .await
-            .map_err(CallError::Invoke),
+            .map_err(|e| CallError::Invoke {
+                status: e.http_status(),
+                code: e.code(),
+                message: e.to_string(),
+            }),
     )
 }
 
 enum CallError {
-    Invoke(InvokeError),
+    Invoke {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     Other(anyhow::Error),
 }
 
@@ -137,10 +149,13 @@ enum CallError {
 fn print_result(result: Result<RouteResponse, CallError>) -> anyhow::Result<ExitCode> {
     let res = match result {
         Ok(res) => res,
-        Err(CallError::Invoke(e)) => {
-            println!("{}", e.http_status());
-            let body =
-                serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+        Err(CallError::Invoke {
+            status,
+            code,
+            message,
+        }) => {
+            println!("{status}");
+            let body = serde_json::json!({ "error": { "code": code, "message": message } });
             println!("{}", serde_json::to_string_pretty(&body)?);
             return Ok(ExitCode::from(1));
         }

@@ -19,9 +19,8 @@ use secrecy::SecretString;
 
 use super::credentials::read_secret_from_env;
 use crate::oauth::callback::CallbackListener;
-use crate::oauth::{
-    self, AuthorizationOutcome, GrantType, OAuthHttp, ProviderConfig, ProviderRevocation,
-};
+use crate::oauth::{AuthorizationOutcome, ProviderConfig, ProviderRevocation};
+use crate::services::AuthorizationStart;
 use crate::store::{ConnectionRecord, NewConnection, Store};
 
 /// Settings as the operator typed them, before validation.
@@ -232,27 +231,6 @@ fn print_outcome(outcome: &AuthorizationOutcome) -> ExitCode {
     }
 }
 
-struct Resolved {
-    store: Store,
-    record: ConnectionRecord,
-    provider: ProviderConfig,
-}
-
-fn resolve(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<Resolved> {
-    let store = Store::open(&ctx.data_dir)?;
-    let record = store.connection_by_name(name)?;
-    let secrets = store.secret_settings(&record.id)?;
-    let provider = ctx
-        .catalog
-        .provider_config(&record, &secrets)?
-        .ok_or_else(|| anyhow!("connection `{name}` does not use OAuth"))?;
-    Ok(Resolved {
-        store,
-        record,
-        provider,
-    })
-}
-
 pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::Result<ExitCode> {
     match cmd {
         ConnectionsCommand::Create(args) => {
@@ -358,21 +336,7 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Revoke { name } => {
-            let r = resolve(ctx, &name)?;
-            let creds = match &r.record.credential_key {
-                Some(k) => Some(r.store.credentials(k)?),
-                None => None,
-            };
-            let http = OAuthHttp::new(Duration::from_secs(30))?;
-            let outcome = oauth::revoke_connection(
-                &r.store,
-                &http,
-                &r.provider,
-                creds.as_ref(),
-                &r.record.id,
-            )
-            .await?;
-            match outcome {
+            match services(ctx)?.revoke(&name).await? {
                 ProviderRevocation::Revoked => {
                     println!("Revoked at the provider; local tokens deleted.")
                 }
@@ -417,34 +381,23 @@ async fn post_connect(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<()
     Ok(())
 }
 
-async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
-    let r = resolve(ctx, &args.name)?;
-    let key = r
-        .record
-        .credential_key
+fn services(ctx: &ConnectionsContext) -> anyhow::Result<&crate::services::Services> {
+    ctx.routes
         .as_deref()
-        .ok_or_else(|| anyhow!("connection `{}` has no OAuth credential key", args.name))?;
-    let creds = r
-        .store
-        .credentials(key)
-        .with_context(|| format!("run `keyway credentials set {key} --client-id ...` first"))?;
-    let http = OAuthHttp::new(Duration::from_secs(30))?;
-    if r.provider.grant_type == GrantType::ClientCredentials {
-        let outcome =
-            oauth::connect_client_credentials(&r.store, &http, &r.provider, &creds, &r.record.id)
-                .await?;
-        return Ok(print_outcome(&outcome));
-    }
+        .ok_or_else(|| anyhow!("no host services are available for this command"))
+}
+
+async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
+    let services = services(ctx)?;
     let listener = CallbackListener::bind(args.port.unwrap_or(0)).await?;
     let redirect = listener.redirect_uri();
-    let request = oauth::begin_authorization(
-        &r.store,
-        &r.provider,
-        &creds.client_id,
-        &r.record,
-        &redirect,
-        args.scopes.clone(),
-    )?;
+    let request = match services
+        .begin_authorization(&args.name, &redirect, args.scopes.clone())
+        .await?
+    {
+        AuthorizationStart::Connected(outcome) => return Ok(print_outcome(&outcome)),
+        AuthorizationStart::Redirect(request) => request,
+    };
     println!("Redirect URI (register it with the provider): {redirect}");
     if args.no_browser || open::that(request.url.as_str()).is_err() {
         println!("Open this URL to authorize:\n{}", request.url);
@@ -455,14 +408,8 @@ async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Res
         );
     }
     let callback = listener.wait(Duration::from_secs(args.timeout)).await?;
-    let outcome = oauth::complete_authorization(
-        &r.store,
-        &http,
-        &r.provider,
-        &creds,
-        &r.record.id,
-        &callback,
-    )
-    .await?;
+    let (_, outcome) = services
+        .complete_authorization(&callback, Some(&args.name))
+        .await?;
     Ok(print_outcome(&outcome))
 }

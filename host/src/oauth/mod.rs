@@ -28,5 +28,8 @@ pub use client_credentials::connect_client_credentials;
 pub use discovery::{OidcEndpoints, discover};
 pub use http::OAuthHttp;
 pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths, TokenSet};
-pub use refresh::{AccessToken, ProviderSource, RefreshPolicy, TokenError, TokenManager};
+pub use refresh::{
+    AccessToken, ProviderSource, RefreshObserver, RefreshOutcome, RefreshPolicy, TokenError,
+    TokenManager,
+};
 pub use revoke::{ProviderRevocation, revoke_connection};

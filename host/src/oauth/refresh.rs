@@ -164,6 +164,35 @@ pub struct TokenManager {
     cache: RwLock<HashMap<String, Cached>>,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
     holder: String,
+    observer: std::sync::OnceLock<Arc<dyn RefreshObserver>>,
+}
+
+/// How one refresh at the provider ended, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Success,
+    /// The grant is gone (`invalid_grant` and kin): the connection needs a person.
+    ReauthRequired,
+    /// The provider or network failed; retried later.
+    ProviderUnavailable,
+    /// Any other failure (bad provider answer, configuration).
+    Failed,
+}
+
+impl RefreshOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshOutcome::Success => "success",
+            RefreshOutcome::ReauthRequired => "reauth_required",
+            RefreshOutcome::ProviderUnavailable => "provider_unavailable",
+            RefreshOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Told about every refresh the manager attempts at the provider.
+pub trait RefreshObserver: Send + Sync {
+    fn refreshed(&self, outcome: RefreshOutcome);
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -197,6 +226,18 @@ impl TokenManager {
             cache: RwLock::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
             holder: new_id("holder"),
+            observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets the one observer told about refresh outcomes; later calls are ignored.
+    pub fn observe(&self, observer: Arc<dyn RefreshObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn note(&self, outcome: RefreshOutcome) {
+        if let Some(o) = self.observer.get() {
+            o.refreshed(outcome);
         }
     }
 
@@ -454,6 +495,7 @@ impl TokenManager {
             .await
         {
             Ok(set) => {
+                self.note(RefreshOutcome::Success);
                 let write = token_write(set, now_unix());
                 // Durable (rotated refresh token included) before anyone sees the access token.
                 self.store.save_refreshed_tokens(id, &write)?;
@@ -467,6 +509,7 @@ impl TokenManager {
                 Ok(self.remember(id, &saved, provider))
             }
             Err(Failure::GrantRevoked { error, description }) => {
+                self.note(RefreshOutcome::ReauthRequired);
                 let reason = Failure::GrantRevoked { error, description }.to_string();
                 self.store.set_connection_status(
                     id,
@@ -483,6 +526,7 @@ impl TokenManager {
                 reason,
                 retry_after,
             }) => {
+                self.note(RefreshOutcome::ProviderUnavailable);
                 let cooldown = retry_after.unwrap_or_default().max(self.policy.cooldown);
                 let message = format!("refresh failed: {reason}");
                 self.store.record_refresh_failure(
@@ -498,6 +542,7 @@ impl TokenManager {
                 })
             }
             Err(other) => {
+                self.note(RefreshOutcome::Failed);
                 let message = format!("refresh failed: {other}");
                 self.store.record_refresh_failure(
                     id,

@@ -104,6 +104,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX invocations_by_connection ON invocations (connection, started_at_ms);
     "#,
+    // 4: API keys for route invocation over HTTP: only a SHA-256 digest of each key is kept.
+    r#"
+    CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        digest     BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

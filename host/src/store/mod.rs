@@ -7,6 +7,7 @@
 //! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
 //! secret in an error or log line, or talk to the network.
 
+pub mod api_keys;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
@@ -25,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
 
+pub use api_keys::{ApiKeySummary, NewApiKey};
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
 pub use credentials::{ClientCredentials, CredentialSummary};
 pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};

@@ -76,6 +76,20 @@ impl Store {
         Ok(())
     }
 
+    /// The connection a pending `state` was issued for, without using it up; `None` if
+    /// unknown or already used. A server callback needs it to pick the provider before
+    /// `take_state` consumes the state.
+    pub fn state_connection(&self, state: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT connection_id FROM oauth_states WHERE state_hash = ?1",
+                [state_hash(state)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sql("reading an authorization state"))
+    }
+
     /// Takes (and deletes) the pending authorization for `state`; `None` if unknown or
     /// already used. Expiry is left to the caller to judge, so it can say why it refused.
     pub fn take_state(&self, state: &str) -> Result<Option<PendingState>, StoreError> {

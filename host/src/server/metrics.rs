@@ -1,0 +1,226 @@
+//! The server's Prometheus metrics: invocations by connector, route and status, their
+//! durations, outbound calls, token refreshes by outcome, denials by reason, and the
+//! invocations in flight.
+//!
+//! Owns: the metric families and their text encoding for `GET /metrics`.
+//! Must not: use a connection name, URL, token or any caller-supplied text as a label
+//! value beyond the connector key and the declared route (bounded sets).
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::egress::CallRecord;
+use crate::oauth::{RefreshObserver, RefreshOutcome};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InvocationLabels {
+    connector: String,
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    connector: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    connector: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+/// Why a request or an outbound call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    MissingApiKey,
+    InvalidApiKey,
+    InternalRoute,
+    AdminKey,
+    Overloaded,
+    BodyTooLarge,
+    /// A guest's outbound call refused by the allowlist or address policy.
+    Egress,
+}
+
+impl Denial {
+    fn as_str(self) -> &'static str {
+        match self {
+            Denial::MissingApiKey => "missing_api_key",
+            Denial::InvalidApiKey => "invalid_api_key",
+            Denial::InternalRoute => "internal_route",
+            Denial::AdminKey => "admin_key",
+            Denial::Overloaded => "overloaded",
+            Denial::BodyTooLarge => "body_too_large",
+            Denial::Egress => "egress_denied",
+        }
+    }
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    invocations: Family<InvocationLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+    outbound: Family<OutboundLabels, Counter>,
+    refreshes: Family<OutcomeLabels, Counter>,
+    denials: Family<ReasonLabels, Counter>,
+    in_flight: Gauge,
+}
+
+fn duration_histogram() -> Histogram {
+    // 100 µs to ~52 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001, 2.0, 20,
+    ))
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("keyway");
+        let invocations = Family::<InvocationLabels, Counter>::default();
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        let outbound = Family::<OutboundLabels, Counter>::default();
+        let refreshes = Family::<OutcomeLabels, Counter>::default();
+        let denials = Family::<ReasonLabels, Counter>::default();
+        let in_flight = Gauge::default();
+        registry.register(
+            "invocations",
+            "Route invocations by connector, route and HTTP status (or error code)",
+            invocations.clone(),
+        );
+        registry.register(
+            "invocation_duration_seconds",
+            "Route invocation wall-clock time",
+            durations.clone(),
+        );
+        registry.register(
+            "outbound_calls",
+            "Outbound HTTP calls made by routes, by connector and status class or error",
+            outbound.clone(),
+        );
+        registry.register(
+            "token_refreshes",
+            "OAuth token refreshes at the provider by outcome",
+            refreshes.clone(),
+        );
+        registry.register(
+            "denials",
+            "Requests and outbound calls refused, by reason",
+            denials.clone(),
+        );
+        registry.register(
+            "invocations_in_flight",
+            "Route invocations running now",
+            in_flight.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            invocations,
+            durations,
+            outbound,
+            refreshes,
+            denials,
+            in_flight,
+        })
+    }
+
+    /// One finished invocation: `status` is the HTTP status or the runtime's error code.
+    pub fn invocation(
+        &self,
+        connector: &str,
+        route: &str,
+        status: &str,
+        seconds: f64,
+        calls: &[CallRecord],
+    ) {
+        self.invocations
+            .get_or_create(&InvocationLabels {
+                connector: connector.to_string(),
+                route: route.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&RouteLabels {
+                connector: connector.to_string(),
+                route: route.to_string(),
+            })
+            .observe(seconds);
+        for call in calls {
+            let outcome = match (call.status, call.error) {
+                (Some(s), _) => format!("{}xx", s / 100),
+                (None, Some(code)) => code.as_str().to_string(),
+                (None, None) => "unknown".to_string(),
+            };
+            if matches!(call.error, Some(crate::egress::EgressErrorCode::Denied)) {
+                self.deny(Denial::Egress);
+            }
+            self.outbound
+                .get_or_create(&OutboundLabels {
+                    connector: connector.to_string(),
+                    outcome,
+                })
+                .inc();
+        }
+    }
+
+    pub fn deny(&self, reason: Denial) {
+        self.denials
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an invocation as running until the guard drops.
+    pub fn in_flight(self: &Arc<Self>) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.clone())
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+pub struct InFlight(Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+impl RefreshObserver for Metrics {
+    fn refreshed(&self, outcome: RefreshOutcome) {
+        self.refreshes
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str().to_string(),
+            })
+            .inc();
+    }
+}
