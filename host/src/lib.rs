@@ -17,5 +17,7 @@ pub mod oauth;
 pub mod redact;
 pub mod registry;
 pub mod runtime;
+pub mod sandbox;
+pub mod server;
 pub mod services;
 pub mod store;

@@ -2,9 +2,10 @@
 //! to its module in `keyway_host::cli`. Errors are printed with their context chain and
 //! exit with status 2 (a command's own "no" is status 1).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::connections::{self, ConnectionsContext};
-use keyway_host::cli::{call, connectors, credentials, keys, records, validate};
+use keyway_host::cli::{api_keys, call, connectors, credentials, keys, records, serve, validate};
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP server: management API, OAuth callback and route invocation.
+    Serve(serve::ServeArgs),
+    /// Keys that callers present to invoke routes over HTTP.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(api_keys::ApiKeysCommand),
     /// Run one route of a connector in the sandbox and print its answer.
     Call(call::CallArgs),
     /// Check connector manifests; print every problem as `<file>: <pointer>: <message>`.
@@ -82,7 +88,14 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Whether the global flags were given on the command line or in the environment (a
+/// config file may only fill what they leave at their defaults).
+struct Explicit {
+    data_dir: bool,
+    connector_dirs: bool,
+}
+
+async fn run(cli: Cli, explicit: Explicit) -> anyhow::Result<ExitCode> {
     init_logging(&cli)?;
     let Cli {
         data_dir,
@@ -91,6 +104,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..
     } = cli;
     match command {
+        Command::Serve(args) => {
+            let config = serve::config(
+                &args,
+                explicit.data_dir.then_some(data_dir),
+                explicit.connector_dirs.then_some(connector_dirs),
+            )?;
+            keyway_host::server::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiKeys(cmd) => api_keys::run(cmd, &data_dir),
         Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
         Command::Validate(args) => validate::run(&args),
         Command::Connectors(cmd) => connectors::run(&cmd, &data_dir).await,
@@ -110,7 +133,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let given = |id: &str| {
+        matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let explicit = Explicit {
+        data_dir: given("data_dir"),
+        connector_dirs: given("connector_dirs"),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, explicit)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("keyway: {e:#}");

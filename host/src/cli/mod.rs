@@ -4,11 +4,13 @@
 //!
 //! Must not: hold logic that tests cannot reach through the library.
 
+pub mod api_keys;
 pub mod call;
 pub mod connections;
 pub mod connectors;
 pub mod credentials;
 pub mod keys;
 pub mod records;
+pub mod serve;
 pub mod settings_args;
 pub mod validate;

@@ -103,7 +103,8 @@ fn text_line(r: &StoredRecord) -> String {
     )
 }
 
-fn to_json(r: &StoredRecord) -> serde_json::Value {
+/// A record as JSON, its payload parsed: what `records --json` and the server print.
+pub fn to_json(r: &StoredRecord) -> serde_json::Value {
     let payload = serde_json::from_str::<serde_json::Value>(&r.payload)
         .unwrap_or_else(|_| serde_json::Value::String(r.payload.clone()));
     serde_json::json!({

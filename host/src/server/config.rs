@@ -133,8 +133,8 @@ impl ServeConfig {
         )?;
         let public_url = match o.public_url.or(file.public_url) {
             Some(text) => {
-                let url = Url::parse(&text)
-                    .with_context(|| format!("public URL {text:?}: not a URL"))?;
+                let url =
+                    Url::parse(&text).with_context(|| format!("public URL {text:?}: not a URL"))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                     bail!("public URL {text:?}: must be an http or https URL with a host");
                 }
@@ -239,10 +239,9 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let file = parse(
-            "listen = \"127.0.0.1:9000\"\n[limits]\ndeadline_seconds = 5\nmemory_mib = 32\n",
-        )
-        .unwrap();
+        let file =
+            parse("listen = \"127.0.0.1:9000\"\n[limits]\ndeadline_seconds = 5\nmemory_mib = 32\n")
+                .unwrap();
         let o = Overrides {
             deadline_seconds: Some(7),
             ..Overrides::default()

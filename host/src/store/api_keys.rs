@@ -57,9 +57,7 @@ fn key_id(key: &str) -> Option<&str> {
 }
 
 fn validate_name(name: &str) -> Result<(), StoreError> {
-    let ok = !name.trim().is_empty()
-        && name.len() <= 100
-        && name.chars().all(|c| !c.is_control());
+    let ok = !name.trim().is_empty() && name.len() <= 100 && name.chars().all(|c| !c.is_control());
     if ok {
         Ok(())
     } else {
@@ -190,7 +188,14 @@ mod tests {
         let mut wrong = new.key.expose_secret().to_string();
         wrong.pop();
         wrong.push('x');
-        for bad in [wrong.as_str(), "", "kw_", "kw_zz_x", "Bearer x", "kw_0123456789abcdef_x"] {
+        for bad in [
+            wrong.as_str(),
+            "",
+            "kw_",
+            "kw_zz_x",
+            "Bearer x",
+            "kw_0123456789abcdef_x",
+        ] {
             let bad = SecretString::from(bad.to_string());
             assert_eq!(store.check_api_key(&bad).unwrap(), None);
         }
@@ -201,7 +206,13 @@ mod tests {
         let (dir, store) = store();
         let new = store.create_api_key("ci").unwrap();
         drop(store);
-        let secret_part = new.key.expose_secret().rsplit('_').next().unwrap().to_string();
+        let secret_part = new
+            .key
+            .expose_secret()
+            .rsplit('_')
+            .next()
+            .unwrap()
+            .to_string();
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes);

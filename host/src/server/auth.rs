@@ -1,0 +1,159 @@
+//! Who may call what: the admin key guards the management API, API keys guard route
+//! invocation. Both arrive as `Authorization: Bearer <key>`.
+//!
+//! Owns: the admin key (from `KEYWAY_ADMIN_KEY` or the data directory's `admin.key`,
+//! created 0600 on first start) and the two middlewares.
+//! Must not: log, echo or compare a presented key in variable time.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use super::metrics::Denial;
+
+/// The environment variable that holds the admin key.
+pub const ADMIN_KEY_ENV: &str = "KEYWAY_ADMIN_KEY";
+const ADMIN_KEY_FILE: &str = "admin.key";
+const MIN_ADMIN_KEY_LEN: usize = 24;
+
+/// The admin key's digest; the key itself is not kept.
+pub struct AdminKey {
+    digest: [u8; 32],
+    /// Where it came from, for the start-up line (never the value).
+    pub origin: String,
+}
+
+impl AdminKey {
+    fn from_secret(key: &str, origin: String) -> anyhow::Result<AdminKey> {
+        if key.len() < MIN_ADMIN_KEY_LEN {
+            bail!("the admin key from {origin} is shorter than {MIN_ADMIN_KEY_LEN} characters");
+        }
+        Ok(AdminKey {
+            digest: Sha256::digest(key.as_bytes()).into(),
+            origin,
+        })
+    }
+
+    /// The key from the environment, else from `<data_dir>/admin.key`, created on first
+    /// start with 256 random bits.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AdminKey> {
+        if let Ok(value) = std::env::var(ADMIN_KEY_ENV) {
+            return AdminKey::from_secret(value.trim(), format!("${ADMIN_KEY_ENV}"));
+        }
+        let path = data_dir.join(ADMIN_KEY_FILE);
+        let origin = path.display().to_string();
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the admin key file {origin}"))?;
+            return AdminKey::from_secret(text.trim(), origin);
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let key = format!("kwadmin_{}", URL_SAFE_NO_PAD.encode(bytes));
+        write_private(&path, &key)?;
+        AdminKey::from_secret(&key, origin)
+    }
+
+    fn matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        digest.ct_eq(&self.digest).into()
+    }
+}
+
+fn write_private(path: &PathBuf, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating the admin key file {}", path.display()))?;
+    file.write_all(format!("{key}\n").as_bytes())
+        .with_context(|| format!("writing the admin key file {}", path.display()))?;
+    Ok(())
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(req: &Request) -> Option<SecretString> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| SecretString::from(token.trim().to_string()))
+}
+
+/// Lets a request through only with the admin key.
+pub async fn require_admin(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match bearer(&req) {
+        Some(key) if state.admin.matches(key.expose_secret()) => next.run(req).await,
+        Some(_) => {
+            state.metrics.deny(Denial::AdminKey);
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the admin key is wrong",
+            )
+            .into_response()
+        }
+        None => {
+            state.metrics.deny(Denial::AdminKey);
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs the admin key as `Authorization: Bearer <key>`",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Lets a request through only with a live API key.
+pub async fn require_api_key(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(key) = bearer(&req) else {
+        state.metrics.deny(Denial::MissingApiKey);
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "route invocation needs an API key as `Authorization: Bearer <key>` (create one with `keyway api-keys create`)",
+        )
+        .into_response();
+    };
+    match state.services.store.check_api_key(&key) {
+        Ok(Some(_id)) => next.run(req).await,
+        Ok(None) => {
+            state.metrics.deny(Denial::InvalidApiKey);
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "the API key is unknown, wrong or revoked",
+            )
+            .into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,313 @@
+//! `keyway serve`: the operator's HTTP server.
+//!
+//! Health and metrics are open; the management API (`/v1/connectors`, `/v1/connections`,
+//! `/v1/credentials`) needs the admin key; route invocation
+//! (`{METHOD} /v1/connections/{name}/routes/{path}`) needs an API key and reaches only
+//! routes declared `api_key`; `/oauth/callback` completes authorizations. Every response
+//! carries `x-request-id` and every log line of a request is inside its span.
+//!
+//! Owns: start-up (connectors loaded and checked, bad ones skipped), the router, the
+//! concurrency cap, and graceful shutdown.
+//! Must not: run guest code outside [`crate::services::Services`], or log a request body,
+//! query string, key or token.
+
+mod admin;
+pub mod auth;
+mod callback;
+pub mod config;
+mod error;
+mod health;
+mod invoke;
+pub mod metrics;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::{any, get, post, put};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use url::Url;
+
+pub use config::{FileConfig, Overrides, ServeConfig};
+
+use crate::runtime::RuntimeConfig;
+use crate::services::{Services, ServicesConfig};
+use auth::AdminKey;
+use metrics::Metrics;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A connector directory that could not be loaded at start-up.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub dir: PathBuf,
+    pub error: String,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub services: Arc<Services>,
+    pub admin: AdminKey,
+    pub metrics: Arc<Metrics>,
+    pub config: ServeConfig,
+    /// Base URL for the OAuth redirect URI.
+    pub public_url: Url,
+    /// Keys of the connectors that loaded.
+    pub connectors: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    /// Free invocation slots; an invocation that finds none gets 503.
+    pub slots: Arc<Semaphore>,
+    pub draining: AtomicBool,
+}
+
+impl AppState {
+    /// The redirect URI the provider sends the user back to.
+    pub fn redirect_uri(&self) -> anyhow::Result<Url> {
+        self.public_url
+            .join(callback::CALLBACK_PATH)
+            .context("building the OAuth redirect URI from the public URL")
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let admin = Router::new()
+        .route("/v1/connectors", get(admin::list_connectors))
+        .route(
+            "/v1/connections",
+            get(admin::list_connections).post(admin::create_connection),
+        )
+        .route(
+            "/v1/connections/{name}",
+            get(admin::show_connection).delete(admin::delete_connection),
+        )
+        .route("/v1/connections/{name}/authorize", post(admin::authorize))
+        .route("/v1/connections/{name}/revoke", post(admin::revoke))
+        .route("/v1/connections/{name}/test", post(admin::test))
+        .route("/v1/connections/{name}/records", get(admin::records))
+        .route(
+            "/v1/connections/{name}/invocations",
+            get(admin::invocations),
+        )
+        .route("/v1/credentials/{key}", put(admin::set_credentials))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    let routes = Router::new()
+        .route("/v1/connections/{name}/routes/{*path}", any(invoke::invoke))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<_>| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!(
+                "request",
+                request_id = %id,
+                method = %req.method(),
+                path = %req.uri().path(),
+            )
+        })
+        .on_request(())
+        .on_response(
+            |res: &axum::http::Response<_>, latency: Duration, _span: &tracing::Span| {
+                tracing::info!(
+                    status = res.status().as_u16(),
+                    duration_ms = latency.as_secs_f64() * 1000.0,
+                    "answered"
+                );
+            },
+        )
+        .on_failure(());
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route(callback::CALLBACK_PATH, get(callback::callback))
+        .merge(admin)
+        .merge(routes)
+        .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Opens the services, loads every connector, and binds the listener.
+async fn prepare(config: ServeConfig) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
+    let mut services_config =
+        ServicesConfig::new(config.data_dir.clone(), config.connector_dirs.clone());
+    services_config.runtime = RuntimeConfig {
+        memory_limit: config.limits.memory_limit,
+        deadline: config.limits.deadline,
+        ..services_config.runtime
+    };
+    services_config.egress.allowed_cidrs = config.allow_private.clone();
+    if let Some(sandbox) = config.sandbox {
+        // The sandbox provider is on loopback; only its address is let through.
+        services_config
+            .egress
+            .allowed_cidrs
+            .push(ipnet::IpNet::from(sandbox.ip()));
+    }
+    let services = Arc::new(Services::open(services_config)?);
+    let metrics = Metrics::new();
+    services.tokens.observe(metrics.clone());
+    let admin = AdminKey::load_or_create(&config.data_dir)?;
+    let (connectors, skipped) = load_connectors(&services, &config.connector_dirs).await;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{bound}/"))
+            .with_context(|| format!("building a URL for {bound}"))?,
+    };
+    let slots = Arc::new(Semaphore::new(config.limits.max_concurrent));
+    let state = Arc::new(AppState {
+        services,
+        admin,
+        metrics,
+        public_url,
+        connectors,
+        skipped,
+        slots,
+        draining: AtomicBool::new(false),
+        config,
+    });
+    Ok((state, listener))
+}
+
+/// Loads every connector under `dirs`; a bad one is reported and skipped.
+async fn load_connectors(services: &Services, dirs: &[PathBuf]) -> (Vec<String>, Vec<Skipped>) {
+    let mut loaded = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in dirs {
+        for candidate in crate::cli::connectors::connector_dirs(dir) {
+            let reference = candidate.display().to_string();
+            match services.connector(&reference).await {
+                Ok(c) => {
+                    let key = c.connector().key().to_string();
+                    tracing::info!(connector = %key, dir = %reference, "connector loaded");
+                    loaded.push(key);
+                }
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    tracing::warn!(dir = %reference, %error, "connector skipped");
+                    skipped.push(Skipped {
+                        dir: candidate,
+                        error,
+                    });
+                }
+            }
+        }
+    }
+    loaded.sort();
+    loaded.dedup();
+    (loaded, skipped)
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Runs the server (and the sandbox provider, when configured) until SIGINT or SIGTERM,
+/// then lets invocations in flight finish within the grace period.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let sandbox = match config.sandbox {
+        Some(addr) => Some(crate::sandbox::start(addr).await?),
+        None => None,
+    };
+    let (state, listener) = prepare(config).await?;
+    let bound = listener.local_addr()?;
+    if let Some(sb) = &sandbox {
+        sb.register_credentials(&state.services.store)?;
+        println!("sandbox provider on http://{}", sb.addr());
+    }
+    println!("keyway listening on http://{bound}");
+    println!("admin key: {}", state.admin.origin);
+    for s in &state.skipped {
+        println!("skipped connector {}: {}", s.dir.display(), s.error);
+    }
+    tracing::info!(
+        listen = %bound,
+        connectors = state.connectors.len(),
+        skipped = state.skipped.len(),
+        "keyway serving"
+    );
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain_state = state.clone();
+    let app = router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                drain_state.draining.store(true, Ordering::SeqCst);
+                tracing::info!("shutting down: no new connections; finishing requests in flight");
+                let _ = started_tx.send(());
+            })
+            .await
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        done = &mut server => {
+            done.context("the server task failed")?.context("serving")?;
+            return Ok(());
+        }
+        _ = started_rx => {}
+    }
+    let grace = state.config.limits.shutdown_grace;
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(done) => {
+            done.context("the server task failed")?.context("serving")?;
+            tracing::info!("shut down cleanly");
+        }
+        Err(_) => {
+            let busy = state.config.limits.max_concurrent - state.slots.available_permits();
+            tracing::warn!(
+                in_flight = busy,
+                grace_seconds = grace.as_secs(),
+                "grace period over; stopping with invocations still running"
+            );
+        }
+    }
+    Ok(())
+}
