@@ -17,6 +17,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("not-a-connector", "NOT_A_CONNECTOR"),
     ("hostile", "HOSTILE"),
     ("ingester", "INGESTER"),
+    ("sandbox", "SANDBOX"),
 ];
 
 fn main() {

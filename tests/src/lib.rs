@@ -34,6 +34,7 @@ pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
     }
 }
 pub mod provider;
+pub mod server;
 
 /// The `keyway` binary of this build (built on demand when a test runs alone).
 pub fn keyway_bin() -> PathBuf {

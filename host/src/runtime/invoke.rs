@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 pub(crate) use super::state::InvocationMeta;
 
@@ -207,13 +207,17 @@ impl LoadedComponent {
             ),
         );
         store.limiter(|state| &mut state.limits);
-        let ticks = config
-            .deadline
-            .as_millis()
-            .div_ceil(EPOCH_TICK.as_millis())
-            .max(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        // Every epoch tick the guest yields to the executor, so a busy guest never holds a
+        // worker thread for longer than a tick; past the deadline it traps instead.
+        let cutoff = started + config.deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= cutoff {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
 
         let outcome = tokio::time::timeout(config.deadline + EPOCH_TICK * 10, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;

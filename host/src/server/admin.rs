@@ -192,7 +192,12 @@ pub async fn authorize(
         .into_response()),
         AuthorizationStart::Connected(outcome) => {
             let mut answer = outcome_json(&name, &outcome);
-            if let Err(e) = state.services.post_connect(&name).await {
+            let services = state.services.clone();
+            let connection = name.clone();
+            let post = state
+                .on_guests(async move { services.post_connect(&connection).await })
+                .await?;
+            if let Err(e) = post {
                 answer["postConnectError"] = Value::String(format!("{e:#}"));
             }
             Ok(Json(answer).into_response())
@@ -217,7 +222,10 @@ pub async fn revoke(State(state): State<Arc<AppState>>, Path(name): Path<String>
 }
 
 pub async fn test(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
-    let res = state.services.test_connection(&name).await?;
+    let services = state.services.clone();
+    let res = state
+        .on_guests(async move { services.test_connection(&name).await })
+        .await??;
     let body = serde_json::from_slice::<Value>(&res.body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&res.body).into_owned()));
     Ok(Json(json!({

@@ -57,7 +57,12 @@ pub async fn callback(
             .await
             .map_err(ApiError::from_anyhow)?;
         let mut answer = outcome_json(&name, &outcome);
-        match state.services.post_connect(&name).await {
+        let services = state.services.clone();
+        let connection = name.clone();
+        let post = state
+            .on_guests(async move { services.post_connect(&connection).await })
+            .await?;
+        match post {
             Ok(Some(account)) => answer["account"] = serde_json::json!(account),
             Ok(None) => {}
             Err(e) => {

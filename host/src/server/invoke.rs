@@ -51,7 +51,7 @@ pub async fn invoke(
     Path((name, path)): Path<(String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
+    let Ok(slot) = state.slots.clone().try_acquire_owned() else {
         state.metrics.deny(Denial::Overloaded);
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -107,10 +107,20 @@ pub async fn invoke(
         headers,
         body: body.to_vec(),
     };
-    let _in_flight = state.metrics.in_flight();
-    let started = Instant::now();
-    let outcome = state.services.invoke(&name, request).await;
-    let seconds = started.elapsed().as_secs_f64();
+    let in_flight = state.metrics.in_flight();
+    let services = state.services.clone();
+    let connection = name.clone();
+    let (outcome, seconds) = state
+        .on_guests(async move {
+            // The slot and the in-flight count are held until the guest is done, even if
+            // the caller hangs up.
+            let _slot = slot;
+            let _in_flight = in_flight;
+            let started = Instant::now();
+            let outcome = services.invoke(&connection, request).await;
+            (outcome, started.elapsed().as_secs_f64())
+        })
+        .await?;
     match outcome {
         Ok(res) => {
             state.metrics.invocation(

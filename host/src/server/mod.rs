@@ -64,10 +64,29 @@ pub struct AppState {
     pub skipped: Vec<Skipped>,
     /// Free invocation slots; an invocation that finds none gets 503.
     pub slots: Arc<Semaphore>,
+    /// The runtime guest code runs on, apart from the one that accepts and answers
+    /// requests, so busy guests never delay the I/O of the front (health checks, 503s).
+    pub guests: tokio::runtime::Handle,
     pub draining: AtomicBool,
 }
 
 impl AppState {
+    /// Runs `work` (anything that runs guest code) on the guests' runtime and waits for it.
+    /// It finishes even if the caller goes away, so what it holds is released only then.
+    pub async fn on_guests<F>(&self, work: F) -> Result<F::Output, error::ApiError>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.guests.spawn(work).await.map_err(|e| {
+            error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the invocation task failed: {e}"),
+            )
+        })
+    }
+
     /// The redirect URI the provider sends the user back to.
     pub fn redirect_uri(&self) -> anyhow::Result<Url> {
         self.public_url
@@ -147,7 +166,10 @@ fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Opens the services, loads every connector, and binds the listener.
-async fn prepare(config: ServeConfig) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
+async fn prepare(
+    config: ServeConfig,
+    guests: tokio::runtime::Handle,
+) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
     let mut services_config =
         ServicesConfig::new(config.data_dir.clone(), config.connector_dirs.clone());
     services_config.runtime = RuntimeConfig {
@@ -186,6 +208,7 @@ async fn prepare(config: ServeConfig) -> anyhow::Result<(Arc<AppState>, TcpListe
         connectors,
         skipped,
         slots,
+        guests,
         draining: AtomicBool::new(false),
         config,
     });
@@ -256,7 +279,24 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         Some(addr) => Some(crate::sandbox::start(addr).await?),
         None => None,
     };
-    let (state, listener) = prepare(config).await?;
+    let guests = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("keyway-guest")
+        // Guests yield every epoch tick; look at I/O (outbound calls) on every yield.
+        .event_interval(1)
+        .enable_all()
+        .build()
+        .context("starting the guests' runtime")?;
+    let result = serve(config, sandbox, guests.handle().clone()).await;
+    guests.shutdown_background();
+    result
+}
+
+async fn serve(
+    config: ServeConfig,
+    sandbox: Option<crate::sandbox::Sandbox>,
+    guests: tokio::runtime::Handle,
+) -> anyhow::Result<()> {
+    let (state, listener) = prepare(config, guests).await?;
     let bound = listener.local_addr()?;
     if let Some(sb) = &sandbox {
         sb.register_credentials(&state.services.store)?;

@@ -1,5 +1,5 @@
 //! A connector that misbehaves on purpose, so tests can prove the host survives it:
-//! an endless loop, a memory bomb, and responses the host must refuse.
+//! an endless loop, a memory bomb, slow busy work, and responses the host must refuse.
 
 use keyway_sdk::{Request, Response, routes};
 
@@ -32,10 +32,24 @@ fn ok(_req: Request) -> Response {
     Response::new(200, "ok")
 }
 
+/// Busy work for `?iterations=` rounds, then 200: a route that takes a while on purpose.
+fn work(req: Request) -> Response {
+    let rounds: u64 = req
+        .query("iterations")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let mut n: u64 = 0;
+    for i in 0..rounds {
+        n = std::hint::black_box(n.wrapping_add(i));
+    }
+    Response::new(200, format!("worked {rounds}"))
+}
+
 routes! {
-    POST "/loop" (internal) => spin,
-    POST "/alloc" (internal) => alloc,
+    POST "/loop" (api_key) => spin,
+    POST "/alloc" (api_key) => alloc,
     GET "/bad-status" (internal) => bad_status,
     GET "/bad-header" (internal) => bad_header,
-    GET "/ok" (internal) => ok,
+    GET "/ok" (api_key) => ok,
+    POST "/work" (api_key) => work,
 }

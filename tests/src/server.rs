@@ -1,0 +1,236 @@
+//! A `keyway serve` child process for tests that drive the server over real HTTP: its own
+//! data directory, a connectors directory the test fills, a known admin key, and the
+//! addresses read from the lines the server prints when it is up.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{components, keyway_bin};
+
+/// The admin key every test server runs with.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+/// A connectors directory for a test server.
+pub struct Connectors {
+    pub dir: tempfile::TempDir,
+}
+
+impl Connectors {
+    pub fn new() -> Connectors {
+        Connectors {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds a connector directory with `manifest` and the component at `wasm`.
+    pub fn add(&self, name: &str, manifest: &str, wasm: &str) {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).expect("connector dir");
+        std::fs::write(dir.join("connector.json"), manifest).expect("manifest");
+        std::fs::copy(wasm, dir.join("connector.wasm")).expect("component");
+    }
+
+    /// Adds the real `connectors/sandbox`. Its component and manifest name the sandbox
+    /// provider's default address, 127.0.0.1:8788, so a test using it needs that port.
+    pub fn add_sandbox(&self) {
+        let manifest =
+            std::fs::read_to_string(crate::connector_dir("sandbox").join("connector.json"))
+                .expect("sandbox manifest");
+        self.add("sandbox", &manifest, components::SANDBOX);
+    }
+
+    /// Adds the `misbehave` test component as connector `misbehave` (no OAuth).
+    pub fn add_misbehave(&self) {
+        let manifest = r#"{
+            "key": "misbehave", "name": "Misbehave", "provider": "none", "kind": "source",
+            "version": "0.1.0", "permissions": { "http": [] }, "connection": {}
+        }"#;
+        self.add("misbehave", manifest, components::MISBEHAVE);
+    }
+}
+
+impl Default for Connectors {
+    fn default() -> Self {
+        Connectors::new()
+    }
+}
+
+/// A running `keyway serve`.
+pub struct Server {
+    child: Child,
+    pub data_dir: tempfile::TempDir,
+    pub base: String,
+    pub sandbox: Option<String>,
+    stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `keyway serve` with `connectors` and the extra flags; waits until it listens.
+    pub fn start(connectors: &Path, extra: &[&str]) -> Server {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(keyway_bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("KEYWAY_DATA_DIR", data_dir.path())
+            .env("KEYWAY_CONNECTORS", connectors)
+            .env("KEYWAY_ADMIN_KEY", ADMIN_KEY)
+            .env("KEYWAY_LOG", "info")
+            .env_remove("KEYWAY_MASTER_KEY")
+            .env_remove("KEYWAY_SANDBOX")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn keyway serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let err_pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let out_pipe = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let mut base = None;
+        let mut sandbox = None;
+        // Start-up compiles components; this only guards against a server that never starts.
+        let give_up = Instant::now() + Duration::from_secs(300);
+        while base.is_none() {
+            let left = give_up.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("keyway listening on ") {
+                        base = Some(url.trim().to_string());
+                    } else if let Some(url) = line.strip_prefix("sandbox provider on ") {
+                        sandbox = Some(url.trim().to_string());
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    panic!("keyway serve did not start:\n{log}");
+                }
+            }
+        }
+        Server {
+            child,
+            data_dir,
+            base: base.unwrap_or_default(),
+            sandbox,
+            stderr,
+            stdout,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the server wrote to stderr (its logs) so far.
+    pub fn logs(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Everything the server wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn data_path(&self) -> PathBuf {
+        self.data_dir.path().to_path_buf()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit (guarded against a hang) and returns its status.
+    pub fn wait_exit(&mut self, guard: Duration) -> std::process::ExitStatus {
+        let until = Instant::now() + guard;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                panic!("keyway serve did not exit:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs the `keyway` CLI against this server's data directory.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(keyway_bin())
+            .args(args)
+            .env("KEYWAY_DATA_DIR", self.data_dir.path())
+            .env("KEYWAY_LOG", "warn")
+            .env_remove("KEYWAY_MASTER_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run keyway")
+    }
+
+    /// A new API key, made with `keyway api-keys create`; returns (id, key).
+    pub fn create_api_key(&self, name: &str) -> (String, String) {
+        let out = self.cli(&["api-keys", "create", "--name", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let id = text
+            .split("(id ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .expect("key id in the output")
+            .to_string();
+        let key = text
+            .lines()
+            .find(|l| l.starts_with("kw_"))
+            .expect("the key line")
+            .to_string();
+        (id, key)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

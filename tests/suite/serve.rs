@@ -1,0 +1,498 @@
+//! `keyway serve` driven over real HTTP as a child process: the sandbox flow from
+//! connection to records, API-key and admin-key enforcement, guests that loop or exhaust
+//! memory, the concurrency cap under 200 concurrent calls, graceful shutdown with an
+//! invocation in flight, and the open endpoints.
+
+use std::time::Duration;
+
+use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    json: Value,
+    text: String,
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Answer {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+fn with_json(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+fn admin(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    req.bearer_auth(ADMIN_KEY)
+}
+
+/// Creates the connection `name` of connector `connector` through the admin API.
+async fn create_connection(server: &Server, name: &str, connector: &str) {
+    let http = client();
+    let a = send(with_json(
+        admin(http.post(server.url("/v1/connections"))),
+        &json!({ "name": name, "connector": connector }),
+    ))
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+}
+
+#[tokio::test]
+async fn sandbox_flow_from_connection_to_records() {
+    // The sandbox connector names the provider's default address; the test uses it.
+    let sandbox_listen = "127.0.0.1:8788";
+    let connectors = Connectors::new();
+    connectors.add_sandbox();
+    let server = Server::start(connectors.path(), &["--sandbox"]);
+    assert_eq!(
+        server.sandbox.as_deref(),
+        Some(format!("http://{sandbox_listen}").as_str())
+    );
+    let http = client();
+
+    create_connection(&server, "demo", "sandbox").await;
+    let a = send(admin(
+        http.post(server.url("/v1/connections/demo/authorize")),
+    ))
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let auth_url = a.json["authorizationUrl"]
+        .as_str()
+        .expect("URL")
+        .to_string();
+    assert!(auth_url.starts_with(&format!("http://{sandbox_listen}/oauth/authorize?")));
+    assert!(auth_url.contains("code_challenge_method=S256"));
+
+    // The approval page, then Approve, as a browser would.
+    let page = send(http.get(&auth_url)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Approve"), "{}", page.text);
+    let request_id = page
+        .text
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the pending request id")
+        .to_string();
+    let decision = send(
+        http.post(format!("http://{sandbox_listen}/oauth/authorize/decision"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("request={request_id}&decision=approve")),
+    )
+    .await;
+    assert_eq!(decision.status, 303, "{}", decision.text);
+    let callback = decision.headers["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(
+        callback.starts_with(&server.url("/oauth/callback?")),
+        "{callback}"
+    );
+
+    let done = send(http.get(&callback).header("accept", "application/json")).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.json["connection"], "demo");
+    assert_eq!(
+        done.json["account"]["id"], "acct_sandbox_1",
+        "{}",
+        done.text
+    );
+    // The same callback again: the state was used up.
+    let again = send(http.get(&callback).header("accept", "application/json")).await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert_eq!(again.json["error"]["code"], "authorization_failed");
+
+    let shown = send(admin(http.get(server.url("/v1/connections/demo")))).await;
+    assert_eq!(shown.json["status"], "connected", "{}", shown.text);
+    assert_eq!(shown.json["account_name"], "Sandbox Coffee Co.");
+
+    let (_, key) = server.create_api_key("newcomer");
+    let sync = send(
+        http.post(server.url("/v1/connections/demo/routes/sync/orders"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(sync.status, 200, "{}", sync.text);
+    assert_eq!(sync.json["imported"], 42, "{}", sync.text);
+    assert_eq!(sync.json["pages"], 5);
+    assert!(sync.headers.contains_key("x-keyway-invocation-id"));
+
+    let records = send(admin(
+        http.get(server.url("/v1/connections/demo/records?limit=100")),
+    ))
+    .await;
+    let list = records.json["records"].as_array().expect("records");
+    assert_eq!(list.len(), 42);
+    assert_eq!(list[0]["entity"], "order");
+    assert_eq!(list[0]["idempotencyKey"], "sandbox-order-ord_0000");
+
+    let rerun = send(
+        http.post(server.url("/v1/connections/demo/routes/sync/orders"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(rerun.json["imported"], 0, "{}", rerun.text);
+    assert_eq!(rerun.json["duplicates"], 42);
+
+    let metrics = send(http.get(server.url("/metrics"))).await;
+    assert!(
+        metrics
+            .text
+            .contains("keyway_invocations_total{connector=\"sandbox\",route=\"POST /sync/orders\",status=\"200\"} 2"),
+        "{}",
+        metrics.text
+    );
+
+    let revoked = send(admin(http.post(server.url("/v1/connections/demo/revoke")))).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(revoked.json["outcome"], "revoked_at_provider");
+    let after = send(
+        http.post(server.url("/v1/connections/demo/routes/sync/orders"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(after.status, 401, "{}", after.text);
+    assert_eq!(after.json["error"]["code"], "reauth_required");
+
+    // Nothing secret in the logs: sandbox tokens carry a recognisable prefix.
+    let logs = server.logs();
+    for canary in ["sbx_at_", "sbx_rt_", ADMIN_KEY, key.as_str()] {
+        assert!(!logs.contains(canary), "{canary} leaked into the logs");
+        assert!(
+            !server.stdout().contains(canary),
+            "{canary} leaked to stdout"
+        );
+    }
+    assert!(
+        logs.contains("request_id"),
+        "request ids in the logs:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_and_the_admin_key_are_enforced() {
+    let connectors = Connectors::new();
+    connectors.add_misbehave();
+    let server = Server::start(connectors.path(), &[]);
+    let http = client();
+    create_connection(&server, "m", "misbehave").await;
+    let route = server.url("/v1/connections/m/routes/ok");
+
+    let missing = send(http.get(&route)).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.json["error"]["code"], "missing_api_key");
+    assert_eq!(missing.headers["www-authenticate"], "Bearer");
+
+    let wrong = send(http.get(&route).bearer_auth("kw_0123456789abcdef_nope")).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json["error"]["code"], "invalid_api_key");
+
+    let (id, key) = server.create_api_key("caller");
+    let ok = send(http.get(&route).bearer_auth(&key)).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.text, "ok");
+
+    // The admin key is not an API key, and an API key is not the admin key.
+    let admin_as_api = send(http.get(&route).bearer_auth(ADMIN_KEY)).await;
+    assert_eq!(admin_as_api.status, 401);
+    let api_as_admin = send(http.get(server.url("/v1/connections")).bearer_auth(&key)).await;
+    assert_eq!(api_as_admin.status, 401);
+    assert_eq!(api_as_admin.json["error"]["code"], "unauthorized");
+
+    // Internal routes are for the host only.
+    let internal = send(
+        http.get(server.url("/v1/connections/m/routes/bad-status"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(internal.status, 403, "{}", internal.text);
+    assert_eq!(internal.json["error"]["code"], "internal_route");
+
+    let out = server.cli(&["api-keys", "revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked = send(http.get(&route).bearer_auth(&key)).await;
+    assert_eq!(revoked.status, 401);
+    assert_eq!(revoked.json["error"]["code"], "invalid_api_key");
+
+    let listed = server.cli(&["api-keys", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("JSON list");
+    assert!(listed[0]["revoked_at"].is_i64());
+    assert!(!String::from_utf8_lossy(&server.cli(&["api-keys", "list"]).stdout).contains(&key));
+    assert!(!server.logs().contains(&key));
+}
+
+#[tokio::test]
+async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
+    let connectors = Connectors::new();
+    connectors.add_misbehave();
+    let server = Server::start(
+        connectors.path(),
+        &["--deadline-seconds", "1", "--memory-mib", "16"],
+    );
+    let http = client();
+    create_connection(&server, "m", "misbehave").await;
+    let (_, key) = server.create_api_key("t");
+
+    let looped = send(
+        http.post(server.url("/v1/connections/m/routes/loop"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(looped.status, 504, "{}", looped.text);
+    assert_eq!(looped.json["error"]["code"], "deadline_exceeded");
+    let id = looped.json["error"]["invocationId"]
+        .as_str()
+        .expect("invocation id");
+    assert!(!id.is_empty());
+
+    let bomb = send(
+        http.post(server.url("/v1/connections/m/routes/alloc"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(bomb.status, 500, "{}", bomb.text);
+    assert_eq!(bomb.json["error"]["code"], "memory_exceeded");
+    assert!(bomb.json["error"]["invocationId"].is_string());
+
+    // Everyone else is still served.
+    let ok = send(
+        http.get(server.url("/v1/connections/m/routes/ok"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let history = send(admin(http.get(server.url("/v1/connections/m/invocations")))).await;
+    let codes: Vec<&str> = history.json["invocations"]
+        .as_array()
+        .expect("invocations")
+        .iter()
+        .filter_map(|i| i["errorCode"].as_str())
+        .collect();
+    assert!(codes.contains(&"deadline_exceeded"), "{}", history.text);
+    assert!(codes.contains(&"memory_exceeded"), "{}", history.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_calls_with_a_cap_of_eight_are_all_answered() {
+    let connectors = Connectors::new();
+    connectors.add_misbehave();
+    let server = Server::start(connectors.path(), &["--max-concurrent", "8"]);
+    let http = client();
+    create_connection(&server, "m", "misbehave").await;
+    let (_, key) = server.create_api_key("load");
+    // Each call does enough work that the first eight still run when the rest arrive.
+    let url = server.url("/v1/connections/m/routes/work?iterations=300000000");
+    let one = send(http.post(&url).bearer_auth(&key)).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    let calls = (0..200).map(|_| {
+        let req = http.post(&url).bearer_auth(&key);
+        tokio::spawn(async move { send(req).await })
+    });
+    // A guard against a hang, not a speed target.
+    let answers = tokio::time::timeout(Duration::from_secs(600), futures_join_all(calls.collect()))
+        .await
+        .expect("every call answered");
+    let mut ok = 0;
+    let mut busy = 0;
+    for a in answers {
+        match a.status {
+            200 => ok += 1,
+            503 => {
+                busy += 1;
+                assert_eq!(a.json["error"]["code"], "overloaded");
+                assert_eq!(a.headers["retry-after"], "1");
+            }
+            other => panic!("unexpected status {other}: {}", a.text),
+        }
+    }
+    assert_eq!(ok + busy, 200);
+    assert!(ok >= 8, "at least the first eight ran: {ok}");
+    assert!(busy > 0, "some calls found the server full");
+    let metrics = send(http.get(server.url("/metrics"))).await;
+    assert!(
+        metrics.text.contains(&format!(
+            "keyway_denials_total{{reason=\"overloaded\"}} {busy}"
+        )),
+        "{}",
+        metrics.text
+    );
+}
+
+async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<Answer>>) -> Vec<Answer> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_invocation_in_flight() {
+    let connectors = Connectors::new();
+    connectors.add_misbehave();
+    let mut server = Server::start(connectors.path(), &["--shutdown-grace-seconds", "120"]);
+    let http = client();
+    create_connection(&server, "m", "misbehave").await;
+    let (_, key) = server.create_api_key("t");
+    let slow = http
+        .post(server.url("/v1/connections/m/routes/work?iterations=1500000000"))
+        .bearer_auth(&key);
+    let in_flight = tokio::spawn(async move { send(slow).await });
+    // Wait until the invocation is running.
+    loop {
+        let m = send(http.get(server.url("/metrics"))).await;
+        if m.text.contains("keyway_invocations_in_flight 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.terminate();
+    let answer = in_flight.await.expect("task");
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.text, "worked 1500000000");
+    let status = tokio::task::block_in_place(|| server.wait_exit(Duration::from_secs(120)));
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+    assert!(
+        server.logs().contains("shut down cleanly"),
+        "{}",
+        server.logs()
+    );
+    // No new connections after shutdown.
+    assert!(http.get(server.url("/healthz")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn open_endpoints_errors_and_a_skipped_connector() {
+    let connectors = Connectors::new();
+    connectors.add_misbehave();
+    let broken = connectors.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("dir");
+    std::fs::write(broken.join("connector.json"), "{ \"key\": 3 }").expect("manifest");
+    let server = Server::start(connectors.path(), &["--max-body-bytes", "64"]);
+    let http = client();
+
+    let health = send(http.get(server.url("/healthz"))).await;
+    assert_eq!(health.status, 200);
+    assert!(health.headers.contains_key("x-request-id"));
+    let given = send(
+        http.get(server.url("/healthz"))
+            .header("x-request-id", "req-abc"),
+    )
+    .await;
+    assert_eq!(given.headers["x-request-id"], "req-abc");
+
+    let ready = send(http.get(server.url("/readyz"))).await;
+    assert_eq!(ready.json["connectors"], 1, "{}", ready.text);
+    assert_eq!(ready.json["skipped"], 1);
+    assert!(
+        server.stdout().contains("skipped connector"),
+        "{}",
+        server.stdout()
+    );
+
+    let listed = send(admin(http.get(server.url("/v1/connectors")))).await;
+    assert_eq!(listed.json["connectors"][0]["key"], "misbehave");
+    assert!(listed.json["skipped"][0]["error"].is_string());
+
+    let unknown = send(http.get(server.url("/nope"))).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json["error"]["code"], "not_found");
+
+    let no_admin = send(http.get(server.url("/v1/connections"))).await;
+    assert_eq!(no_admin.status, 401);
+
+    let bad_json = send(
+        admin(http.post(server.url("/v1/connections")))
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(bad_json.status, 400, "{}", bad_json.text);
+    assert_eq!(bad_json.json["error"]["code"], "invalid_body");
+
+    let bad_connector = send(with_json(
+        admin(http.post(server.url("/v1/connections"))),
+        &json!({ "name": "x", "connector": "nope" }),
+    ))
+    .await;
+    assert_eq!(bad_connector.status, 400);
+    assert!(
+        bad_connector.json["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no loaded connector `nope`")
+    );
+
+    create_connection(&server, "m", "misbehave").await;
+    let dup = send(with_json(
+        admin(http.post(server.url("/v1/connections"))),
+        &json!({ "name": "m", "connector": "misbehave" }),
+    ))
+    .await;
+    assert_eq!(dup.status, 409, "{}", dup.text);
+
+    let (_, key) = server.create_api_key("t");
+    let big = send(
+        http.post(server.url("/v1/connections/m/routes/work"))
+            .bearer_auth(&key)
+            .body(vec![b'x'; 1000]),
+    )
+    .await;
+    assert_eq!(big.status, 413, "{}", big.text);
+    assert_eq!(big.json["error"]["code"], "body_too_large");
+
+    let no_route = send(
+        http.get(server.url("/v1/connections/m/routes/missing"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(no_route.status, 404);
+    assert_eq!(no_route.json["error"]["code"], "route_not_found");
+
+    let no_conn = send(
+        http.get(server.url("/v1/connections/ghost/routes/ok"))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(no_conn.status, 404);
+
+    // Client secrets go in the body and never come back or reach the logs.
+    let canary = "canary-client-secret-5c1f";
+    let creds = send(with_json(
+        admin(http.put(server.url("/v1/credentials/acme"))),
+        &json!({ "clientId": "acme-app", "clientSecret": canary }),
+    ))
+    .await;
+    assert_eq!(creds.status, 200, "{}", creds.text);
+    assert_eq!(creds.json["hasSecret"], true);
+    assert!(!creds.text.contains(canary));
+    assert!(!server.logs().contains(canary));
+}
