@@ -55,7 +55,9 @@ impl RefreshOutcome {
     }
 
     /// `503`: the provider is down (`provider_unavailable`; the connection is not
-    /// marked for re-authorization).
+    /// marked for re-authorization, and later calls get `provider_unavailable` from the
+    /// cooldown without another refresh). One outcome stands for the whole refresh: the
+    /// host manager's own retries within a refresh are not replayed one by one.
     pub fn unavailable() -> Self {
         RefreshOutcome(Outcome::Unavailable)
     }
