@@ -334,7 +334,11 @@ impl ConnectionTokens {
     }
 }
 
-fn door_error(e: TokenError) -> DoorError {
+/// The door's view of a token manager error: the stable code the guest branches on
+/// (`reauth_required` for a revoked grant or a connection that is not connected,
+/// `missing_scopes`, `provider_unavailable`, `internal`) and the manager's message.
+/// Public so that a token source seeded for tests reports exactly what custody would.
+pub fn door_error(e: TokenError) -> DoorError {
     let code = match &e {
         TokenError::ReauthRequired { .. } | TokenError::NotConnected { .. } => {
             TokenErrorCode::ReauthRequired

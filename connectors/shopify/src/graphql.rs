@@ -1,0 +1,106 @@
+//! One GraphQL Admin API request: `POST https://{shop}/admin/api/{version}/graphql.json`
+//! with the access token injected by the host into `X-Shopify-Access-Token` (the route
+//! never sees it), and Shopify's answer turned into data or the response the route should
+//! give: a host error keeps its code (`reauth_required`, `timeout`, ...), a 429 or a
+//! `THROTTLED` error becomes a provider error carrying the retry hint, any other failure a
+//! provider error naming the status.
+//!
+//! This module owns talking to Shopify; it must not know which records a sync writes.
+
+use keyway_sdk::{Body, Error, Http, HttpOptions, HttpResponse, Response, Settings, api};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The Admin API version every request names.
+pub const API_VERSION: &str = "2025-07";
+/// The header Shopify reads the access token from (no `Bearer ` prefix).
+pub const TOKEN_HEADER: &str = "X-Shopify-Access-Token";
+/// The token must stay valid this long for a request.
+const MIN_TOKEN_TTL_SECS: u32 = 60;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a failed request makes the route answer.
+pub type Failure = Response;
+
+/// The GraphQL endpoint of the connection's shop (`shop_domain` passed the manifest's
+/// `hostValidation`, so it is a `*.myshopify.com` host).
+fn endpoint() -> Result<String, Error> {
+    let shop = Settings::get("shop_domain")?
+        .ok_or_else(|| Error::invalid_input("the connection has no shop_domain setting"))?;
+    Ok(format!(
+        "https://{shop}/admin/api/{API_VERSION}/graphql.json"
+    ))
+}
+
+/// Runs `query` with `variables` and answers the `data` object.
+pub fn query(query: &str, variables: Value) -> Result<Value, Failure> {
+    let url = endpoint().map_err(|e| api::from_error(&e))?;
+    let body = Body::json(&json!({ "query": query, "variables": variables }))
+        .map_err(|e| api::from_error(&e))?;
+    let opts = HttpOptions::oauth_header(MIN_TOKEN_TTL_SECS, TOKEN_HEADER)
+        .header("accept", "application/json")
+        .timeout(TIMEOUT);
+    let res = Http::post(&url, body, opts).map_err(|e| api::from_error(&e))?;
+    if res.status == 429 {
+        return Err(rate_limited(retry_after(&res)));
+    }
+    if !res.ok() {
+        return Err(api::provider_error(
+            &format!("Shopify answered HTTP {}", res.status),
+            res.status,
+        ));
+    }
+    let doc: Value = res.json().map_err(|e| api::from_error(&e))?;
+    if let Some(errors) = doc["errors"].as_array().filter(|e| !e.is_empty()) {
+        if errors
+            .iter()
+            .any(|e| e["extensions"]["code"] == "THROTTLED")
+        {
+            return Err(rate_limited(None));
+        }
+        let messages: Vec<&str> = errors
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
+        return Err(api::provider_error(
+            &format!("Shopify reported GraphQL errors: {}", messages.join("; ")),
+            res.status,
+        ));
+    }
+    match doc.get("data") {
+        Some(data) if data.is_object() => Ok(data.clone()),
+        _ => Err(api::provider_error(
+            "Shopify answered without a data object",
+            res.status,
+        )),
+    }
+}
+
+/// Seconds from a `Retry-After` header given in seconds.
+fn retry_after(res: &HttpResponse) -> Option<u64> {
+    res.header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s.ceil() as u64)
+}
+
+/// `502 provider_error` for a throttled request, with the wait in the details and in a
+/// `Retry-After` header when Shopify gave one.
+fn rate_limited(retry_after: Option<u64>) -> Response {
+    let message = match retry_after {
+        Some(secs) => format!("Shopify is rate limiting this app; retry after {secs} s"),
+        None => "Shopify is rate limiting this app; retry later".to_string(),
+    };
+    let body = json!({
+        "error": {
+            "code": "provider_error",
+            "message": message,
+            "details": { "providerStatus": 429, "retryAfterSeconds": retry_after },
+        }
+    });
+    let res = api::json_status(502, &body);
+    match retry_after {
+        Some(secs) => res.with_header("retry-after", secs.to_string()),
+        None => res,
+    }
+}
