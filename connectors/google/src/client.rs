@@ -1,0 +1,51 @@
+//! Calls to Google's APIs through the host's HTTP door, with the connection's token
+//! injected by the host. Must not read the token itself, retry (the host already retries
+//! a 401 once after a forced refresh) or judge responses: `failure.rs` does that.
+
+use keyway_sdk::{Error, Http, HttpOptions, HttpResponse};
+
+/// Google's OpenID Connect userinfo endpoint.
+pub const USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+
+/// The Calendar API's calendars collection; a calendar id follows, percent-encoded.
+pub const CALENDARS_URL: &str = "https://www.googleapis.com/calendar/v3/calendars";
+
+/// The token must stay valid this long after the host hands it to the request.
+const MIN_TOKEN_TTL_SECONDS: u32 = 300;
+
+/// `GET url` with the connection's token.
+pub fn get(url: &str) -> Result<HttpResponse, Error> {
+    Http::get(
+        url,
+        HttpOptions::oauth(MIN_TOKEN_TTL_SECONDS).header("Accept", "application/json"),
+    )
+}
+
+/// Percent-encodes `text` for a query value or path segment: everything but RFC 3986
+/// unreserved characters.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn encode_escapes_calendar_ids() {
+        assert_eq!(
+            encode("en.usa#holiday@group.v.calendar.google.com"),
+            "en.usa%23holiday%40group.v.calendar.google.com"
+        );
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode("primary"), "primary");
+    }
+}

@@ -1,0 +1,65 @@
+//! What a route answers when Microsoft Graph does not answer with success: a 401 that
+//! survived the host's forced refresh and retry is `reauth_required`; a 429 (or a 503
+//! with `Retry-After`, Graph's other throttling answer) is a provider error carrying
+//! the retry hint; anything else is a provider error with Graph's status and error
+//! code. Must not include response bodies (they may echo request data) and must not
+//! retry: the host already did.
+
+use keyway_sdk::{Error, ErrorCode, HttpResponse, Response, api};
+use serde_json::{Value, json};
+
+/// The route's answer for a non-2xx Graph response; `Err` for a 401, so the route
+/// propagates it as `reauth_required`. `progress` (what a sync stored before the
+/// failure) is added to the details when given.
+pub fn provider_failure(
+    res: &HttpResponse,
+    action: &str,
+    progress: Option<Value>,
+) -> Result<Response, Error> {
+    if res.status == 401 {
+        return Err(Error::new(
+            ErrorCode::ReauthRequired,
+            format!(
+                "Microsoft Graph rejected the connection's token while {action}, even after a refresh; authorize the connection again"
+            ),
+        ));
+    }
+    let mut details = json!({ "providerStatus": res.status });
+    if let Some(code) = graph_error_code(res) {
+        details["providerCode"] = Value::from(code);
+    }
+    let retry_after = res.header("retry-after").map(str::trim);
+    let throttled = res.status == 429 || (res.status == 503 && retry_after.is_some());
+    if throttled && let Some(hint) = retry_after {
+        details["retryAfter"] = Value::from(hint);
+        if let Ok(seconds) = hint.parse::<u64>() {
+            details["retryAfterSeconds"] = Value::from(seconds);
+        }
+    }
+    let message = if throttled {
+        format!("Microsoft Graph is throttling this mailbox while {action}; retry later")
+    } else {
+        format!("Microsoft Graph answered {} while {action}", res.status)
+    };
+    if let Some(progress) = progress {
+        details["progress"] = progress;
+    }
+    let body =
+        json!({ "error": { "code": "provider_error", "message": message, "details": details } });
+    let mut response = api::json_status(502, &body);
+    if let Some(seconds) = details.get("retryAfterSeconds").and_then(Value::as_u64) {
+        response = response.with_header("retry-after", seconds.to_string());
+    }
+    Ok(response)
+}
+
+/// Graph's `error.code` (for example `ErrorAccessDenied`), when it is a short token.
+fn graph_error_code(res: &HttpResponse) -> Option<String> {
+    let body: Value = serde_json::from_slice(&res.body).ok()?;
+    let code = body.pointer("/error/code")?.as_str()?;
+    (code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'))
+    .then(|| code.to_string())
+}

@@ -1,0 +1,58 @@
+//! Calls to Square's Connect API v2 through the host's HTTP door, with the pinned
+//! `Square-Version` header and the connection's token injected by the host. Must not read
+//! the token itself, retry (the host already retries a 401 once after a forced refresh)
+//! or judge responses: `failure.rs` does that.
+
+use keyway_sdk::{Body, Error, Http, HttpOptions, HttpResponse};
+use serde_json::Value;
+
+/// The API base every call goes to; the manifest allows exactly this prefix.
+pub const API_BASE: &str = "https://connect.squareup.com/v2";
+
+/// The Square API version the mapping in `canonical.rs` was written against.
+pub const SQUARE_VERSION: &str = "2026-01-22";
+
+/// The token must stay valid this long after the host hands it to the request.
+const MIN_TOKEN_TTL_SECONDS: u32 = 300;
+
+fn options() -> HttpOptions {
+    HttpOptions::oauth(MIN_TOKEN_TTL_SECONDS)
+        .header("Square-Version", SQUARE_VERSION)
+        .header("Accept", "application/json")
+}
+
+/// `GET {API_BASE}{path_and_query}`.
+pub fn get(path_and_query: &str) -> Result<HttpResponse, Error> {
+    Http::get(&format!("{API_BASE}{path_and_query}"), options())
+}
+
+/// `POST {API_BASE}{path}` with a JSON body.
+pub fn post(path: &str, body: &Value) -> Result<HttpResponse, Error> {
+    Http::post(&format!("{API_BASE}{path}"), Body::json(body)?, options())
+}
+
+/// Percent-encodes `text` for a query value or path segment: everything but RFC 3986
+/// unreserved characters.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn encode_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(encode("aZ09-._~"), "aZ09-._~");
+        assert_eq!(encode("a b/c+d=e&f"), "a%20b%2Fc%2Bd%3De%26f");
+        assert_eq!(encode("é"), "%C3%A9");
+    }
+}
