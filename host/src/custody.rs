@@ -205,7 +205,7 @@ impl Catalog {
             config.apply_discovery(d, false);
         }
         config.scopes = oauth.scopes.clone();
-        config.required_scopes = oauth.scopes.clone();
+        config.required_scopes = crate::oauth::provider::required_scopes(&oauth.scopes);
         config.scope_separator = oauth.scope_separator.clone();
         config.access_type_offline =
             matches!(oauth.access_type, Some(manifest::AccessType::Offline));

@@ -207,7 +207,7 @@ impl SeededTokens {
             .map_err(|e| format!("placeholder token URL: {e}"))?;
         let mut provider = ProviderConfig::new(oauth.flow, endpoint);
         provider.scopes = oauth.scopes.clone();
-        provider.required_scopes = oauth.scopes.clone();
+        provider.required_scopes = keyway_host::oauth::provider::required_scopes(&oauth.scopes);
         provider.scope_separator = oauth.scope_separator.clone();
         provider.refresh_enabled = oauth.refresh_enabled;
         provider.token_paths = TokenPaths {
