@@ -3,7 +3,8 @@
 //! A connector is a `cdylib` compiled to `wasm32-wasip2`. Its routes are plain Rust
 //! functions registered with [`routes!`]; inside them the only doors to the world are the
 //! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`] and the logging
-//! macros. The raw WIT bindings are an implementation detail (`wit`, hidden).
+//! macros. Sync routes share [`sync`] (options, tally, early answers); [`api`] builds
+//! answers, [`url`] encodes URL pieces. The raw WIT bindings are an implementation detail (`wit`, hidden).
 //!
 //! ```ignore
 //! use keyway_sdk::{api, routes, Http, HttpOptions, Request, Response, Error};
@@ -35,6 +36,8 @@ mod oauth;
 mod request;
 mod routes;
 mod settings;
+pub mod sync;
+pub mod url;
 
 pub use error::{Error, ErrorCode};
 pub use http::{Auth, Body, Http, HttpOptions, HttpResponse};

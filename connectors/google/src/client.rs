@@ -20,32 +20,3 @@ pub fn get(url: &str) -> Result<HttpResponse, Error> {
         HttpOptions::oauth(MIN_TOKEN_TTL_SECONDS).header("Accept", "application/json"),
     )
 }
-
-/// Percent-encodes `text` for a query value or path segment: everything but RFC 3986
-/// unreserved characters.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode;
-
-    #[test]
-    fn encode_escapes_calendar_ids() {
-        assert_eq!(
-            encode("en.usa#holiday@group.v.calendar.google.com"),
-            "en.usa%23holiday%40group.v.calendar.google.com"
-        );
-        assert_eq!(encode("a/b c"), "a%2Fb%20c");
-        assert_eq!(encode("primary"), "primary");
-    }
-}

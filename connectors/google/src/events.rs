@@ -5,10 +5,10 @@
 
 use crate::canonical;
 use crate::client;
-use crate::failure::{self, Failure};
-use crate::sync::{SyncOptions, Tally};
-use keyway_sdk::ingest::{self, BatchOptions};
-use keyway_sdk::{Error, Request, Response, Settings, api};
+use crate::failure;
+use keyway_sdk::api::{self, Failure};
+use keyway_sdk::sync::{SyncOptions, Tally};
+use keyway_sdk::{Error, Request, Response, Settings, url};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ pub fn sync_events(req: Request) -> Result<Response, Error> {
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| DEFAULT_CALENDAR.to_string());
-    failure::finish(run(&calendar, options))
+    api::finish(run(&calendar, options))
 }
 
 fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
@@ -40,7 +40,7 @@ fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
     let base = format!(
         "{}/{}/events?maxResults={PAGE_SIZE}",
         client::CALENDARS_URL,
-        client::encode(calendar)
+        url::encode(calendar)
     );
     let mut tally = Tally::new("events");
     let mut page_token: Option<String> = None;
@@ -50,7 +50,7 @@ fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
             break;
         }
         let url = match &page_token {
-            Some(t) => format!("{base}&pageToken={}", client::encode(t)),
+            Some(t) => format!("{base}&pageToken={}", url::encode(t)),
             None => base.clone(),
         };
         let res = client::get(&url)?;
@@ -64,36 +64,16 @@ fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
         let page: Page = res
             .json()
             .map_err(|e| failure::malformed(action, &e.message, Some(tally.to_json())))?;
-        tally.pages += 1;
-        let records: Vec<Value> = page
-            .items
-            .iter()
-            .filter_map(|e| canonical::event(calendar, e))
-            .collect();
-        tally.skip(page.items.len() - records.len());
-        if !records.is_empty() {
-            let key = canonical::event_key;
-            let batch = ingest::batch(
-                "CalendarEvent",
-                &records,
-                BatchOptions::stream("events")
-                    .continue_on_error(true)
-                    .idempotency_key(&key),
-            )?;
-            tally.add(&batch);
-        }
-        keyway_sdk::debug!(stream = "events", page = tally.pages; "page stored");
+        tally.store_page(
+            "CalendarEvent",
+            &page.items,
+            |e| canonical::event(calendar, e),
+            &canonical::event_key,
+        )?;
         match page.next_page_token {
             Some(next) if !next.is_empty() => page_token = Some(next),
             _ => break,
         }
     }
-    keyway_sdk::info!(
-        stream = "events",
-        pages = tally.pages,
-        imported = tally.imported,
-        duplicates = tally.duplicates;
-        "sync finished"
-    );
-    Ok(api::json(&tally.to_json()))
+    Ok(tally.report())
 }

@@ -6,29 +6,9 @@
 //! `provider_error` with Google's status and reason. Must not copy response bodies
 //! beyond Google's reason codes and must not retry.
 
-use keyway_sdk::{Error, ErrorCode, HttpResponse, Response, api};
-use serde_json::{Value, json};
-
-/// Why a route stops: a host error (answered by the SDK's mapping, e.g. 401 for
-/// `reauth_required`) or a finished error response.
-pub enum Failure {
-    Host(Error),
-    Answer(Response),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Host(e)
-    }
-}
-
-/// Turns a route's outcome into what the SDK expects from a handler.
-pub fn finish(result: Result<Response, Failure>) -> Result<Response, Error> {
-    match result {
-        Ok(response) | Err(Failure::Answer(response)) => Ok(response),
-        Err(Failure::Host(e)) => Err(e),
-    }
-}
+use keyway_sdk::api::{Failure, ProviderError};
+use keyway_sdk::{Error, ErrorCode, HttpResponse};
+use serde_json::Value;
 
 /// Every reason code in a Google error body: `error.errors[].reason` and
 /// `error.details[].reason`.
@@ -85,50 +65,28 @@ pub fn provider_failure(res: &HttpResponse, action: &str, progress: Option<Value
             format!("Google found nothing while {action}; check the calendar_id setting"),
         ));
     }
-    let mut details = json!({ "providerStatus": res.status });
-    if !reasons.is_empty() {
-        details["providerReasons"] = json!(reasons);
-    }
     let rate_limited = res.status == 429 || reasons.iter().any(|r| is_rate_limit(r));
-    let mut retry_after_seconds = None;
     let message = if rate_limited {
-        if let Some(hint) = res.header("retry-after").map(str::trim) {
-            details["retryAfter"] = Value::from(hint);
-            retry_after_seconds = hint.parse::<u64>().ok();
-            if let Some(seconds) = retry_after_seconds {
-                details["retryAfterSeconds"] = Value::from(seconds);
-            }
-        }
         format!("Google is rate limiting this connection while {action}; retry later")
     } else {
         format!("Google answered HTTP {} while {action}", res.status)
     };
-    if let Some(progress) = progress {
-        details["progress"] = progress;
+    let mut answer = ProviderError::new(message).provider_status(res.status);
+    if !reasons.is_empty() {
+        answer = answer.detail("providerReasons", reasons);
     }
-    Failure::Answer(error_response(&message, details, retry_after_seconds))
+    if rate_limited {
+        answer = answer.retry_after(res);
+    }
+    Failure::Answer(answer.progress(progress).into_response())
 }
 
 /// The failure for a 2xx answer whose body is not what Google documents.
 pub fn malformed(action: &str, reason: &str, progress: Option<Value>) -> Failure {
-    let mut details = json!({ "reason": reason });
-    if let Some(progress) = progress {
-        details["progress"] = progress;
-    }
-    Failure::Answer(error_response(
-        &format!("Google's answer while {action} is not the expected JSON"),
-        details,
-        None,
+    let answer = ProviderError::new(format!(
+        "Google's answer while {action} is not the expected JSON"
     ))
-}
-
-fn error_response(message: &str, details: Value, retry_after_seconds: Option<u64>) -> Response {
-    let body = json!({
-        "error": { "code": "provider_error", "message": message, "details": details }
-    });
-    let response = api::json_status(502, &body);
-    match retry_after_seconds {
-        Some(seconds) => response.with_header("retry-after", seconds.to_string()),
-        None => response,
-    }
+    .detail("reason", reason)
+    .progress(progress);
+    Failure::Answer(answer.into_response())
 }

@@ -13,7 +13,6 @@ mod client;
 mod events;
 mod failure;
 mod setup;
-mod sync;
 
 keyway_sdk::routes! {
     POST "/setup/test_connection" (api_key) => setup::test_connection,

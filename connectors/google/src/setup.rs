@@ -5,12 +5,13 @@
 //! consumer account). Must not return anything else Google sent.
 
 use crate::client;
-use crate::failure::{self, Failure};
+use crate::failure;
+use keyway_sdk::api::Failure;
 use keyway_sdk::{Error, Request, Response, api};
 use serde_json::{Value, json};
 
 pub fn test_connection(_req: Request) -> Result<Response, Error> {
-    failure::finish(run())
+    api::finish(run())
 }
 
 fn non_empty<'a>(v: &'a Value, field: &str) -> Option<&'a str> {

@@ -5,8 +5,9 @@
 //! code. Must not include response bodies (they may echo request data) and must not
 //! retry: the host already did.
 
-use keyway_sdk::{Error, ErrorCode, HttpResponse, Response, api};
-use serde_json::{Value, json};
+use keyway_sdk::api::ProviderError;
+use keyway_sdk::{Error, ErrorCode, HttpResponse, Response};
+use serde_json::Value;
 
 /// The route's answer for a non-2xx Graph response; `Err` for a 401, so the route
 /// propagates it as `reauth_required`. `progress` (what a sync stored before the
@@ -24,33 +25,20 @@ pub fn provider_failure(
             ),
         ));
     }
-    let mut details = json!({ "providerStatus": res.status });
-    if let Some(code) = graph_error_code(res) {
-        details["providerCode"] = Value::from(code);
-    }
-    let retry_after = res.header("retry-after").map(str::trim);
-    let throttled = res.status == 429 || (res.status == 503 && retry_after.is_some());
-    if throttled && let Some(hint) = retry_after {
-        details["retryAfter"] = Value::from(hint);
-        if let Ok(seconds) = hint.parse::<u64>() {
-            details["retryAfterSeconds"] = Value::from(seconds);
-        }
-    }
+    let throttled = res.status == 429 || (res.status == 503 && res.header("retry-after").is_some());
     let message = if throttled {
         format!("Microsoft Graph is throttling this mailbox while {action}; retry later")
     } else {
         format!("Microsoft Graph answered {} while {action}", res.status)
     };
-    if let Some(progress) = progress {
-        details["progress"] = progress;
+    let mut answer = ProviderError::new(message).provider_status(res.status);
+    if let Some(code) = graph_error_code(res) {
+        answer = answer.detail("providerCode", code);
     }
-    let body =
-        json!({ "error": { "code": "provider_error", "message": message, "details": details } });
-    let mut response = api::json_status(502, &body);
-    if let Some(seconds) = details.get("retryAfterSeconds").and_then(Value::as_u64) {
-        response = response.with_header("retry-after", seconds.to_string());
+    if throttled {
+        answer = answer.retry_after(res);
     }
-    Ok(response)
+    Ok(answer.progress(progress).into_response())
 }
 
 /// Graph's `error.code` (for example `ErrorAccessDenied`), when it is a short token.

@@ -4,8 +4,9 @@
 //! status. Must not include response bodies or headers other than `Retry-After` (they
 //! may echo request data) and must not retry: the host already did.
 
-use keyway_sdk::{Error, ErrorCode, HttpResponse, Response, api};
-use serde_json::{Value, json};
+use keyway_sdk::api::ProviderError;
+use keyway_sdk::{Error, ErrorCode, HttpResponse, Response};
+use serde_json::Value;
 
 /// The route's answer for a non-2xx provider response; `Err` for a 401, so the route
 /// propagates it as `reauth_required`. `progress` (what a sync stored before the
@@ -23,27 +24,15 @@ pub fn provider_failure(
             ),
         ));
     }
-    let mut details = json!({ "providerStatus": res.status });
-    let message = if res.status == 429 {
-        let retry_after = res.header("retry-after").map(str::trim);
-        if let Some(hint) = retry_after {
-            details["retryAfter"] = Value::from(hint);
-            if let Ok(seconds) = hint.parse::<u64>() {
-                details["retryAfterSeconds"] = Value::from(seconds);
-            }
-        }
+    let rate_limited = res.status == 429;
+    let message = if rate_limited {
         format!("Intuit is rate limiting this company while {action}; retry later")
     } else {
         format!("Intuit answered {} while {action}", res.status)
     };
-    if let Some(progress) = progress {
-        details["progress"] = progress;
+    let mut answer = ProviderError::new(message).provider_status(res.status);
+    if rate_limited {
+        answer = answer.retry_after(res);
     }
-    let body =
-        json!({ "error": { "code": "provider_error", "message": message, "details": details } });
-    let mut response = api::json_status(502, &body);
-    if let Some(seconds) = details.get("retryAfterSeconds").and_then(Value::as_u64) {
-        response = response.with_header("retry-after", seconds.to_string());
-    }
-    Ok(response)
+    Ok(answer.progress(progress).into_response())
 }

@@ -3,6 +3,7 @@
 //! `minorversion`. Must not send requests or read settings.
 
 use crate::company::{Company, MINOR_VERSION};
+use keyway_sdk::url::encode;
 
 /// The largest page the query endpoint serves.
 pub const MAX_RESULTS_LIMIT: u32 = 1000;
@@ -19,19 +20,6 @@ pub fn url(company: &Company, query: &str) -> String {
         company.base_url(),
         encode(query)
     )
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

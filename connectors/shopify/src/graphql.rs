@@ -7,6 +7,7 @@
 //!
 //! This module owns talking to Shopify; it must not know which records a sync writes.
 
+use keyway_sdk::api::ProviderError;
 use keyway_sdk::{Body, Error, Http, HttpOptions, HttpResponse, Response, Settings, api};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -91,16 +92,10 @@ fn rate_limited(retry_after: Option<u64>) -> Response {
         Some(secs) => format!("Shopify is rate limiting this app; retry after {secs} s"),
         None => "Shopify is rate limiting this app; retry later".to_string(),
     };
-    let body = json!({
-        "error": {
-            "code": "provider_error",
-            "message": message,
-            "details": { "providerStatus": 429, "retryAfterSeconds": retry_after },
-        }
-    });
-    let res = api::json_status(502, &body);
+    let answer = ProviderError::new(message).provider_status(429);
     match retry_after {
-        Some(secs) => res.with_header("retry-after", secs.to_string()),
-        None => res,
+        Some(secs) => answer.retry_after_seconds(secs),
+        None => answer.detail("retryAfterSeconds", Value::Null),
     }
+    .into_response()
 }

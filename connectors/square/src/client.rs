@@ -30,29 +30,3 @@ pub fn get(path_and_query: &str) -> Result<HttpResponse, Error> {
 pub fn post(path: &str, body: &Value) -> Result<HttpResponse, Error> {
     Http::post(&format!("{API_BASE}{path}"), Body::json(body)?, options())
 }
-
-/// Percent-encodes `text` for a query value or path segment: everything but RFC 3986
-/// unreserved characters.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode;
-
-    #[test]
-    fn encode_keeps_unreserved_and_escapes_the_rest() {
-        assert_eq!(encode("aZ09-._~"), "aZ09-._~");
-        assert_eq!(encode("a b/c+d=e&f"), "a%20b%2Fc%2Bd%3De%26f");
-        assert_eq!(encode("é"), "%C3%A9");
-    }
-}

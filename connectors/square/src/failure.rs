@@ -5,29 +5,9 @@
 //! code. Must not copy response bodies beyond Square's error code (its `detail` may echo
 //! request data) and must not retry.
 
-use keyway_sdk::{Error, ErrorCode, HttpResponse, Response, api};
-use serde_json::{Value, json};
-
-/// Why a route stops: a host error (answered by the SDK's mapping, e.g. 401 for
-/// `reauth_required`) or a finished error response.
-pub enum Failure {
-    Host(Error),
-    Answer(Response),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Host(e)
-    }
-}
-
-/// Turns a route's outcome into what the SDK expects from a handler.
-pub fn finish(result: Result<Response, Failure>) -> Result<Response, Error> {
-    match result {
-        Ok(response) | Err(Failure::Answer(response)) => Ok(response),
-        Err(Failure::Host(e)) => Err(e),
-    }
-}
+use keyway_sdk::api::{Failure, ProviderError};
+use keyway_sdk::{Error, ErrorCode, HttpResponse};
+use serde_json::Value;
 
 /// The first `errors[].code` of a Square error body, if it has one.
 fn square_error_code(res: &HttpResponse) -> Option<String> {
@@ -58,49 +38,28 @@ pub fn provider_failure(res: &HttpResponse, action: &str, progress: Option<Value
             ),
         ));
     }
-    let mut details = json!({ "providerStatus": res.status });
-    if let Some(code) = &code {
-        details["providerCode"] = Value::from(code.as_str());
-    }
-    let mut retry_after_seconds = None;
-    let message = if res.status == 429 {
-        if let Some(hint) = res.header("retry-after").map(str::trim) {
-            details["retryAfter"] = Value::from(hint);
-            retry_after_seconds = hint.parse::<u64>().ok();
-            if let Some(seconds) = retry_after_seconds {
-                details["retryAfterSeconds"] = Value::from(seconds);
-            }
-        }
+    let rate_limited = res.status == 429;
+    let message = if rate_limited {
         format!("Square is rate limiting this connection while {action}; retry later")
     } else {
         format!("Square answered HTTP {} while {action}", res.status)
     };
-    if let Some(progress) = progress {
-        details["progress"] = progress;
+    let mut answer = ProviderError::new(message).provider_status(res.status);
+    if let Some(code) = code {
+        answer = answer.detail("providerCode", code);
     }
-    Failure::Answer(error_response(&message, details, retry_after_seconds))
+    if rate_limited {
+        answer = answer.retry_after(res);
+    }
+    Failure::Answer(answer.progress(progress).into_response())
 }
 
 /// The failure for a 2xx answer whose body is not what Square documents.
 pub fn malformed(action: &str, reason: &str, progress: Option<Value>) -> Failure {
-    let mut details = json!({ "reason": reason });
-    if let Some(progress) = progress {
-        details["progress"] = progress;
-    }
-    Failure::Answer(error_response(
-        &format!("Square's answer while {action} is not the expected JSON"),
-        details,
-        None,
+    let answer = ProviderError::new(format!(
+        "Square's answer while {action} is not the expected JSON"
     ))
-}
-
-fn error_response(message: &str, details: Value, retry_after_seconds: Option<u64>) -> Response {
-    let body = json!({
-        "error": { "code": "provider_error", "message": message, "details": details }
-    });
-    let response = api::json_status(502, &body);
-    match retry_after_seconds {
-        Some(seconds) => response.with_header("retry-after", seconds.to_string()),
-        None => response,
-    }
+    .detail("reason", reason)
+    .progress(progress);
+    Failure::Answer(answer.into_response())
 }

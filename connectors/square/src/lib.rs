@@ -12,7 +12,6 @@ mod failure;
 mod orders;
 mod payments;
 mod setup;
-mod sync;
 
 keyway_sdk::routes! {
     POST "/setup/test_connection" (api_key) => setup::test_connection,

@@ -5,10 +5,10 @@
 
 use crate::canonical;
 use crate::client;
-use crate::failure::{self, Failure};
-use crate::sync::{SyncOptions, Tally};
-use keyway_sdk::ingest::{self, BatchOptions};
-use keyway_sdk::{Error, Request, Response, api};
+use crate::failure;
+use keyway_sdk::api::{self, Failure};
+use keyway_sdk::sync::{SyncOptions, Tally};
+use keyway_sdk::{Error, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ struct Page {
 
 pub fn sync_orders(req: Request) -> Result<Response, Error> {
     let options = SyncOptions::from_request(&req)?;
-    failure::finish(run(options))
+    api::finish(run(options))
 }
 
 fn location_ids() -> Result<Vec<String>, Failure> {
@@ -84,33 +84,17 @@ fn run(options: SyncOptions) -> Result<Response, Failure> {
             let page: Page = res
                 .json()
                 .map_err(|e| failure::malformed(action, &e.message, Some(tally.to_json())))?;
-            tally.pages += 1;
-            let records: Vec<Value> = page.orders.iter().filter_map(canonical::order).collect();
-            tally.skip(page.orders.len() - records.len());
-            if !records.is_empty() {
-                let key = canonical::order_key;
-                let batch = ingest::batch(
-                    "Order",
-                    &records,
-                    BatchOptions::stream("orders")
-                        .continue_on_error(true)
-                        .idempotency_key(&key),
-                )?;
-                tally.add(&batch);
-            }
-            keyway_sdk::debug!(stream = "orders", page = tally.pages; "page stored");
+            tally.store_page(
+                "Order",
+                &page.orders,
+                canonical::order,
+                &canonical::order_key,
+            )?;
             match page.cursor {
                 Some(next) if !next.is_empty() => cursor = Some(next),
                 _ => break,
             }
         }
     }
-    keyway_sdk::info!(
-        stream = "orders",
-        pages = tally.pages,
-        imported = tally.imported,
-        duplicates = tally.duplicates;
-        "sync finished"
-    );
-    Ok(api::json(&tally.to_json()))
+    Ok(tally.report())
 }

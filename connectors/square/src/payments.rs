@@ -4,10 +4,10 @@
 
 use crate::canonical;
 use crate::client;
-use crate::failure::{self, Failure};
-use crate::sync::{SyncOptions, Tally};
-use keyway_sdk::ingest::{self, BatchOptions};
-use keyway_sdk::{Error, Request, Response, api};
+use crate::failure;
+use keyway_sdk::api::{self, Failure};
+use keyway_sdk::sync::{SyncOptions, Tally};
+use keyway_sdk::{Error, Request, Response, url};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ struct Page {
 
 pub fn sync_payments(req: Request) -> Result<Response, Error> {
     let options = SyncOptions::from_request(&req)?;
-    failure::finish(run(options))
+    api::finish(run(options))
 }
 
 fn run(options: SyncOptions) -> Result<Response, Failure> {
@@ -39,7 +39,7 @@ fn run(options: SyncOptions) -> Result<Response, Failure> {
         let mut path = format!("/payments?sort_order=ASC&limit={PAGE_SIZE}");
         if let Some(c) = &cursor {
             path.push_str("&cursor=");
-            path.push_str(&client::encode(c));
+            path.push_str(&url::encode(c));
         }
         let res = client::get(&path)?;
         if !res.ok() {
@@ -52,36 +52,16 @@ fn run(options: SyncOptions) -> Result<Response, Failure> {
         let page: Page = res
             .json()
             .map_err(|e| failure::malformed(action, &e.message, Some(tally.to_json())))?;
-        tally.pages += 1;
-        let records: Vec<Value> = page
-            .payments
-            .iter()
-            .filter_map(canonical::payment)
-            .collect();
-        tally.skip(page.payments.len() - records.len());
-        if !records.is_empty() {
-            let key = canonical::payment_key;
-            let batch = ingest::batch(
-                "Payment",
-                &records,
-                BatchOptions::stream("payments")
-                    .continue_on_error(true)
-                    .idempotency_key(&key),
-            )?;
-            tally.add(&batch);
-        }
-        keyway_sdk::debug!(stream = "payments", page = tally.pages; "page stored");
+        tally.store_page(
+            "Payment",
+            &page.payments,
+            canonical::payment,
+            &canonical::payment_key,
+        )?;
         match page.cursor {
             Some(next) if !next.is_empty() => cursor = Some(next),
             _ => break,
         }
     }
-    keyway_sdk::info!(
-        stream = "payments",
-        pages = tally.pages,
-        imported = tally.imported,
-        duplicates = tally.duplicates;
-        "sync finished"
-    );
-    Ok(api::json(&tally.to_json()))
+    Ok(tally.report())
 }

@@ -5,12 +5,14 @@
 //! no website). Must not return anything else Square sent.
 
 use crate::client;
-use crate::failure::{self, Failure};
+use crate::failure;
+use keyway_sdk::api::Failure;
+use keyway_sdk::url;
 use keyway_sdk::{Error, Request, Response, api};
 use serde_json::{Value, json};
 
 pub fn test_connection(_req: Request) -> Result<Response, Error> {
-    failure::finish(run())
+    api::finish(run())
 }
 
 fn run() -> Result<Response, Failure> {
@@ -43,7 +45,7 @@ fn run() -> Result<Response, Failure> {
 /// The host name of the main location's `website_url`, if it has one.
 fn main_location_domain(location_id: &str) -> Result<Option<String>, Failure> {
     let action = "reading the merchant's main location";
-    let res = client::get(&format!("/locations/{}", client::encode(location_id)))?;
+    let res = client::get(&format!("/locations/{}", url::encode(location_id)))?;
     if !res.ok() {
         return Err(failure::provider_failure(&res, action, None));
     }
