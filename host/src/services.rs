@@ -155,7 +155,19 @@ impl Services {
     pub async fn invoke(&self, name: &str, req: RouteRequest) -> anyhow::Result<RouteResponse> {
         let record = self.store.connection_by_name(name)?;
         let connector = self.connector(&record.connector).await?;
-        let settings = self.settings_of(&connector, &record)?;
+        self.invoke_resolved(&record, &connector, req).await
+    }
+
+    /// Runs a route for a connection whose record and connector the caller already looked
+    /// up (the server does, to check the route's auth), so nothing is read twice.
+    pub async fn invoke_resolved(
+        &self,
+        record: &ConnectionRecord,
+        connector: &LoadedConnector,
+        req: RouteRequest,
+    ) -> anyhow::Result<RouteResponse> {
+        let name = record.name.as_str();
+        let settings = self.settings_of(connector, record)?;
         let doors = Doors {
             egress: Some(self.egress.clone()),
             egress_limits: self.egress_limits.clone(),

@@ -210,6 +210,14 @@ async fn api_keys_and_the_admin_key_are_enforced() {
     let (id, key) = server.create_api_key("caller");
     let ok = send(http.get(&route).bearer_auth(&key)).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
+    // A real key id with a wrong secret: the digest comparison, not the id, decides.
+    let mut forged = key.clone();
+    let last = if forged.ends_with('A') { 'B' } else { 'A' };
+    forged.pop();
+    forged.push(last);
+    let forged = send(http.get(&route).bearer_auth(&forged)).await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.json["error"]["code"], "invalid_api_key");
     assert_eq!(ok.text, "ok");
 
     // The admin key is not an API key, and an API key is not the admin key.
@@ -483,6 +491,20 @@ async fn open_endpoints_errors_and_a_skipped_connector() {
     )
     .await;
     assert_eq!(no_conn.status, 404);
+
+    // A secret setting of the wrong type is refused by name, its value not echoed.
+    let typed = send(with_json(
+        admin(http.post(server.url("/v1/connections"))),
+        &json!({ "name": "y", "connector": "misbehave", "secretSettings": { "token": 987654321 } }),
+    ))
+    .await;
+    assert_eq!(typed.status, 400, "{}", typed.text);
+    assert!(
+        typed.text.contains("secretSettings.token"),
+        "{}",
+        typed.text
+    );
+    assert!(!typed.text.contains("987654321"), "{}", typed.text);
 
     // Client secrets go in the body and never come back or reach the logs.
     let canary = "canary-client-secret-5c1f";

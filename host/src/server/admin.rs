@@ -77,8 +77,10 @@ pub struct CreateConnection {
     connector: String,
     #[serde(default)]
     settings: Map<String, Value>,
+    /// Kept as raw JSON so a malformed value is refused by name, never echoed back in a
+    /// parse error.
     #[serde(default)]
-    secret_settings: BTreeMap<String, String>,
+    secret_settings: Map<String, Value>,
 }
 
 pub async fn create_connection(
@@ -106,11 +108,15 @@ pub async fn create_connection(
             "settings.{name}: `{name}` is a secret setting; send it in secretSettings"
         )));
     }
-    let secret: BTreeMap<String, SecretString> = body
-        .secret_settings
-        .into_iter()
-        .map(|(k, v)| (k, SecretString::from(v)))
-        .collect();
+    let mut secret = BTreeMap::new();
+    for (name, value) in body.secret_settings {
+        let Value::String(text) = value else {
+            return Err(ApiError::bad_request(format!(
+                "secretSettings.{name}: must be a string"
+            )));
+        };
+        secret.insert(name, SecretString::from(text));
+    }
     let valid = state
         .services
         .catalog

@@ -109,7 +109,6 @@ pub async fn invoke(
     };
     let in_flight = state.metrics.in_flight();
     let services = state.services.clone();
-    let connection = name.clone();
     let (outcome, seconds) = state
         .on_guests(async move {
             // The slot and the in-flight count are held until the guest is done, even if
@@ -117,7 +116,7 @@ pub async fn invoke(
             let _slot = slot;
             let _in_flight = in_flight;
             let started = Instant::now();
-            let outcome = services.invoke(&connection, request).await;
+            let outcome = services.invoke_resolved(&record, &connector, request).await;
             (outcome, started.elapsed().as_secs_f64())
         })
         .await?;

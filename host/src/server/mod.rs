@@ -179,7 +179,9 @@ async fn prepare(
     };
     services_config.egress.allowed_cidrs = config.allow_private.clone();
     if let Some(sandbox) = config.sandbox {
-        // The sandbox provider is on loopback; only its address is let through.
+        // The sandbox provider is on loopback. The address policy works on IP addresses,
+        // so this admits every port of that address to connectors whose manifest
+        // allowlists it; `serve --sandbox` is for a first run and local development.
         services_config
             .egress
             .allowed_cidrs
