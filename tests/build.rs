@@ -18,6 +18,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("hostile", "HOSTILE"),
     ("ingester", "INGESTER"),
     ("sandbox", "SANDBOX"),
+    ("http-hello", "HTTP_HELLO"),
 ];
 
 fn main() {

@@ -331,6 +331,7 @@ async fn serve(
     tokio::pin!(server);
     tokio::select! {
         done = &mut server => {
+            state.services.store.flush_history();
             done.context("the server task failed")?.context("serving")?;
             return Ok(());
         }
@@ -351,5 +352,7 @@ async fn serve(
             );
         }
     }
+    // The history of every finished invocation is on disk before the process exits.
+    state.services.store.flush_history();
     Ok(())
 }

@@ -307,6 +307,8 @@ impl Store {
     /// Deletes the connection with its tokens, and the records and invocation history it
     /// produced, in one transaction (a later connection of the same name starts clean).
     pub fn delete_connection(&self, name: &str) -> Result<(), StoreError> {
+        // Rows still queued for this connection must not outlive it.
+        self.flush_history();
         let mut conn = self.conn();
         let tx = conn
             .transaction()

@@ -4,8 +4,9 @@
 //! Owns the `invocations` table. Must not receive unredacted text: callers pass messages
 //! and URLs that already went through the invocation's redactor.
 
+use super::history::HistoryWriter;
 use super::{Store, StoreError};
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 /// One finished invocation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,28 +29,62 @@ pub struct InvocationRecord {
     pub started_at_ms: i64,
 }
 
+/// Inserts one history row.
+pub(crate) fn insert_invocation(conn: &Connection, rec: &InvocationRecord) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO invocations (id, connection, connector, route, status, error_code, error,
+             duration_us, outbound, started_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        rec.id,
+        rec.connection,
+        rec.connector,
+        rec.route,
+        rec.status,
+        rec.error_code,
+        rec.error,
+        i64::try_from(rec.duration_us).unwrap_or(i64::MAX),
+        rec.outbound.to_string(),
+        rec.started_at_ms,
+    ])?;
+    Ok(())
+}
+
 impl Store {
+    /// Records a finished invocation. The row is committed by the history writer, behind
+    /// the caller: this never waits on the disk. Reads through the store see it (they
+    /// wait for the writer first); a crash can lose rows not yet committed.
     pub fn record_invocation(&self, rec: &InvocationRecord) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT INTO invocations (id, connection, connector, route, status, error_code, error,
-                     duration_us, outbound, started_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    rec.id,
-                    rec.connection,
-                    rec.connector,
-                    rec.route,
-                    rec.status,
-                    rec.error_code,
-                    rec.error,
-                    i64::try_from(rec.duration_us).unwrap_or(i64::MAX),
-                    rec.outbound.to_string(),
-                    rec.started_at_ms,
-                ],
-            )
-            .map_err(StoreError::sql("recording an invocation"))?;
-        Ok(())
+        let rec = match self.history() {
+            Some(writer) => match writer.send(rec.clone()) {
+                Ok(()) => return Ok(()),
+                Err(rec) => rec,
+            },
+            None => rec.clone(),
+        };
+        insert_invocation(&self.conn(), &rec).map_err(StoreError::sql("recording an invocation"))
+    }
+
+    /// Waits until every invocation recorded so far is committed.
+    pub fn flush_history(&self) {
+        if let Some(writer) = self.history.get().and_then(Option::as_ref) {
+            writer.flush();
+        }
+    }
+
+    /// The history writer, started on first use; `None` if it could not start (rows are
+    /// then written directly).
+    fn history(&self) -> Option<&HistoryWriter> {
+        self.history
+            .get_or_init(|| match HistoryWriter::start(&self.db_path) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "invocation history is written synchronously");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The newest `limit` invocations of `connection`, newest first.
@@ -58,6 +93,7 @@ impl Store {
         connection: &str,
         limit: u32,
     ) -> Result<Vec<InvocationRecord>, StoreError> {
+        self.flush_history();
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -149,5 +185,41 @@ mod tests {
         store.delete_connection("c1").expect("delete");
         assert!(store.recent_invocations("c1", 10).expect("read").is_empty());
         assert_eq!(store.count_records("c1").expect("count"), 0);
+    }
+
+    #[test]
+    fn a_rejected_row_does_not_sink_the_rows_committed_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
+        // The same id twice breaks the primary key; the writer commits around it.
+        for (id, at) in [("a", 1), ("a", 2), ("b", 3)] {
+            store.record_invocation(&record(id, at)).expect("queued");
+        }
+        let got = store.recent_invocations("c1", 10).expect("read");
+        assert_eq!(
+            got.iter()
+                .map(|r| (r.id.as_str(), r.started_at_ms))
+                .collect::<Vec<_>>(),
+            [("b", 3), ("a", 1)]
+        );
+    }
+
+    #[test]
+    fn queued_rows_are_on_disk_once_the_store_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = MasterKey::generate();
+        {
+            let store = Store::open_with_key(dir.path(), &key).expect("store");
+            for i in 0..500 {
+                store
+                    .record_invocation(&record(&format!("r{i}"), i))
+                    .expect("queued");
+            }
+        }
+        let reopened = Store::open_with_key(dir.path(), &key).expect("reopen");
+        assert_eq!(
+            reopened.recent_invocations("c1", 1000).expect("read").len(),
+            500
+        );
     }
 }

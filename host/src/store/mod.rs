@@ -3,7 +3,8 @@
 //!
 //! Owns: opening the database (WAL, full sync, foreign keys), checking that the master key
 //! opens existing data, the row types of connections, credentials, tokens, authorization
-//! states, leases and ingested records (one file each), and re-sealing under a new key.
+//! states, leases and ingested records (one file each), re-sealing under a new key, and the
+//! invocation history, committed by a writer thread behind the caller (`history.rs`).
 //! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
 //! secret in an error or log line, or talk to the network.
 
@@ -11,6 +12,7 @@ pub mod api_keys;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+mod history;
 pub mod invocations;
 pub mod leases;
 pub mod migrations;
@@ -20,7 +22,7 @@ pub mod states;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -90,6 +92,8 @@ impl StoreError {
 /// Handle on the store. Cheap operations run under an internal mutex; share it in an `Arc`.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Commits the invocation history off the caller's path (a second connection).
+    history: OnceLock<Option<history::HistoryWriter>>,
     sealer: std::sync::RwLock<Sealer>,
     db_path: PathBuf,
     data_dir: PathBuf,
@@ -170,6 +174,7 @@ impl Store {
         }
         Ok(Store {
             conn: Mutex::new(conn),
+            history: OnceLock::new(),
             sealer: std::sync::RwLock::new(sealer),
             db_path: db_path.to_path_buf(),
             data_dir: data_dir.to_path_buf(),

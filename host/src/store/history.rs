@@ -1,0 +1,121 @@
+//! The invocation-history writer: a thread with its own database connection that takes
+//! finished invocations from a queue and commits whatever has queued up in one
+//! transaction, so a route call never waits on a history commit and many calls share one
+//! durable write under load.
+//!
+//! Owns: the queue, the thread and its connection, and read-your-writes for the store
+//! (`flush` returns once everything queued before it is committed).
+//! Must not: lose a queued row on an orderly close (closing drains the queue), or let one
+//! bad row sink the rows committed with it.
+
+use super::invocations::{InvocationRecord, insert_invocation};
+use super::{StoreError, open_connection};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+/// Rows committed in one transaction at most.
+const MAX_BATCH: usize = 1024;
+
+enum Msg {
+    Row(Box<InvocationRecord>),
+    /// Answered once every row queued before it is committed.
+    Flush(SyncSender<()>),
+}
+
+pub(crate) struct HistoryWriter {
+    tx: Sender<Msg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HistoryWriter {
+    /// Opens a second connection to the database at `db_path` and starts the writer.
+    pub(crate) fn start(db_path: &Path) -> Result<HistoryWriter, StoreError> {
+        let conn = open_connection(db_path)?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("keyway-history".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Invalid {
+                what: "history writer",
+                value: e.to_string(),
+                reason: "the writer thread could not start",
+            })?;
+        Ok(HistoryWriter {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `rec`; gives it back if the writer is gone.
+    pub(crate) fn send(&self, rec: InvocationRecord) -> Result<(), InvocationRecord> {
+        match self.tx.send(Msg::Row(Box::new(rec))) {
+            Err(mpsc::SendError(Msg::Row(rec))) => Err(*rec),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until every row queued so far is committed (or failed and was logged).
+    pub(crate) fn flush(&self) {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv();
+        }
+    }
+}
+
+impl Drop for HistoryWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has written what is left.
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Msg>) {
+    while let Ok(first) = rx.recv() {
+        let mut rows = Vec::new();
+        let mut waiters = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Row(rec) => rows.push(rec),
+                Msg::Flush(done) => waiters.push(done),
+            }
+            next = if rows.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !rows.is_empty() {
+            write(&mut conn, &rows);
+        }
+        for done in waiters {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn write(conn: &mut Connection, rows: &[Box<InvocationRecord>]) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::warn!(rows = rows.len(), error = %e, "could not record invocations");
+            return;
+        }
+    };
+    for rec in rows {
+        // A failed statement leaves the transaction open: the other rows still commit.
+        if let Err(e) = insert_invocation(&tx, rec) {
+            tracing::warn!(invocation = %rec.id, error = %e, "could not record an invocation");
+        }
+    }
+    if let Err(e) = tx.commit() {
+        tracing::warn!(rows = rows.len(), error = %e, "could not record invocations");
+    }
+}
