@@ -315,6 +315,20 @@ impl TokenManager {
         }))
     }
 
+    /// The cached token if it satisfies `want`.
+    fn cached_for(
+        &self,
+        connection_id: &str,
+        want: &Want,
+    ) -> Result<Option<AccessToken>, TokenError> {
+        Ok(match want {
+            Want::MinTtl(min) => self.cached(connection_id, *min)?,
+            Want::Replace(rejected) => self
+                .cached(connection_id, 1)?
+                .filter(|t| t.generation != *rejected),
+        })
+    }
+
     fn flight(&self, connection_id: &str) -> Arc<Flight> {
         self.flights
             .lock()
@@ -368,6 +382,11 @@ impl TokenManager {
         let seen = flight.completed.load(Ordering::Acquire);
         let _guard = flight.lock.lock().await;
         let refreshed_meanwhile = flight.completed.load(Ordering::Acquire) != seen;
+        // Whoever held the lock just refreshed: hand out the token it left in memory
+        // instead of walking every waiter of a stampede through the database one by one.
+        if refreshed_meanwhile && let Some(hit) = self.cached_for(connection_id, &want)? {
+            return Ok(hit);
+        }
 
         let record = self.store.connection_by_id(connection_id)?;
         match record.status {

@@ -99,13 +99,11 @@ impl Store {
         let Some(id) = key_id(presented) else {
             return Ok(None);
         };
+        // Every route call comes through here: the statement is prepared once per connection.
         let row: Option<(Vec<u8>, Option<i64>)> = self
             .conn()
-            .query_row(
-                "SELECT digest, revoked_at FROM api_keys WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT digest, revoked_at FROM api_keys WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(StoreError::sql("reading an API key"))?;
         let Some((stored, revoked_at)) = row else {

@@ -271,7 +271,8 @@ impl Store {
 
     pub fn connection_by_name(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
         self.conn()
-            .query_row(&format!("{SELECT} WHERE c.name = ?1"), [name], from_row)
+            .prepare_cached(&format!("{SELECT} WHERE c.name = ?1"))
+            .and_then(|mut stmt| stmt.query_row([name], from_row))
             .optional()
             .map_err(StoreError::sql("reading a connection"))?
             .ok_or_else(|| StoreError::NotFound {
@@ -282,7 +283,8 @@ impl Store {
 
     pub fn connection_by_id(&self, id: &str) -> Result<ConnectionRecord, StoreError> {
         self.conn()
-            .query_row(&format!("{SELECT} WHERE c.id = ?1"), [id], from_row)
+            .prepare_cached(&format!("{SELECT} WHERE c.id = ?1"))
+            .and_then(|mut stmt| stmt.query_row([id], from_row))
             .optional()
             .map_err(StoreError::sql("reading a connection"))?
             .ok_or_else(|| StoreError::NotFound {

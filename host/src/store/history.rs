@@ -33,6 +33,10 @@ impl HistoryWriter {
     /// Opens a second connection to the database at `db_path` and starts the writer.
     pub(crate) fn start(db_path: &Path) -> Result<HistoryWriter, StoreError> {
         let conn = open_connection(db_path)?;
+        // History rows may be lost in a crash anyway (they are queued behind the caller),
+        // so this connection does not sync the WAL on every commit; the checkpoint does.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::sql("setting the history writer's sync mode"))?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("keyway-history".into())

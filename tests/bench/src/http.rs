@@ -39,6 +39,12 @@ pub async fn check_pong(url: &str, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The round with the median requests/s.
+fn median_round(mut rounds: Vec<WrkResult>) -> WrkResult {
+    rounds.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    rounds.get(rounds.len() / 2).copied().unwrap_or_default()
+}
+
 pub fn run(plan: &Plan, wasmtime: &Path) -> anyhow::Result<(Section, Vec<Target>)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -98,11 +104,13 @@ pub fn run(plan: &Plan, wasmtime: &Path) -> anyhow::Result<(Section, Vec<Target>
     let mut section = Section::new(
         "2. HTTP route throughput and latency",
         &format!(
-            "wrk, one thread, keep-alive, {} s per run over loopback, after a warm-up run. \
+            "wrk, one thread, keep-alive, over loopback, after a warm-up run; each figure is \
+             the median of {} rounds of {} s. \
              Every server answers `pong`; keyway's request carries an API key and runs \
              `hello`'s `GET /ping` in a fresh instance; `wasmtime serve -Scli` runs a \
              `wasi:http` component doing the same. Runs alternate between servers at each \
              connection count.",
+            plan.http_rounds(),
             plan.http_run().as_secs()
         ),
         &[
@@ -118,10 +126,15 @@ pub fn run(plan: &Plan, wasmtime: &Path) -> anyhow::Result<(Section, Vec<Target>
     let mut targets = Vec::new();
     let mut figures = Vec::new();
     for &n in &CONNECTIONS {
-        let mut results: Vec<WrkResult> = Vec::new();
-        for c in &contenders {
-            results.push(wrk.run(&c.url, n, plan.http_run(), &key)?);
+        // Rounds alternate between the servers, so a noisy moment hits all of them; each
+        // server's figure is its median round.
+        let mut rounds: Vec<Vec<WrkResult>> = vec![Vec::new(); contenders.len()];
+        for _ in 0..plan.http_rounds() {
+            for (c, mine) in contenders.iter().zip(rounds.iter_mut()) {
+                mine.push(wrk.run(&c.url, n, plan.http_run(), &key)?);
+            }
         }
+        let results: Vec<WrkResult> = rounds.into_iter().map(median_round).collect();
         let hyper_rps = results[0].requests_per_sec;
         for (c, r) in contenders.iter().zip(&results) {
             section.row(vec![

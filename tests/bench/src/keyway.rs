@@ -4,8 +4,25 @@
 
 use crate::procs::{ServerProc, sibling_bin};
 use anyhow::{Context, bail};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
+
+/// The `keyway` binary under measurement, when not the one built beside this suite.
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Measures `path` instead of the `keyway` built beside this suite (for before/after
+/// figures of a change).
+pub fn use_binary(path: PathBuf) {
+    let _ = BINARY.set(path);
+}
+
+fn binary() -> anyhow::Result<PathBuf> {
+    match BINARY.get() {
+        Some(p) => Ok(p.clone()),
+        None => sibling_bin("keyway"),
+    }
+}
 
 pub struct Keyway {
     pub proc: ServerProc,
@@ -42,7 +59,7 @@ impl Keyway {
     /// Starts `keyway serve` on an ephemeral loopback port.
     pub fn start(data_dir: &Path, connectors: &Path) -> anyhow::Result<Keyway> {
         let admin_key = run_key("bench-admin");
-        let mut cmd = Command::new(sibling_bin("keyway")?);
+        let mut cmd = Command::new(binary()?);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("KEYWAY_DATA_DIR", data_dir)
             .env("KEYWAY_CONNECTORS", connectors)
@@ -73,9 +90,29 @@ impl Keyway {
         Ok(())
     }
 
+    /// The connectors the server loaded and the ones it skipped (with why), from
+    /// `GET /v1/connectors`.
+    pub async fn connectors(&self) -> anyhow::Result<(usize, Vec<String>)> {
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(self.proc.url("/v1/connectors"))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .context("listing connectors")?
+            .json()
+            .await
+            .context("reading the connector list")?;
+        let loaded = v["connectors"].as_array().map_or(0, Vec::len);
+        let skipped = v["skipped"]
+            .as_array()
+            .map(|a| a.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        Ok((loaded, skipped))
+    }
+
     /// A new API key from `keyway api-keys create`, read from its stdout.
     pub fn create_api_key(&self, data_dir: &Path) -> anyhow::Result<String> {
-        let out = Command::new(sibling_bin("keyway")?)
+        let out = Command::new(binary()?)
             .args(["api-keys", "create", "--name", "bench"])
             .env("KEYWAY_DATA_DIR", data_dir)
             .env("KEYWAY_LOG", "warn")

@@ -21,7 +21,7 @@ mod stats;
 mod tokens;
 mod wrk;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,9 @@ struct Cli {
         default_value = "target/bench-tools/bin/wasmtime"
     )]
     wasmtime: PathBuf,
+    /// The `keyway` binary to measure; by default the one built beside this suite.
+    #[arg(long, env = "KEYWAY_BENCH_KEYWAY")]
+    keyway: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -101,7 +104,12 @@ impl Plan {
 
     /// One measured wrk run.
     pub fn http_run(&self) -> Duration {
-        Duration::from_secs(if self.quick { 2 } else { 6 })
+        Duration::from_secs(if self.quick { 2 } else { 3 })
+    }
+
+    /// Measured wrk runs per server and connection count.
+    pub fn http_rounds(&self) -> usize {
+        if self.quick { 1 } else { 3 }
     }
 
     pub fn http_warmup(&self) -> Duration {
@@ -127,33 +135,45 @@ fn main() -> anyhow::Result<()> {
     if let Some(Cmd::HyperHello { listen }) = cli.command {
         return local::hyper_hello(listen);
     }
+    if let Some(bin) = cli.keyway {
+        keyway::use_binary(bin);
+    }
     let plan = Plan { quick: cli.quick };
     let wanted = |s: SectionName| cli.only.is_empty() || cli.only.contains(&s);
     let mut report = report::Report::new();
-    if wanted(SectionName::Invoke) {
-        let (s, t) = invoke::run(&plan).context("section 1, invocation")?;
-        report.add(s, t);
+    type Run = fn(&Plan, &Path) -> anyhow::Result<(report::Section, Vec<report::Target>)>;
+    let sections: [(SectionName, &str, Run); 6] = [
+        (SectionName::Invoke, "1, invocation", |p, _| invoke::run(p)),
+        (SectionName::Http, "2, HTTP", |p, w| {
+            http::run(p, &wasmtime_cli(w)?)
+        }),
+        (SectionName::Tokens, "3, token path", |p, _| tokens::run(p)),
+        (SectionName::Stampede, "4, refresh stampede", |p, _| {
+            stampede::run(p)
+        }),
+        (SectionName::Ingest, "5, ingest", |p, _| ingest::run(p)),
+        (SectionName::Start, "6, start-up and memory", |p, _| {
+            start::run(p)
+        }),
+    ];
+    let mut failed = Vec::new();
+    for (name, label, run) in sections {
+        if !wanted(name) {
+            continue;
+        }
+        // A section that cannot run is reported; the others still run and are written.
+        match run(&plan, &cli.wasmtime) {
+            Ok((section, targets)) => report.add(section, targets),
+            Err(e) => {
+                eprintln!("section {label} failed: {e:#}");
+                failed.push(format!("section {label}: {e:#}"));
+            }
+        }
     }
-    if wanted(SectionName::Http) {
-        let wasmtime = wasmtime_cli(&cli.wasmtime)?;
-        let (s, t) = http::run(&plan, &wasmtime).context("section 2, HTTP")?;
-        report.add(s, t);
+    report.failed = failed.clone();
+    report.write(&cli.out)?;
+    if !failed.is_empty() {
+        bail!("{} section(s) failed:\n{}", failed.len(), failed.join("\n"));
     }
-    if wanted(SectionName::Tokens) {
-        let (s, t) = tokens::run(&plan).context("section 3, token path")?;
-        report.add(s, t);
-    }
-    if wanted(SectionName::Stampede) {
-        let (s, t) = stampede::run(&plan).context("section 4, refresh stampede")?;
-        report.add(s, t);
-    }
-    if wanted(SectionName::Ingest) {
-        let (s, t) = ingest::run(&plan).context("section 5, ingest")?;
-        report.add(s, t);
-    }
-    if wanted(SectionName::Start) {
-        let (s, t) = start::run(&plan).context("section 6, start-up and memory")?;
-        report.add(s, t);
-    }
-    report.write(&cli.out)
+    Ok(())
 }

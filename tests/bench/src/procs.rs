@@ -18,7 +18,8 @@ pub struct ServerProc {
     child: Child,
     /// Time from spawn until the server printed its address or accepted a connection.
     pub started_in: Duration,
-    lines: mpsc::Receiver<String>,
+    /// Keeps the stdout reader's channel open for the life of the process.
+    _lines: mpsc::Receiver<String>,
 }
 
 /// A binary next to this one in the same target directory (`keyway`, built by the same
@@ -88,7 +89,7 @@ impl ServerProc {
                     addr,
                     child,
                     started_in: started.elapsed(),
-                    lines,
+                    _lines: lines,
                 });
             }
         }
@@ -122,7 +123,7 @@ impl ServerProc {
             addr,
             child,
             started_in: started.elapsed(),
-            lines,
+            _lines: lines,
         })
     }
 
@@ -137,11 +138,6 @@ impl ServerProc {
     /// Resident memory now and its high-water mark so far, in MiB.
     pub fn memory(&self) -> Memory {
         Memory::of(self.pid())
-    }
-
-    /// Lines the process printed since it announced itself.
-    pub fn printed(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
     }
 }
 

@@ -151,6 +151,8 @@ pub struct Report {
     pub machine: Machine,
     pub sections: Vec<Section>,
     pub targets: Vec<Target>,
+    /// Sections that could not run, with why.
+    pub failed: Vec<String>,
 }
 
 impl Report {
@@ -159,6 +161,7 @@ impl Report {
             machine: Machine::read(),
             sections: Vec::new(),
             targets: Vec::new(),
+            failed: Vec::new(),
         }
     }
 
@@ -197,6 +200,9 @@ impl Report {
                 t.measured,
                 met(t.met)
             );
+        }
+        for f in &self.failed {
+            let _ = writeln!(out, "\n**Not measured**: {f}");
         }
         out.push('\n');
         for s in &self.sections {

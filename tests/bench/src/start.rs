@@ -57,15 +57,11 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     for i in 0..repeats {
         let dir = scratch.path().join(format!("cold-{i}"));
         let k = Keyway::start(&dir, &connectors)?;
-        let skipped: Vec<String> = k
-            .proc
-            .printed()
-            .into_iter()
-            .filter(|l| l.starts_with("skipped connector"))
-            .collect();
+        let (loaded, skipped) = rt.block_on(k.connectors())?;
         anyhow::ensure!(
-            skipped.is_empty(),
-            "keyway skipped connectors (build them with scripts/build-connectors): {skipped:?}"
+            loaded == count && skipped.is_empty(),
+            "keyway loaded {loaded} of {count} connectors (build them with \
+             scripts/build-connectors); skipped: {skipped:?}"
         );
         cold.push(k.proc.started_in);
     }
