@@ -53,9 +53,9 @@ impl HistoryWriter {
     }
 
     /// Queues `rec`; gives it back if the writer is gone.
-    pub(crate) fn send(&self, rec: InvocationRecord) -> Result<(), InvocationRecord> {
+    pub(crate) fn send(&self, rec: InvocationRecord) -> Result<(), Box<InvocationRecord>> {
         match self.tx.send(Msg::Row(Box::new(rec))) {
-            Err(mpsc::SendError(Msg::Row(rec))) => Err(*rec),
+            Err(mpsc::SendError(Msg::Row(rec))) => Err(rec),
             _ => Ok(()),
         }
     }

@@ -59,7 +59,7 @@ impl Store {
         let rec = match self.history() {
             Some(writer) => match writer.send(rec.clone()) {
                 Ok(()) => return Ok(()),
-                Err(rec) => rec,
+                Err(rec) => *rec,
             },
             None => rec.clone(),
         };
