@@ -52,9 +52,7 @@ pub fn run(plan: &Plan, wasmtime: &Path) -> anyhow::Result<(Section, Vec<Target>
     let scratch = tempfile::tempdir()?;
     let wrk = Wrk::new(scratch.path())?;
 
-    let mut hyper_cmd = Command::new(std::env::current_exe()?);
-    hyper_cmd.args(["hyper-hello", "--listen", "127.0.0.1:0"]);
-    let hyper = ServerProc::spawn_announced("raw hyper", hyper_cmd, "listening on ")?;
+    let hyper = crate::local::spawn_hyper_hello()?;
 
     let connectors = scratch.path().join("connectors");
     hello_connectors(&connectors)?;

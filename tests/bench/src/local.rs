@@ -58,6 +58,13 @@ pub fn hyper_hello(listen: SocketAddr) -> anyhow::Result<()> {
     })
 }
 
+/// Starts `keyway-bench hyper-hello` as its own process on an ephemeral loopback port.
+pub fn spawn_hyper_hello() -> anyhow::Result<crate::procs::ServerProc> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["hyper-hello", "--listen", "127.0.0.1:0"]);
+    crate::procs::ServerProc::spawn_announced("raw hyper", cmd, "listening on ")
+}
+
 /// An OAuth 2.0 token endpoint that answers every refresh with a new token after
 /// `delay` (a provider's round trip), and counts the requests it received.
 pub struct TokenEndpoint {

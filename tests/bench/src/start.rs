@@ -7,23 +7,17 @@
 
 use crate::Plan;
 use crate::keyway::Keyway;
+use crate::local::spawn_hyper_hello;
 use crate::procs::{Memory, ServerProc};
 use crate::report::{Section, Target};
 use crate::stats::{Spread, ms, ratio};
 use crate::wrk::Wrk;
 use anyhow::Context;
 use serde_json::json;
-use std::process::Command;
 use std::time::Duration;
 
 const WARM_TARGET: Duration = Duration::from_millis(200);
 const LOAD_CONNECTIONS: u32 = 64;
-
-fn hyper_start() -> anyhow::Result<ServerProc> {
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["hyper-hello", "--listen", "127.0.0.1:0"]);
-    ServerProc::spawn_announced("raw hyper", cmd, "listening on ")
-}
 
 /// Lets a freshly started process settle before its resident memory is read.
 fn settled_memory(proc: &ServerProc) -> Memory {
@@ -47,7 +41,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
 
     let mut hyper_starts = Vec::new();
     for _ in 0..repeats {
-        hyper_starts.push(hyper_start()?.started_in);
+        hyper_starts.push(spawn_hyper_hello()?.started_in);
     }
     let hyper = Spread::of(hyper_starts);
 
@@ -81,15 +75,15 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     let loaded = wrk.run(&url, LOAD_CONNECTIONS, plan.http_run(), &key)?;
     let keyway_peak = keyway.proc.memory();
 
-    let hyper = (hyper, hyper_start()?);
-    let hyper_idle = settled_memory(&hyper.1);
+    let hyper_proc = spawn_hyper_hello()?;
+    let hyper_idle = settled_memory(&hyper_proc);
     wrk.run(
-        &hyper.1.url("/ping"),
+        &hyper_proc.url("/ping"),
         LOAD_CONNECTIONS,
         plan.http_run(),
         &key,
     )?;
-    let hyper_peak = hyper.1.memory();
+    let hyper_peak = hyper_proc.memory();
 
     let mut section = Section::new(
         "6. Start-up and memory",
@@ -114,13 +108,13 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     };
     section.row(row(
         "start, cold (compiling)",
-        ms(hyper.0.median),
+        ms(hyper.median),
         ms(cold.median),
         "ms",
     ));
     section.row(row(
         "start, warm (component cache)",
-        ms(hyper.0.median),
+        ms(hyper.median),
         ms(warm.median),
         "ms",
     ));
@@ -144,7 +138,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     }
     section.figure(
         "start",
-        json!({ "connectors": count, "hyper": hyper.0.json(), "cold": cold.json(), "warm": warm.json() }),
+        json!({ "connectors": count, "hyper": hyper.json(), "cold": cold.json(), "warm": warm.json() }),
     );
     section.figure(
         "memory",
