@@ -204,13 +204,17 @@ mod tests {
         let (dir, store) = store();
         let new = store.create_api_key("ci").unwrap();
         drop(store);
+        // kw_<id>_<secret>: the secret itself may contain `_` (URL-safe base64), so take
+        // everything after the id, not the last `_`-separated piece (which can be one
+        // character long and then turns up in random bytes by chance).
         let secret_part = new
             .key
             .expose_secret()
-            .rsplit('_')
-            .next()
+            .splitn(3, '_')
+            .nth(2)
             .unwrap()
             .to_string();
+        assert!(secret_part.len() >= 32, "{} characters", secret_part.len());
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes);
