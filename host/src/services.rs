@@ -216,7 +216,7 @@ impl Services {
                 row
             }
         };
-        if let Err(e) = self.store.record_invocation(&record) {
+        if let Err(e) = self.store.record_invocation(record) {
             tracing::warn!(connection = name, error = %e, "could not record the invocation");
         }
         match (outcome, failure) {

@@ -198,14 +198,7 @@ pub async fn authorize(
         .into_response()),
         AuthorizationStart::Connected(outcome) => {
             let mut answer = outcome_json(&name, &outcome);
-            let services = state.services.clone();
-            let connection = name.clone();
-            let post = state
-                .on_guests(async move { services.post_connect(&connection).await })
-                .await?;
-            if let Err(e) = post {
-                answer["postConnectError"] = Value::String(format!("{e:#}"));
-            }
+            state.post_connect(&name, &mut answer).await?;
             Ok(Json(answer).into_response())
         }
     }

@@ -11,7 +11,6 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::Value;
 
 use super::AppState;
 use super::admin::outcome_json;
@@ -57,19 +56,7 @@ pub async fn callback(
             .await
             .map_err(ApiError::from_anyhow)?;
         let mut answer = outcome_json(&name, &outcome);
-        let services = state.services.clone();
-        let connection = name.clone();
-        let post = state
-            .on_guests(async move { services.post_connect(&connection).await })
-            .await?;
-        match post {
-            Ok(Some(account)) => answer["account"] = serde_json::json!(account),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(connection = %name, error = %format!("{e:#}"), "postConnect failed");
-                answer["postConnectError"] = Value::String(format!("{e:#}"));
-            }
-        }
+        state.post_connect(&name, &mut answer).await?;
         tracing::info!(connection = %name, "connection authorized");
         Ok::<_, ApiError>((name, outcome.missing_scopes.clone(), answer))
     }

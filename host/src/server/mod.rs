@@ -87,6 +87,30 @@ impl AppState {
         })
     }
 
+    /// Runs the connector's `postConnect` step for the connection `name` on the guests'
+    /// runtime and records its outcome in `answer`: the provider `account`, or a
+    /// `postConnectError` (the connection stays authorized either way).
+    pub async fn post_connect(
+        &self,
+        name: &str,
+        answer: &mut serde_json::Value,
+    ) -> Result<(), error::ApiError> {
+        let services = self.services.clone();
+        let connection = name.to_string();
+        let post = self
+            .on_guests(async move { services.post_connect(&connection).await })
+            .await?;
+        match post {
+            Ok(Some(account)) => answer["account"] = serde_json::json!(account),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(connection = %name, error = %format!("{e:#}"), "postConnect failed");
+                answer["postConnectError"] = serde_json::Value::String(format!("{e:#}"));
+            }
+        }
+        Ok(())
+    }
+
     /// The redirect URI the provider sends the user back to.
     pub fn redirect_uri(&self) -> anyhow::Result<Url> {
         self.public_url

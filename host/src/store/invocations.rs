@@ -55,13 +55,13 @@ impl Store {
     /// Records a finished invocation. The row is committed by the history writer, behind
     /// the caller: this never waits on the disk. Reads through the store see it (they
     /// wait for the writer first); a crash can lose rows not yet committed.
-    pub fn record_invocation(&self, rec: &InvocationRecord) -> Result<(), StoreError> {
+    pub fn record_invocation(&self, rec: InvocationRecord) -> Result<(), StoreError> {
         let rec = match self.history() {
-            Some(writer) => match writer.send(rec.clone()) {
+            Some(writer) => match writer.send(rec) {
                 Ok(()) => return Ok(()),
                 Err(rec) => *rec,
             },
-            None => rec.clone(),
+            None => rec,
         };
         insert_invocation(&self.conn(), &rec).map_err(StoreError::sql("recording an invocation"))
     }
@@ -159,8 +159,8 @@ mod tests {
                 secret_settings: BTreeMap::new(),
             })
             .expect("connection");
-        store.record_invocation(&record("a", 1)).expect("a");
-        store.record_invocation(&record("b", 2)).expect("b");
+        store.record_invocation(record("a", 1)).expect("a");
+        store.record_invocation(record("b", 2)).expect("b");
         let got = store.recent_invocations("c1", 10).expect("read");
         assert_eq!(
             got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -193,7 +193,7 @@ mod tests {
         let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
         // The same id twice breaks the primary key; the writer commits around it.
         for (id, at) in [("a", 1), ("a", 2), ("b", 3)] {
-            store.record_invocation(&record(id, at)).expect("queued");
+            store.record_invocation(record(id, at)).expect("queued");
         }
         let got = store.recent_invocations("c1", 10).expect("read");
         assert_eq!(
@@ -212,7 +212,7 @@ mod tests {
             let store = Store::open_with_key(dir.path(), &key).expect("store");
             for i in 0..500 {
                 store
-                    .record_invocation(&record(&format!("r{i}"), i))
+                    .record_invocation(record(&format!("r{i}"), i))
                     .expect("queued");
             }
         }

@@ -50,17 +50,11 @@ impl ServerProc {
     /// `http://ADDR`.
     pub fn spawn_announced(
         name: &'static str,
-        mut cmd: Command,
+        cmd: Command,
         prefix: &str,
     ) -> anyhow::Result<ServerProc> {
         let started = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        let lines = pipe_lines(&mut child)?;
+        let (mut child, lines) = spawn(name, cmd)?;
         let until = started + START_GUARD;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -98,17 +92,11 @@ impl ServerProc {
     /// Spawns `cmd`, which listens on `addr`, and waits until a connection is accepted.
     pub fn spawn_listening(
         name: &'static str,
-        mut cmd: Command,
+        cmd: Command,
         addr: SocketAddr,
     ) -> anyhow::Result<ServerProc> {
         let started = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        let lines = pipe_lines(&mut child)?;
+        let (mut child, lines) = spawn(name, cmd)?;
         while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
                 bail!("{name} exited with {status} before listening on {addr}");
@@ -148,11 +136,19 @@ impl Drop for ServerProc {
     }
 }
 
-fn pipe_lines(child: &mut Child) -> anyhow::Result<mpsc::Receiver<String>> {
-    let out = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("no stdout pipe"))?;
+/// Starts `cmd` with no stdin, stderr discarded, and its stdout lines on a channel.
+fn spawn(name: &str, mut cmd: Command) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    let Some(out) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("{name} has no stdout pipe");
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -161,7 +157,7 @@ fn pipe_lines(child: &mut Child) -> anyhow::Result<mpsc::Receiver<String>> {
             }
         }
     });
-    Ok(rx)
+    Ok((child, rx))
 }
 
 /// Resident set size (`VmRSS`) and its peak (`VmHWM`) of a process, in MiB.
