@@ -7,7 +7,7 @@
 //! network itself: the backends do.
 
 use crate::egress::{
-    Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
+    Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
 };
 use crate::ingest::IngestSink;
 use crate::redact::Redactor;
@@ -42,6 +42,9 @@ impl fmt::Debug for SecretString {
 pub struct Grants {
     /// Secret settings the connector may read through `secrets.get`.
     pub readable_secrets: BTreeSet<String>,
+    /// Secret settings the host may inject (`permissions.secrets.<name>: ["inject"]`),
+    /// each only where its `connection.inject` rules admit.
+    pub injectable_secrets: BTreeSet<String>,
     /// Entities the connector may write through `ingest.batch`.
     pub writable_entities: BTreeSet<String>,
     /// Names of every `x-secret` setting; `settings.get` refuses them.
@@ -68,6 +71,9 @@ pub struct ConnectionContext {
     pub redactor: Arc<Redactor>,
     /// The manifest's `permissions.http` allowlist.
     pub http_policy: Arc<dyn UrlPolicy>,
+    /// Where each credential may be injected: the manifest's rules, bound to this
+    /// connection's settings.
+    pub bindings: Arc<Bindings>,
     /// Outbound HTTP; `None` refuses every request.
     pub egress: Option<Arc<Egress>>,
     pub egress_limits: Arc<EgressLimits>,
@@ -107,6 +113,7 @@ impl ConnectionContext {
             secrets: BTreeMap::new(),
             grants: Grants::default(),
             http_policy: None,
+            bindings: Bindings::default(),
             egress: None,
             egress_limits: EgressLimits::default(),
             tokens: None,
@@ -128,6 +135,7 @@ pub struct ContextBuilder {
     secrets: BTreeMap<String, SecretString>,
     grants: Grants,
     http_policy: Option<Arc<dyn UrlPolicy>>,
+    bindings: Bindings,
     egress: Option<Arc<Egress>>,
     egress_limits: EgressLimits,
     tokens: Option<Arc<dyn TokenSource>>,
@@ -165,6 +173,12 @@ impl ContextBuilder {
         self
     }
 
+    /// The connection's injection rules.
+    pub fn bindings(mut self, bindings: Bindings) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
     pub fn egress(mut self, egress: Arc<Egress>, limits: EgressLimits) -> Self {
         self.egress = Some(egress);
         self.egress_limits = limits;
@@ -193,6 +207,7 @@ impl ContextBuilder {
             grants: Arc::new(self.grants),
             redactor: Arc::new(redactor),
             http_policy: self.http_policy.unwrap_or(deny_all),
+            bindings: Arc::new(self.bindings),
             egress: self.egress,
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
@@ -201,13 +216,16 @@ impl ContextBuilder {
     }
 }
 
-/// The connection's secret settings as a source for `bearer` and `basic` injection. Any
-/// `x-secret` setting may be injected (the guest never sees the value); whether the guest
-/// may *read* one is the `secrets` door's question.
+/// The connection's secret settings as a source for injection: only those the manifest
+/// grants `inject` (the egress layer also needs a rule admitting the URL). Whether the
+/// guest may *read* one is the `secrets` door's question.
 pub(crate) struct ContextSecrets<'a>(pub(crate) &'a ConnectionContext);
 
 impl SecretSource for ContextSecrets<'_> {
     fn secret(&self, name: &str) -> Result<String, SecretError> {
+        if !self.0.grants.injectable_secrets.contains(name) {
+            return Err(SecretError::NotPermitted(name.to_string()));
+        }
         match self.0.secrets.get(name) {
             Some(value) => Ok(value.expose().to_string()),
             None if self.0.grants.secret_settings.contains(name) => {

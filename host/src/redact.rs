@@ -52,6 +52,17 @@ impl Redactor {
             if encoded != secret {
                 patterns.push(encoded);
             }
+            // As a JSON string would carry it (a reflecting endpoint answers JSON), also
+            // with `/` escaped as some serializers do.
+            if let Ok(quoted) = serde_json::to_string(secret) {
+                let escaped = &quoted[1..quoted.len() - 1];
+                if escaped != secret {
+                    patterns.push(escaped.to_owned());
+                }
+                if escaped.contains('/') {
+                    patterns.push(escaped.replace('/', "\\/"));
+                }
+            }
             patterns.push(secret.to_owned());
         }
         patterns.sort();
@@ -87,6 +98,22 @@ impl Redactor {
                 Cow::Owned(out)
             }
             _ => Cow::Borrowed(text),
+        }
+    }
+
+    /// Returns `bytes` with every known secret replaced by [`REDACTED`]; borrows when
+    /// nothing matched. For bodies, which need not be UTF-8.
+    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        match &self.matcher {
+            Some(matcher) if matcher.is_match(bytes) => {
+                let mut out = Vec::with_capacity(bytes.len());
+                matcher.replace_all_with_bytes(bytes, &mut out, |_, _, dst| {
+                    dst.extend_from_slice(REDACTED.as_bytes());
+                    true
+                });
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(bytes),
         }
     }
 
@@ -196,6 +223,24 @@ mod tests {
         assert_eq!(v["msg"], "token [REDACTED]");
         assert_eq!(v["[REDACTED]"][2]["deep"], "[REDACTED]");
         assert_eq!(v["n"], 3);
+    }
+
+    #[test]
+    fn bytes_and_json_escaped_spellings() {
+        let r = Redactor::new(["tok/en\"quoted"]);
+        let body = br#"{"echo":"tok\/en\"quoted","raw":"tok/en\"quoted"}"#;
+        let clean = r.redact_bytes(body);
+        let text = String::from_utf8_lossy(&clean);
+        assert!(!text.contains("tok"), "{text}");
+        let binary = [
+            0xff, 0x00, b't', b'o', b'k', b'/', b'e', b'n', b'"', b'q', b'u', b'o', b't', b'e',
+            b'd',
+        ];
+        assert_eq!(
+            &*r.redact_bytes(&binary),
+            &[&[0xff, 0x00][..], REDACTED.as_bytes()].concat()[..]
+        );
+        assert!(matches!(r.redact_bytes(b"clean"), Cow::Borrowed(_)));
     }
 
     #[test]

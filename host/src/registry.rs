@@ -7,10 +7,14 @@
 //! It must not validate manifests (the `manifest` module does) nor run routes (`runtime`).
 
 use crate::context::{ConnectionContext, Grants, SecretString};
-use crate::egress::{Egress, EgressLimits, TokenSource, UrlPolicy};
+use crate::egress::{self, Bindings, Egress, EgressLimits, InjectFormat, TokenSource, UrlPolicy};
 use crate::ingest::IngestSink;
-use crate::manifest::{self, Connector, HttpPattern, LoadedManifest, ManifestError, ValidSettings};
+use crate::manifest::{
+    self, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest, ManifestError,
+    ValidSettings,
+};
 use crate::runtime::{LoadError, LoadedComponent, Runtime};
+use http::HeaderName;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +59,7 @@ impl LoadedConnector {
         let oauth = c.oauth();
         Grants {
             readable_secrets: c.permissions().secrets.iter().cloned().collect(),
+            injectable_secrets: c.permissions().injectable_secrets.clone(),
             writable_entities: c
                 .permissions()
                 .entities
@@ -78,7 +83,8 @@ impl LoadedConnector {
     ) -> ConnectionContext {
         let mut b = ConnectionContext::builder(self.connector().key())
             .grants(self.grants())
-            .http_policy(self.policy.clone());
+            .http_policy(self.policy.clone())
+            .bindings(self.bindings(settings));
         if let Some(name) = connection {
             b = b.connection(name);
         }
@@ -103,6 +109,53 @@ impl LoadedConnector {
             b = b.ingest(ingest.clone());
         }
         b.build()
+    }
+}
+
+impl LoadedConnector {
+    /// The manifest's injection rules bound to one connection's validated settings. A
+    /// rule whose URL cannot be expanded (a setting it names is missing) binds nothing
+    /// and is listed as unbound, so refusals can say why.
+    pub fn bindings(&self, settings: &ValidSettings) -> Bindings {
+        let connection = self.connector().connection();
+        let mut out = Bindings::default();
+        let bind = |rule: &InjectRule, unbound: &mut Vec<String>| -> Option<egress::InjectRule> {
+            let pattern = match settings.expand_pattern(&rule.url) {
+                Ok(p) => p,
+                Err(e) => {
+                    unbound.push(format!("{}: {e}", rule.describe()));
+                    return None;
+                }
+            };
+            let header = HeaderName::from_bytes(rule.header.as_bytes()).ok()?;
+            let format = match &rule.shape {
+                InjectShape::Prefix(p) => InjectFormat::Prefix(p.clone()),
+                InjectShape::Basic { password_secret } => InjectFormat::Basic {
+                    password_secret: password_secret.clone(),
+                },
+            };
+            Some(egress::InjectRule {
+                describe: format!("{} ({})", rule.pointer, pattern),
+                admits: Arc::new(ManifestPolicy(vec![pattern])),
+                header,
+                format,
+            })
+        };
+        if let Some(oauth) = &connection.oauth {
+            out.oauth = oauth
+                .inject
+                .iter()
+                .filter_map(|r| bind(r, &mut out.unbound))
+                .collect();
+        }
+        for (name, rules) in &connection.inject {
+            let bound = rules
+                .iter()
+                .filter_map(|r| bind(r, &mut out.unbound))
+                .collect();
+            out.secrets.insert(name.clone(), bound);
+        }
+        out
     }
 }
 

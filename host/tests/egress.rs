@@ -18,10 +18,11 @@ use hyper::body::{Body, Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use keyway_host::egress::{
-    AddressVetting, Auth, BasicAuth, BoxFuture, CallLog, Egress, EgressConfig, EgressContext,
-    EgressError, EgressErrorCode, EgressLimits, InboundResponse, Method, NoSecrets, OAuthAuth,
-    OutboundRequest, PreparedRequest, RequestCounter, SecretError, SecretSource, Target,
-    TokenError, TokenErrorCode, TokenSource, Transport, UrlPolicy,
+    AddressVetting, Auth, Bindings, BoxFuture, CallLog, Egress, EgressConfig, EgressContext,
+    EgressError, EgressErrorCode, EgressLimits, FnPolicy, InboundResponse, InjectFormat,
+    InjectRule, InjectedValues, Method, NoSecrets, OAuthAuth, OutboundRequest, PreparedRequest,
+    RequestCounter, SecretError, SecretSource, Target, TokenError, TokenErrorCode, TokenSource,
+    Transport, UrlPolicy,
 };
 use keyway_host::redact::Redactor;
 use tokio::net::TcpListener;
@@ -40,6 +41,7 @@ struct Seen {
 
 enum Reply {
     Plain(StatusCode, Vec<(&'static str, String)>, &'static str),
+    Owned(StatusCode, Vec<(&'static str, String)>, String),
     Slow(Duration),
     Endless,
 }
@@ -123,6 +125,13 @@ async fn serve_with(
                                     }
                                     b.body(Full::new(Bytes::from_static(body.as_bytes())).boxed())
                                         .unwrap()
+                                }
+                                Reply::Owned(status, headers, body) => {
+                                    let mut b = Response::builder().status(status);
+                                    for (k, v) in headers {
+                                        b = b.header(k, v);
+                                    }
+                                    b.body(Full::new(Bytes::from(body)).boxed()).unwrap()
                                 }
                                 Reply::Slow(delay) => {
                                     tokio::time::sleep(delay).await;
@@ -223,6 +232,41 @@ struct Invocation {
     calls: CallLog,
     limits: EgressLimits,
     redactor: Redactor,
+    bindings: Bindings,
+    injected: InjectedValues,
+}
+
+/// A rule admitting every URL (the allowlist still applies), in `header`.
+fn everywhere(header: &'static str, format: InjectFormat) -> InjectRule {
+    InjectRule {
+        admits: Arc::new(FnPolicy(|_: &Url| true)),
+        describe: format!("test rule ({header})"),
+        header: http::HeaderName::from_static(header),
+        format,
+    }
+}
+
+fn bearer_rule() -> InjectRule {
+    everywhere("authorization", InjectFormat::Prefix("Bearer ".into()))
+}
+
+/// The token and `api_key` as bearer anywhere, `user` as basic with no password.
+fn default_bindings() -> Bindings {
+    let mut b = Bindings {
+        oauth: vec![bearer_rule()],
+        ..Bindings::default()
+    };
+    b.secrets.insert("api_key".into(), vec![bearer_rule()]);
+    b.secrets.insert(
+        "user".into(),
+        vec![everywhere(
+            "authorization",
+            InjectFormat::Basic {
+                password_secret: None,
+            },
+        )],
+    );
+    b
 }
 
 impl Invocation {
@@ -234,6 +278,8 @@ impl Invocation {
             calls: CallLog::new(),
             limits: EgressLimits::default(),
             redactor: Redactor::new([CANARY_TOKEN, CANARY_SECRET]),
+            bindings: default_bindings(),
+            injected: InjectedValues::new(),
         }
     }
     fn ctx(&self) -> EgressContext<'_> {
@@ -245,6 +291,8 @@ impl Invocation {
             calls: &self.calls,
             limits: &self.limits,
             redactor: &self.redactor,
+            bindings: &self.bindings,
+            injected: &self.injected,
         }
     }
 }
@@ -271,8 +319,6 @@ fn get(url: String, auth: Auth) -> OutboundRequest {
 fn oauth() -> Auth {
     Auth::OAuth(OAuthAuth {
         min_ttl_seconds: 60,
-        header: None,
-        prefix: None,
     })
 }
 
@@ -312,27 +358,23 @@ async fn server_sees_injected_bearer_and_guest_headers() {
 async fn shopify_style_header_bearer_and_basic_secrets() {
     let server = serve(|_, _| ok("")).await;
     let egress = loopback_egress();
-    let inv = Invocation::new(vec!["127.0.0.1"]);
-    let shopify = Auth::OAuth(OAuthAuth {
-        min_ttl_seconds: 0,
-        header: Some("X-Shopify-Access-Token".into()),
-        prefix: Some(String::new()),
-    });
+    let mut inv = Invocation::new(vec!["127.0.0.1"]);
+    inv.bindings.oauth = vec![everywhere(
+        "x-shopify-access-token",
+        InjectFormat::Prefix(String::new()),
+    )];
     egress
-        .send(get(server.url("/a"), shopify), &inv.ctx())
+        .send(get(server.url("/a"), oauth()), &inv.ctx())
         .await
         .unwrap();
     egress
         .send(
-            get(server.url("/b"), Auth::Bearer("api_key".into())),
+            get(server.url("/b"), Auth::Secret("api_key".into())),
             &inv.ctx(),
         )
         .await
         .unwrap();
-    let basic = Auth::Basic(BasicAuth {
-        username_secret: "user".into(),
-        password_secret: None,
-    });
+    let basic = Auth::Secret("user".into());
     egress
         .send(get(server.url("/c"), basic), &inv.ctx())
         .await
@@ -632,7 +674,7 @@ async fn canary_secrets_are_redacted_from_errors_and_records() {
     // error and the call record.
     let strict = Egress::new(EgressConfig::default()).unwrap();
     let url = server.url(&format!("/?key={CANARY_SECRET}"));
-    let err = send_err(&strict, get(url, Auth::Bearer("api_key".into())), &inv).await;
+    let err = send_err(&strict, get(url, Auth::Secret("api_key".into())), &inv).await;
     assert_eq!(err.code, EgressErrorCode::Denied);
     let everything = format!("{err} {:?} {:?}", err, inv.calls.snapshot());
     assert!(!everything.contains(CANARY_SECRET), "{everything}");
@@ -885,8 +927,10 @@ async fn stuck_dns_lookup_times_out() {
 
 #[tokio::test]
 async fn declared_length_over_cap_is_too_large() {
-    static BIG: &str = include_str!("egress.rs");
-    let server = serve(|_, _| Reply::Plain(StatusCode::OK, vec![], BIG)).await;
+    // Not this file: it holds the canary values, which the answer is scrubbed of.
+    static BIG: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| "0123456789abcdef\n".repeat(2048));
+    let server = serve(|_, _| Reply::Owned(StatusCode::OK, vec![], BIG.clone())).await;
     let egress = loopback_egress();
     let mut inv = Invocation::new(vec!["127.0.0.1"]);
     inv.limits.max_response_body_bytes = 1024;
@@ -899,4 +943,139 @@ async fn declared_length_over_cap_is_too_large() {
         .await
         .unwrap();
     assert_eq!(resp.body.len(), BIG.len());
+}
+
+// ---------- credential binding and scrubbing ----------
+
+/// Answers with every request header reflected in the body and in response headers.
+fn reflect(seen: &Seen, _: usize) -> Reply {
+    let mut body = String::new();
+    let mut headers = Vec::new();
+    for (name, value) in &seen.headers {
+        let value = value.to_str().unwrap_or("").to_owned();
+        body.push_str(&format!("{name}: {value}\n"));
+        headers.push(("x-echo", value));
+    }
+    Reply::Owned(StatusCode::OK, headers, body)
+}
+
+#[tokio::test]
+async fn a_reflecting_endpoint_hands_back_no_credential() {
+    let server = serve(reflect).await;
+    let egress = loopback_egress();
+    let inv = Invocation::new(vec!["127.0.0.1"]);
+    for auth in [oauth(), Auth::Secret("api_key".into())] {
+        let resp = egress
+            .send(get(server.url("/headers"), auth), &inv.ctx())
+            .await
+            .unwrap();
+        let everything = format!("{:?} {}", resp.headers, String::from_utf8_lossy(&resp.body));
+        assert!(!everything.contains("tok-0"), "{everything}");
+        assert!(!everything.contains(CANARY_SECRET), "{everything}");
+        assert!(
+            everything.contains("authorization: [REDACTED]"),
+            "{everything}"
+        );
+    }
+    // The server did get the credentials: the scrubbing is on the way back.
+    let seen = server.seen();
+    assert_eq!(seen[0].headers["authorization"], "Bearer tok-0");
+    assert_eq!(
+        seen[1].headers["authorization"],
+        format!("Bearer {CANARY_SECRET}")
+    );
+    // Every spelling injected is reported for the invocation's redactor to learn.
+    let learned = inv.injected.take();
+    for value in ["tok-0", "Bearer tok-0", CANARY_SECRET] {
+        assert!(learned.iter().any(|v| v == value), "{value} not learned");
+    }
+}
+
+#[tokio::test]
+async fn a_credential_goes_only_where_its_rule_admits() {
+    let server = serve(reflect).await;
+    let egress = loopback_egress();
+    let mut inv = Invocation::new(vec!["127.0.0.1"]);
+    // The token may go to /api/* only, although the allowlist admits the whole host.
+    inv.bindings.oauth = vec![InjectRule {
+        admits: Arc::new(FnPolicy(|u: &Url| u.path().starts_with("/api/"))),
+        describe: "/connection/oauth/inject/0 (http://127.0.0.1/api/*)".into(),
+        header: http::HeaderName::from_static("authorization"),
+        format: InjectFormat::Prefix("Bearer ".into()),
+    }];
+    inv.bindings.secrets.clear();
+    let err = send_err(&egress, get(server.url("/echo"), oauth()), &inv).await;
+    assert_eq!(err.code, EgressErrorCode::NotPermitted);
+    assert!(
+        err.message.contains("/connection/oauth/inject/0"),
+        "{}",
+        err.message
+    );
+    let err = send_err(
+        &egress,
+        get(server.url("/api/x"), Auth::Secret("api_key".into())),
+        &inv,
+    )
+    .await;
+    assert_eq!(err.code, EgressErrorCode::NotPermitted);
+    assert!(
+        err.message.contains("permissions.secrets.api_key"),
+        "{}",
+        err.message
+    );
+    // Refused before anything was fetched or sent.
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 0);
+    assert_eq!(inv.tokens.fetches.load(Ordering::SeqCst), 0);
+    let resp = egress
+        .send(get(server.url("/api/orders"), oauth()), &inv.ctx())
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(server.seen()[0].headers["authorization"], "Bearer tok-0");
+}
+
+#[tokio::test]
+async fn one_forced_refresh_per_invocation() {
+    let server = serve(|_, _| Reply::Plain(StatusCode::UNAUTHORIZED, vec![], "no")).await;
+    let egress = loopback_egress();
+    let inv = Invocation::new(vec!["127.0.0.1"]);
+    for _ in 0..5 {
+        let resp = egress
+            .send(get(server.url("/me"), oauth()), &inv.ctx())
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 401);
+    }
+    assert_eq!(inv.tokens.refreshes.load(Ordering::SeqCst), 1);
+    // Five requests, one retry.
+    assert_eq!(server.seen().len(), 6);
+}
+
+/// A source that declines to refresh: it answers the same token again.
+struct JustRefreshed;
+
+impl TokenSource for JustRefreshed {
+    fn token(&self, _min_ttl: Duration) -> BoxFuture<'_, Result<String, TokenError>> {
+        Box::pin(async { Ok("same-token".to_owned()) })
+    }
+    fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>> {
+        self.token(Duration::ZERO)
+    }
+}
+
+#[tokio::test]
+async fn no_retry_when_the_refresh_gave_the_same_token() {
+    let server = serve(|_, _| Reply::Plain(StatusCode::UNAUTHORIZED, vec![], "no")).await;
+    let egress = loopback_egress();
+    let inv = Invocation::new(vec!["127.0.0.1"]);
+    let ctx = EgressContext {
+        tokens: Some(&JustRefreshed),
+        ..inv.ctx()
+    };
+    let resp = egress
+        .send(get(server.url("/me"), oauth()), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 401);
+    assert_eq!(server.seen().len(), 1);
 }

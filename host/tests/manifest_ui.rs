@@ -68,7 +68,15 @@ fn summary(c: &Connector) -> String {
     for name in &p.secrets {
         writeln!(s, "secret: {name}").unwrap();
     }
+    for name in &p.injectable_secrets {
+        writeln!(s, "inject grant: {name}").unwrap();
+    }
     let conn = c.connection();
+    for rules in conn.inject.values() {
+        for rule in rules {
+            writeln!(s, "{}", inject_line(rule)).unwrap();
+        }
+    }
     if let Some(r) = &conn.test_connection {
         writeln!(s, "testConnection: {} {}", r.method, r.path).unwrap();
     }
@@ -87,6 +95,10 @@ fn summary(c: &Connector) -> String {
         oauth_summary(&mut s, o);
     }
     s
+}
+
+fn inject_line(r: &manifest::InjectRule) -> String {
+    format!("inject: {} -> {} {:?}", r.describe(), r.header, r.shape)
 }
 
 fn oauth_summary(s: &mut String, o: &OAuthConfig) {
@@ -132,6 +144,9 @@ fn oauth_summary(s: &mut String, o: &OAuthConfig) {
         .unwrap();
     }
     writeln!(s, "  callbackParams: {:?}", o.callback_params).unwrap();
+    for rule in &o.inject {
+        writeln!(s, "  {}", inject_line(rule)).unwrap();
+    }
     if let Some(r) = &o.post_connect {
         writeln!(s, "  postConnect: {} {}", r.method, r.path).unwrap();
     }

@@ -7,27 +7,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
-/// How the host authenticates an outbound request.
+/// Which credential the host puts on an outbound request. The route names the
+/// credential only: where it may go and in which header is the manifest's injection
+/// rule that admits the URL (`connection.oauth.inject`, `connection.inject.<secret>`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Auth {
     /// No credentials.
     #[default]
     None,
-    /// The connection's OAuth token, injected by the host. `header` defaults to
-    /// `Authorization` and `prefix` to `Bearer `; `X-Shopify-Access-Token` with an empty
-    /// prefix is a valid shape.
-    OAuth {
-        min_ttl_seconds: u32,
-        header: Option<String>,
-        prefix: Option<String>,
-    },
-    /// `Authorization: Bearer <secret>`, the secret named here.
-    Bearer { secret: String },
-    /// HTTP basic credentials from secret settings named here.
-    Basic {
-        username_secret: String,
-        password_secret: Option<String>,
-    },
+    /// The connection's OAuth token, valid for at least this many more seconds.
+    OAuth { min_ttl_seconds: u32 },
+    /// The secret setting named here (granted `inject` in the manifest).
+    Secret(String),
 }
 
 /// Options for one request.
@@ -39,27 +30,19 @@ pub struct HttpOptions {
 }
 
 impl HttpOptions {
-    /// OAuth injection with the default `Authorization: Bearer` header.
+    /// OAuth injection, in the header the manifest's `connection.oauth.inject` rule for
+    /// the URL names.
     pub fn oauth(min_ttl_seconds: u32) -> Self {
         HttpOptions {
-            auth: Auth::OAuth {
-                min_ttl_seconds,
-                header: None,
-                prefix: None,
-            },
+            auth: Auth::OAuth { min_ttl_seconds },
             ..Default::default()
         }
     }
 
-    /// OAuth injection into a custom header with no prefix (for example
-    /// `X-Shopify-Access-Token`).
-    pub fn oauth_header(min_ttl_seconds: u32, header: &str) -> Self {
+    /// Injection of the secret setting `name`, as its `connection.inject` rule says.
+    pub fn secret(name: &str) -> Self {
         HttpOptions {
-            auth: Auth::OAuth {
-                min_ttl_seconds,
-                header: Some(header.to_string()),
-                prefix: Some(String::new()),
-            },
+            auth: Auth::Secret(name.to_string()),
             ..Default::default()
         }
     }
@@ -192,23 +175,8 @@ impl Http {
             .map(|t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX));
         let auth = match opts.auth {
             Auth::None => wit::Auth::None,
-            Auth::OAuth {
-                min_ttl_seconds,
-                header,
-                prefix,
-            } => wit::Auth::Oauth(wit::OauthAuth {
-                min_ttl_seconds,
-                header,
-                prefix,
-            }),
-            Auth::Bearer { secret } => wit::Auth::Bearer(secret),
-            Auth::Basic {
-                username_secret,
-                password_secret,
-            } => wit::Auth::Basic(wit::BasicAuth {
-                username_secret,
-                password_secret,
-            }),
+            Auth::OAuth { min_ttl_seconds } => wit::Auth::Oauth(wit::OauthAuth { min_ttl_seconds }),
+            Auth::Secret(name) => wit::Auth::Secret(name),
         };
         let req = wit::Request {
             method: method.to_wit(),

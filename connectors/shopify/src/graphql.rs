@@ -14,8 +14,6 @@ use std::time::Duration;
 
 /// The Admin API version every request names.
 pub const API_VERSION: &str = "2025-07";
-/// The header Shopify reads the access token from (no `Bearer ` prefix).
-pub const TOKEN_HEADER: &str = "X-Shopify-Access-Token";
 /// The token must stay valid this long for a request.
 const MIN_TOKEN_TTL_SECS: u32 = 60;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,7 +36,7 @@ pub fn query(query: &str, variables: Value) -> Result<Value, Failure> {
     let url = endpoint().map_err(|e| api::from_error(&e))?;
     let body = Body::json(&json!({ "query": query, "variables": variables }))
         .map_err(|e| api::from_error(&e))?;
-    let opts = HttpOptions::oauth_header(MIN_TOKEN_TTL_SECS, TOKEN_HEADER)
+    let opts = HttpOptions::oauth(MIN_TOKEN_TTL_SECS)
         .header("accept", "application/json")
         .timeout(TIMEOUT);
     let res = Http::post(&url, body, opts).map_err(|e| api::from_error(&e))?;

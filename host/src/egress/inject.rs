@@ -1,28 +1,37 @@
-//! Host-side credential injection for outbound requests.
+//! Host-side credential injection for outbound requests, bound to where each credential
+//! may go.
 //!
-//! Owns [`Auth`] (what the guest asked for: none, OAuth, bearer from a secret setting,
-//! basic from secret settings), the [`TokenSource`] and [`SecretSource`] seams, and the
-//! functions that turn an `Auth` into one sensitive header. The header *name* is known
-//! before any credential is fetched so the guest's headers can be checked against it.
+//! Owns [`Auth`] (what the guest asked for: nothing, the OAuth token, or a named secret
+//! setting), [`Bindings`] (the connection's injection rules: for each credential, the URL
+//! patterns it may be sent to and the header shape it takes there), the [`TokenSource`]
+//! and [`SecretSource`] seams, and [`credential`], which turns an `Auth` plus the rule
+//! that admitted the URL into one sensitive header. The guest chooses only *which*
+//! credential; the header name, prefix or basic shape always come from the rule, so a
+//! guest cannot move a token into a header the provider reflects.
 //!
-//! It must only be called after the URL and address checks passed (`Egress::send`
-//! keeps that order), and must never put a credential into an error message.
+//! It must only be called after the URL and address checks passed (`Egress::send` keeps
+//! that order), and must never put a credential into an error message.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
+use url::Url;
 
 use super::error::{EgressError, EgressErrorCode, SecretError, TokenError};
-use super::headers::is_host_controlled;
+use super::policy::{UrlPolicy, origin_of};
 use super::transport::BoxFuture;
 
 /// Supplies the connection's OAuth access token (cached or refreshed, single flight).
 pub trait TokenSource: Send + Sync {
     /// A token valid for at least `min_ttl`, refreshing first if needed.
     fn token(&self, min_ttl: Duration) -> BoxFuture<'_, Result<String, TokenError>>;
-    /// Refreshes now regardless of the cached expiry (after a provider's 401).
+    /// Asks for a token other than the one a provider just rejected with a 401. A source
+    /// may answer with the same token when it refreshed very recently (the rejection is
+    /// then not the token's fault and a refresh would not help).
     fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>>;
     /// The scopes the provider granted.
     fn granted_scopes(&self) -> BoxFuture<'_, Result<Vec<String>, TokenError>> {
@@ -35,7 +44,7 @@ pub trait TokenSource: Send + Sync {
     }
 }
 
-/// Reads a secret setting of the connection by name, for `bearer` and `basic` auth.
+/// Reads a secret setting of the connection by name, for injection.
 pub trait SecretSource: Send + Sync {
     /// The value of the secret setting `name`.
     fn secret(&self, name: &str) -> Result<String, SecretError>;
@@ -51,38 +60,120 @@ impl SecretSource for NoSecrets {
     }
 }
 
-/// OAuth injection: the token under `header` (default `Authorization`) after `prefix`
-/// (default `Bearer `; an empty prefix sends the bare token).
+/// OAuth injection: the minimum remaining lifetime of the injected token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthAuth {
     /// Minimum remaining lifetime of the injected token, in seconds.
     pub min_ttl_seconds: u32,
-    /// Header name; `authorization` when `None`.
-    pub header: Option<String>,
-    /// Value prefix; `Bearer ` when `None`.
-    pub prefix: Option<String>,
 }
 
-/// HTTP basic credentials from secret settings, named here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BasicAuth {
-    /// Name of the secret setting that holds the user name.
-    pub username_secret: String,
-    /// Name of the secret setting that holds the password, if any.
-    pub password_secret: Option<String>,
-}
-
-/// How the host authenticates an outbound request. Holds names, never values.
+/// Which credential the host puts on an outbound request. Holds names, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
     /// No credential.
     None,
     /// The connection's OAuth access token.
     OAuth(OAuthAuth),
-    /// `Authorization: Bearer <value of the named secret setting>`.
-    Bearer(String),
-    /// `Authorization: Basic base64(user:password)` from named secret settings.
-    Basic(BasicAuth),
+    /// The secret setting of this name.
+    Secret(String),
+}
+
+/// How a credential is written into its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InjectFormat {
+    /// `<prefix><value>`; an empty prefix sends the bare value.
+    Prefix(String),
+    /// `Basic base64(<value>:<password>)`, the password from the named secret setting.
+    Basic {
+        /// Secret setting holding the password; none sends an empty password.
+        password_secret: Option<String>,
+    },
+}
+
+/// One rule: the credential may go to URLs `admits` allows, in `header`, shaped by
+/// `format`.
+#[derive(Clone)]
+pub struct InjectRule {
+    /// The URLs this rule admits (the rule's pattern, expanded with the settings).
+    pub admits: Arc<dyn UrlPolicy>,
+    /// Where the rule is and what it says, for messages (e.g.
+    /// `connection.oauth.inject[0] (https://api.example.com/*)`).
+    pub describe: String,
+    /// The header that carries the credential.
+    pub header: HeaderName,
+    /// How the value is written.
+    pub format: InjectFormat,
+}
+
+impl fmt::Debug for InjectRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InjectRule")
+            .field("describe", &self.describe)
+            .field("header", &self.header)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// Every injection rule of one connection. No rule, no injection.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// Rules for the OAuth access token, in manifest order (the first that admits wins).
+    pub oauth: Vec<InjectRule>,
+    /// Rules for each secret setting granted `inject`, in manifest order.
+    pub secrets: BTreeMap<String, Vec<InjectRule>>,
+    /// Rules that could not be bound for this connection, with the reason (a setting
+    /// their URL needs is missing); named in refusals so an author sees why.
+    pub unbound: Vec<String>,
+}
+
+impl Bindings {
+    /// The rule that admits injecting `auth` into a request to `url`; `None` for
+    /// [`Auth::None`]. With no admitting rule the request is refused with
+    /// `not_permitted`, naming the rules that exist (or saying there are none).
+    pub fn rule_for(&self, auth: &Auth, url: &Url) -> Result<Option<&InjectRule>, EgressError> {
+        let (rules, what, place) = match auth {
+            Auth::None => return Ok(None),
+            Auth::OAuth(_) => (
+                self.oauth.as_slice(),
+                "the OAuth token".to_owned(),
+                "connection.oauth.inject".to_owned(),
+            ),
+            Auth::Secret(name) => match self.secrets.get(name) {
+                Some(rules) => (
+                    rules.as_slice(),
+                    format!("secret setting `{name}`"),
+                    format!("connection.inject.{name}"),
+                ),
+                None => {
+                    return Err(EgressError::new(
+                        EgressErrorCode::NotPermitted,
+                        format!(
+                            "secret setting `{name}` may not be injected: the manifest needs \
+                             permissions.secrets.{name}: [\"inject\"] and a connection.inject.{name} rule"
+                        ),
+                    ));
+                }
+            },
+        };
+        if let Some(rule) = rules.iter().find(|r| r.admits.allows(url)) {
+            return Ok(Some(rule));
+        }
+        let target = format!("{}{}", origin_of(url), url.path());
+        let mut message = if rules.is_empty() {
+            format!("{what} may not be sent to {target}: the manifest has no {place} rule")
+        } else {
+            let listed: Vec<&str> = rules.iter().map(|r| r.describe.as_str()).collect();
+            format!(
+                "{what} may not be sent to {target}: no {place} rule admits it (rules: {})",
+                listed.join(", ")
+            )
+        };
+        if !self.unbound.is_empty() {
+            message.push_str(&format!("; not bound here: {}", self.unbound.join("; ")));
+        }
+        Err(EgressError::new(EgressErrorCode::NotPermitted, message))
+    }
 }
 
 /// A credential ready to put on a request. Its `Debug` hides the value.
@@ -91,6 +182,12 @@ pub struct Credential {
     pub name: HeaderName,
     /// Header value, marked sensitive.
     pub value: HeaderValue,
+    /// The raw token or secret, and every other spelling of it that went on the wire
+    /// (the whole header value, a basic pair's base64 and password): what must be
+    /// scrubbed from the answer and learned by the invocation's redactor.
+    pub spellings: Vec<String>,
+    /// The OAuth token injected, if this is one (to tell whether a refresh changed it).
+    pub token: Option<String>,
 }
 
 impl fmt::Debug for Credential {
@@ -102,41 +199,55 @@ impl fmt::Debug for Credential {
     }
 }
 
-/// The header name this auth will inject, validated, without fetching anything.
-pub fn injected_header_name(auth: &Auth) -> Result<Option<HeaderName>, EgressError> {
-    match auth {
-        Auth::None => Ok(None),
-        Auth::Bearer(_) | Auth::Basic(_) => Ok(Some(header::AUTHORIZATION)),
-        Auth::OAuth(oauth) => {
-            let Some(raw) = &oauth.header else {
-                return Ok(Some(header::AUTHORIZATION));
-            };
-            let name = HeaderName::from_bytes(raw.as_bytes()).map_err(|_| {
-                EgressError::invalid("auth.oauth.header is not a valid HTTP header name")
-            })?;
-            if is_host_controlled(&name) || name == header::CONTENT_TYPE || name == header::COOKIE {
-                return Err(EgressError::invalid(format!(
-                    "auth.oauth.header `{name}` cannot carry a token"
-                )));
+/// The credential values injected during one invocation, for its redactor to learn.
+#[derive(Default)]
+pub struct InjectedValues(Mutex<Vec<String>>);
+
+impl InjectedValues {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the spellings of one injected credential.
+    pub fn record(&self, spellings: &[String]) {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for s in spellings {
+            if !v.contains(s) {
+                v.push(s.clone());
             }
-            Ok(Some(name))
         }
+    }
+
+    /// Takes everything recorded so far.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
-/// Fetches the credential for `auth`. `refreshed` is a token obtained by a forced
-/// refresh, used instead of asking the source again.
+impl fmt::Debug for InjectedValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().map(|v| v.len()).unwrap_or(0);
+        write!(f, "InjectedValues({n} values)")
+    }
+}
+
+/// Fetches the credential for `auth` and shapes it as `rule` says. `refreshed` is a
+/// token obtained by a forced refresh, used instead of asking the source again.
 pub async fn credential(
     auth: &Auth,
+    rule: &InjectRule,
     tokens: Option<&dyn TokenSource>,
     secrets: &dyn SecretSource,
     refreshed: Option<&str>,
-) -> Result<Option<Credential>, EgressError> {
-    let Some(name) = injected_header_name(auth)? else {
-        return Ok(None);
-    };
-    let text = match auth {
-        Auth::None => return Ok(None),
+) -> Result<Credential, EgressError> {
+    let (value, token) = match auth {
+        Auth::None => {
+            return Err(EgressError::new(
+                EgressErrorCode::Internal,
+                "no credential to inject for auth none",
+            ));
+        }
         Auth::OAuth(oauth) => {
             let token = match refreshed {
                 Some(token) => token.to_owned(),
@@ -146,40 +257,50 @@ pub async fn credential(
                     source.token(min_ttl).await?
                 }
             };
-            let prefix = oauth.prefix.as_deref().unwrap_or("Bearer ");
-            if HeaderValue::from_str(prefix).is_err() {
-                return Err(EgressError::invalid(
-                    "auth.oauth.prefix contains characters not allowed in a header value",
-                ));
-            }
-            format!("{prefix}{token}")
+            (token.clone(), Some(token))
         }
-        Auth::Bearer(secret_name) => format!("Bearer {}", secrets.secret(secret_name)?),
-        Auth::Basic(basic) => {
-            let user = secrets.secret(&basic.username_secret)?;
-            if user.contains(':') {
+        Auth::Secret(name) => (secrets.secret(name)?, None),
+    };
+    let mut spellings = vec![value.clone()];
+    let text = match &rule.format {
+        InjectFormat::Prefix(prefix) => format!("{prefix}{value}"),
+        InjectFormat::Basic { password_secret } => {
+            if value.contains(':') {
                 return Err(EgressError::invalid(format!(
-                    "secret setting `{}` used as a basic-auth user name contains `:`",
-                    basic.username_secret
+                    "the basic-auth user name of {} contains `:`",
+                    rule.describe
                 )));
             }
-            let password = match &basic.password_secret {
+            let password = match password_secret {
                 Some(name) => secrets.secret(name)?,
                 None => String::new(),
             };
             let encoded =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                base64::engine::general_purpose::STANDARD.encode(format!("{value}:{password}"));
+            spellings.push(encoded.clone());
+            if !password.is_empty() {
+                spellings.push(password);
+            }
             format!("Basic {encoded}")
         }
     };
-    let mut value = HeaderValue::from_str(&text).map_err(|_| {
+    spellings.push(text.clone());
+    let mut header = HeaderValue::from_str(&text).map_err(|_| {
         EgressError::new(
             EgressErrorCode::Internal,
-            format!("the credential for header `{name}` is not a valid HTTP header value"),
+            format!(
+                "the credential for header `{}` is not a valid HTTP header value",
+                rule.header
+            ),
         )
     })?;
-    value.set_sensitive(true);
-    Ok(Some(Credential { name, value }))
+    header.set_sensitive(true);
+    Ok(Credential {
+        name: rule.header.clone(),
+        value: header,
+        spellings,
+        token,
+    })
 }
 
 /// Forces one token refresh for an OAuth request that got a 401.
@@ -196,112 +317,5 @@ fn no_oauth() -> EgressError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    struct Secrets(HashMap<&'static str, &'static str>);
-
-    impl SecretSource for Secrets {
-        fn secret(&self, name: &str) -> Result<String, SecretError> {
-            self.0
-                .get(name)
-                .map(|v| v.to_string())
-                .ok_or_else(|| SecretError::NotFound(name.to_owned()))
-        }
-    }
-
-    struct Fixed(&'static str);
-
-    impl TokenSource for Fixed {
-        fn token(&self, _min_ttl: Duration) -> BoxFuture<'_, Result<String, TokenError>> {
-            Box::pin(async move { Ok(self.0.to_owned()) })
-        }
-        fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>> {
-            Box::pin(async move { Ok(format!("{}-new", self.0)) })
-        }
-    }
-
-    fn oauth(header: Option<&str>, prefix: Option<&str>) -> Auth {
-        Auth::OAuth(OAuthAuth {
-            min_ttl_seconds: 60,
-            header: header.map(str::to_owned),
-            prefix: prefix.map(str::to_owned),
-        })
-    }
-
-    #[tokio::test]
-    async fn oauth_default_and_shopify_shapes() {
-        let t = Fixed("tok-123");
-        let c = credential(&oauth(None, None), Some(&t), &NoSecrets, None)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c.name, header::AUTHORIZATION);
-        assert_eq!(c.value, "Bearer tok-123");
-        assert!(c.value.is_sensitive());
-        assert!(!format!("{c:?}").contains("tok-123"));
-        let s = oauth(Some("X-Shopify-Access-Token"), Some(""));
-        let c = credential(&s, Some(&t), &NoSecrets, None)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c.name.as_str(), "x-shopify-access-token");
-        assert_eq!(c.value, "tok-123");
-        let c = credential(&s, Some(&t), &NoSecrets, Some("fresh"))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c.value, "fresh");
-    }
-
-    #[tokio::test]
-    async fn oauth_without_source_is_not_permitted() {
-        let err = credential(&oauth(None, None), None, &NoSecrets, None)
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, EgressErrorCode::NotPermitted);
-    }
-
-    #[tokio::test]
-    async fn bad_oauth_header_names() {
-        for bad in ["Host", "content-length", "bad name", "Transfer-Encoding"] {
-            let err = injected_header_name(&oauth(Some(bad), None)).unwrap_err();
-            assert_eq!(err.code, EgressErrorCode::InvalidInput, "{bad}");
-        }
-    }
-
-    #[tokio::test]
-    async fn bearer_and_basic_from_secrets() {
-        let s = Secrets(HashMap::from([
-            ("api_key", "k-999"),
-            ("user", "alice"),
-            ("pw", "s3cret"),
-        ]));
-        let c = credential(&Auth::Bearer("api_key".into()), None, &s, None)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(c.value, "Bearer k-999");
-        let basic = Auth::Basic(BasicAuth {
-            username_secret: "user".into(),
-            password_secret: Some("pw".into()),
-        });
-        let c = credential(&basic, None, &s, None).await.unwrap().unwrap();
-        assert_eq!(c.value, "Basic YWxpY2U6czNjcmV0");
-        let missing = Auth::Bearer("nope".into());
-        let err = credential(&missing, None, &s, None).await.unwrap_err();
-        assert_eq!(err.code, EgressErrorCode::NotFound);
-        assert!(err.message.contains("nope"));
-    }
-
-    #[tokio::test]
-    async fn token_with_newline_is_refused_without_echo() {
-        let t = Fixed("evil\r\nX-Injected: 1");
-        let err = credential(&oauth(None, None), Some(&t), &NoSecrets, None)
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, EgressErrorCode::Internal);
-        assert!(!err.message.contains("evil"));
-    }
-}
+#[path = "inject_tests.rs"]
+mod tests;

@@ -7,7 +7,7 @@
 //!
 //! It must not do I/O.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -106,6 +106,7 @@ pub fn header_bytes(headers: &HeaderMap) -> usize {
 #[derive(Debug, Default)]
 pub struct RequestCounter {
     used: AtomicU32,
+    forced_refresh: AtomicBool,
 }
 
 impl RequestCounter {
@@ -117,6 +118,11 @@ impl RequestCounter {
     /// Requests taken so far (refused ones included).
     pub fn used(&self) -> u32 {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// Takes the invocation's one forced token refresh; false once it was taken.
+    pub fn take_forced_refresh(&self) -> bool {
+        !self.forced_refresh.swap(true, Ordering::Relaxed)
     }
 
     /// Takes one request from the budget, or fails with `too_large` once `max` are used.

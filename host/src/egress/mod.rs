@@ -4,10 +4,15 @@
 //! and the transport with its connection pool) and [`Egress::send`], which runs one
 //! guest request through, in this order: the per-invocation request budget, the URL
 //! check against the connector's allowlist ([`UrlPolicy`]), header and size checks,
-//! DNS resolution and address vetting, and only then credential injection. A 401 on an
-//! OAuth request forces one token refresh and one retry. Redirects come back to the
-//! guest as they are. Every outcome is appended to the invocation's [`CallLog`], and
-//! every error message passes through the invocation's [`Redactor`].
+//! DNS resolution and address vetting, and only then credential injection — and only
+//! when one of the connection's [`Bindings`] rules admits the URL; the rule, not the
+//! guest, names the header. A 401 on an OAuth request forces at most one token refresh
+//! per invocation, and the retry happens only if the token changed. Redirects come back
+//! to the guest as they are. The answer's headers and body are scrubbed of every
+//! credential spelling injected into that request and of every secret the invocation's
+//! [`Redactor`] knows before the guest sees them; injected values are also recorded in
+//! [`InjectedValues`] for the redactor to learn. Every outcome is appended to the
+//! invocation's [`CallLog`], and every error message is redacted.
 //!
 //! It must not know the manifest's or the store's types: those reach it through the
 //! [`UrlPolicy`], [`TokenSource`] and [`SecretSource`] seams. The WIT conversion lives
@@ -36,7 +41,11 @@ use crate::redact::Redactor;
 pub use addr::{AddressPolicy, blocked_range};
 pub use client::{NetworkSettings, NetworkTransport, default_tls_config};
 pub use error::{EgressError, EgressErrorCode, SecretError, TokenError, TokenErrorCode};
-pub use inject::{Auth, BasicAuth, Credential, NoSecrets, OAuthAuth, SecretSource, TokenSource};
+pub use headers::is_host_controlled;
+pub use inject::{
+    Auth, Bindings, Credential, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth,
+    SecretSource, TokenSource,
+};
 pub use limits::{EgressLimits, RequestCounter};
 pub use policy::{FnPolicy, UrlPolicy, check_url, origin_of};
 pub use record::{CallLog, CallRecord};
@@ -108,8 +117,12 @@ pub struct EgressContext<'a> {
     pub policy: &'a dyn UrlPolicy,
     /// The connection's OAuth tokens; `None` when the connector has no OAuth block.
     pub tokens: Option<&'a dyn TokenSource>,
-    /// The connection's secret settings, for `bearer` and `basic` auth.
+    /// The connection's injectable secret settings.
     pub secrets: &'a dyn SecretSource,
+    /// Where each credential may be injected, and how.
+    pub bindings: &'a Bindings,
+    /// Every credential spelling injected during this invocation.
+    pub injected: &'a InjectedValues,
     /// Requests used so far by this invocation.
     pub counter: &'a RequestCounter,
     /// Where each outbound call is recorded.
@@ -204,8 +217,11 @@ impl Egress {
                 limits.max_request_body_bytes
             )));
         }
-        let injected_name = inject::injected_header_name(&req.auth)?;
-        let mut headers = headers::guest_headers(&req.headers, injected_name.as_ref(), limits)?;
+        // The rule that binds the credential to this URL decides the header; none, no
+        // injection (and no request: the guest asked for a credential it cannot have here).
+        let rule = ctx.bindings.rule_for(&req.auth, &url)?;
+        let injected_name = rule.map(|r| &r.header);
+        let mut headers = headers::guest_headers(&req.headers, injected_name, limits)?;
         headers.insert(http::header::HOST, headers::host_header(&url)?);
         let target = match self.transport.address_vetting() {
             AddressVetting::Enforced => {
@@ -231,17 +247,32 @@ impl Egress {
             target: &target,
             timeout,
         };
-        let credential = inject::credential(&req.auth, ctx.tokens, ctx.secrets, None).await?;
-        remember(&credential, seen_tokens);
-        let first = self.attempt(&attempt, credential, ctx, false).await?;
-        if first.status != 401 || !matches!(req.auth, Auth::OAuth(_)) {
-            return Ok(first);
+        let Some(rule) = rule else {
+            let first = self.attempt(&attempt, None, ctx, false).await?;
+            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
+        };
+        let credential = inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, None).await?;
+        let used_token = credential.token.clone();
+        remember(&credential, ctx, seen_tokens);
+        let first = self.attempt(&attempt, Some(credential), ctx, false).await?;
+        // One forced refresh per invocation at most: a route that keeps hitting 401s
+        // cannot turn each into a refresh at the provider.
+        if first.status != 401
+            || !matches!(req.auth, Auth::OAuth(_))
+            || !ctx.counter.take_forced_refresh()
+        {
+            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
         }
         let fresh = inject::force_refresh(ctx.tokens).await?;
-        seen_tokens.push(fresh.clone());
+        if used_token.as_deref() == Some(fresh.as_str()) {
+            // The source declined to refresh (it just did): retrying would repeat the 401.
+            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
+        }
         let credential =
-            inject::credential(&req.auth, ctx.tokens, ctx.secrets, Some(&fresh)).await?;
-        self.attempt(&attempt, credential, ctx, true).await
+            inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, Some(&fresh)).await?;
+        remember(&credential, ctx, seen_tokens);
+        let retried = self.attempt(&attempt, Some(credential), ctx, true).await?;
+        Ok(scrub_response(retried, ctx.redactor, seen_tokens))
     }
 
     async fn attempt(
@@ -316,13 +347,43 @@ fn check_response(
     Ok(resp)
 }
 
-fn remember(credential: &Option<Credential>, seen: &mut Vec<String>) {
-    if let Some(value) = credential.as_ref().and_then(|c| c.value.to_str().ok()) {
-        seen.push(value.to_owned());
-        if let Some((_, token)) = value.split_once(' ') {
-            seen.push(token.to_owned());
+/// Keeps every spelling of an injected credential: for this send's scrubbing and for
+/// the invocation's redactor.
+fn remember(credential: &Credential, ctx: &EgressContext<'_>, seen: &mut Vec<String>) {
+    ctx.injected.record(&credential.spellings);
+    for s in &credential.spellings {
+        if !seen.contains(s) {
+            seen.push(s.clone());
         }
     }
+}
+
+/// The answer as the guest may see it: every credential spelling injected into this
+/// request, and every secret the invocation knows, replaced in header names, values and
+/// the body. A reflecting endpoint hands back `[REDACTED]`, never the credential.
+fn scrub_response(
+    mut resp: InboundResponse,
+    redactor: &Redactor,
+    seen: &[String],
+) -> InboundResponse {
+    let injected = Redactor::new(seen);
+    for r in [&injected, redactor] {
+        if r.is_empty() {
+            continue;
+        }
+        for (name, value) in resp.headers.iter_mut() {
+            if let std::borrow::Cow::Owned(clean) = r.redact(name) {
+                *name = clean;
+            }
+            if let std::borrow::Cow::Owned(clean) = r.redact(value) {
+                *value = clean;
+            }
+        }
+        if let std::borrow::Cow::Owned(clean) = r.redact_bytes(&resp.body) {
+            resp.body = Bytes::from(clean);
+        }
+    }
+    resp
 }
 
 /// Redacts the invocation's secrets and any credential used during this send.
@@ -359,6 +420,7 @@ mod tests {
             Redactor::empty(),
         );
         let policy = FnPolicy(|_: &Url| false);
+        let (bindings, injected) = (Bindings::default(), InjectedValues::new());
         let ctx = EgressContext {
             policy: &policy,
             tokens: None,
@@ -367,6 +429,8 @@ mod tests {
             calls: &calls,
             limits: &limits,
             redactor: &redactor,
+            bindings: &bindings,
+            injected: &injected,
         };
         let req = OutboundRequest {
             method: Method::Get,

@@ -1,6 +1,8 @@
 //! `keyway:connector/http`: outbound requests through the egress layer, which checks the
 //! manifest's `permissions.http` allowlist and the resolved addresses, injects
-//! credentials host-side, caps sizes and time, and redacts every error.
+//! credentials host-side only where the connection's injection rules admit the URL,
+//! scrubs the answer of every injected credential, caps sizes and time, and redacts
+//! every error. Every injected value is learned by the invocation's redactor.
 
 use super::{ErrorCode, WitError, wit_error};
 use crate::context::ContextSecrets;
@@ -13,14 +15,8 @@ fn to_request(req: wit::Request) -> OutboundRequest {
         wit::Auth::None => egress::Auth::None,
         wit::Auth::Oauth(o) => egress::Auth::OAuth(egress::OAuthAuth {
             min_ttl_seconds: o.min_ttl_seconds,
-            header: o.header,
-            prefix: o.prefix,
         }),
-        wit::Auth::Bearer(secret) => egress::Auth::Bearer(secret),
-        wit::Auth::Basic(b) => egress::Auth::Basic(egress::BasicAuth {
-            username_secret: b.username_secret,
-            password_secret: b.password_secret,
-        }),
+        wit::Auth::Secret(name) => egress::Auth::Secret(name),
     };
     OutboundRequest {
         method: Method::from_wit(req.method),
@@ -69,6 +65,7 @@ impl wit::Host for HostState {
             )));
         }
         let secrets = ContextSecrets(&self.conn);
+        let injected = egress::InjectedValues::new();
         let ctx = EgressContext {
             policy: &*self.conn.http_policy,
             tokens: self.conn.tokens.as_deref(),
@@ -77,8 +74,15 @@ impl wit::Host for HostState {
             calls: &self.calls,
             limits: &self.conn.egress_limits,
             redactor: &self.redactor,
+            bindings: &self.conn.bindings,
+            injected: &injected,
         };
-        match egress.send(request, &ctx).await {
+        let result = egress.send(request, &ctx).await;
+        // Whatever went on the wire is a secret of this invocation from now on.
+        for value in injected.take() {
+            self.learn_secret(&value);
+        }
+        match result {
             Ok(res) => Ok(Ok(wit::Response {
                 status: res.status,
                 headers: res.headers,

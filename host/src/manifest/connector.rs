@@ -11,6 +11,7 @@ use std::fmt;
 use url::Url;
 
 use super::host_validation::HostRule;
+use super::inject::InjectRule;
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problem};
 use super::settings::SettingsSchema;
@@ -119,6 +120,8 @@ pub struct Permissions {
     pub entities: BTreeMap<String, bool>,
     /// `x-secret` settings the guest may read.
     pub secrets: BTreeSet<String>,
+    /// `x-secret` settings the host may inject where `connection.inject` admits.
+    pub injectable_secrets: BTreeSet<String>,
 }
 
 impl Permissions {
@@ -140,6 +143,8 @@ pub struct Connection {
     pub test_connection: Option<RouteRef>,
     pub settings_schema: SettingsSchema,
     pub oauth: Option<OAuthConfig>,
+    /// Injection rules of each secret setting granted `inject`.
+    pub inject: BTreeMap<String, Vec<InjectRule>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +247,8 @@ pub struct OAuthConfig {
     pub expose_access_token: bool,
     /// Callback query parameters the host stores as settings (for example `realmId`).
     pub callback_params: Vec<String>,
+    /// Where the access token may be injected, first match wins.
+    pub inject: Vec<InjectRule>,
 }
 
 impl OAuthConfig {

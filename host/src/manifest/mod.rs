@@ -14,6 +14,7 @@
 
 mod connector;
 mod host_validation;
+mod inject;
 mod patterns;
 mod problems;
 mod raw;
@@ -32,6 +33,7 @@ pub use connector::{
     OAuthFlow, Permissions, RouteRef, TokenPath, TokenPaths,
 };
 pub use host_validation::{HostError, HostRule, Normalizer};
+pub use inject::{InjectRule, InjectShape};
 pub use patterns::HttpPattern;
 pub use problems::{Problem, Problems};
 pub use schema::{editor_schema, editor_schema_text};

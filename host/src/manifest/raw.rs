@@ -56,7 +56,10 @@ pub struct RawPermissions {
     /// Entities the connector may ingest, for example `{ "Customer": ["write"] }`.
     #[serde(default)]
     pub entities: BTreeMap<String, Vec<RawEntityVerb>>,
-    /// `x-secret` settings the guest may read, for example `{ "webhook_secret": ["read"] }`.
+    /// What may be done with each `x-secret` setting: `read` lets the guest read it
+    /// (`secrets.get`), `inject` lets the host put it on requests that a
+    /// `connection.inject.<name>` rule admits; for example `{ "webhook_secret": ["read"],
+    /// "api_token": ["inject"] }`.
     #[serde(default)]
     pub secrets: BTreeMap<String, Vec<RawSecretVerb>>,
 }
@@ -73,6 +76,7 @@ pub enum RawEntityVerb {
 #[schemars(rename = "SecretVerb")]
 pub enum RawSecretVerb {
     Read,
+    Inject,
 }
 
 /// Connection settings, the setup check and OAuth.
@@ -93,6 +97,44 @@ pub struct RawConnection {
     #[serde(default)]
     #[schemars(with = "RawOAuth")]
     pub oauth: Option<RawOAuth>,
+    /// Where the host may inject each secret setting granted `inject`, and how: the
+    /// rules for one setting, first match wins. No rule, no injection.
+    #[serde(default)]
+    pub inject: BTreeMap<String, Vec<RawInjectRule>>,
+}
+
+/// Where a credential may be sent and in which header. The guest asks only for the
+/// credential by name; the rule whose URL pattern admits the request decides the rest.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "InjectRule")]
+pub struct RawInjectRule {
+    /// URL pattern in the `permissions.http` grammar (`https://host[:port][/path*]`, host
+    /// may start with `*.`) with optional `{settings.<name>}` placeholders, so a tenant's
+    /// credential goes only to that tenant's host; a host placeholder needs a
+    /// `hostValidation` rule. The request must also pass `permissions.http`.
+    pub url: String,
+    /// Header that carries the credential; default `Authorization`.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Text before the credential; default `Bearer ` in `Authorization`, none in any
+    /// other header. An empty string sends the bare value.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Send HTTP basic credentials instead: the injected secret is the user name.
+    #[serde(default)]
+    pub basic: Option<RawBasicInject>,
+}
+
+/// HTTP basic shape of a secret injection.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "BasicInject")]
+pub struct RawBasicInject {
+    /// `x-secret` setting (granted `inject`) that holds the password; none sends an
+    /// empty password.
+    #[serde(default)]
+    pub password_secret: Option<String>,
 }
 
 fn settings_schema_shape(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -196,6 +238,10 @@ pub struct RawOAuth {
     /// host only injects it into allowed requests.
     #[serde(default)]
     pub expose_access_token: Option<bool>,
+    /// Where the host may inject the access token, and how: first match wins. Needed
+    /// for `auth: oauth` requests; with none, the host injects the token nowhere.
+    #[serde(default)]
+    pub inject: Vec<RawInjectRule>,
     /// Extra query parameters of the authorization callback that the host stores as
     /// settings (for example `realmId`); each must be a property of `settingsSchema`.
     #[serde(default)]

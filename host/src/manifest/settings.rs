@@ -3,7 +3,8 @@
 //!
 //! Owns `SettingsSchema` (compiled once per manifest with the `jsonschema` crate, draft
 //! 2020-12), `Connector::validate_settings` (schema, then `requiredSettings`, then every
-//! `hostValidation` rule) and `ValidSettings::expand`. A `ValidSettings` exists only after
+//! `hostValidation` rule) and `ValidSettings::expand` (and `expand_pattern` for injection
+//! rules). A `ValidSettings` exists only after
 //! that check, so no code path can expand an unvalidated setting. Must not store or log
 //! values: errors name settings, never their values, and `Debug` redacts secrets.
 
@@ -16,6 +17,7 @@ use thiserror::Error;
 use url::Url;
 
 use super::connector::Connector;
+use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::structure::type_name;
 use super::template::{Slot, UrlTemplate};
@@ -314,28 +316,41 @@ impl ValidSettings {
     /// placeholders are percent-encoded; the URL must be https (http for loopback).
     pub fn expand(&self, template: &UrlTemplate) -> Result<Url, ExpandError> {
         template.render(
-            |name, slot| {
-                if self.secrets.contains(name) {
-                    return Err(ExpandError::Secret(name.to_owned()));
-                }
-                match slot {
-                    Slot::Host => self
-                        .hosts
-                        .get(name)
-                        .cloned()
-                        .ok_or_else(|| ExpandError::HostNotValidated(name.to_owned())),
-                    Slot::PathOrQuery => match self.values.get(name) {
-                        None | Some(Value::Null) => Err(ExpandError::Missing(name.to_owned())),
-                        Some(Value::String(s)) => Ok(utf8_percent_encode(s, COMPONENT).to_string()),
-                        Some(_) => Err(ExpandError::NotString(name.to_owned())),
-                    },
-                }
-            },
+            |name, slot| self.placeholder(name, slot),
             |reason| ExpandError::Url {
                 template: template.as_str().to_owned(),
                 reason,
             },
         )
+    }
+
+    /// Expands an injection rule's URL pattern the same way, then parses it as a
+    /// `permissions.http` pattern: a tenant's rule admits only that tenant's host.
+    pub fn expand_pattern(&self, template: &UrlTemplate) -> Result<HttpPattern, ExpandError> {
+        let text = template.render_text(|name, slot| self.placeholder(name, slot))?;
+        HttpPattern::parse(&text).map_err(|reason| ExpandError::Url {
+            template: template.as_str().to_owned(),
+            reason,
+        })
+    }
+
+    /// The text one placeholder expands to.
+    fn placeholder(&self, name: &str, slot: Slot) -> Result<String, ExpandError> {
+        if self.secrets.contains(name) {
+            return Err(ExpandError::Secret(name.to_owned()));
+        }
+        match slot {
+            Slot::Host => self
+                .hosts
+                .get(name)
+                .cloned()
+                .ok_or_else(|| ExpandError::HostNotValidated(name.to_owned())),
+            Slot::PathOrQuery => match self.values.get(name) {
+                None | Some(Value::Null) => Err(ExpandError::Missing(name.to_owned())),
+                Some(Value::String(s)) => Ok(utf8_percent_encode(s, COMPONENT).to_string()),
+                Some(_) => Err(ExpandError::NotString(name.to_owned())),
+            },
+        }
     }
 }
 

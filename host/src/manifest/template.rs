@@ -134,9 +134,19 @@ impl UrlTemplate {
     /// Renders with `value` for each placeholder, then applies the URL rules.
     pub(crate) fn render<E>(
         &self,
-        mut value: impl FnMut(&str, Slot) -> Result<String, E>,
+        value: impl FnMut(&str, Slot) -> Result<String, E>,
         url_error: impl FnOnce(String) -> E,
     ) -> Result<Url, E> {
+        let out = self.render_text(value)?;
+        check_url(&out).map_err(url_error)
+    }
+
+    /// Renders with `value` for each placeholder, as text (for URL patterns, which are
+    /// not URLs: they may hold `*`).
+    pub(crate) fn render_text<E>(
+        &self,
+        mut value: impl FnMut(&str, Slot) -> Result<String, E>,
+    ) -> Result<String, E> {
         let mut out = String::with_capacity(self.source.len());
         for part in &self.parts {
             match part {
@@ -144,7 +154,7 @@ impl UrlTemplate {
                 Part::Setting { name, slot } => out.push_str(&value(name, *slot)?),
             }
         }
-        check_url(&out).map_err(url_error)
+        Ok(out)
     }
 }
 

@@ -12,6 +12,7 @@ use super::connector::{
     OAuthFlow, Permissions, RouteRef, TokenPath, TokenPaths,
 };
 use super::host_validation::{HostRule, Normalizer};
+use super::inject::{self, TemplateEnv};
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::raw::{
@@ -19,7 +20,7 @@ use super::raw::{
     RawNormalizer, RawOAuth, RawOAuthFlow, RawPermissions, RawRouteRef, RawSecretVerb,
 };
 use super::settings::SettingsSchema;
-use super::template::{Slot, UrlTemplate};
+use super::template::UrlTemplate;
 
 /// Authorization request parameters the host sets itself.
 const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
@@ -79,10 +80,41 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         .test_connection
         .as_ref()
         .and_then(|r| route(r, &conn_at.at("testConnection"), &mut p));
-    let oauth = raw
+    // Names with a hostValidation rule, even if the OAuth block has other problems.
+    let host_rule_names: BTreeSet<String> = raw
         .connection
         .oauth
-        .map(|o| oauth(o, settings.as_ref(), &conn_at.at("oauth"), &mut p));
+        .as_ref()
+        .map(|o| o.host_validation.keys().cloned().collect())
+        .unwrap_or_default();
+    let oauth = raw.connection.oauth.map(|o| {
+        oauth(
+            o,
+            settings.as_ref(),
+            &permissions.injectable_secrets,
+            &conn_at.at("oauth"),
+            &mut p,
+        )
+    });
+    let no_rules = BTreeMap::new();
+    let oauth_ref = oauth.as_ref().and_then(Option::as_ref);
+    let required: BTreeSet<&str> = oauth_ref
+        .map(|o| o.required_settings.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let host_rules = oauth_ref.map_or(&no_rules, |o| &o.host_validation);
+    let env = TemplateEnv {
+        settings: settings.as_ref(),
+        required_settings: &required,
+        host_rule_names: host_rule_names.iter().map(String::as_str).collect(),
+        host_rules,
+        host_validation_at: conn_at.at("oauth").at("hostValidation"),
+    };
+    let secret_inject = inject::secret_rules(
+        &raw.connection.inject,
+        &permissions.injectable_secrets,
+        &env,
+        &mut p,
+    );
     match (version, settings, oauth) {
         (Some(version), Some(settings_schema), oauth) if p.is_empty() => Ok(Connector {
             key: raw.key,
@@ -98,6 +130,7 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
                 test_connection,
                 settings_schema,
                 oauth: oauth.flatten(),
+                inject: secret_inject,
             },
         }),
         _ => Err(p),
@@ -167,7 +200,7 @@ fn permissions(
     for (name, verbs) in &raw.secrets {
         let s_at = at.at("secrets").at(name);
         if verbs.is_empty() {
-            p.push(&s_at, "grants nothing; use [\"read\"]");
+            p.push(&s_at, "grants nothing; use [\"read\"] or [\"inject\"]");
         }
         if let Some(schema) = settings {
             match schema.property(name) {
@@ -187,6 +220,9 @@ fn permissions(
         }
         if verbs.contains(&RawSecretVerb::Read) {
             out.secrets.insert(name.clone());
+        }
+        if verbs.contains(&RawSecretVerb::Inject) {
+            out.injectable_secrets.insert(name.clone());
         }
     }
     out
@@ -222,6 +258,7 @@ fn route(raw: &RawRouteRef, at: &Pointer, p: &mut Problems) -> Option<RouteRef> 
 fn oauth(
     o: RawOAuth,
     settings: Option<&SettingsSchema>,
+    injectable: &BTreeSet<String>,
     at: &Pointer,
     p: &mut Problems,
 ) -> Option<OAuthConfig> {
@@ -289,60 +326,20 @@ fn oauth(
     }
 
     // URL templates.
+    let env = TemplateEnv {
+        settings,
+        required_settings: &required_settings,
+        host_rule_names: o.host_validation.keys().map(String::as_str).collect(),
+        host_rules: &host_validation,
+        host_validation_at: at.at("hostValidation"),
+    };
     let mut parse_template = |field: &str, text: &Option<String>| -> Option<UrlTemplate> {
         let text = text.as_ref()?;
         let t_at = at.at(field);
-        let template = match UrlTemplate::parse(text) {
-            Ok(t) => t,
-            Err(errors) => {
-                for e in errors {
-                    p.push(&t_at, e);
-                }
-                return None;
-            }
-        };
-        let mut seen = BTreeSet::new();
-        for (name, slot) in template.settings() {
-            if !seen.insert((name, slot)) {
-                continue;
-            }
-            match settings.map(|s| s.property(name)) {
-                Some(None) => {
-                    p.push(&t_at, format!("placeholder {{settings.{name}}} names no property of connection.settingsSchema{}", names_hint(name)));
-                    continue;
-                }
-                Some(Some(info)) => {
-                    let required = settings.is_some_and(|s| s.required().contains(name));
-                    if info.secret {
-                        p.push(&t_at, format!("setting \"{name}\" is x-secret and can never appear in a URL template"));
-                    } else if !info.string {
-                        p.push(&t_at, format!("setting \"{name}\" must have \"type\": \"string\" to appear in a URL template"));
-                    } else if !required && !required_settings.contains(name) {
-                        p.push(&t_at, format!("setting \"{name}\" must be required in settingsSchema or listed in requiredSettings to appear in a URL template"));
-                    }
-                }
-                None => {}
-            }
-            if slot == Slot::Host && !o.host_validation.contains_key(name) {
-                p.push(
-                    at.at("hostValidation"),
-                    format!("setting \"{name}\" appears in the host of {field} but has no hostValidation rule"),
-                );
-            }
-        }
+        let template = env.parse(text, field, &t_at, p)?;
         // Expand with harmless sample values to check the URL rules statically.
-        let sample = template.render::<String>(
-            |name, slot| {
-                Ok(match slot {
-                    Slot::Host => match host_validation.get(name) {
-                        Some(rule) => format!("sample{}", rule.suffix()),
-                        None => "sample.invalid".to_owned(),
-                    },
-                    Slot::PathOrQuery => "sample".to_owned(),
-                })
-            },
-            |reason| reason,
-        );
+        let sample =
+            template.render::<String>(|name, slot| Ok(env.sample(name, slot)), |reason| reason);
         match sample {
             Ok(_) => Some(template),
             Err(reason) => {
@@ -356,6 +353,13 @@ fn oauth(
     let token_url = parse_template("tokenUrlTemplate", &o.token_url_template);
     let revocation_url = parse_template("revocationUrlTemplate", &o.revocation_url_template);
     let issuer_url = parse_template("issuerUrl", &o.issuer_url);
+    let inject = inject::rules(&o.inject, &at.at("inject"), true, &env, injectable, p);
+    if !o.expose_access_token.unwrap_or(true) && o.inject.is_empty() {
+        p.push(
+            at.at("inject"),
+            "with exposeAccessToken false the token can only be injected, but no inject rule says where; add { \"url\": ... } rules",
+        );
+    }
 
     // Flow rules.
     match flow {
@@ -556,5 +560,6 @@ fn oauth(
         host_validation,
         expose_access_token: o.expose_access_token.unwrap_or(true),
         callback_params: o.callback_params,
+        inject,
     })
 }

@@ -79,6 +79,9 @@ impl HostState {
     /// Remembers a secret handed to the guest (an access token) so it is redacted from
     /// everything this invocation writes afterwards.
     pub(crate) fn learn_secret(&mut self, value: &str) {
+        if value.len() < crate::redact::MIN_SECRET_LEN || self.learned.iter().any(|v| v == value) {
+            return;
+        }
         let mut known: Vec<String> = self
             .conn
             .secrets

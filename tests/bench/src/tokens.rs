@@ -10,8 +10,9 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use keyway_host::egress::{
-    Auth, BoxFuture, CallLog, Egress, EgressConfig, EgressContext, EgressLimits, FnPolicy, Method,
-    NoSecrets, OAuthAuth, OutboundRequest, RequestCounter, TokenError, TokenSource,
+    Auth, Bindings, BoxFuture, CallLog, Egress, EgressConfig, EgressContext, EgressLimits,
+    FnPolicy, InjectFormat, InjectRule, InjectedValues, Method, NoSecrets, OAuthAuth,
+    OutboundRequest, RequestCounter, TokenError, TokenSource,
 };
 use keyway_host::oauth::{
     self, CallbackParams, GrantType, OAuthHttp, ProviderConfig, RefreshPolicy, TokenManager,
@@ -142,6 +143,16 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
     let redactor = Redactor::empty();
     let counter = RequestCounter::new();
     let calls = CallLog::new();
+    let bindings = Bindings {
+        oauth: vec![InjectRule {
+            admits: std::sync::Arc::new(FnPolicy(|_: &url::Url| true)),
+            describe: "bench rule".into(),
+            header: hyper::header::AUTHORIZATION,
+            format: InjectFormat::Prefix("Bearer ".into()),
+        }],
+        ..Bindings::default()
+    };
+    let injected = InjectedValues::new();
     let mut samples = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
         let ctx = EgressContext {
@@ -152,6 +163,8 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
             calls: &calls,
             limits: &limits,
             redactor: &redactor,
+            bindings: &bindings,
+            injected: &injected,
         };
         let req = OutboundRequest {
             method: Method::Get,
@@ -161,8 +174,6 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
             timeout_ms: None,
             auth: Auth::OAuth(OAuthAuth {
                 min_ttl_seconds: 60,
-                header: None,
-                prefix: None,
             }),
         };
         let start = Instant::now();

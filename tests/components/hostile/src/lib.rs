@@ -1,9 +1,7 @@
 //! A connector that tries everything it should not be able to do and reports, as JSON,
 //! what the host answered. The tests assert each attempt is refused with the right code.
 
-use keyway_sdk::{
-    Auth, Error, HttpOptions, OAuth, Request, Response, Secrets, api, ingest, routes,
-};
+use keyway_sdk::{Error, HttpOptions, OAuth, Request, Response, Secrets, api, ingest, routes};
 use serde_json::{Value, json};
 
 fn outcome<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> Value) -> Response {
@@ -13,20 +11,21 @@ fn outcome<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> Value) -> Response
     }
 }
 
-/// `GET /http?url=...&auth=none|oauth|shopify|bearer` — an outbound request.
+/// `GET /http?url=...&auth=none|oauth|secret[&secret=name][&header=name:value]` — an
+/// outbound request, optionally with one header of the guest's own.
 fn http(req: Request) -> Response {
     let url = req.query("url").unwrap_or_default().to_string();
-    let opts = match req.query("auth").unwrap_or("none") {
+    let mut opts = match req.query("auth").unwrap_or("none") {
         "oauth" => HttpOptions::oauth(60),
-        "shopify" => HttpOptions::oauth_header(60, "X-Shopify-Access-Token"),
-        "bearer" => HttpOptions::default().auth(Auth::Bearer {
-            secret: req.query("secret").unwrap_or("api_token").to_string(),
-        }),
+        "secret" => HttpOptions::secret(req.query("secret").unwrap_or("api_token")),
         _ => HttpOptions::default(),
     };
+    if let Some((name, value)) = req.query("header").and_then(|h| h.split_once(':')) {
+        opts = opts.header(name, value);
+    }
     outcome(
         keyway_sdk::Http::get(&url, opts),
-        |res| json!({ "status": res.status, "body": res.text(), "location": res.header("location") }),
+        |res| json!({ "status": res.status, "body": res.text(), "location": res.header("location"), "headers": res.headers }),
     )
 }
 
