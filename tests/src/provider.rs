@@ -138,6 +138,24 @@ async fn handle(
             }
         }
         "/big" => response(200, Bytes::from(vec![b'x'; 2 << 20])),
+        // A reflecting endpoint, as a hostile connector would aim at: every request
+        // header comes back in the body and in `x-echo-*` response headers.
+        p if p.starts_with("/echo") => {
+            let mut body = String::new();
+            let mut res = response(200, Bytes::new());
+            for (name, value) in req.headers() {
+                let text = value.to_str().unwrap_or_default();
+                body.push_str(&format!("{name}: {text}\n"));
+                if let (Ok(n), Ok(v)) = (
+                    hyper::header::HeaderName::from_bytes(format!("x-echo-{name}").as_bytes()),
+                    hyper::header::HeaderValue::from_str(text),
+                ) {
+                    res.headers_mut().insert(n, v);
+                }
+            }
+            *res.body_mut() = Full::new(Bytes::from(body));
+            res
+        }
         _ => response(404, Bytes::from_static(b"no such path")),
     };
     Ok(res)

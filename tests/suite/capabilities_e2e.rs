@@ -44,7 +44,8 @@ fn write_connector(dir: &Path, server: &OidcServer, api: &LocalApi) {
                 "scopes": ["openid", "profile"],
                 "client": { "credentialKey": "e2e-app" },
                 "postConnect": { "route": "/account", "method": "GET" },
-                "exposeAccessToken": false
+                "exposeAccessToken": false,
+                "inject": [{ "url": format!("http://127.0.0.1:{}/*", api.addr.port()) }]
             }
         }
     });

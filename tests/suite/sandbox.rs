@@ -4,7 +4,8 @@
 
 use keyway_host::context::{ConnectionContext, Grants, SecretString};
 use keyway_host::egress::{
-    BoxFuture, Egress, EgressConfig, EgressLimits, FnPolicy, TokenError, TokenSource,
+    Bindings, BoxFuture, Egress, EgressConfig, EgressLimits, FnPolicy, InjectFormat, InjectRule,
+    TokenError, TokenSource,
 };
 use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime};
 use keyway_tests::provider::LocalApi;
@@ -77,7 +78,40 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// A rule admitting the local API's origin, in `header` after `prefix`.
+fn api_rule(f: &Fixture, header: &'static str, prefix: &str) -> InjectRule {
+    let port = f.api.addr.port();
+    InjectRule {
+        admits: Arc::new(FnPolicy(move |u: &url::Url| {
+            u.host_str() == Some("127.0.0.1") && u.port() == Some(port)
+        })),
+        describe: "test rule (the local API)".into(),
+        header: hyper::header::HeaderName::from_static(header),
+        format: InjectFormat::Prefix(prefix.into()),
+    }
+}
+
+/// The token and `api_token` may go to the local API as bearer credentials.
+fn bindings(f: &Fixture) -> Bindings {
+    let mut b = Bindings {
+        oauth: vec![api_rule(f, "authorization", "Bearer ")],
+        ..Bindings::default()
+    };
+    b.secrets
+        .insert("api_token".into(), vec![api_rule(f, "authorization", "Bearer ")]);
+    b
+}
+
 fn context(f: &Fixture, allow_loopback: bool, expose_token: bool) -> ConnectionContext {
+    context_with(f, allow_loopback, expose_token, bindings(f))
+}
+
+fn context_with(
+    f: &Fixture,
+    allow_loopback: bool,
+    expose_token: bool,
+    bindings: Bindings,
+) -> ConnectionContext {
     let egress = Egress::new(EgressConfig {
         allowed_cidrs: if allow_loopback {
             vec!["127.0.0.1/32".parse().expect("cidr")]
@@ -100,12 +134,14 @@ fn context(f: &Fixture, allow_loopback: bool, expose_token: bool) -> ConnectionC
         )
         .grants(Grants {
             readable_secrets: ["webhook_secret".to_string()].into(),
+            injectable_secrets: ["api_token".to_string()].into(),
             writable_entities: ["Customer".to_string()].into(),
             secret_settings: ["api_token".to_string(), "webhook_secret".to_string()].into(),
             expose_access_token: expose_token,
             has_oauth: true,
         })
         .http_policy(Arc::new(policy(&f.api)))
+        .bindings(bindings)
         .egress(Arc::new(egress), limits)
         .tokens(f.tokens.clone())
         .build()
@@ -213,7 +249,11 @@ async fn the_token_is_injected_host_side_and_a_401_refreshes_once() {
         Some(format!("Bearer {ACCESS_1}").as_str())
     );
 
-    let v = http(&f, &ctx, &f.api.url("/ok"), "shopify").await;
+    // The header is the rule's, not the guest's.
+    let mut shopify = bindings(&f);
+    shopify.oauth = vec![api_rule(&f, "x-shopify-access-token", "")];
+    let shopify_ctx = context_with(&f, true, false, shopify);
+    let v = http(&f, &shopify_ctx, &f.api.url("/ok"), "oauth").await;
     assert_eq!(v["value"]["status"], 200, "{v}");
     let seen = f.api.seen();
     assert_eq!(seen[1].header("x-shopify-access-token"), Some(ACCESS_1));
@@ -278,8 +318,8 @@ async fn ungranted_secrets_and_entities_are_not_permitted() {
         &call(&f, &ctx, Method::Post, "/ingest", &[("entity", "Invoice")]).await,
         "not_permitted",
     );
-    // A bearer injection of a secret setting works without the guest reading it.
-    let v = http(&f, &ctx, &f.api.url("/ok"), "bearer").await;
+    // An injection of a secret setting works without the guest reading it.
+    let v = http(&f, &ctx, &f.api.url("/ok"), "secret").await;
     assert_eq!(v["value"]["status"], 200, "{v}");
     assert_eq!(
         f.api.seen()[0].header("authorization"),

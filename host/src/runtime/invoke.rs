@@ -120,10 +120,14 @@ impl LoadedComponent {
         let (res, calls) = self
             .run(conn, meta, move |store, bindings| {
                 Box::pin(async move {
-                    bindings
+                    let mut res = bindings
                         .keyway_connector_routes()
-                        .call_handle(store, &wit_req)
-                        .await
+                        .call_handle(&mut *store, &wit_req)
+                        .await?;
+                    // The answer leaves the invocation: every secret it knows by now
+                    // (settings, tokens handed out or injected) is replaced.
+                    scrub_answer(&mut res, &store.data().redactor);
+                    Ok(res)
                 })
             })
             .await?;
@@ -317,4 +321,20 @@ fn flush_guest_output(state: &HostState) -> Option<String> {
     }
     let tail = tail.split_off(tail.len().saturating_sub(STDERR_TAIL));
     (!tail.is_empty()).then(|| tail.join(" "))
+}
+
+/// Replaces every secret the invocation's redactor knows in a route's answer: header
+/// values and the body (names are checked for validity, not rewritten).
+fn scrub_answer(res: &mut guest_routes::Response, redactor: &crate::redact::Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    for (_, value) in res.headers.iter_mut() {
+        if let std::borrow::Cow::Owned(clean) = redactor.redact(value) {
+            *value = clean;
+        }
+    }
+    if let std::borrow::Cow::Owned(clean) = redactor.redact_bytes(&res.body) {
+        res.body = clean;
+    }
 }
