@@ -121,10 +121,18 @@ async fn http(f: &Fixture, query: &[(&str, &str)]) -> Value {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let res = f.loaded.component.invoke(&f.ctx, req).await.expect("answers");
+    let res = f
+        .loaded
+        .component
+        .invoke(&f.ctx, req)
+        .await
+        .expect("answers");
     let text = format!("{:?} {}", res.headers, String::from_utf8_lossy(&res.body));
     for canary in CANARIES {
-        assert!(!text.contains(canary), "a secret reached the guest's answer: {text}");
+        assert!(
+            !text.contains(canary),
+            "a secret reached the guest's answer: {text}"
+        );
     }
     serde_json::from_str(&String::from_utf8_lossy(&res.body)).expect("JSON answer")
 }
@@ -142,7 +150,10 @@ async fn a_secret_not_granted_inject_goes_nowhere() {
         let url = f.api.url("/ok");
         let v = http(&f, &[("url", &url), ("auth", "secret"), ("secret", name)]).await;
         let msg = refused(&v, "not_permitted");
-        assert!(msg.contains(&format!("permissions.secrets.{name}")), "{msg}");
+        assert!(
+            msg.contains(&format!("permissions.secrets.{name}")),
+            "{msg}"
+        );
     }
     assert!(f.api.seen().is_empty(), "nothing was sent");
 }
@@ -151,12 +162,23 @@ async fn a_secret_not_granted_inject_goes_nowhere() {
 async fn a_granted_secret_goes_only_where_its_rule_says() {
     let f = fixture("acme").await;
     let echo = f.api.url("/echo/headers");
-    let v = http(&f, &[("url", &echo), ("auth", "secret"), ("secret", "api_token")]).await;
+    let v = http(
+        &f,
+        &[("url", &echo), ("auth", "secret"), ("secret", "api_token")],
+    )
+    .await;
     let msg = refused(&v, "not_permitted");
     assert!(msg.contains("connection.inject.api_token"), "{msg}");
-    assert!(f.api.seen().is_empty(), "the echo endpoint received nothing");
+    assert!(
+        f.api.seen().is_empty(),
+        "the echo endpoint received nothing"
+    );
     let ok = f.api.url("/ok");
-    let v = http(&f, &[("url", &ok), ("auth", "secret"), ("secret", "api_token")]).await;
+    let v = http(
+        &f,
+        &[("url", &ok), ("auth", "secret"), ("secret", "api_token")],
+    )
+    .await;
     assert_eq!(v["value"]["status"], 200, "{v}");
     assert_eq!(
         f.api.seen()[0].header("authorization"),
@@ -176,13 +198,20 @@ async fn the_token_goes_only_to_its_tenant_in_the_rule_header() {
     // A sibling tenant on the same allowlisted origin, or any other path, gets nothing.
     for path in ["/tenants/other/orders", "/echo/headers", "/tenants/acme"] {
         let url = f.api.url(path);
-        let msg = refused(&http(&f, &[("url", &url), ("auth", "oauth")]).await, "not_permitted");
+        let msg = refused(
+            &http(&f, &[("url", &url), ("auth", "oauth")]).await,
+            "not_permitted",
+        );
         assert!(msg.contains("/connection/oauth/inject/0"), "{msg}");
     }
     // The guest cannot pick the header either: it may not set the rule's header itself.
     let v = http(
         &f,
-        &[("url", &mine), ("auth", "oauth"), ("header", "X-Token:mine")],
+        &[
+            ("url", &mine),
+            ("auth", "oauth"),
+            ("header", "X-Token:mine"),
+        ],
     )
     .await;
     refused(&v, "invalid_input");

@@ -209,6 +209,12 @@ async fn authorize_with_pkce_then_refresh_with_rotation() {
     assert_eq!(t3.expose(), t2.expose());
     assert_eq!(f.server.token_requests().await, 1);
 
+    // A 401 for the fresh token too, within the minimum interval between forced
+    // refreshes: no second refresh at the provider, the current token comes back as it is.
+    let t4 = m.force_refresh(&f.conn.id, t2.generation).await.unwrap();
+    assert_eq!(t4.expose(), t2.expose());
+    assert_eq!(f.server.token_requests().await, 1);
+
     // The rotated-out refresh token is dead at the provider.
     let err = client::refresh(&f.http, &f.provider, &f.creds(), &rt1)
         .await

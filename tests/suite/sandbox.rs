@@ -97,8 +97,10 @@ fn bindings(f: &Fixture) -> Bindings {
         oauth: vec![api_rule(f, "authorization", "Bearer ")],
         ..Bindings::default()
     };
-    b.secrets
-        .insert("api_token".into(), vec![api_rule(f, "authorization", "Bearer ")]);
+    b.secrets.insert(
+        "api_token".into(),
+        vec![api_rule(f, "authorization", "Bearer ")],
+    );
     b
 }
 

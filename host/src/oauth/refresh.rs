@@ -75,6 +75,9 @@ impl Default for RefreshPolicy {
     }
 }
 
+/// The shortest time between two forced refreshes (after a 401) of one connection.
+pub const MIN_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
 /// An access token handed to the runtime. `Debug` is redacted.
 #[derive(Clone)]
 pub struct AccessToken {
@@ -163,6 +166,8 @@ pub struct TokenManager {
     policy: RefreshPolicy,
     cache: RwLock<HashMap<String, Cached>>,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
+    /// When each connection last had a forced refresh (after a 401).
+    forced: Mutex<HashMap<String, std::time::Instant>>,
     holder: String,
     observer: std::sync::OnceLock<Arc<dyn RefreshObserver>>,
 }
@@ -225,6 +230,7 @@ impl TokenManager {
             policy,
             cache: RwLock::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
+            forced: Mutex::new(HashMap::new()),
             holder: new_id("holder"),
             observer: std::sync::OnceLock::new(),
         }
@@ -265,8 +271,31 @@ impl TokenManager {
         connection_id: &str,
         rejected_generation: i64,
     ) -> Result<AccessToken, TokenError> {
+        // At most one forced refresh per connection per interval, whatever the callers:
+        // a route that keeps meeting 401s cannot turn each into a refresh at the
+        // provider. Within the interval the current token is handed back as it is (a
+        // caller that gets the token it sent does not retry).
+        if self.forced_recently(connection_id)
+            && let Some(current) = self.cached(connection_id, 1)?
+        {
+            return Ok(current);
+        }
         self.obtain(connection_id, Want::Replace(rejected_generation))
             .await
+    }
+
+    /// Whether a forced refresh of `connection_id` happened under
+    /// [`MIN_FORCED_REFRESH_INTERVAL`] ago; records this one if not.
+    fn forced_recently(&self, connection_id: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut forced = self.forced.lock().unwrap_or_else(|p| p.into_inner());
+        match forced.get(connection_id) {
+            Some(last) if now.duration_since(*last) < MIN_FORCED_REFRESH_INTERVAL => true,
+            _ => {
+                forced.insert(connection_id.to_string(), now);
+                false
+            }
+        }
     }
 
     /// The scopes granted to the connection (cached once a token has been handed out).
