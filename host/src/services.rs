@@ -109,7 +109,8 @@ impl Services {
         })
     }
 
-    /// The loaded connector for a catalog reference (directory or key), loaded once.
+    /// The loaded connector for a catalog reference (directory or key), loaded once. The
+    /// cache is by key: the catalog guarantees a key means one directory, or fails.
     pub async fn connector(&self, reference: &str) -> anyhow::Result<Arc<LoadedConnector>> {
         let manifest = self.catalog.manifest(reference)?;
         let key = manifest.connector.key().to_string();
