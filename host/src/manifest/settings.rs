@@ -18,7 +18,7 @@ use url::Url;
 use super::connector::Connector;
 use super::problems::{Pointer, Problems, hint};
 use super::structure::type_name;
-use super::template::{Slot, UrlTemplate};
+use super::template::{RenderFailure, Slot, UrlTemplate};
 
 /// What the manifest says about one setting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -283,6 +283,10 @@ pub enum ExpandError {
     HostNotValidated(String),
     #[error("template {template} expands to a URL that {reason}")]
     Url { template: String, reason: String },
+    #[error(
+        "setting \"{0}\" makes a path segment \".\" or \"..\", which would change the URL's path"
+    )]
+    DotSegment(String),
 }
 
 /// Path and query values keep only RFC 3986 unreserved characters unencoded.
@@ -311,9 +315,10 @@ impl ValidSettings {
     }
 
     /// Expands `template`: host placeholders take the normalized host, path and query
-    /// placeholders are percent-encoded; the URL must be https (http for loopback).
+    /// placeholders are percent-encoded (`/`, `?`, `#` included); a path segment a value
+    /// makes `.` or `..` is refused; the URL must be https (http for loopback).
     pub fn expand(&self, template: &UrlTemplate) -> Result<Url, ExpandError> {
-        template.render(
+        template.render_checked(
             |name, slot| {
                 if self.secrets.contains(name) {
                     return Err(ExpandError::Secret(name.to_owned()));
@@ -331,9 +336,12 @@ impl ValidSettings {
                     },
                 }
             },
-            |reason| ExpandError::Url {
-                template: template.as_str().to_owned(),
-                reason,
+            |failure| match failure {
+                RenderFailure::Url(reason) => ExpandError::Url {
+                    template: template.as_str().to_owned(),
+                    reason,
+                },
+                RenderFailure::DotSegment(name) => ExpandError::DotSegment(name),
             },
         )
     }
@@ -402,5 +410,99 @@ impl Connector {
             hosts,
             secrets: schema.secret_names().map(str::to_owned).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_str;
+
+    /// A connector whose token URL is `token_url`, with one required setting `tenant`.
+    fn connector(token_url: &str) -> Connector {
+        let manifest = serde_json::json!({
+            "key": "tenants", "name": "Tenants", "provider": "test", "kind": "source",
+            "version": "0.1.0", "permissions": { "http": [] },
+            "connection": {
+                "settingsSchema": {
+                    "type": "object",
+                    "required": ["tenant"],
+                    "properties": { "tenant": { "type": "string" } }
+                },
+                "oauth": {
+                    "type": "client_credentials",
+                    "tokenUrlTemplate": token_url,
+                    "client": { "credentialKey": "tenants-app" }
+                }
+            }
+        });
+        parse_str(&manifest.to_string(), "connector.json").expect("valid manifest")
+    }
+
+    fn expand(token_url: &str, tenant: &str) -> Result<Url, ExpandError> {
+        let c = connector(token_url);
+        let mut raw = Map::new();
+        raw.insert("tenant".into(), Value::String(tenant.into()));
+        let settings = c.validate_settings(&raw).expect("valid settings");
+        let template = c
+            .oauth()
+            .and_then(|o| o.token_url.clone())
+            .expect("token URL");
+        settings.expand(&template)
+    }
+
+    const PATH: &str = "https://auth.example.test/tenants/{settings.tenant}/token";
+
+    #[test]
+    fn a_dot_segment_from_a_setting_is_refused_by_name() {
+        for bad in ["..", "."] {
+            assert_eq!(
+                expand(PATH, bad),
+                Err(ExpandError::DotSegment("tenant".into())),
+                "{bad:?}"
+            );
+        }
+        let err = expand(PATH, "..").expect_err("refused");
+        assert!(err.to_string().contains("\"tenant\""), "{err}");
+        assert!(
+            !err.to_string().contains("/token"),
+            "names the setting, not the URL"
+        );
+        // A literal dot next to the placeholder makes the segment too.
+        let dotted = "https://auth.example.test/tenants/.{settings.tenant}/token";
+        assert_eq!(
+            expand(dotted, "."),
+            Err(ExpandError::DotSegment("tenant".into()))
+        );
+        assert_eq!(
+            expand(dotted, "a").map(|u| u.path().to_string()),
+            Ok("/tenants/.a/token".into())
+        );
+    }
+
+    #[test]
+    fn path_values_are_encoded_so_they_stay_one_segment() {
+        let path = |tenant: &str| expand(PATH, tenant).map(|u| u.path().to_string());
+        assert_eq!(path("acme"), Ok("/tenants/acme/token".into()));
+        // Percent signs are encoded, so an encoded dot stays a literal segment.
+        assert_eq!(path("%2e%2e"), Ok("/tenants/%252e%252e/token".into()));
+        assert_eq!(path("..."), Ok("/tenants/.../token".into()));
+        assert_eq!(
+            path("a/../../x"),
+            Ok("/tenants/a%2F..%2F..%2Fx/token".into())
+        );
+        let url = expand(PATH, "x?y#z").expect("encoded");
+        assert_eq!(url.path(), "/tenants/x%3Fy%23z/token");
+        assert_eq!((url.query(), url.fragment()), (None, None));
+    }
+
+    #[test]
+    fn dots_in_a_query_value_are_left_alone() {
+        let url = expand(
+            "https://auth.example.test/token?tenant={settings.tenant}",
+            "..",
+        )
+        .expect("a query value is no path segment");
+        assert_eq!(url.as_str(), "https://auth.example.test/token?tenant=..");
     }
 }
