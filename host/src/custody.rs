@@ -3,8 +3,16 @@
 //! [`ProviderConfig`] (templates expanded, OIDC discovery applied), and adapts the token
 //! manager to the token source an invocation's doors use.
 //!
+//! The catalog is the one place that decides which directory serves a connector key
+//! ([`index`]): a key two directories declare is served by neither, and a directory named
+//! later cannot take over a key already served from another.
+//!
 //! This module owns that translation. It must not validate manifests or settings itself
 //! (the `manifest` module does) nor talk to token endpoints (the `oauth` module does).
+
+mod index;
+
+pub use index::{AmbiguousKey, ConnectorIndex, connector_dirs};
 
 use crate::cli::connections::{ConnectorCatalog, RawSettings, ValidatedConnection};
 use crate::egress::{BoxFuture, TokenError as DoorError, TokenErrorCode, TokenSource};
@@ -18,13 +26,16 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The connectors a host knows: directories to look keys up in, and what was loaded.
 pub struct Catalog {
     search_dirs: Vec<PathBuf>,
+    /// What the search directories hold, read on first use.
+    index: OnceLock<ConnectorIndex>,
     http: OAuthHttp,
+    /// By reference (as asked) and by key.
     manifests: Mutex<HashMap<String, Arc<LoadedManifest>>>,
     discovered: Mutex<HashMap<String, OidcEndpoints>>,
 }
@@ -35,28 +46,49 @@ impl Catalog {
     pub fn new(search_dirs: Vec<PathBuf>, http: OAuthHttp) -> Catalog {
         Catalog {
             search_dirs,
+            index: OnceLock::new(),
             http,
             manifests: Mutex::new(HashMap::new()),
             discovered: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The index of the search directories (read once).
+    pub fn index(&self) -> &ConnectorIndex {
+        self.index
+            .get_or_init(|| ConnectorIndex::scan(&self.search_dirs))
+    }
+
     /// The manifest for `reference`: a connector directory or manifest path, or the key
-    /// of a connector under the search directories.
+    /// of a connector under the search directories. A key more than one directory
+    /// declares is refused, whichever way it is asked for, with an error naming them all.
     pub fn manifest(&self, reference: &str) -> anyhow::Result<Arc<LoadedManifest>> {
         if let Some(hit) = self.lock_manifests().get(reference) {
             return Ok(hit.clone());
         }
         let path = Path::new(reference);
         let loaded = if path.join(MANIFEST_FILE).is_file() || path.is_file() {
-            manifest::load_dir_or_file(path)?
+            self.index().check(manifest::load_dir_or_file(path)?)?
         } else {
-            self.find_key(reference)?
+            match self.index().by_key(reference)? {
+                Some(found) => found,
+                None => return Err(self.not_found(reference)),
+            }
         };
-        let loaded = Arc::new(loaded);
+        let key = loaded.connector.key().to_string();
         let mut cache = self.lock_manifests();
+        // A directory outside the index may not take over a key already served.
+        if let Some(served) = cache.get(&key)
+            && index::canonical(&served.dir) != index::canonical(&loaded.dir)
+        {
+            return Err(AmbiguousKey {
+                key,
+                dirs: vec![served.dir.clone(), loaded.dir.clone()],
+            }
+            .into());
+        }
         cache.insert(reference.to_string(), loaded.clone());
-        cache.insert(loaded.connector.key().to_string(), loaded.clone());
+        cache.insert(key, loaded.clone());
         Ok(loaded)
     }
 
@@ -67,22 +99,13 @@ impl Catalog {
         }
     }
 
-    fn find_key(&self, key: &str) -> anyhow::Result<LoadedManifest> {
-        for dir in &self.search_dirs {
-            for candidate in crate::cli::connectors::connector_dirs(dir) {
-                if let Ok(loaded) = manifest::load_dir_or_file(&candidate)
-                    && loaded.connector.key() == key
-                {
-                    return Ok(loaded);
-                }
-            }
-        }
+    fn not_found(&self, key: &str) -> anyhow::Error {
         let dirs: Vec<String> = self
             .search_dirs
             .iter()
             .map(|d| d.display().to_string())
             .collect();
-        bail!(
+        anyhow!(
             "no connector `{key}`: not a connector directory, and no connector with that key under {}",
             if dirs.is_empty() {
                 "(no --connectors directories)".to_string()
@@ -395,5 +418,55 @@ impl TokenSource for ConnectionTokens {
                 .granted_scopes(&self.connection_id)
                 .map_err(door_error)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index::test_connector;
+    use super::*;
+
+    fn catalog(dirs: Vec<PathBuf>) -> Catalog {
+        Catalog::new(dirs, OAuthHttp::new(Duration::from_secs(5)).expect("http"))
+    }
+
+    #[test]
+    fn every_way_of_asking_for_an_ambiguous_key_is_refused() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let strict = test_connector(root.path(), "strict", "dup");
+        let shadow = test_connector(root.path(), "shadow", "dup");
+        test_connector(root.path(), "other", "other");
+        let c = catalog(vec![root.path().to_path_buf()]);
+        for reference in [
+            "dup".to_string(),
+            strict.display().to_string(),
+            shadow.display().to_string(),
+        ] {
+            let e = c.manifest(&reference).expect_err("ambiguous").to_string();
+            assert!(e.contains(&strict.display().to_string()), "{e}");
+            assert!(e.contains(&shadow.display().to_string()), "{e}");
+        }
+        assert_eq!(
+            c.manifest("other").expect("unique").connector.key(),
+            "other"
+        );
+    }
+
+    #[test]
+    fn a_directory_outside_the_search_dirs_cannot_take_over_a_served_key() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let served = test_connector(&root.path().join("connectors"), "one", "one");
+        let outsider = test_connector(root.path(), "elsewhere", "other-key");
+        let c = catalog(vec![root.path().join("connectors")]);
+        let by_key = c.manifest("one").expect("served");
+        let by_dir = c.manifest(&served.display().to_string()).expect("same dir");
+        assert!(Arc::ptr_eq(&by_key, &by_dir));
+        // A connector outside the index is found by directory, then owns its key.
+        assert!(c.manifest(&outsider.display().to_string()).is_ok());
+        let late = test_connector(root.path(), "late", "other-key");
+        let e = c
+            .manifest(&late.display().to_string())
+            .expect_err("second directory for the key");
+        assert!(e.to_string().contains("other-key"), "{e}");
     }
 }

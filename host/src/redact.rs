@@ -7,6 +7,10 @@
 //! not shred ordinary text. Matching uses one Aho-Corasick automaton, so the cost does
 //! not grow with the number of secrets per byte scanned.
 //!
+//! Text is always redacted before it is clipped: [`Redactor::redact_clipped`] for a whole
+//! string, [`Redactor::redact_stream_head`] for the kept start of a longer stream. A
+//! secret straddling a cut is therefore replaced whole, never left half readable.
+//!
 //! It must not store, log or print the values it holds: its `Debug` shows only a count.
 
 use std::borrow::Cow;
@@ -20,11 +24,16 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Secret values shorter than this many bytes are not redacted.
 pub const MIN_SECRET_LEN: usize = 4;
 
+/// What ends a text that was cut to its cap.
+pub const CLIPPED: &str = "…[clipped]";
+
 /// Replaces known secret values in text. Build one per invocation and share it by reference.
 #[derive(Default)]
 pub struct Redactor {
     matcher: Option<AhoCorasick>,
     count: usize,
+    /// Bytes of the longest pattern: how far past a cut a match can reach.
+    longest: usize,
 }
 
 impl Redactor {
@@ -68,6 +77,7 @@ impl Redactor {
         patterns.sort();
         patterns.dedup();
         let count = patterns.len();
+        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
         if patterns.is_empty() {
             return Self::empty();
         }
@@ -77,7 +87,11 @@ impl Redactor {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok();
-        Self { matcher, count }
+        Self {
+            matcher,
+            count,
+            longest,
+        }
     }
 
     /// Whether this redactor knows no secret at all.
@@ -120,6 +134,70 @@ impl Redactor {
     /// Owned convenience over [`Redactor::redact`].
     pub fn redact_string(&self, text: &str) -> String {
         self.redact(text).into_owned()
+    }
+
+    /// Bytes of the longest value this redactor replaces (0 when it knows none). A cut
+    /// made this far or more past a position cannot split a match starting there.
+    pub fn longest_secret(&self) -> usize {
+        self.longest
+    }
+
+    /// Redacts the whole of `text`, then cuts the result to at most `max_bytes` on a
+    /// character boundary and appends [`CLIPPED`] when anything was cut. Because the cut
+    /// comes after redaction, a secret across the cut point is replaced whole.
+    pub fn redact_clipped(&self, text: &str, max_bytes: usize) -> String {
+        let redacted = self.redact(text);
+        if redacted.len() <= max_bytes {
+            return redacted.into_owned();
+        }
+        let mut end = max_bytes;
+        while !redacted.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut out = String::with_capacity(end + CLIPPED.len());
+        out.push_str(&redacted[..end]);
+        out.push_str(CLIPPED);
+        out
+    }
+
+    /// Redacts the start of a byte stream of which only `head` was kept, and returns the
+    /// redacted text of at most its first `max_bytes` input bytes, with how many input
+    /// bytes that text covers.
+    ///
+    /// When `complete` is false the stream went on past `head`, so a match could start
+    /// near the end of `head` and finish beyond it; only input that no such match can
+    /// reach is used: up to `head.len() + 1 - longest_secret()` bytes. A match that
+    /// starts inside the covered input is replaced whole. Keep a margin of at least
+    /// [`Redactor::longest_secret`] bytes past `max_bytes` to get all `max_bytes`.
+    pub fn redact_stream_head(
+        &self,
+        head: &[u8],
+        complete: bool,
+        max_bytes: usize,
+    ) -> (Vec<u8>, usize) {
+        let visible = if complete || self.longest == 0 {
+            head.len()
+        } else {
+            (head.len() + 1).saturating_sub(self.longest)
+        };
+        let limit = max_bytes.min(visible);
+        let Some(matcher) = &self.matcher else {
+            return (head[..limit].to_vec(), limit);
+        };
+        let mut out = Vec::with_capacity(limit);
+        let mut pos = 0;
+        for m in matcher.find_iter(head) {
+            if m.start() >= limit {
+                break;
+            }
+            out.extend_from_slice(&head[pos..m.start()]);
+            out.extend_from_slice(REDACTED.as_bytes());
+            pos = m.end();
+        }
+        if pos < limit {
+            out.extend_from_slice(&head[pos..limit]);
+        }
+        (out, pos.max(limit))
     }
 
     /// Redacts every string in a JSON value in place: string values and object keys.
@@ -241,6 +319,60 @@ mod tests {
             &[&[0xff, 0x00][..], REDACTED.as_bytes()].concat()[..]
         );
         assert!(matches!(r.redact_bytes(b"clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_secret_across_the_clip_point_is_replaced_whole() {
+        let r = Redactor::new([CANARY]);
+        // The canary starts 5 bytes before the cut: clipping first would keep "canar".
+        let text = format!("{}{CANARY} tail", "x".repeat(95));
+        let out = r.redact_clipped(&text, 100);
+        assert!(!out.contains("canar"), "{out}");
+        assert_eq!(out, format!("{}[REDA{CLIPPED}", "x".repeat(95)));
+        assert_eq!(r.redact_clipped("short", 100), "short");
+    }
+
+    #[test]
+    fn clipping_respects_char_boundaries() {
+        let r = Redactor::empty();
+        let out = r.redact_clipped("ééé", 3);
+        assert_eq!(out, format!("é{CLIPPED}"));
+    }
+
+    #[test]
+    fn stream_head_never_emits_part_of_a_secret() {
+        let r = Redactor::new([CANARY]);
+        let len = CANARY.len();
+        // For every position of the canary around the cap and every kept length, no
+        // prefix of the canary is emitted.
+        for start in 80..130 {
+            let stream = format!("{}{CANARY}{}", "a".repeat(start), "b".repeat(200));
+            for kept in 100..stream.len() {
+                let head = &stream.as_bytes()[..kept];
+                let complete = kept == stream.len();
+                let (out, covered) = r.redact_stream_head(head, complete, 100);
+                let out = String::from_utf8(out).expect("utf8");
+                assert!(!out.contains("canar"), "start {start} kept {kept}: {out}");
+                assert!(covered <= kept);
+                if kept >= 100 + len {
+                    assert!(covered >= 100, "margin kept, yet only {covered} covered");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stream_head_replaces_a_secret_starting_before_the_cap() {
+        let r = Redactor::new([CANARY]);
+        let stream = format!("{}{CANARY}zz", "a".repeat(98));
+        let (out, covered) = r.redact_stream_head(stream.as_bytes(), false, 100);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            format!("{}[REDACTED]", "a".repeat(98))
+        );
+        assert_eq!(covered, 98 + CANARY.len());
+        let (out, covered) = r.redact_stream_head(b"plain", true, 100);
+        assert_eq!((out.as_slice(), covered), (b"plain".as_slice(), 5));
     }
 
     #[test]

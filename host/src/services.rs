@@ -4,6 +4,10 @@
 //! grants from the manifest). `keyway call --connection`, `connections test`, the
 //! `postConnect` step and the server all go through it.
 //!
+//! Text taken from an invocation (a failure's message, a postConnect answer, outbound
+//! URLs) is redacted with that invocation's redactor and only then clipped, before it is
+//! returned, logged or stored.
+//!
 //! This module owns wiring; it must not duplicate what the store, catalog, registry or
 //! runtime decide.
 
@@ -17,8 +21,9 @@ use crate::egress::{Egress, EgressConfig, EgressLimits};
 use crate::ingest::{IngestSink, SqliteSink};
 use crate::manifest::{RouteRef, ValidSettings};
 use crate::oauth::{OAuthHttp, RefreshPolicy, TokenManager};
+use crate::redact::Redactor;
 use crate::registry::{self, Doors, LoadedConnector};
-use crate::runtime::{RouteRequest, RouteResponse, Runtime, RuntimeConfig};
+use crate::runtime::{MAX_ERROR_TEXT, RouteRequest, RouteResponse, Runtime, RuntimeConfig};
 use crate::store::{ConnectionRecord, InvocationRecord, ProviderAccount, Store, now_unix_ms};
 use anyhow::{Context, anyhow};
 use std::collections::HashMap;
@@ -104,7 +109,8 @@ impl Services {
         })
     }
 
-    /// The loaded connector for a catalog reference (directory or key), loaded once.
+    /// The loaded connector for a catalog reference (directory or key), loaded once. The
+    /// cache is by key: the catalog guarantees a key means one directory, or fails.
     pub async fn connector(&self, reference: &str) -> anyhow::Result<Arc<LoadedConnector>> {
         let manifest = self.catalog.manifest(reference)?;
         let key = manifest.connector.key().to_string();
@@ -190,7 +196,7 @@ impl Services {
                 error_code: None,
                 error: None,
                 duration_us: micros(res.duration),
-                outbound: calls_json(&res.calls),
+                outbound: calls_json(&res.calls, &res.redactor),
                 ..invocation_base(name, &record.connector, &route, started_at_ms)
             },
             Err(e) => {
@@ -201,7 +207,7 @@ impl Services {
                     ),
                     code: e.code(),
                     http_status: e.http_status(),
-                    message: ctx.redact(&e.to_string()),
+                    message: ctx.redactor.redact_clipped(&e.to_string(), MAX_ERROR_TEXT),
                 };
                 let row = InvocationRecord {
                     id: failed.invocation_id.clone(),
@@ -272,13 +278,16 @@ impl Services {
             return Ok(None);
         };
         let res = self.run_route_ref(name, &route).await?;
+        // The answer is the guest's: redacted with what its invocation knew, then clipped,
+        // before it reaches a log, the callback page or the connection's row.
+        let clean = |text: &str, max: usize| res.redactor.redact_clipped(text, max);
         if !(200..300).contains(&res.status) {
             anyhow::bail!(
                 "postConnect route {} {} answered {}: {}",
                 route.method,
                 route.path,
                 res.status,
-                String::from_utf8_lossy(&res.body)
+                clean(&String::from_utf8_lossy(&res.body), MAX_ERROR_TEXT)
             );
         }
         let body: serde_json::Value = serde_json::from_slice(&res.body).with_context(|| {
@@ -292,6 +301,7 @@ impl Services {
                 v.as_str()
                     .map(str::to_string)
                     .or_else(|| (!v.is_null()).then(|| v.to_string()))
+                    .map(|text| clean(&text, MAX_ACCOUNT_FIELD))
             })
         };
         let account = ProviderAccount {
@@ -317,6 +327,12 @@ pub struct InvocationFailed {
     pub http_status: u16,
     pub message: String,
 }
+
+/// Longest provider account id, name or domain kept from a postConnect answer.
+const MAX_ACCOUNT_FIELD: usize = 512;
+
+/// Longest outbound URL kept in an invocation row.
+const MAX_STORED_URL: usize = 2048;
 
 /// Distinguishes failed invocations recorded in the same millisecond.
 static FAILED_SEQ: AtomicU64 = AtomicU64::new(1);
@@ -345,15 +361,16 @@ fn invocation_base(
     }
 }
 
-/// The outbound calls as stored: method, redacted URL, status or error code, time, retry.
-fn calls_json(calls: &[CallRecord]) -> serde_json::Value {
+/// The outbound calls as stored: method, URL (redacted with everything the invocation
+/// learned, then clipped), status or error code, time, retry.
+fn calls_json(calls: &[CallRecord], redactor: &Redactor) -> serde_json::Value {
     serde_json::Value::Array(
         calls
             .iter()
             .map(|c| {
                 serde_json::json!({
                     "method": c.method.as_str(),
-                    "url": c.url,
+                    "url": redactor.redact_clipped(&c.url, MAX_STORED_URL),
                     "status": c.status,
                     "error": c.error.map(|e| e.as_str()),
                     "durationUs": micros(c.duration),

@@ -1,6 +1,8 @@
 //! `keyway connectors list <dir>...`: each connector's key, version and routes. A
 //! directory that holds connector directories (like `connectors/`) lists each of them.
+//! Two directories declaring one key are both reported as errors, as `serve` skips both.
 
+use crate::custody::{ConnectorIndex, connector_dirs};
 use crate::manifest::MANIFEST_FILE;
 use crate::registry;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -17,36 +19,23 @@ pub enum ConnectorsCommand {
     },
 }
 
-/// The connector directories under `path`: itself when it holds a manifest, else its
-/// subdirectories that do, sorted.
-pub fn connector_dirs(path: &Path) -> Vec<PathBuf> {
-    if path.join(MANIFEST_FILE).is_file() || path.is_file() {
-        return vec![path.to_path_buf()];
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.join(MANIFEST_FILE).is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs
-}
-
 pub async fn run(cmd: &ConnectorsCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let ConnectorsCommand::List { dirs } = cmd;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(data_dir.join("cache")),
         ..RuntimeConfig::default()
     })?;
+    let index = ConnectorIndex::scan(dirs);
     let mut failed = false;
     let mut found = 0;
     for dir in dirs {
         for connector in connector_dirs(dir) {
             found += 1;
+            if let Some(ambiguous) = index.ambiguity(&connector) {
+                failed = true;
+                eprintln!("{}: {ambiguous}", connector.display());
+                continue;
+            }
             match registry::load(&runtime, &connector, None).await {
                 Ok(loaded) => {
                     let c = loaded.connector();

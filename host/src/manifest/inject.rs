@@ -152,7 +152,10 @@ pub(crate) fn rules(
         let before = p.len();
         let url = env.parse(&rule.url, &r_at.to_string(), &r_at.at("url"), p);
         if let Some(template) = &url {
-            let sample = template.render_text(|name, slot| Ok::<_, ()>(env.sample(name, slot)));
+            let sample = template.render_text(
+                |name, slot| Ok::<_, String>(env.sample(name, slot)),
+                |failure| failure.to_string(),
+            );
             if let Ok(text) = sample
                 && let Err(e) = HttpPattern::parse(&text)
             {

@@ -20,7 +20,7 @@ use super::connector::Connector;
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::structure::type_name;
-use super::template::{Slot, UrlTemplate};
+use super::template::{RenderFailure, Slot, UrlTemplate};
 
 /// What the manifest says about one setting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -285,6 +285,10 @@ pub enum ExpandError {
     HostNotValidated(String),
     #[error("template {template} expands to a URL that {reason}")]
     Url { template: String, reason: String },
+    #[error(
+        "setting \"{0}\" makes a path segment \".\" or \"..\", which would change the URL's path"
+    )]
+    DotSegment(String),
 }
 
 /// Path and query values keep only RFC 3986 unreserved characters unencoded.
@@ -313,25 +317,36 @@ impl ValidSettings {
     }
 
     /// Expands `template`: host placeholders take the normalized host, path and query
-    /// placeholders are percent-encoded; the URL must be https (http for loopback).
+    /// placeholders are percent-encoded (`/`, `?`, `#` included); a path segment a value
+    /// makes `.` or `..` is refused; the URL must be https (http for loopback).
     pub fn expand(&self, template: &UrlTemplate) -> Result<Url, ExpandError> {
-        template.render(
+        template.render_checked(
             |name, slot| self.placeholder(name, slot),
-            |reason| ExpandError::Url {
-                template: template.as_str().to_owned(),
-                reason,
-            },
+            |failure| self.render_failure(template, failure),
         )
     }
 
     /// Expands an injection rule's URL pattern the same way, then parses it as a
     /// `permissions.http` pattern: a tenant's rule admits only that tenant's host.
     pub fn expand_pattern(&self, template: &UrlTemplate) -> Result<HttpPattern, ExpandError> {
-        let text = template.render_text(|name, slot| self.placeholder(name, slot))?;
+        let text = template.render_text(
+            |name, slot| self.placeholder(name, slot),
+            |failure| self.render_failure(template, failure),
+        )?;
         HttpPattern::parse(&text).map_err(|reason| ExpandError::Url {
             template: template.as_str().to_owned(),
             reason,
         })
+    }
+
+    fn render_failure(&self, template: &UrlTemplate, failure: RenderFailure) -> ExpandError {
+        match failure {
+            RenderFailure::Url(reason) => ExpandError::Url {
+                template: template.as_str().to_owned(),
+                reason,
+            },
+            RenderFailure::DotSegment(name) => ExpandError::DotSegment(name),
+        }
     }
 
     /// The text one placeholder expands to.
@@ -419,3 +434,6 @@ impl Connector {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

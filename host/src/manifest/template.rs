@@ -14,7 +14,8 @@ use url::{Host, Url};
 pub enum Slot {
     /// Anywhere in the host: the setting needs a `hostValidation` rule.
     Host,
-    /// In the path or query: the value is percent-encoded.
+    /// In the path or query: the value is percent-encoded, and a path segment it makes
+    /// `.` or `..` is refused (the URL parser would remove or climb it).
     PathOrQuery,
 }
 
@@ -131,31 +132,124 @@ impl UrlTemplate {
         self.settings().next().is_none()
     }
 
-    /// Renders with `value` for each placeholder, then applies the URL rules.
+    /// Renders with `value` for each placeholder, then applies the URL rules (see
+    /// [`UrlTemplate::render_checked`]; a dot segment is reported as a URL problem).
     pub(crate) fn render<E>(
         &self,
         value: impl FnMut(&str, Slot) -> Result<String, E>,
         url_error: impl FnOnce(String) -> E,
     ) -> Result<Url, E> {
-        let out = self.render_text(value)?;
-        check_url(&out).map_err(url_error)
+        self.render_checked(value, |failure| url_error(failure.to_string()))
     }
 
-    /// Renders with `value` for each placeholder, as text (for URL patterns, which are
+    /// Renders with `value` for each placeholder (already encoded for its slot), then
+    /// applies the URL rules. A path segment that a placeholder takes part in and that
+    /// is a dot segment (`.`, `..`, or a percent-encoded spelling of them) is refused
+    /// naming the setting: the URL parser would drop or climb it, so
+    /// `/tenants/{settings.t}/token` with `..` would become `/token`.
+    pub(crate) fn render_checked<E>(
+        &self,
+        value: impl FnMut(&str, Slot) -> Result<String, E>,
+        fail: impl FnOnce(RenderFailure) -> E,
+    ) -> Result<Url, E> {
+        match self.render_raw(value)? {
+            Ok(out) => check_url(&out).map_err(|reason| fail(RenderFailure::Url(reason))),
+            Err(failure) => Err(fail(failure)),
+        }
+    }
+
+    /// Renders as text, with the same dot-segment refusal, for URL patterns (which are
     /// not URLs: they may hold `*`).
     pub(crate) fn render_text<E>(
         &self,
-        mut value: impl FnMut(&str, Slot) -> Result<String, E>,
+        value: impl FnMut(&str, Slot) -> Result<String, E>,
+        fail: impl FnOnce(RenderFailure) -> E,
     ) -> Result<String, E> {
+        self.render_raw(value)?.map_err(fail)
+    }
+
+    fn render_raw<E>(
+        &self,
+        mut value: impl FnMut(&str, Slot) -> Result<String, E>,
+    ) -> Result<Result<String, RenderFailure>, E> {
         let mut out = String::with_capacity(self.source.len());
+        let mut placed: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Setting { name, slot } => out.push_str(&value(name, *slot)?),
+                Part::Setting { name, slot } => {
+                    let start = out.len();
+                    out.push_str(&value(name, *slot)?);
+                    if *slot == Slot::PathOrQuery {
+                        placed.push((name, start..out.len()));
+                    }
+                }
             }
         }
-        Ok(out)
+        if let Some(name) = dot_segment_setting(&out, &placed) {
+            return Ok(Err(RenderFailure::DotSegment(name.to_owned())));
+        }
+        Ok(Ok(out))
     }
+}
+
+/// Why a rendered template is not a usable URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RenderFailure {
+    /// The URL rules refused it (the reason completes "the URL ...").
+    Url(String),
+    /// The setting makes a path segment `.` or `..`.
+    DotSegment(String),
+}
+
+impl fmt::Display for RenderFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderFailure::Url(reason) => f.write_str(reason),
+            RenderFailure::DotSegment(name) => write!(
+                f,
+                "would have a path segment \".\" or \"..\" made by setting \"{name}\""
+            ),
+        }
+    }
+}
+
+/// The first setting among `placed` (name and byte range in `url`) that takes part in a
+/// path segment of `url` which is a dot segment.
+fn dot_segment_setting<'a>(
+    url: &str,
+    placed: &[(&'a str, std::ops::Range<usize>)],
+) -> Option<&'a str> {
+    let after_scheme = url.find("://")? + 3;
+    let path_start = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    let path_end = url[path_start..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| path_start + i);
+    let mut seg_start = path_start;
+    for segment in url[path_start..path_end].split('/') {
+        let seg = seg_start..seg_start + segment.len();
+        seg_start = seg.end + 1;
+        if !is_dot_segment(segment) {
+            continue;
+        }
+        // An encoded value holds no `/`, `?` or `#`, so it lies inside one segment.
+        if let Some((name, _)) = placed
+            .iter()
+            .find(|(_, r)| seg.start <= r.start && r.end <= seg.end)
+        {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// `.` or `..`, in any mix of literal and percent-encoded (`%2e`, any case) dots.
+fn is_dot_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    let dots = lower.replace("%2e", ".");
+    dots == "." || dots == ".."
 }
 
 fn is_setting_name(name: &str) -> bool {
@@ -298,6 +392,29 @@ mod tests {
         assert!(e[0].contains("userinfo"), "{e:?}");
         let e = UrlTemplate::parse("example.com/x").unwrap_err();
         assert!(e[0].contains("absolute"), "{e:?}");
+    }
+
+    #[test]
+    fn dot_segments_are_found_only_where_a_placeholder_takes_part() {
+        let url = "https://h.test/tenants/../token?q=..";
+        let at = |needle: &str| {
+            let start = url.find(needle).expect("needle");
+            start..start + needle.len()
+        };
+        assert_eq!(dot_segment_setting(url, &[("t", at(".."))]), Some("t"));
+        // A placeholder making part of the segment counts too.
+        let one_dot = at("..").start..at("..").start + 1;
+        assert_eq!(dot_segment_setting(url, &[("t", one_dot)]), Some("t"));
+        // In the query, or in an ordinary segment, it does not.
+        let q = url.rfind("..").expect("query");
+        assert_eq!(dot_segment_setting(url, &[("q", q..q + 2)]), None);
+        assert_eq!(dot_segment_setting(url, &[("x", at("tenants"))]), None);
+        for seg in [".", "..", "%2e", "%2E%2e", ".%2E", "%2e."] {
+            assert!(is_dot_segment(seg), "{seg}");
+        }
+        for seg in ["", "...", "a.", ".a", "%252e", "%2e%2e%2e"] {
+            assert!(!is_dot_segment(seg), "{seg}");
+        }
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub struct RuntimeConfig {
     pub guest_output_limit: usize,
     /// Largest response body a route may return.
     pub max_response_body: usize,
+    /// Events the `log` door writes per invocation; the rest are dropped and counted.
+    pub log_events_limit: usize,
+    /// Bytes of log text (messages and fields, after redaction and clipping) the `log`
+    /// door writes per invocation; events past it are dropped and counted.
+    pub log_bytes_limit: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -32,6 +37,8 @@ impl Default for RuntimeConfig {
             pooling: true,
             guest_output_limit: 64 << 10,
             max_response_body: 16 << 20,
+            log_events_limit: 1_000,
+            log_bytes_limit: 1 << 20,
         }
     }
 }

@@ -1,17 +1,20 @@
 //! One route invocation: route lookup (404/405 before any guest code runs), a fresh
 //! `Store` from the `InstancePre` with memory and deadline limits, the guest call, the
-//! response check, and the guest's captured output written to the logs, redacted.
+//! response check, and the guest's captured output written to the logs, redacted, with
+//! one line per stream or log door that went over its per-invocation cap.
 
 use super::Method;
 use super::bindings::{Connector, guest_routes};
 use super::engine::EPOCH_TICK;
-use super::error::InvokeError;
+use super::error::{InvokeError, MAX_ERROR_TEXT};
 use super::loader::{LoadedComponent, Route, root_cause};
 use super::state::HostState;
 use crate::context::ConnectionContext;
 use crate::egress::CallRecord;
+use crate::redact::Redactor;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -52,6 +55,10 @@ pub struct RouteResponse {
     pub calls: Vec<CallRecord>,
     /// Wall-clock time from instantiation to the guest's answer.
     pub duration: Duration,
+    /// The invocation's redactor as it ended: the connection's secrets and every token
+    /// handed to the guest. Apply it (redact, then clip) to anything taken from this
+    /// answer that leaves the invocation as text, such as an error or a stored field.
+    pub redactor: Arc<Redactor>,
 }
 
 static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
@@ -117,7 +124,7 @@ impl LoadedComponent {
             body: req.body,
         };
         let started = Instant::now();
-        let (res, calls) = self
+        let (res, calls, redactor) = self
             .run(conn, meta, move |store, bindings| {
                 Box::pin(async move {
                     let mut res = bindings
@@ -131,7 +138,7 @@ impl LoadedComponent {
                 })
             })
             .await?;
-        self.check_response(&route_name, &res)?;
+        self.check_response(&route_name, &res, &redactor)?;
         Ok(RouteResponse {
             status: res.status,
             headers: res.headers,
@@ -139,14 +146,21 @@ impl LoadedComponent {
             invocation_id,
             calls,
             duration: started.elapsed(),
+            redactor,
         })
     }
 
-    fn check_response(&self, route: &str, res: &guest_routes::Response) -> Result<(), InvokeError> {
+    fn check_response(
+        &self,
+        route: &str,
+        res: &guest_routes::Response,
+        redactor: &Redactor,
+    ) -> Result<(), InvokeError> {
+        // The reason may quote a header name the guest chose.
         let malformed = |reason: String| InvokeError::MalformedResponse {
             connector: self.key.clone(),
             route: route.to_string(),
-            reason,
+            reason: redactor.redact_clipped(&reason, MAX_ERROR_TEXT),
         };
         if !(100..=599).contains(&res.status) {
             return Err(malformed(format!(
@@ -176,13 +190,14 @@ impl LoadedComponent {
 
     /// Instantiates the component in a fresh store and runs `call`, turning traps,
     /// deadline and memory exhaustion into [`InvokeError`]s. The guest's captured output
-    /// is logged (redacted) whatever happens. Returns the outbound calls made as well.
+    /// is logged (redacted) whatever happens. Returns the outbound calls made and the
+    /// invocation's final redactor as well.
     pub(crate) async fn run<R, F>(
         &self,
         conn: &ConnectionContext,
         meta: InvocationMeta,
         call: F,
-    ) -> Result<(R, Vec<CallRecord>), InvokeError>
+    ) -> Result<(R, Vec<CallRecord>, Arc<Redactor>), InvokeError>
     where
         R: Send,
         F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
@@ -201,15 +216,7 @@ impl LoadedComponent {
             .await
             .map_err(|_| instantiate_err("the runtime is shutting down".into()))?;
         let started = Instant::now();
-        let mut store = Store::new(
-            &inner.engine,
-            HostState::new(
-                conn.clone(),
-                meta,
-                config.memory_limit,
-                config.guest_output_limit,
-            ),
-        );
+        let mut store = Store::new(&inner.engine, HostState::new(conn.clone(), meta, config));
         store.limiter(|state| &mut state.limits);
         // Every epoch tick the guest yields to the executor, so a busy guest never holds a
         // worker thread for longer than a tick; past the deadline it traps instead.
@@ -240,7 +247,7 @@ impl LoadedComponent {
                 route,
                 deadline: config.deadline,
             }),
-            Ok(Ok(value)) => Ok((value, state.calls.take())),
+            Ok(Ok(value)) => Ok((value, state.calls.take(), state.redactor.clone())),
             Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr)),
         }
     }
@@ -282,7 +289,7 @@ impl LoadedComponent {
         InvokeError::Trapped {
             connector: self.key.clone(),
             route,
-            message: state.redact(&message),
+            message: state.redact_clipped(&message, MAX_ERROR_TEXT),
         }
     }
 }
@@ -292,16 +299,16 @@ impl LoadedComponent {
 const STDERR_TAIL: usize = 2;
 
 /// Writes the guest's stdout and stderr to the logs, redacted, and returns the last
-/// meaningful stderr lines (a panic message, usually) for error reports.
+/// meaningful stderr lines (a panic message, usually) for error reports. Reports what
+/// went over each cap: stdout, stderr and the `log` door, one line each.
 fn flush_guest_output(state: &HostState) -> Option<String> {
     let conn = &state.conn;
     let meta = &state.meta;
     let connection = conn.connection.as_deref().unwrap_or("-");
     let mut tail: Vec<String> = Vec::new();
     for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
-        let (lines, dropped) = output.take_lines();
+        let (lines, dropped) = output.take_lines(&state.redactor);
         for line in lines {
-            let line = state.redact(&line);
             tracing::info!(
                 target: "keyway::guest",
                 connector = %conn.connector, connection = %connection, route = %meta.route,
@@ -318,6 +325,15 @@ fn flush_guest_output(state: &HostState) -> Option<String> {
                 "guest output over the per-invocation cap was dropped"
             );
         }
+    }
+    let log = &state.log_budget;
+    if log.dropped_events > 0 {
+        tracing::warn!(
+            target: "keyway::guest",
+            connector = %conn.connector, invocation = %meta.id, stream = "log",
+            dropped_events = log.dropped_events, dropped_bytes = log.dropped_bytes,
+            "guest log events over the per-invocation cap were dropped"
+        );
     }
     let tail = tail.split_off(tail.len().saturating_sub(STDERR_TAIL));
     (!tail.is_empty()).then(|| tail.join(" "))

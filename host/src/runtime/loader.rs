@@ -81,7 +81,7 @@ impl LoadedComponent {
             pre,
             routes: Vec::new(),
         };
-        let (raw, _calls) = loaded
+        let (raw, _calls, _redactor) = loaded
             .run(
                 &ConnectionContext::empty(key),
                 InvocationMeta::new("(route table)"),

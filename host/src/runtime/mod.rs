@@ -19,7 +19,7 @@ mod stdio;
 
 pub use config::RuntimeConfig;
 pub use engine::Runtime;
-pub use error::{InvokeError, LoadError};
+pub use error::{InvokeError, LoadError, MAX_ERROR_TEXT};
 pub use invoke::{RouteRequest, RouteResponse};
 pub use loader::{LoadedComponent, Route, RouteAuth};
 

@@ -1,8 +1,9 @@
 //! The data a `Store` carries for one invocation: the WASI context (nothing granted),
 //! the resource table, limits, captured stdio, and the invocation's context.
 
-use super::limits::InvocationLimits;
-use super::stdio::GuestOutput;
+use super::config::RuntimeConfig;
+use super::limits::{InvocationLimits, LogBudget};
+use super::stdio::{GuestOutput, MIN_MARGIN};
 use crate::context::ConnectionContext;
 use crate::egress::{CallLog, RequestCounter};
 use crate::redact::Redactor;
@@ -21,6 +22,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: InvocationLimits,
+    /// What the `log` door may still write, and what it dropped.
+    pub(crate) log_budget: LogBudget,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
     pub(crate) conn: ConnectionContext,
@@ -38,11 +41,11 @@ impl HostState {
     pub(crate) fn new(
         conn: ConnectionContext,
         meta: InvocationMeta,
-        memory_limit: usize,
-        output_limit: usize,
+        config: &RuntimeConfig,
     ) -> Self {
-        let stdout = GuestOutput::new(output_limit);
-        let stderr = GuestOutput::new(output_limit);
+        let margin = conn.redactor.longest_secret().max(MIN_MARGIN);
+        let stdout = GuestOutput::new(config.guest_output_limit, margin);
+        let stderr = GuestOutput::new(config.guest_output_limit, margin);
         // Nothing granted: no preopened directories, no environment, no arguments, no
         // sockets or name lookups. Clocks and randomness remain, as Rust's std needs them;
         // the deadline is enforced by epochs, which a guest clock cannot move.
@@ -61,7 +64,8 @@ impl HostState {
             learned: Vec::new(),
             wasi,
             table: ResourceTable::new(),
-            limits: InvocationLimits::new(memory_limit),
+            limits: InvocationLimits::new(config.memory_limit),
+            log_budget: LogBudget::new(config.log_events_limit, config.log_bytes_limit),
             stdout,
             stderr,
             conn,
@@ -74,6 +78,11 @@ impl HostState {
     /// `text` with every secret this invocation knows replaced.
     pub(crate) fn redact(&self, text: &str) -> String {
         self.redactor.redact_string(text)
+    }
+
+    /// `text` redacted as a whole, then cut to `max_bytes` (see [`Redactor::redact_clipped`]).
+    pub(crate) fn redact_clipped(&self, text: &str, max_bytes: usize) -> String {
+        self.redactor.redact_clipped(text, max_bytes)
     }
 
     /// Remembers a secret handed to the guest (an access token) so it is redacted from

@@ -246,7 +246,7 @@ async fn load_connectors(services: &Services, dirs: &[PathBuf]) -> (Vec<String>,
     let mut loaded = Vec::new();
     let mut skipped = Vec::new();
     for dir in dirs {
-        for candidate in crate::cli::connectors::connector_dirs(dir) {
+        for candidate in crate::custody::connector_dirs(dir) {
             let reference = candidate.display().to_string();
             match services.connector(&reference).await {
                 Ok(c) => {

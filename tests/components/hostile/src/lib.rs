@@ -108,6 +108,65 @@ fn account(_req: Request) -> Response {
     }))
 }
 
+// ---------------------------------------------------------------------------------------
+// Text that leaves an invocation: log floods, secrets placed across the clip points of
+// the log door and of stdout, and a postConnect answer that fails carrying a secret.
+// ---------------------------------------------------------------------------------------
+
+fn number(req: &Request, name: &str, default: usize) -> usize {
+    req.query(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `GET /log-flood?n=&size=` — `n` log events, each with a message of `size` bytes.
+fn log_flood(req: Request) -> Response {
+    let n = number(&req, "n", 10_000);
+    let size = number(&req, "size", 64);
+    let filler = "f".repeat(size.saturating_sub(24));
+    for i in 0..n {
+        keyway_sdk::log::event(
+            keyway_sdk::log::Level::Info,
+            &format!("flood-event {i:08} {filler}"),
+            &[],
+        );
+    }
+    api::json(&json!({ "sent": n }))
+}
+
+/// `GET /log-secret?name=&pad=&via=message|field|stdout` — the secret setting `name`
+/// written after `pad` bytes of filler, so it straddles a clip point: the log door's
+/// message, a log field's value, or guest stdout (no newline before it).
+fn log_secret(req: Request) -> Response {
+    let value = match Secrets::get(req.query("name").unwrap_or_default()) {
+        Ok(v) => v,
+        Err(e) => return api::error(&e.message, 500),
+    };
+    let text = format!(
+        "{}{value} after the secret",
+        "p".repeat(number(&req, "pad", 0))
+    );
+    match req.query("via").unwrap_or("message") {
+        "field" => keyway_sdk::log::event(keyway_sdk::log::Level::Info, "a field", &[("v", &text)]),
+        "stdout" => {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        }
+        _ => keyway_sdk::log::event(keyway_sdk::log::Level::Info, &text, &[]),
+    }
+    api::json(&json!({ "written": text.len() }))
+}
+
+/// `GET /post-connect-fail?name=` — what a failing `postConnect` route answers: a 500
+/// whose body carries the secret setting `name`.
+fn post_connect_fail(req: Request) -> Response {
+    let value = Secrets::get(req.query("name").unwrap_or("api_token")).unwrap_or_default();
+    Response::new(500, format!("upstream said: key {value} is not valid"))
+}
+
 routes! {
     GET "/account" (internal) => account,
     GET "/http" (internal) => http,
@@ -117,4 +176,8 @@ routes! {
     GET "/file" (internal) => file,
     GET "/env" (internal) => env,
     GET "/socket" (internal) => socket,
+    // Text that leaves an invocation (see the block above).
+    GET "/log-flood" (internal) => log_flood,
+    GET "/log-secret" (internal) => log_secret,
+    GET "/post-connect-fail" (internal) => post_connect_fail,
 }
