@@ -90,3 +90,50 @@ fn dots_in_a_query_value_are_left_alone() {
     .expect("a query value is no path segment");
     assert_eq!(url.as_str(), "https://auth.example.test/token?tenant=..");
 }
+
+/// The first `connection.oauth.inject` rule of a shop connector, bound to `shop`.
+fn bound_rule(shop: &str, path_setting: &str) -> Result<HttpPattern, ExpandError> {
+    let manifest = serde_json::json!({
+        "key": "shop", "name": "Shop", "provider": "test", "kind": "source",
+        "version": "0.1.0", "permissions": { "http": ["https://*.myshopify.com/*"] },
+        "connection": {
+            "settingsSchema": {
+                "type": "object",
+                "required": ["shop", "area"],
+                "properties": { "shop": { "type": "string" }, "area": { "type": "string" } }
+            },
+            "oauth": {
+                "type": "client_credentials",
+                "tokenUrlTemplate": "https://{settings.shop}/admin/oauth/access_token",
+                "client": { "credentialKey": "shop-app" },
+                "hostValidation": { "shop": { "suffix": ".myshopify.com" } },
+                "inject": [{ "url": "https://{settings.shop}/admin/{settings.area}/*" }]
+            }
+        }
+    });
+    let c = parse_str(&manifest.to_string(), "connector.json").expect("valid manifest");
+    let mut raw = Map::new();
+    raw.insert("shop".into(), Value::String(shop.into()));
+    raw.insert("area".into(), Value::String(path_setting.into()));
+    let settings = c.validate_settings(&raw).expect("valid settings");
+    let rule = &c.oauth().expect("oauth").inject[0];
+    settings.expand_pattern(&rule.url)
+}
+
+#[test]
+fn an_injection_rule_binds_to_the_tenant_host_only() {
+    let pattern = bound_rule("Acme.myshopify.com", "api").expect("binds");
+    let url = |s: &str| Url::parse(s).expect("url");
+    assert!(pattern.matches(&url(
+        "https://acme.myshopify.com/admin/api/2025-07/graphql.json"
+    )));
+    assert!(!pattern.matches(&url("https://other.myshopify.com/admin/api/x")));
+    assert!(!pattern.matches(&url("https://acme.myshopify.com/admin/oauth/x")));
+    // A path value cannot widen the rule: `/` is encoded, dot segments are refused.
+    let encoded = bound_rule("acme.myshopify.com", "api/../oauth").expect("binds");
+    assert!(!encoded.matches(&url("https://acme.myshopify.com/admin/oauth/x")));
+    assert_eq!(
+        bound_rule("acme.myshopify.com", ".."),
+        Err(ExpandError::DotSegment("area".into()))
+    );
+}
