@@ -21,6 +21,7 @@ pub fn connector_dir(name: &str) -> PathBuf {
     workspace_root().join("connectors").join(name)
 }
 
+pub mod artifacts;
 pub mod logs;
 pub mod oidc;
 

@@ -1,5 +1,6 @@
 //! Captures every log line the host writes during a test binary, so tests can assert
-//! that canary secrets never reach the logs. One global subscriber per test process:
+//! that canary secrets never reach the logs (and keeps them for the suite's final canary
+//! sweep, see [`crate::artifacts`]). One global subscriber per test process:
 //! thread-local subscribers miss events from callsites other tests already cached.
 
 use std::io::Write;
@@ -10,6 +11,7 @@ struct Sink(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::artifacts::append("logs", buf);
         match self.0.lock() {
             Ok(mut v) => v.extend_from_slice(buf),
             Err(poisoned) => poisoned.into_inner().extend_from_slice(buf),

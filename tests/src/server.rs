@@ -75,6 +75,7 @@ pub struct Server {
 impl Server {
     /// Starts `keyway serve` with `connectors` and the extra flags; waits until it listens.
     pub fn start(connectors: &Path, extra: &[&str]) -> Server {
+        crate::artifacts::canary(ADMIN_KEY);
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(keyway_bin())
             .arg("serve")
@@ -224,6 +225,7 @@ impl Server {
             .find(|l| l.starts_with("kw_"))
             .expect("the key line")
             .to_string();
+        crate::artifacts::canary(&key);
         (id, key)
     }
 }
@@ -232,5 +234,46 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Everything the server left, for the suite's canary sweep.
+        crate::artifacts::append("serve-stderr", self.logs().as_bytes());
+        crate::artifacts::append("serve-stdout", self.stdout().as_bytes());
+        crate::artifacts::keep_dir("serve", self.data_dir.path());
     }
+}
+
+/// An HTTP answer of the server under test, read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON, or `Null` when it is not JSON.
+    pub json: serde_json::Value,
+    pub text: String,
+}
+
+/// Sends `req` and reads the whole answer; keeps it for the suite's canary sweep.
+pub async fn send(req: reqwest::RequestBuilder) -> Answer {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    crate::artifacts::append(
+        "answers",
+        format!("{status} {headers:?}\n{text}\n").as_bytes(),
+    );
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Answer {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+/// `req` with `body` as its JSON body.
+pub fn with_json(
+    req: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .body(body.to_string())
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 fn manifest(expose: bool) -> String {
     json!({
         "key": "dup", "name": "Duplicate", "provider": "test", "kind": "source",
-        "version": "0.1.0", "permissions": { "http": [] },
+        "version": "0.1.0", "permissions": { "http": ["https://api.example.test/*"] },
         "connection": {
             "oauth": {
                 "type": "authorization_code",
@@ -18,22 +18,18 @@ fn manifest(expose: bool) -> String {
                 "tokenUrlTemplate": "https://auth.example.test/token",
                 "scopes": ["read"],
                 "client": { "credentialKey": "dup-app" },
-                "exposeAccessToken": expose
+                "exposeAccessToken": expose,
+                "inject": [{ "url": "https://api.example.test/*" }]
             }
         }
     })
     .to_string()
 }
 
+/// Sends `req`; answers (status, JSON body, body text).
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value, String) {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    )
+    let answer = keyway_tests::server::send(req).await;
+    (answer.status, answer.json, answer.text)
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use keyway_tests::components;
-use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
+use keyway_tests::server::{ADMIN_KEY, Connectors, Server, with_json};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -73,15 +73,10 @@ fn manifest(token: std::net::SocketAddr) -> String {
     .to_string()
 }
 
-fn with_json(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
-    req.header("content-type", "application/json")
-        .body(body.to_string())
-}
-
+/// Sends `req`; answers (status, body).
 async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    (status, res.text().await.expect("body"))
+    let answer = keyway_tests::server::send(req).await;
+    (answer.status, answer.text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
+use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, send, with_json};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
@@ -13,32 +13,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    json: Value,
-    text: String,
-}
-
-async fn send(req: reqwest::RequestBuilder) -> Answer {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("body");
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        json,
-        text,
-    }
-}
-
-fn with_json(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
-    req.header("content-type", "application/json")
-        .body(body.to_string())
 }
 
 fn admin(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

@@ -30,6 +30,14 @@ pub fn connector_dirs(path: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The `key` a connector directory's manifest names, read as plain JSON (for a manifest
+/// that does not validate).
+fn declared_key(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok()?;
+    let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+    doc.get("key")?.as_str().map(str::to_string)
+}
+
 /// A path made comparable: resolved when it exists, as given otherwise.
 pub(crate) fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
@@ -50,7 +58,9 @@ pub struct AmbiguousKey {
 struct Claim {
     dir: PathBuf,
     canonical: PathBuf,
-    manifest: Arc<LoadedManifest>,
+    /// `None` when the manifest names the key but does not validate: it still claims
+    /// the key, so fixing or breaking one directory can never hand another the key.
+    manifest: Option<Arc<LoadedManifest>>,
 }
 
 /// Every connector directory under some search directories, and the keys they declare.
@@ -64,7 +74,8 @@ pub struct ConnectorIndex {
 impl ConnectorIndex {
     /// Reads the manifest of every connector directory under `search_dirs` (each a
     /// connector directory or a directory of them). A directory named twice, by any
-    /// spelling, counts once; one whose manifest does not load declares no key.
+    /// spelling, counts once; one whose manifest does not validate still claims the
+    /// `key` it names, if it names one.
     pub fn scan(search_dirs: &[PathBuf]) -> ConnectorIndex {
         let mut seen = HashMap::new();
         let mut dirs = Vec::new();
@@ -76,15 +87,19 @@ impl ConnectorIndex {
                     continue;
                 }
                 dirs.push(dir.clone());
-                if let Ok(loaded) = manifest::load_dir_or_file(&dir) {
-                    by_key
-                        .entry(loaded.connector.key().to_string())
-                        .or_default()
-                        .push(Claim {
-                            dir,
-                            canonical,
-                            manifest: Arc::new(loaded),
-                        });
+                let (key, manifest) = match manifest::load_dir_or_file(&dir) {
+                    Ok(loaded) => (
+                        Some(loaded.connector.key().to_string()),
+                        Some(Arc::new(loaded)),
+                    ),
+                    Err(_) => (declared_key(&dir), None),
+                };
+                if let Some(key) = key {
+                    by_key.entry(key).or_default().push(Claim {
+                        dir,
+                        canonical,
+                        manifest,
+                    });
                 }
             }
         }
@@ -101,7 +116,7 @@ impl ConnectorIndex {
     pub fn by_key(&self, key: &str) -> Result<Option<Arc<LoadedManifest>>, AmbiguousKey> {
         match self.by_key.get(key).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
-            Some([one]) => Ok(Some(one.manifest.clone())),
+            Some([one]) => Ok(one.manifest.clone()),
             Some(claims) => Err(AmbiguousKey {
                 key: key.to_string(),
                 dirs: claims.iter().map(|c| c.dir.clone()).collect(),
@@ -120,7 +135,7 @@ impl ConnectorIndex {
         let mine = claims.iter().find(|c| c.canonical == here);
         match (claims, mine) {
             ([], _) => Ok(Arc::new(loaded)),
-            ([one], Some(_)) => Ok(one.manifest.clone()),
+            ([one], Some(_)) => Ok(one.manifest.clone().unwrap_or_else(|| Arc::new(loaded))),
             (_, Some(_)) => Err(AmbiguousKey {
                 key,
                 dirs: claims.iter().map(|c| c.dir.clone()).collect(),
@@ -212,5 +227,25 @@ mod tests {
             .check(loaded)
             .expect_err("a second directory for `one`");
         assert_eq!(err.dirs, vec![one, outsider]);
+    }
+
+    #[test]
+    fn an_invalid_manifest_still_claims_its_key() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let strict = connector(root.path(), "strict", "dup");
+        // The strict connector's manifest breaks (an upgrade, a typo): the shadow one
+        // must not inherit the key and the connections made for it.
+        std::fs::write(
+            strict.join(MANIFEST_FILE),
+            r#"{ "key": "dup", "name": "Dup", "kind": "nonsense" }"#,
+        )
+        .expect("manifest");
+        let shadow = connector(root.path(), "shadow", "dup");
+        let index = ConnectorIndex::scan(&[root.path().to_path_buf()]);
+        let err = index.by_key("dup").expect_err("ambiguous");
+        assert_eq!(err.dirs, vec![shadow.clone(), strict]);
+        assert!(index.ambiguity(&shadow).is_some());
+        let loaded = manifest::load_dir_or_file(&shadow).expect("loads");
+        assert!(index.check(loaded).is_err());
     }
 }
