@@ -15,9 +15,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -37,23 +37,51 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
-/// How many requests of one connection the router holds (their answers not yet written).
+/// How many requests of one connection the router holds (their answers not yet written),
+/// and the connection task to wake when that falls to none, so its idle clock starts.
 #[derive(Default)]
-struct Activity(AtomicUsize);
+struct Activity {
+    busy: AtomicUsize,
+    reader: Mutex<Option<Waker>>,
+}
+
+impl Activity {
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
+    }
+
+    fn remember(&self, waker: &Waker) {
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if !reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *reader = Some(waker.clone());
+        }
+    }
+}
 
 /// Marks a connection busy until dropped (with the answer's body).
 struct Busy(Arc<Activity>);
 
 impl Busy {
     fn new(activity: &Arc<Activity>) -> Busy {
-        activity.0.fetch_add(1, Ordering::AcqRel);
+        activity.busy.fetch_add(1, Ordering::AcqRel);
         Busy(activity.clone())
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::AcqRel);
+        if self.0.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Hyper reads again only when woken; the read starts the idle clock.
+            let reader = self
+                .0
+                .reader
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(waker) = reader {
+                waker.wake();
+            }
+        }
     }
 }
 
@@ -86,7 +114,7 @@ impl<T> Clocked<T> {
 
     /// Follows the router: busy while it holds a request, idle again once it answered.
     fn follow(&mut self) {
-        if self.activity.0.load(Ordering::Acquire) > 0 {
+        if self.activity.is_busy() {
             self.phase = Phase::Busy;
         } else if self.phase == Phase::Busy {
             self.phase = Phase::Idle;
@@ -118,7 +146,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Clocked<T> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => match this.phase {
-                Phase::Busy => Poll::Pending,
+                Phase::Busy => {
+                    this.activity.remember(cx.waker());
+                    Poll::Pending
+                }
                 Phase::Idle | Phase::Head => {
                     if this.clock.as_mut().poll(cx).is_pending() {
                         return Poll::Pending;

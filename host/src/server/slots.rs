@@ -59,29 +59,27 @@ impl Slots {
         }
     }
 
-    /// A slot for an invocation by the API key `key` (its id), or why not.
+    /// A slot for an invocation by the API key `key` (its id), or why not. A full server
+    /// is reported as such even to a key at its share.
     pub fn try_take(&self, key: &str) -> Result<Slot, Refused> {
-        let share = {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            let n = held.entry(key.to_string()).or_insert(0);
-            if *n >= self.per_key {
-                return Err(Refused::KeyShare);
-            }
-            *n += 1;
-            Share {
-                key: key.to_string(),
-                held: self.held.clone(),
-            }
-        };
-        // Dropping `share` on failure gives the key's place back.
         let permit = self
             .all
             .clone()
             .try_acquire_owned()
             .map_err(|_| Refused::Full)?;
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(key.to_string()).or_insert(0);
+        if *n >= self.per_key {
+            // Dropping `permit` gives the slot back.
+            return Err(Refused::KeyShare);
+        }
+        *n += 1;
         Ok(Slot {
             _permit: permit,
-            _share: share,
+            _share: Share {
+                key: key.to_string(),
+                held: self.held.clone(),
+            },
         })
     }
 
@@ -116,9 +114,15 @@ mod tests {
         drop(a1);
         assert_eq!(slots.busy(), 3);
         assert!(slots.try_take("a").is_ok());
-        // A refusal for a full server does not use up the key's share.
+        // A full server is reported as full, and the refusal uses up no share.
         let _c = slots.try_take("c").unwrap();
+        assert_eq!(slots.try_take("a").err(), Some(Refused::Full));
         assert_eq!(slots.try_take("d").err(), Some(Refused::Full));
         assert_eq!(slots.held.lock().unwrap().get("d"), None);
+        // A refusal for the share gives the slot back.
+        let slots = Slots::new(2, 1);
+        let _a = slots.try_take("a").unwrap();
+        assert_eq!(slots.try_take("a").err(), Some(Refused::KeyShare));
+        assert_eq!(slots.busy(), 1);
     }
 }
