@@ -308,7 +308,11 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
 async fn two_hundred_concurrent_calls_with_a_cap_of_eight_are_all_answered() {
     let connectors = Connectors::new();
     connectors.add_misbehave();
-    let server = Server::start(connectors.path(), &["--max-concurrent", "8"]);
+    // One key makes every call here; its share is the whole cap, so the cap is what is tested.
+    let server = Server::start(
+        connectors.path(),
+        &["--max-concurrent", "8", "--max-concurrent-per-key", "8"],
+    );
     let http = client();
     create_connection(&server, "m", "misbehave").await;
     let (_, key) = server.create_api_key("load");

@@ -1,5 +1,6 @@
 //! A connector that tries everything it should not be able to do and reports, as JSON,
 //! what the host answered. The tests assert each attempt is refused with the right code.
+//! `POST /answer` answers whatever it is told to, for the tests of what the server sends.
 
 use keyway_sdk::{
     Auth, Error, HttpOptions, OAuth, Request, Response, Secrets, api, ingest, routes,
@@ -109,6 +110,33 @@ fn account(_req: Request) -> Response {
     }))
 }
 
+// ---- Answers the host must sanitize (server hardening) ----------------------------
+// `POST /answer` answers with exactly the status, headers and body its JSON request
+// names: `{"status": 200, "headers": [["name", "value"], ...], "body": "text"}`. The
+// serve tests use it for lying framing headers, cookies, redirects, HTML and statuses
+// a route may not answer with.
+
+fn answer(req: Request) -> Response {
+    let spec: Value = match req.json() {
+        Ok(v) => v,
+        Err(e) => return api::bad_request(&e.message),
+    };
+    let status = spec["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(200);
+    let body = spec["body"].as_str().unwrap_or_default().to_string();
+    let mut res = Response::new(status, body);
+    for pair in spec["headers"].as_array().into_iter().flatten() {
+        if let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) {
+            res = res.with_header(name, value);
+        }
+    }
+    res
+}
+
+// ---- end of the server hardening block ---------------------------------------------
+
 routes! {
     GET "/account" (internal) => account,
     GET "/http" (internal) => http,
@@ -118,4 +146,6 @@ routes! {
     GET "/file" (internal) => file,
     GET "/env" (internal) => env,
     GET "/socket" (internal) => socket,
+    // Server hardening: reachable over HTTP with an API key.
+    POST "/answer" (api_key) => answer,
 }
