@@ -196,6 +196,7 @@ async fn a_route_answer_cannot_change_the_framing_or_speak_for_the_origin() {
             ("connection", "close"),
             ("keep-alive", "timeout=1"),
             ("upgrade", "h2c"),
+            ("x-accel-redirect", "/internal/admin.key"),
             ("x-keyway-invocation-id", "forged"),
             ("x-request-id", "forged-id"),
             ("x-custom", "kept"),
@@ -212,6 +213,7 @@ async fn a_route_answer_cannot_change_the_framing_or_speak_for_the_origin() {
         "connection",
         "keep-alive",
         "upgrade",
+        "x-accel-redirect",
     ] {
         assert!(!headers.headers.contains_key(gone), "{gone} was sent");
     }
@@ -243,7 +245,14 @@ async fn a_route_answer_cannot_change_the_framing_or_speak_for_the_origin() {
     }
 
     let metrics = send(http.get(server.url("/metrics"))).await;
-    for reason in ["framing", "cookie", "redirect", "hop_by_hop", "reserved"] {
+    for reason in [
+        "framing",
+        "cookie",
+        "redirect",
+        "hop_by_hop",
+        "reserved",
+        "proxy_control",
+    ] {
         assert!(
             metrics.text.contains(&format!(
                 "keyway_route_headers_dropped_total{{connector=\"hostile\",reason=\"{reason}\"}}"

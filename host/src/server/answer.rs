@@ -2,9 +2,10 @@
 //!
 //! A route may choose its status (200 to 599) and a few headers: `content-type`,
 //! `cache-control`, `etag`, `last-modified`, `retry-after`, and `x-*` names outside the
-//! host's own (`x-keyway-*`, `x-request-id`, `x-content-type-options`). Everything else is
-//! dropped and reported: framing (`content-length`, `transfer-encoding`), hop-by-hop
-//! headers, cookies, redirects, and any other name. Hyper frames the body itself. Every
+//! host's own (`x-keyway-*`, `x-request-id`, `x-content-type-options`) and those a proxy
+//! in front of Keyway would obey (`x-accel-*`, `x-sendfile`: serve a file or an internal
+//! location). Everything else is dropped and reported: framing (`content-length`,
+//! `transfer-encoding`), hop-by-hop headers, cookies, redirects, and any other name. Hyper frames the body itself. Every
 //! answer carries `x-content-type-options: nosniff`; one a browser could render as a
 //! document (HTML, XML, SVG, no or an unknown type, or a body that starts like markup)
 //! also carries `content-security-policy: sandbox`.
@@ -28,6 +29,8 @@ pub enum DropReason {
     Redirect,
     /// A name the host sets itself.
     Reserved,
+    /// An instruction to a proxy in front of the host (`x-accel-*`, `x-sendfile`).
+    ProxyControl,
     /// A second value of a header that takes one.
     Duplicate,
     /// Not a valid header name or value.
@@ -44,6 +47,7 @@ impl DropReason {
             DropReason::Cookie => "cookie",
             DropReason::Redirect => "redirect",
             DropReason::Reserved => "reserved",
+            DropReason::ProxyControl => "proxy_control",
             DropReason::Duplicate => "duplicate",
             DropReason::Invalid => "invalid",
             DropReason::NotAllowed => "not_allowed",
@@ -98,6 +102,8 @@ const KNOWN: &[(&str, DropReason)] = &[
     ("content-location", DropReason::Redirect),
     ("x-request-id", DropReason::Reserved),
     ("x-content-type-options", DropReason::Reserved),
+    ("x-sendfile", DropReason::ProxyControl),
+    ("x-lighttpd-send-file", DropReason::ProxyControl),
     ("content-encoding", DropReason::NotAllowed),
     ("content-range", DropReason::NotAllowed),
     ("content-disposition", DropReason::NotAllowed),
@@ -142,6 +148,9 @@ fn classify(name: &str) -> Result<bool, (DropReason, &'static str)> {
     }
     if name.starts_with("x-keyway-") {
         return Err((DropReason::Reserved, "x-keyway-*"));
+    }
+    if name.starts_with("x-accel-") {
+        return Err((DropReason::ProxyControl, "x-accel-*"));
     }
     if name.starts_with("x-") {
         return Ok(false);
@@ -259,6 +268,8 @@ mod tests {
                 ("x-keyway-invocation-id", "forged"),
                 ("x-request-id", "forged"),
                 ("x-content-type-options", "sniff"),
+                ("X-Accel-Redirect", "/internal/secrets"),
+                ("x-sendfile", "/etc/passwd"),
                 ("made-up", "1"),
                 ("bad name", "1"),
             ]),
@@ -279,6 +290,8 @@ mod tests {
             "location",
             "x-keyway-invocation-id",
             "x-request-id",
+            "x-accel-redirect",
+            "x-sendfile",
             "made-up",
         ] {
             assert!(!a.headers.contains_key(gone), "{gone}");
@@ -300,6 +313,8 @@ mod tests {
                 ("reserved", "x-keyway-*"),
                 ("reserved", "x-request-id"),
                 ("reserved", "x-content-type-options"),
+                ("proxy_control", "x-accel-*"),
+                ("proxy_control", "x-sendfile"),
                 ("not_allowed", "other"),
                 ("invalid", "other"),
             ]
