@@ -13,7 +13,7 @@
 //! query string, key or token.
 
 mod admin;
-pub mod answer;
+mod answer;
 pub mod auth;
 mod body;
 mod callback;
