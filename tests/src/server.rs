@@ -277,3 +277,25 @@ pub fn with_json(
     req.header("content-type", "application/json")
         .body(body.to_string())
 }
+
+/// An HTTP client that follows no redirect (an answer's `location` is what tests check).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl Server {
+    /// Creates the connection `name` of connector `connector` through the admin API.
+    pub async fn create_connection(&self, name: &str, connector: &str) {
+        let a = send(with_json(
+            client()
+                .post(self.url("/v1/connections"))
+                .bearer_auth(ADMIN_KEY),
+            &serde_json::json!({ "name": name, "connector": connector }),
+        ))
+        .await;
+        assert_eq!(a.status, 201, "{}", a.text);
+    }
+}

@@ -5,29 +5,11 @@
 
 use std::time::Duration;
 
-use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, send, with_json};
+use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, client, send, with_json};
 use serde_json::{Value, json};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
 
 fn admin(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     req.bearer_auth(ADMIN_KEY)
-}
-
-/// Creates the connection `name` of connector `connector` through the admin API.
-async fn create_connection(server: &Server, name: &str, connector: &str) {
-    let http = client();
-    let a = send(with_json(
-        admin(http.post(server.url("/v1/connections"))),
-        &json!({ "name": name, "connector": connector }),
-    ))
-    .await;
-    assert_eq!(a.status, 201, "{}", a.text);
 }
 
 #[tokio::test]
@@ -43,7 +25,7 @@ async fn sandbox_flow_from_connection_to_records() {
     );
     let http = client();
 
-    create_connection(&server, "demo", "sandbox").await;
+    server.create_connection("demo", "sandbox").await;
     let a = send(admin(
         http.post(server.url("/v1/connections/demo/authorize")),
     ))
@@ -169,7 +151,7 @@ async fn api_keys_and_the_admin_key_are_enforced() {
     connectors.add_misbehave();
     let server = Server::start(connectors.path(), &[]);
     let http = client();
-    create_connection(&server, "m", "misbehave").await;
+    server.create_connection("m", "misbehave").await;
     let route = server.url("/v1/connections/m/routes/ok");
 
     let missing = send(http.get(&route)).await;
@@ -236,7 +218,7 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
         &["--deadline-seconds", "1", "--memory-mib", "16"],
     );
     let http = client();
-    create_connection(&server, "m", "misbehave").await;
+    server.create_connection("m", "misbehave").await;
     let (_, key) = server.create_api_key("t");
 
     let looped = send(
@@ -282,9 +264,13 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
 async fn two_hundred_concurrent_calls_with_a_cap_of_eight_are_all_answered() {
     let connectors = Connectors::new();
     connectors.add_misbehave();
-    let server = Server::start(connectors.path(), &["--max-concurrent", "8"]);
+    // One key makes every call here; its share is the whole cap, so the cap is what is tested.
+    let server = Server::start(
+        connectors.path(),
+        &["--max-concurrent", "8", "--max-concurrent-per-key", "8"],
+    );
     let http = client();
-    create_connection(&server, "m", "misbehave").await;
+    server.create_connection("m", "misbehave").await;
     let (_, key) = server.create_api_key("load");
     // Each call does enough work that the first eight still run when the rest arrive.
     let url = server.url("/v1/connections/m/routes/work?iterations=300000000");
@@ -338,7 +324,7 @@ async fn shutdown_finishes_the_invocation_in_flight() {
     connectors.add_misbehave();
     let mut server = Server::start(connectors.path(), &["--shutdown-grace-seconds", "120"]);
     let http = client();
-    create_connection(&server, "m", "misbehave").await;
+    server.create_connection("m", "misbehave").await;
     let (_, key) = server.create_api_key("t");
     let slow = http
         .post(server.url("/v1/connections/m/routes/work?iterations=1500000000"))
@@ -433,7 +419,7 @@ async fn open_endpoints_errors_and_a_skipped_connector() {
             .contains("no loaded connector `nope`")
     );
 
-    create_connection(&server, "m", "misbehave").await;
+    server.create_connection("m", "misbehave").await;
     let dup = send(with_json(
         admin(http.post(server.url("/v1/connections"))),
         &json!({ "name": "m", "connector": "misbehave" }),

@@ -35,12 +35,25 @@ pub struct ServeArgs {
     /// Invocations running at once; beyond it callers get 503 [default: 64].
     #[arg(long, env = "KEYWAY_MAX_CONCURRENT")]
     pub max_concurrent: Option<usize>,
+    /// Invocations one API key may run at once; beyond it that key gets 429
+    /// [default: half of --max-concurrent, rounded up].
+    #[arg(long, env = "KEYWAY_MAX_CONCURRENT_PER_KEY")]
+    pub max_concurrent_per_key: Option<usize>,
     /// Largest request body for a route, in bytes [default: 1048576].
     #[arg(long, env = "KEYWAY_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Seconds shutdown waits for invocations in flight [default: 30].
     #[arg(long, env = "KEYWAY_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Seconds a request head may take once its first byte arrived [default: 10].
+    #[arg(long, env = "KEYWAY_HEADER_READ_TIMEOUT_SECONDS")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds a request body may take to arrive, whole; then 408 [default: 30].
+    #[arg(long, env = "KEYWAY_BODY_READ_TIMEOUT_SECONDS")]
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Seconds a connection may wait for its next request before it is closed [default: 60].
+    #[arg(long, env = "KEYWAY_IDLE_TIMEOUT_SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
     /// Also start the built-in sandbox OAuth provider and orders API on loopback.
     #[arg(long, env = "KEYWAY_SANDBOX")]
     pub sandbox: bool,
@@ -71,8 +84,12 @@ pub fn config(
             memory_mib: args.memory_mib,
             deadline_seconds: args.deadline_seconds,
             max_concurrent_invocations: args.max_concurrent,
+            max_concurrent_per_key: args.max_concurrent_per_key,
             max_body_bytes: args.max_body_bytes,
             shutdown_grace_seconds: args.shutdown_grace_seconds,
+            header_read_timeout_seconds: args.header_read_timeout_seconds,
+            body_read_timeout_seconds: args.body_read_timeout_seconds,
+            idle_timeout_seconds: args.idle_timeout_seconds,
             sandbox: args.sandbox,
             sandbox_listen: args.sandbox_listen.clone(),
         },

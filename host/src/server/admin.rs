@@ -3,7 +3,8 @@
 //!
 //! Owns: request and answer shapes of `/v1/connectors`, `/v1/connections...` (except
 //! route invocation) and `/v1/credentials/{key}`.
-//! Must not: accept a secret outside a request body, echo one back, or log a body.
+//! Must not: accept a secret outside a request body, echo one back (a body that does not
+//! parse is described by `body.rs`, never quoted), or log a body.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,34 +18,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::body::Json as JsonBody;
 use super::error::ApiError;
 use crate::oauth::{AuthorizationOutcome, ProviderRevocation};
 use crate::services::AuthorizationStart;
 use crate::store::{NewConnection, RecordOrder, RecordQuery};
 
 type ApiResult = Result<Response, ApiError>;
-
-/// A JSON body, with parse errors answered as our own JSON error naming the problem.
-pub struct Body<T>(pub T);
-
-impl<T, S> axum::extract::FromRequest<S> for Body<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
-                "invalid_body",
-                rejection.body_text(),
-            )),
-        }
-    }
-}
 
 pub async fn list_connectors(State(state): State<Arc<AppState>>) -> ApiResult {
     let mut connectors = Vec::new();
@@ -85,7 +65,7 @@ pub struct CreateConnection {
 
 pub async fn create_connection(
     State(state): State<Arc<AppState>>,
-    Body(body): Body<CreateConnection>,
+    JsonBody(body): JsonBody<CreateConnection>,
 ) -> ApiResult {
     if !state.connectors.contains(&body.connector) {
         return Err(ApiError::bad_request(format!(
@@ -174,14 +154,13 @@ pub fn outcome_json(name: &str, o: &AuthorizationOutcome) -> Value {
 pub async fn authorize(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> ApiResult {
+    let body = super::body::read(&state, body, super::body::ADMIN_BODY_CAP).await?;
     let scopes = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<AuthorizeBody>(&body)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))?
-            .scopes
+        super::body::parse_json::<AuthorizeBody>(&body)?.scopes
     };
     let redirect = state.redirect_uri()?;
     match state
@@ -296,7 +275,7 @@ pub struct CredentialsBody {
 pub async fn set_credentials(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,
-    Body(body): Body<CredentialsBody>,
+    JsonBody(body): JsonBody<CredentialsBody>,
 ) -> ApiResult {
     let secret = body.client_secret.map(SecretString::from);
     state

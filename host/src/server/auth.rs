@@ -2,10 +2,12 @@
 //! invocation. Both arrive as `Authorization: Bearer <key>`.
 //!
 //! Owns: the admin key (from `KEYWAY_ADMIN_KEY` or the data directory's `admin.key`,
-//! created 0600 on first start) and the two middlewares.
+//! created 0600 on first start and refused when group or others can read it, the same
+//! check as `master.key`) and the two middlewares; the API key middleware hands the key's
+//! id to the handler as [`ApiKeyId`].
 //! Must not: log, echo or compare a presented key in variable time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -53,17 +55,23 @@ impl AdminKey {
         if let Ok(value) = std::env::var(ADMIN_KEY_ENV) {
             return AdminKey::from_secret(value.trim(), format!("${ADMIN_KEY_ENV}"));
         }
+        AdminKey::from_data_dir(data_dir)
+    }
+
+    /// The key in `<data_dir>/admin.key`, created on first start.
+    fn from_data_dir(data_dir: &Path) -> anyhow::Result<AdminKey> {
         let path = data_dir.join(ADMIN_KEY_FILE);
         let origin = path.display().to_string();
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
+            let text = crate::store::crypto::read_private_file(&path)
                 .with_context(|| format!("reading the admin key file {origin}"))?;
             return AdminKey::from_secret(text.trim(), origin);
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let key = format!("kwadmin_{}", URL_SAFE_NO_PAD.encode(bytes));
-        write_private(&path, &key)?;
+        crate::store::crypto::write_private_file(&path, &format!("{key}\n"))
+            .with_context(|| format!("creating the admin key file {origin}"))?;
         AdminKey::from_secret(&key, origin)
     }
 
@@ -71,23 +79,6 @@ impl AdminKey {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.ct_eq(&self.digest).into()
     }
-}
-
-fn write_private(path: &PathBuf, key: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating the admin key file {}", path.display()))?;
-    file.write_all(format!("{key}\n").as_bytes())
-        .with_context(|| format!("writing the admin key file {}", path.display()))?;
-    Ok(())
 }
 
 /// The bearer token of a request, if it has one.
@@ -128,10 +119,15 @@ pub async fn require_admin(
     }
 }
 
+/// The id of the API key a route call came with (not the key), set by
+/// [`require_api_key`]; the per-key concurrency share counts by it.
+#[derive(Debug, Clone)]
+pub struct ApiKeyId(pub String);
+
 /// Lets a request through only with a live API key.
 pub async fn require_api_key(
     State(state): State<Arc<AppState>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let Some(key) = bearer(&req) else {
@@ -144,7 +140,10 @@ pub async fn require_api_key(
         .into_response();
     };
     match state.services.store.check_api_key(&key) {
-        Ok(Some(_id)) => next.run(req).await,
+        Ok(Some(id)) => {
+            req.extensions_mut().insert(ApiKeyId(id));
+            next.run(req).await
+        }
         Ok(None) => {
             state.metrics.deny(Denial::InvalidApiKey);
             ApiError::new(
@@ -155,5 +154,32 @@ pub async fn require_api_key(
             .into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_admin_key_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let created = AdminKey::from_data_dir(dir.path()).unwrap();
+        let path = dir.path().join(ADMIN_KEY_FILE);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = AdminKey::from_data_dir(dir.path()).unwrap();
+        assert_eq!(again.digest, created.digest);
+
+        for loose in [0o640, 0o604, 0o644] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+            let err = format!("{:#}", AdminKey::from_data_dir(dir.path()).err().unwrap());
+            assert!(err.contains("readable by group or others"), "{err}");
+            assert!(err.contains("chmod 600"), "{err}");
+            assert!(err.contains("admin.key"), "{err}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(AdminKey::from_data_dir(dir.path()).is_ok());
     }
 }

@@ -43,8 +43,12 @@ pub struct FileLimits {
     pub memory_mib: Option<u64>,
     pub deadline_seconds: Option<u64>,
     pub max_concurrent_invocations: Option<usize>,
+    pub max_concurrent_per_key: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub body_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,8 +78,12 @@ pub struct Overrides {
     pub memory_mib: Option<u64>,
     pub deadline_seconds: Option<u64>,
     pub max_concurrent_invocations: Option<usize>,
+    pub max_concurrent_per_key: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub body_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
     pub sandbox: bool,
     pub sandbox_listen: Option<String>,
 }
@@ -87,9 +95,18 @@ pub struct Limits {
     pub deadline: Duration,
     /// Invocations running at once; more get 503 with `Retry-After`.
     pub max_concurrent: usize,
+    /// Invocations one API key may run at once; more get 429 with `Retry-After`.
+    pub max_concurrent_per_key: usize,
     pub max_body: usize,
     /// How long shutdown waits for invocations in flight.
     pub shutdown_grace: Duration,
+    /// How long a request head may take to arrive once its first byte has.
+    pub header_read_timeout: Duration,
+    /// How long a request body may take to arrive, whole.
+    pub body_read_timeout: Duration,
+    /// How long a connection may wait for a request's first byte (a new connection, or a
+    /// kept-alive one after its last answer) before it is closed.
+    pub idle_timeout: Duration,
 }
 
 /// What the server runs with.
@@ -157,6 +174,27 @@ impl ServeConfig {
             o.memory_mib.or(file.limits.memory_mib).unwrap_or(64),
             "memory limit (MiB)",
         )?;
+        let max_concurrent = positive(
+            o.max_concurrent_invocations
+                .or(file.limits.max_concurrent_invocations)
+                .unwrap_or(64),
+            "max concurrent invocations",
+        )?;
+        let max_concurrent_per_key = positive(
+            o.max_concurrent_per_key
+                .or(file.limits.max_concurrent_per_key)
+                .unwrap_or(max_concurrent.div_ceil(2)),
+            "max concurrent invocations per API key",
+        )?;
+        if max_concurrent_per_key > max_concurrent {
+            bail!(
+                "max concurrent invocations per API key ({max_concurrent_per_key}) cannot be \
+                 more than max concurrent invocations ({max_concurrent})"
+            );
+        }
+        let seconds = |flag: Option<u64>, file: Option<u64>, default: u64, what: &str| {
+            positive(flag.or(file).unwrap_or(default), what).map(Duration::from_secs)
+        };
         let limits = Limits {
             memory_limit: usize::try_from(memory_mib.saturating_mul(1 << 20))
                 .context("memory limit too large for this machine")?,
@@ -166,12 +204,8 @@ impl ServeConfig {
                     .unwrap_or(30),
                 "deadline (seconds)",
             )?),
-            max_concurrent: positive(
-                o.max_concurrent_invocations
-                    .or(file.limits.max_concurrent_invocations)
-                    .unwrap_or(64),
-                "max concurrent invocations",
-            )?,
+            max_concurrent,
+            max_concurrent_per_key,
             max_body: positive(
                 o.max_body_bytes
                     .or(file.limits.max_body_bytes)
@@ -183,6 +217,24 @@ impl ServeConfig {
                     .or(file.limits.shutdown_grace_seconds)
                     .unwrap_or(30),
             ),
+            header_read_timeout: seconds(
+                o.header_read_timeout_seconds,
+                file.limits.header_read_timeout_seconds,
+                10,
+                "header read timeout (seconds)",
+            )?,
+            body_read_timeout: seconds(
+                o.body_read_timeout_seconds,
+                file.limits.body_read_timeout_seconds,
+                30,
+                "body read timeout (seconds)",
+            )?,
+            idle_timeout: seconds(
+                o.idle_timeout_seconds,
+                file.limits.idle_timeout_seconds,
+                60,
+                "idle timeout (seconds)",
+            )?,
         };
         let sandbox_on = o.sandbox || file.sandbox.enabled.unwrap_or(false);
         let sandbox = if sandbox_on {
@@ -235,6 +287,42 @@ mod tests {
         assert_eq!(c.limits.deadline, Duration::from_secs(30));
         assert!(c.sandbox.is_none());
         assert!(c.allow_private.is_empty());
+        assert_eq!(c.limits.max_concurrent, 64);
+        assert_eq!(c.limits.max_concurrent_per_key, 32);
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.limits.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_per_key_share_defaults_to_half_the_slots_and_fits_in_them() {
+        let share = |max: usize| {
+            let o = Overrides {
+                max_concurrent_invocations: Some(max),
+                ..Overrides::default()
+            };
+            ServeConfig::merge(FileConfig::default(), o)
+                .unwrap()
+                .limits
+                .max_concurrent_per_key
+        };
+        assert_eq!(share(1), 1);
+        assert_eq!(share(7), 4);
+        assert_eq!(share(8), 4);
+        let file = parse("[limits]\nmax_concurrent_invocations = 4\nmax_concurrent_per_key = 5\n")
+            .unwrap();
+        let err = ServeConfig::merge(file, Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("per API key (5)"), "{err}");
+        let file = parse(
+            "[limits]\nheader_read_timeout_seconds = 2\nbody_read_timeout_seconds = 3\nidle_timeout_seconds = 0\n",
+        )
+        .unwrap();
+        let err = ServeConfig::merge(file, Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idle timeout"), "{err}");
     }
 
     #[test]

@@ -1,25 +1,33 @@
 //! Route invocation over HTTP: `{METHOD} /v1/connections/{name}/routes/{path}`.
 //!
-//! Order of checks: API key (middleware), a free invocation slot (else 503 with
-//! `Retry-After`), the body cap (413), the route exists and is declared `api_key` (an
-//! `internal` route answers 403), then the guest runs through `Services::invoke`.
+//! Order of checks: API key (middleware), the body, read whole within the body read
+//! timeout (408) and the body cap (413), then a slot: the key's share (else 429) and a
+//! free slot (else 503), both with `Retry-After`; the route exists and is declared
+//! `api_key` (an `internal` route answers 403), then the guest runs through
+//! `Services::invoke`. A slot is taken only once the body is in, so a slow upload holds
+//! none.
 //!
-//! Owns: turning the HTTP request into a `RouteRequest` and the route's answer (or the
-//! runtime's failure, with its invocation id) into the HTTP response.
-//! Must not: forward the caller's `Authorization` or cookies to the guest, or wait for a
-//! slot (a full server answers at once).
+//! Owns: turning the HTTP request into a `RouteRequest` and the route's answer (checked
+//! and filtered by `answer.rs`; or the runtime's failure, with its invocation id) into
+//! the HTTP response.
+//! Must not: forward the caller's `Authorization` or cookies to the guest, send a header
+//! or status the guest chose that `answer.rs` refuses, or wait for a slot (a full server
+//! answers at once).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::answer::{self, BadStatus};
+use super::auth::ApiKeyId;
 use super::error::ApiError;
 use super::metrics::Denial;
+use super::slots::{Refused, Slot};
 use crate::runtime::{Method, RouteAuth, RouteRequest};
 
 /// Request headers a route may see; everything else (credentials, cookies, hop-by-hop)
@@ -46,23 +54,42 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A slot for the caller's key, or the answer that refuses one.
+fn take_slot(state: &AppState, key: &ApiKeyId) -> Result<Slot, ApiError> {
+    state.slots.try_take(&key.0).map_err(|refused| match refused {
+        Refused::KeyShare => {
+            state.metrics.deny(Denial::KeyShare);
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "key_share_exceeded",
+                format!(
+                    "this API key already runs {} invocations, its share of the {} slots; retry shortly",
+                    state.slots.per_key(),
+                    state.slots.total()
+                ),
+            )
+            .retry_after(1)
+        }
+        Refused::Full => {
+            state.metrics.deny(Denial::Overloaded);
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                format!(
+                    "all {} invocation slots are busy; retry shortly",
+                    state.slots.total()
+                ),
+            )
+            .retry_after(1)
+        }
+    })
+}
+
 pub async fn invoke(
     State(state): State<Arc<AppState>>,
     Path((name, path)): Path<(String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let Ok(slot) = state.slots.clone().try_acquire_owned() else {
-        state.metrics.deny(Denial::Overloaded);
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            format!(
-                "all {} invocation slots are busy; retry shortly",
-                state.config.limits.max_concurrent
-            ),
-        )
-        .retry_after(1));
-    };
     let method = method_of(req.method())?;
     let route_path = format!("/{path}");
     let query = query_pairs(req.uri().query());
@@ -72,17 +99,15 @@ pub async fn invoke(
         .filter(|(k, _)| FORWARDED.contains(&k.as_str()))
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let limit = state.config.limits.max_body;
-    let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| {
-            state.metrics.deny(Denial::BodyTooLarge);
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the request body is over the {limit}-byte cap"),
-            )
-        })?;
+    let key = req.extensions().get::<ApiKeyId>().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the API key check did not run for this route",
+        )
+    })?;
+    let body = super::body::read(&state, req.into_body(), state.config.limits.max_body).await?;
+    let slot = take_slot(&state, &key)?;
 
     let record = state.services.store.connection_by_name(&name)?;
     let connector = state.services.connector(&record.connector).await?;
@@ -122,6 +147,30 @@ pub async fn invoke(
         .await?;
     match outcome {
         Ok(res) => {
+            let served = match answer::sanitize(res.status, &res.headers, &res.body) {
+                Ok(served) => served,
+                Err(BadStatus(status)) => {
+                    let error = ApiError {
+                        invocation_id: Some(res.invocation_id.clone()),
+                        ..ApiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "malformed_response",
+                            format!(
+                                "connector {connector_key} route {route_label} answered status {status}; a route answers a final status, 200 to 599"
+                            ),
+                        )
+                    };
+                    state.metrics.invocation(
+                        &connector_key,
+                        &route_label,
+                        error.code,
+                        seconds,
+                        &res.calls,
+                    );
+                    tracing::warn!(connection = %name, route = %route_label, status, "route answered a status the host does not serve");
+                    return Ok(error.into_response());
+                }
+            };
             state.metrics.invocation(
                 &connector_key,
                 &route_label,
@@ -129,24 +178,32 @@ pub async fn invoke(
                 seconds,
                 &res.calls,
             );
-            let status = StatusCode::from_u16(res.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = Response::builder().status(status);
-            for (k, v) in &res.headers {
-                if let (Ok(k), Ok(v)) = (
-                    HeaderName::try_from(k.as_str()),
-                    HeaderValue::try_from(v.as_str()),
-                ) {
-                    response = response.header(k, v);
+            if !served.dropped.is_empty() {
+                for d in &served.dropped {
+                    state
+                        .metrics
+                        .header_dropped(&connector_key, d.reason.as_str());
                 }
+                let names: Vec<&str> = served.dropped.iter().map(|d| d.name).collect();
+                tracing::warn!(
+                    connection = %name,
+                    route = %route_label,
+                    dropped = %names.join(", "),
+                    "route response headers the host does not send were dropped"
+                );
             }
-            response = response.header("x-keyway-invocation-id", res.invocation_id.as_str());
-            response.body(Body::from(res.body)).map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    format!("building the response: {e}"),
-                )
-            })
+            let body = if served.body_dropped {
+                Body::empty()
+            } else {
+                Body::from(res.body)
+            };
+            let mut response = Response::new(body);
+            *response.status_mut() = served.status;
+            *response.headers_mut() = served.headers;
+            if let Ok(id) = res.invocation_id.parse() {
+                response.headers_mut().insert("x-keyway-invocation-id", id);
+            }
+            Ok(response)
         }
         Err(e) => {
             let error = ApiError::from_anyhow(e);

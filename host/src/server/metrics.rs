@@ -1,6 +1,6 @@
 //! The server's Prometheus metrics: invocations by connector, route and status, their
-//! durations, outbound calls, token refreshes by outcome, denials by reason, and the
-//! invocations in flight.
+//! durations, outbound calls, token refreshes by outcome, denials by reason, the
+//! invocations in flight, and the response headers routes tried to set but may not.
 //!
 //! Owns: the metric families and their text encoding for `GET /metrics`.
 //! Must not: use a connection name, URL, token or any caller-supplied text as a label
@@ -38,6 +38,12 @@ struct OutboundLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DroppedLabels {
+    connector: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
 }
@@ -55,7 +61,11 @@ pub enum Denial {
     InternalRoute,
     AdminKey,
     Overloaded,
+    /// One API key already runs its share of the invocation slots.
+    KeyShare,
     BodyTooLarge,
+    /// The request body did not arrive within the body read timeout.
+    BodyTimeout,
     /// A guest's outbound call refused by the allowlist or address policy.
     Egress,
 }
@@ -68,7 +78,9 @@ impl Denial {
             Denial::InternalRoute => "internal_route",
             Denial::AdminKey => "admin_key",
             Denial::Overloaded => "overloaded",
+            Denial::KeyShare => "key_share_exceeded",
             Denial::BodyTooLarge => "body_too_large",
+            Denial::BodyTimeout => "body_timeout",
             Denial::Egress => "egress_denied",
         }
     }
@@ -83,6 +95,7 @@ pub struct Metrics {
     refreshes: Family<OutcomeLabels, Counter>,
     denials: Family<ReasonLabels, Counter>,
     in_flight: Gauge,
+    headers_dropped: Family<DroppedLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -103,6 +116,7 @@ impl Metrics {
         let refreshes = Family::<OutcomeLabels, Counter>::default();
         let denials = Family::<ReasonLabels, Counter>::default();
         let in_flight = Gauge::default();
+        let headers_dropped = Family::<DroppedLabels, Counter>::default();
         registry.register(
             "invocations",
             "Route invocations by connector, route and HTTP status (or error code)",
@@ -133,6 +147,11 @@ impl Metrics {
             "Route invocations running now",
             in_flight.clone(),
         );
+        registry.register(
+            "route_headers_dropped",
+            "Response headers a route set that the host did not send, by connector and reason",
+            headers_dropped.clone(),
+        );
         Arc::new(Metrics {
             registry,
             invocations,
@@ -141,6 +160,7 @@ impl Metrics {
             refreshes,
             denials,
             in_flight,
+            headers_dropped,
         })
     }
 
@@ -182,6 +202,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// One response header of `connector`'s route dropped; `reason` is one of a fixed set.
+    pub fn header_dropped(&self, connector: &str, reason: &'static str) {
+        self.headers_dropped
+            .get_or_create(&DroppedLabels {
+                connector: connector.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     pub fn deny(&self, reason: Denial) {

@@ -4,21 +4,27 @@
 //! `/v1/credentials`) needs the admin key; route invocation
 //! (`{METHOD} /v1/connections/{name}/routes/{path}`) needs an API key and reaches only
 //! routes declared `api_key`; `/oauth/callback` completes authorizations. Every response
-//! carries `x-request-id` and every log line of a request is inside its span.
+//! carries `x-request-id` (the caller's when it is short and plain, `request_id.rs`) and
+//! every log line of a request is inside its span.
 //!
 //! Owns: start-up (connectors loaded and checked, bad ones skipped), the router, the
-//! concurrency cap, and graceful shutdown.
+//! invocation slots, and graceful shutdown (connections and their clocks: `conn.rs`).
 //! Must not: run guest code outside [`crate::services::Services`], or log a request body,
 //! query string, key or token.
 
 mod admin;
+mod answer;
 pub mod auth;
+mod body;
 mod callback;
 pub mod config;
+mod conn;
 mod error;
 mod health;
 mod invoke;
 pub mod metrics;
+mod request_id;
+mod slots;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,10 +33,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use axum::routing::{any, get, post, put};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use url::Url;
@@ -41,8 +46,8 @@ use crate::runtime::RuntimeConfig;
 use crate::services::{Services, ServicesConfig};
 use auth::AdminKey;
 use metrics::Metrics;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use request_id::REQUEST_ID;
+use slots::Slots;
 
 /// A connector directory that could not be loaded at start-up.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,8 +67,9 @@ pub struct AppState {
     /// Keys of the connectors that loaded.
     pub connectors: Vec<String>,
     pub skipped: Vec<Skipped>,
-    /// Free invocation slots; an invocation that finds none gets 503.
-    pub slots: Arc<Semaphore>,
+    /// Invocation slots, in all and per API key; an invocation that finds none is
+    /// refused at once (503, or 429 for a key at its share).
+    pub slots: Slots,
     /// The runtime guest code runs on, apart from the one that accepts and answers
     /// requests, so busy guests never delay the I/O of the front (health checks, 503s).
     pub guests: tokio::runtime::Handle,
@@ -187,6 +193,7 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(request_id::screen))
 }
 
 /// Opens the services, loads every connector, and binds the listener.
@@ -225,7 +232,10 @@ async fn prepare(
         None => Url::parse(&format!("http://{bound}/"))
             .with_context(|| format!("building a URL for {bound}"))?,
     };
-    let slots = Arc::new(Semaphore::new(config.limits.max_concurrent));
+    let slots = Slots::new(
+        config.limits.max_concurrent,
+        config.limits.max_concurrent_per_key,
+    );
     let state = Arc::new(AppState {
         services,
         admin,
@@ -342,21 +352,21 @@ async fn serve(
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let app = router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                drain_state.draining.store(true, Ordering::SeqCst);
-                tracing::info!("shutting down: no new connections; finishing requests in flight");
-                let _ = started_tx.send(());
-            })
-            .await
-    });
+    let timeouts = conn::Timeouts {
+        header: state.config.limits.header_read_timeout,
+        idle: state.config.limits.idle_timeout,
+    };
+    let server = tokio::spawn(conn::serve(listener, app, timeouts, async move {
+        shutdown_signal().await;
+        drain_state.draining.store(true, Ordering::SeqCst);
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        let _ = started_tx.send(());
+    }));
     tokio::pin!(server);
     tokio::select! {
         done = &mut server => {
             state.services.store.flush_history();
-            done.context("the server task failed")?.context("serving")?;
+            done.context("the server task failed")?;
             return Ok(());
         }
         _ = started_rx => {}
@@ -364,11 +374,11 @@ async fn serve(
     let grace = state.config.limits.shutdown_grace;
     match tokio::time::timeout(grace, &mut server).await {
         Ok(done) => {
-            done.context("the server task failed")?.context("serving")?;
+            done.context("the server task failed")?;
             tracing::info!("shut down cleanly");
         }
         Err(_) => {
-            let busy = state.config.limits.max_concurrent - state.slots.available_permits();
+            let busy = state.slots.busy();
             tracing::warn!(
                 in_flight = busy,
                 grace_seconds = grace.as_secs(),

@@ -139,14 +139,23 @@ impl MasterKey {
 
 /// Reads a key file, refusing one that group or others can read.
 pub fn read_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
+    let text = read_private_file(path)?;
+    MasterKey::from_base64(&text, &path.display().to_string())
+}
+
+/// Reads a file that holds a key (`master.key`, `admin.key`), refusing one that group or
+/// others can read. The mode is checked on the opened file, so it is the file read.
+pub fn read_private_file(path: &Path) -> Result<String, CryptoError> {
+    use std::io::Read;
     let io_err = |source| CryptoError::KeyFile {
         path: path.to_path_buf(),
         source,
     };
+    let mut file = fs::File::open(path).map_err(io_err)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(io_err)?.permissions().mode() & 0o777;
+        let mode = file.metadata().map_err(io_err)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(CryptoError::KeyFilePermissions {
                 path: path.to_path_buf(),
@@ -154,12 +163,19 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
             });
         }
     }
-    let text = fs::read_to_string(path).map_err(io_err)?;
-    MasterKey::from_base64(&text, &path.display().to_string())
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io_err)?;
+    Ok(text)
 }
 
 /// Creates a key file with mode 0600; fails if the file already exists.
 pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), CryptoError> {
+    write_private_file(path, &format!("{}\n", key.to_base64()))
+}
+
+/// Creates a file only its owner can read (mode 0600) holding `contents`, and syncs it;
+/// fails if the file already exists.
+pub fn write_private_file(path: &Path, contents: &str) -> Result<(), CryptoError> {
     let io_err = |source| CryptoError::KeyFile {
         path: path.to_path_buf(),
         source,
@@ -175,8 +191,7 @@ pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), CryptoErro
         opts.mode(0o600);
     }
     let mut file = opts.open(path).map_err(io_err)?;
-    file.write_all(format!("{}\n", key.to_base64()).as_bytes())
-        .map_err(io_err)?;
+    file.write_all(contents.as_bytes()).map_err(io_err)?;
     file.sync_all().map_err(io_err)
 }
 

@@ -60,7 +60,9 @@ impl Keyway {
     pub fn start(data_dir: &Path, connectors: &Path) -> anyhow::Result<Keyway> {
         let admin_key = run_key("bench-admin");
         let mut cmd = Command::new(binary()?);
+        // wrk's 64 connections share one API key: its share is the whole cap here.
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--max-concurrent-per-key", "64"])
             .env("KEYWAY_DATA_DIR", data_dir)
             .env("KEYWAY_CONNECTORS", connectors)
             .env("KEYWAY_ADMIN_KEY", &admin_key)

@@ -1,5 +1,6 @@
 //! A connector that tries everything it should not be able to do and reports, as JSON,
 //! what the host answered. The tests assert each attempt is refused with the right code.
+//! `POST /answer` answers whatever it is told to, for the tests of what the server sends.
 
 use keyway_sdk::{Error, HttpOptions, OAuth, Request, Response, Secrets, api, ingest, routes};
 use serde_json::{Value, json};
@@ -167,6 +168,33 @@ fn post_connect_fail(req: Request) -> Response {
     Response::new(500, format!("upstream said: key {value} is not valid"))
 }
 
+// ---- Answers the host must sanitize (server hardening) ----------------------------
+// `POST /answer` answers with exactly the status, headers and body its JSON request
+// names: `{"status": 200, "headers": [["name", "value"], ...], "body": "text"}`. The
+// serve tests use it for lying framing headers, cookies, redirects, HTML and statuses
+// a route may not answer with.
+
+fn answer(req: Request) -> Response {
+    let spec: Value = match req.json() {
+        Ok(v) => v,
+        Err(e) => return api::bad_request(&e.message),
+    };
+    let status = spec["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(200);
+    let body = spec["body"].as_str().unwrap_or_default().to_string();
+    let mut res = Response::new(status, body);
+    for pair in spec["headers"].as_array().into_iter().flatten() {
+        if let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) {
+            res = res.with_header(name, value);
+        }
+    }
+    res
+}
+
+// ---- end of the server hardening block ---------------------------------------------
+
 routes! {
     GET "/account" (internal) => account,
     GET "/http" (internal) => http,
@@ -180,4 +208,6 @@ routes! {
     GET "/log-flood" (internal) => log_flood,
     GET "/log-secret" (internal) => log_secret,
     GET "/post-connect-fail" (internal) => post_connect_fail,
+    // Server hardening: reachable over HTTP with an API key.
+    POST "/answer" (api_key) => answer,
 }
