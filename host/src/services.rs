@@ -88,7 +88,11 @@ impl Services {
         ));
         let egress = Egress::new(config.egress)
             .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?;
-        let runtime = Runtime::new(config.runtime)?;
+        let mut runtime_config = config.runtime;
+        if runtime_config.cache_key.is_none() {
+            runtime_config.cache_key = Some(store.component_cache_key());
+        }
+        let runtime = Runtime::new(runtime_config)?;
         let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
         Ok(Services {
             ingest,

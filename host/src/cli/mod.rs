@@ -14,3 +14,20 @@ pub mod records;
 pub mod serve;
 pub mod settings_args;
 pub mod validate;
+
+/// The runtime configuration of a command that loads components without opening the
+/// store: compiled components cached in the data directory and authenticated with the
+/// master key's cache sub-key when a master key exists (none is created here; without
+/// one the runtime uses a per-process key, so nothing is reused across runs).
+pub(crate) fn cached_runtime_config(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<crate::runtime::RuntimeConfig> {
+    use anyhow::Context as _;
+    let master = crate::store::MasterKey::load_existing(data_dir)
+        .context("reading the master key that authenticates the component cache")?;
+    Ok(crate::runtime::RuntimeConfig {
+        cache_dir: Some(data_dir.join("cache")),
+        cache_key: master.as_ref().map(crate::runtime::CacheKey::from_master),
+        ..crate::runtime::RuntimeConfig::default()
+    })
+}
