@@ -65,14 +65,7 @@ pub async fn run(
         }
         None => Vec::new(),
     };
-    let mut allowed_cidrs = Vec::new();
-    for cidr in &args.allow_cidrs {
-        allowed_cidrs.push(
-            cidr.parse().with_context(|| {
-                format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32")
-            })?,
-        );
-    }
+    let allowed_cidrs = super::parse_cidrs(&args.allow_cidrs)?;
     let mut req = RouteRequest::new(method, args.path.clone());
     req.body = body;
     for q in &args.query {

@@ -31,3 +31,27 @@ pub(crate) fn cached_runtime_config(
         ..crate::runtime::RuntimeConfig::default()
     })
 }
+
+/// Parses `--allow-cidr` values.
+pub(crate) fn parse_cidrs(values: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    use anyhow::Context as _;
+    values
+        .iter()
+        .map(|cidr| {
+            cidr.parse()
+                .with_context(|| format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32"))
+        })
+        .collect()
+}
+
+/// `ServicesConfig::new` with the operator's `--allow-cidr` values admitted for routes and
+/// OAuth requests alike.
+pub fn services_config(
+    data_dir: &std::path::Path,
+    connector_dirs: Vec<std::path::PathBuf>,
+    allow_cidrs: &[String],
+) -> anyhow::Result<crate::services::ServicesConfig> {
+    let mut config = crate::services::ServicesConfig::new(data_dir.to_path_buf(), connector_dirs);
+    config.egress.allowed_cidrs = parse_cidrs(allow_cidrs)?;
+    Ok(config)
+}
