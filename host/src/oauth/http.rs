@@ -166,12 +166,6 @@ impl OAuthHttp {
         Ok(Self::new(Arc::new(egress), timeout))
     }
 
-    /// The same client with another response cap (tests, unusual providers).
-    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
-        self.limits.max_response_body_bytes = max;
-        self
-    }
-
     /// Sends one request and reads the whole answer within the caps.
     pub(crate) async fn send(
         &self,
