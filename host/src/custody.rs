@@ -427,7 +427,11 @@ mod tests {
     use super::*;
 
     fn catalog(dirs: Vec<PathBuf>) -> Catalog {
-        Catalog::new(dirs, OAuthHttp::new(Duration::from_secs(5)).expect("http"))
+        let http = OAuthHttp::from_config(
+            &crate::egress::EgressConfig::default(),
+            Duration::from_secs(5),
+        );
+        Catalog::new(dirs, http.expect("http"))
     }
 
     #[test]

@@ -6,7 +6,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::connections::{self, ConnectionsContext};
 use keyway_host::cli::{api_keys, call, connectors, credentials, keys, records, serve, validate};
-use keyway_host::services::{Services, ServicesConfig};
+use keyway_host::services::Services;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,8 +65,7 @@ enum Command {
     /// Print the records a connection ingested.
     Records(records::RecordsArgs),
     /// Connection lifecycle: create, authorize, list, show, test, revoke, delete.
-    #[command(subcommand)]
-    Connections(connections::ConnectionsCommand),
+    Connections(connections::ConnectionsArgs),
     /// OAuth app credentials (client secrets come from stdin or an environment variable).
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
@@ -118,14 +117,16 @@ async fn run(cli: Cli, explicit: Explicit) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&args),
         Command::Connectors(cmd) => connectors::run(&cmd, &data_dir).await,
         Command::Records(args) => records::run(&args, &data_dir),
-        Command::Connections(cmd) => {
-            let services = Services::open(ServicesConfig::new(data_dir.clone(), connector_dirs))?;
+        Command::Connections(args) => {
+            let config =
+                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
+            let services = Services::open(config)?;
             let ctx = ConnectionsContext {
                 data_dir: data_dir.clone(),
                 catalog: services.catalog.clone(),
                 routes: Some(Arc::new(services)),
             };
-            connections::run(cmd, &ctx).await
+            connections::run(args.command, &ctx).await
         }
         Command::Credentials(cmd) => credentials::run(cmd, &data_dir).await,
         Command::Keys(cmd) => keys::run(cmd, &data_dir).await,

@@ -32,6 +32,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Total time one token, revocation or discovery request may take.
+const OAUTH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to set the services up.
 #[derive(Debug, Clone)]
 pub struct ServicesConfig {
@@ -78,7 +81,12 @@ pub struct Services {
 impl Services {
     pub fn open(config: ServicesConfig) -> anyhow::Result<Services> {
         let store = Arc::new(Store::open(&config.data_dir)?);
-        let http = OAuthHttp::new(Duration::from_secs(30))?;
+        let egress = Arc::new(
+            Egress::new(config.egress)
+                .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?,
+        );
+        // The host's own OAuth requests take the guests' egress: one address policy, one pool.
+        let http = OAuthHttp::new(egress.clone(), OAUTH_TIMEOUT);
         let http_for_flows = http.clone();
         let catalog = Arc::new(Catalog::new(config.connector_dirs.clone(), http.clone()));
         let providers = Arc::new(StoredProviders {
@@ -91,9 +99,11 @@ impl Services {
             providers,
             RefreshPolicy::default(),
         ));
-        let egress = Egress::new(config.egress)
-            .map_err(|e| anyhow!("setting up outbound HTTP: {}", e.message))?;
-        let runtime = Runtime::new(config.runtime)?;
+        let mut runtime_config = config.runtime;
+        if runtime_config.cache_key.is_none() {
+            runtime_config.cache_key = Some(store.component_cache_key());
+        }
+        let runtime = Runtime::new(runtime_config)?;
         let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
         Ok(Services {
             ingest,
@@ -102,7 +112,7 @@ impl Services {
             tokens,
             runtime,
             oauth_http: http_for_flows,
-            egress: Arc::new(egress),
+            egress,
             egress_limits: config.egress_limits,
             loaded: Mutex::new(HashMap::new()),
             settings: Mutex::new(HashMap::new()),

@@ -25,12 +25,19 @@ pub mod artifacts;
 pub mod logs;
 pub mod oidc;
 
+/// The master key the test suite's component cache is authenticated with (a fixed test
+/// key, so every test process trusts the entries the others wrote).
+const TEST_CACHE_MASTER_KEY: &str = "a2V5d2F5LXRlc3RzLWNvbXBvbmVudC1jYWNoZS1rZXk=";
+
 /// A runtime configuration for tests: the defaults, with the compiled-component cache in
 /// the build directory of this crate so each component is compiled once per build, not
 /// once per test.
 pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
+    let master = keyway_host::store::MasterKey::from_base64(TEST_CACHE_MASTER_KEY, "test key")
+        .expect("the test cache key is valid");
     keyway_host::runtime::RuntimeConfig {
         cache_dir: Some(PathBuf::from(concat!(env!("OUT_DIR"), "/component-cache"))),
+        cache_key: Some(keyway_host::runtime::CacheKey::from_master(&master)),
         ..Default::default()
     }
 }

@@ -35,6 +35,17 @@ fn ensure_node_modules() {
     *done = true;
 }
 
+/// An OAuth client for a provider on loopback: its egress admits `127.0.0.1/32`, as an
+/// operator's `--allow-cidr 127.0.0.1/32` (or `allow_private_networks`) does; without that
+/// the host refuses to send anything to this provider.
+pub fn loopback_http(timeout: std::time::Duration) -> keyway_host::oauth::OAuthHttp {
+    let config = keyway_host::egress::EgressConfig {
+        allowed_cidrs: vec!["127.0.0.1/32".parse().expect("cidr")],
+        ..Default::default()
+    };
+    keyway_host::oauth::OAuthHttp::from_config(&config, timeout).expect("oauth http")
+}
+
 /// A running provider. Killed on drop.
 pub struct OidcServer {
     child: Child,

@@ -141,7 +141,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     .expect("authorization URL");
     let query = server.drive_authorization(&request.url, REDIRECT).await;
     let callback = CallbackParams::from_query(&query).expect("callback");
-    let http = oauth::OAuthHttp::new(std::time::Duration::from_secs(10)).expect("http");
+    let http = keyway_tests::oidc::loopback_http(std::time::Duration::from_secs(10));
     oauth::complete_authorization(
         &services.store,
         &http,

@@ -54,7 +54,7 @@ async fn fixture(access_ttl: u64) -> Fixture {
     let data_dir = dir.path().join("data");
     let key = MasterKey::generate();
     let store = Arc::new(Store::open_with_key(&data_dir, &key).unwrap());
-    let http = OAuthHttp::new(Duration::from_secs(10)).unwrap();
+    let http = keyway_tests::oidc::loopback_http(Duration::from_secs(10));
     let endpoints = oauth::discover(&http, &server.issuer).await.unwrap();
     assert!(endpoints.revocation_endpoint.is_some());
     let provider = provider_for(&server, &endpoints);
@@ -575,7 +575,7 @@ async fn crash_child() {
     policy.lease_ttl = Duration::from_secs(2);
     let m = TokenManager::new(
         store,
-        OAuthHttp::new(Duration::from_secs(60)).unwrap(),
+        keyway_tests::oidc::loopback_http(Duration::from_secs(60)),
         Arc::new(source),
         policy,
     );

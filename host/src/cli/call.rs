@@ -4,7 +4,7 @@
 use super::settings_args;
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
-use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime, RuntimeConfig};
+use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime};
 use crate::services::{InvocationFailed, Services, ServicesConfig};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
@@ -65,14 +65,7 @@ pub async fn run(
         }
         None => Vec::new(),
     };
-    let mut allowed_cidrs = Vec::new();
-    for cidr in &args.allow_cidrs {
-        allowed_cidrs.push(
-            cidr.parse().with_context(|| {
-                format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32")
-            })?,
-        );
-    }
+    let allowed_cidrs = super::parse_cidrs(&args.allow_cidrs)?;
     let mut req = RouteRequest::new(method, args.path.clone());
     req.body = body;
     for q in &args.query {
@@ -96,10 +89,7 @@ pub async fn run(
             }
         }));
     }
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(data_dir.join("cache")),
-        ..RuntimeConfig::default()
-    })?;
+    let runtime = Runtime::new(super::cached_runtime_config(data_dir)?)?;
     let loaded = registry::load(&runtime, &args.connector, args.component.as_deref()).await?;
     let raw = settings_args::collect(loaded.connector(), &args.settings, &args.secret_envs)?;
     let settings = loaded.connector().validate_settings(&raw).map_err(|e| {

@@ -79,6 +79,17 @@ pub struct ConnectionsContext {
     pub routes: Option<Arc<crate::services::Services>>,
 }
 
+/// `keyway connections`: the subcommand and the options all of them share.
+#[derive(Debug, Args)]
+pub struct ConnectionsArgs {
+    /// Let OAuth requests and routes reach this CIDR despite the private-address block
+    /// (an authorization server on this machine, for example 127.0.0.1/32). Repeatable.
+    #[arg(long = "allow-cidr", value_name = "CIDR", global = true)]
+    pub allow_cidrs: Vec<String>,
+    #[command(subcommand)]
+    pub command: ConnectionsCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConnectionsCommand {
     /// Create a connection (validated settings; status `pending_authorization`).

@@ -5,7 +5,7 @@
 use crate::custody::{ConnectorIndex, connector_dirs};
 use crate::manifest::MANIFEST_FILE;
 use crate::registry;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::Runtime;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,10 +21,7 @@ pub enum ConnectorsCommand {
 
 pub async fn run(cmd: &ConnectorsCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let ConnectorsCommand::List { dirs } = cmd;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(data_dir.join("cache")),
-        ..RuntimeConfig::default()
-    })?;
+    let runtime = Runtime::new(super::cached_runtime_config(data_dir)?)?;
     let index = ConnectorIndex::scan(dirs);
     let mut failed = false;
     let mut found = 0;

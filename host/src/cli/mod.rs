@@ -14,3 +14,44 @@ pub mod records;
 pub mod serve;
 pub mod settings_args;
 pub mod validate;
+
+/// The runtime configuration of a command that loads components without opening the
+/// store: compiled components cached in the data directory and authenticated with the
+/// master key's cache sub-key when a master key exists (none is created here; without
+/// one the runtime uses a per-process key, so nothing is reused across runs).
+pub(crate) fn cached_runtime_config(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<crate::runtime::RuntimeConfig> {
+    use anyhow::Context as _;
+    let master = crate::store::MasterKey::load_existing(data_dir)
+        .context("reading the master key that authenticates the component cache")?;
+    Ok(crate::runtime::RuntimeConfig {
+        cache_dir: Some(data_dir.join("cache")),
+        cache_key: master.as_ref().map(crate::runtime::CacheKey::from_master),
+        ..crate::runtime::RuntimeConfig::default()
+    })
+}
+
+/// Parses `--allow-cidr` values.
+pub(crate) fn parse_cidrs(values: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    use anyhow::Context as _;
+    values
+        .iter()
+        .map(|cidr| {
+            cidr.parse()
+                .with_context(|| format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32"))
+        })
+        .collect()
+}
+
+/// `ServicesConfig::new` with the operator's `--allow-cidr` values admitted for routes and
+/// OAuth requests alike.
+pub fn services_config(
+    data_dir: &std::path::Path,
+    connector_dirs: Vec<std::path::PathBuf>,
+    allow_cidrs: &[String],
+) -> anyhow::Result<crate::services::ServicesConfig> {
+    let mut config = crate::services::ServicesConfig::new(data_dir.to_path_buf(), connector_dirs);
+    config.egress.allowed_cidrs = parse_cidrs(allow_cidrs)?;
+    Ok(config)
+}

@@ -3,8 +3,13 @@
 //! Owns [`AddressPolicy`]: refuses loopback, private (RFC 1918), shared CGNAT, link-local
 //! (including the 169.254.169.254 metadata address), unique-local, site-local,
 //! unspecified, multicast, broadcast, reserved, benchmarking and documentation ranges,
-//! and the IPv4-mapped, IPv4-compatible, NAT64, 6to4 and Teredo IPv6 spellings that
-//! would carry a refused IPv4 address, unless an operator CIDR admits the address.
+//! and every IPv6 address outside global unicast (`2000::/3`), unless an operator CIDR
+//! admits the address. IPv6 transition forms that carry an IPv4 address are judged by
+//! that address: IPv4-mapped (`::ffff:0:0/96`), IPv4-translated (SIIT, `::ffff:0:0:0/96`),
+//! NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`). Forms whose target cannot be read
+//! from the address or that have no legitimate use are refused outright:
+//! IPv4-compatible (`::/96`), local-use NAT64 (`64:ff9b:1::/48`) and Teredo (`2001::/32`,
+//! whose client address is obfuscated).
 //!
 //! An operator CIDR admits an address exactly as it will be dialed: allowing
 //! `127.0.0.1/32` does not admit `::ffff:127.0.0.1`, so an IPv4 allowance is never
@@ -97,6 +102,7 @@ const V6_BLOCKS: &[([u16; 8], u32, &str)] = &[
     ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use NAT64"),
     ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only"),
     ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "Teredo"),
+    ([0x2001, 2, 0, 0, 0, 0, 0, 0], 48, "benchmarking"),
     ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
     ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation"),
     ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique-local"),
@@ -115,9 +121,13 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
     let bits = u128::from(ip);
     let low32 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
-    // ::ffff:a.b.c.d (mapped) and 64:ff9b::a.b.c.d (NAT64) reach the embedded IPv4 host.
+    // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (SIIT translated) and 64:ff9b::a.b.c.d
+    // (NAT64) reach the embedded IPv4 host.
     if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96) {
         return blocked_v4(low32).map(|_| "IPv4-mapped form of a refused IPv4 range");
+    }
+    if in_v6(ip, [0, 0, 0, 0, 0xffff, 0, 0, 0], 96) {
+        return blocked_v4(low32).map(|_| "IPv4-translated (SIIT) form of a refused IPv4 range");
     }
     if in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96) {
         return blocked_v4(low32).map(|_| "NAT64 form of a refused IPv4 range");
@@ -130,6 +140,11 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if in_v6(ip, [0x2002, 0, 0, 0, 0, 0, 0, 0], 16) {
         let embedded = Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32);
         return blocked_v4(embedded).map(|_| "6to4 form of a refused IPv4 range");
+    }
+    // Only 2000::/3 is allocated for global unicast; anything else is special-purpose or
+    // unallocated.
+    if !in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3) {
+        return Some("outside IPv6 global unicast (2000::/3)");
     }
     None
 }
@@ -180,6 +195,9 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "::ffff:0:808:808",
+            "::ffff:0:8.8.8.8",
+            "2a00:1450:4001::200e",
         ] {
             assert!(!refused(&p, ip), "{ip} should be admitted");
         }
@@ -209,6 +227,49 @@ mod tests {
         ] {
             assert!(refused(&p, ip), "{ip} should be refused");
         }
+    }
+
+    #[test]
+    fn refuses_siit_and_other_transition_forms_of_refused_v4() {
+        let p = AddressPolicy::default();
+        // IPv4-translated (SIIT, ::ffff:0:0:0/96): judged by the embedded IPv4 address.
+        for ip in [
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:169.254.169.254",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:192.168.1.1",
+            "::ffff:0:0.0.0.0",
+        ] {
+            assert!(refused(&p, ip), "{ip} should be refused");
+        }
+        assert_eq!(
+            p.check("::ffff:0:7f00:1".parse().unwrap()),
+            Err("IPv4-translated (SIIT) form of a refused IPv4 range")
+        );
+        // NAT64 well-known prefix judged by the embedded address; local-use NAT64 and
+        // Teredo refused outright, public embedded address or not.
+        for ip in [
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::192.168.0.1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff::1",
+            "2001:0:808:808::1",
+            "2001::ffff:ffff",
+            "2002:a00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::1",
+            "2001:2::1",
+        ] {
+            assert!(refused(&p, ip), "{ip} should be refused");
+        }
+        // Unallocated space outside 2000::/3 is not reachable unicast.
+        for ip in ["4000::1", "100:1::1", "::2:1:1:1:1"] {
+            assert!(refused(&p, ip), "{ip} should be refused");
+        }
+        // An operator CIDR still admits exactly what it names.
+        let allowed = AddressPolicy::new(vec!["::ffff:0:0:0/96".parse().unwrap()]);
+        assert!(!refused(&allowed, "::ffff:0:7f00:1"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod addr;
 mod client;
 mod error;
 mod headers;
+mod host_client;
 mod inject;
 mod limits;
 mod policy;
@@ -42,6 +43,7 @@ pub use addr::{AddressPolicy, blocked_range};
 pub use client::{NetworkSettings, NetworkTransport, default_tls_config};
 pub use error::{EgressError, EgressErrorCode, SecretError, TokenError, TokenErrorCode};
 pub use headers::is_host_controlled;
+pub use host_client::{HostLimits, HostRequest, MAX_HOST_RESPONSE_BYTES};
 pub use inject::{
     Auth, Bindings, Credential, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth,
     SecretSource, TokenSource,

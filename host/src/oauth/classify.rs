@@ -4,7 +4,8 @@
 //!
 //! Owns: the mapping from (status, OAuth `error`, transport failure) to `Failure`.
 //! Invariant: only `invalid_grant`, `invalid_client` and `unauthorized_client` mean the
-//! grant is gone; 5xx, 429, timeouts and network errors are never treated as revocation.
+//! grant is gone; 5xx, 429, timeouts, network errors and the host's own refusals (egress
+//! policy, size caps) are never treated as revocation.
 //! Must not: copy response bodies into messages beyond the provider's clipped
 //! `error`/`error_description`.
 
@@ -34,6 +35,9 @@ pub enum Failure {
     },
     /// A 2xx answer that does not match the token paths.
     Malformed(TokenResponseError),
+    /// The host refused the exchange: the endpoint's address is not allowed by the egress
+    /// policy, or the answer passed a cap. Retrying the same request cannot help.
+    Refused { reason: String },
 }
 
 impl std::fmt::Display for Failure {
@@ -63,6 +67,7 @@ impl std::fmt::Display for Failure {
                 Ok(())
             }
             Failure::Malformed(e) => write!(f, "{e}"),
+            Failure::Refused { reason } => write!(f, "{reason}"),
         }
     }
 }
@@ -121,8 +126,14 @@ pub fn classify_response(
     }
 }
 
-/// A request that got no response is transient.
+/// A request that got no response is transient, unless the host itself refused it (an
+/// address the egress policy does not allow, an answer past a cap).
 pub fn classify_transport(err: &TransportError) -> Failure {
+    if !err.is_transient() {
+        return Failure::Refused {
+            reason: err.to_string(),
+        };
+    }
     Failure::Transient {
         reason: err.to_string(),
         retry_after: None,

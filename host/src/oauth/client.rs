@@ -116,73 +116,56 @@ pub async fn revoke(
         RevokeKind::Access => "access_token",
         RevokeKind::Refresh => "refresh_token",
     };
-    // The form serializer is not `Send`: build the request in a block that ends before
-    // the await.
-    let (request, body) = {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", token.expose_secret())
-            .append_pair("token_type_hint", hint);
-        let mut request = http
-            .client()
-            .post(revocation_url.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::ACCEPT, "application/json");
-        match (p.client_auth, &creds.client_secret) {
-            (ClientAuthMethod::Basic, Some(secret)) => {
-                // RFC 6749 2.3.1: form-urlencode id and secret before Basic encoding.
-                let enc = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                let value = base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD,
-                    format!("{}:{}", enc(&creds.client_id), enc(secret.expose_secret())),
-                );
-                request = request.header(reqwest::header::AUTHORIZATION, format!("Basic {value}"));
-            }
-            (_, secret) => {
-                form.append_pair("client_id", &creds.client_id);
-                if let Some(secret) = secret {
-                    form.append_pair("client_secret", secret.expose_secret());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    // The form serializer is not `Send`: build the body in a block that ends before the
+    // await.
+    let body =
+        {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", token.expose_secret())
+                .append_pair("token_type_hint", hint);
+            match (p.client_auth, &creds.client_secret) {
+                (ClientAuthMethod::Basic, Some(secret)) => {
+                    // RFC 6749 2.3.1: form-urlencode id and secret before Basic encoding.
+                    let enc = |s: &str| {
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    };
+                    let value = base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        format!("{}:{}", enc(&creds.client_id), enc(secret.expose_secret())),
+                    );
+                    let mut value = http::HeaderValue::from_str(&format!("Basic {value}"))
+                        .map_err(|_| Failure::Refused {
+                            reason: "the client credentials cannot be sent in a header".into(),
+                        })?;
+                    value.set_sensitive(true);
+                    headers.insert(http::header::AUTHORIZATION, value);
+                }
+                (_, secret) => {
+                    form.append_pair("client_id", &creds.client_id);
+                    if let Some(secret) = secret {
+                        form.append_pair("client_secret", secret.expose_secret());
+                    }
                 }
             }
-        }
-        (request, form.finish())
-    };
-    let endpoint = format!(
-        "{}://{}{}",
-        revocation_url.scheme(),
-        revocation_url.host_str().unwrap_or(""),
-        revocation_url.path()
-    );
-    let response = request.body(body).send().await.map_err(|e| {
-        classify_transport(&super::http::TransportError::Network {
-            endpoint: endpoint.clone(),
-            reason: if e.is_timeout() {
-                "timed out".into()
-            } else {
-                "request failed".into()
-            },
-        })
-    })?;
-    let status = response.status().as_u16();
-    let retry_after =
-        super::http::parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
-    let body = response
-        .bytes()
+            form.finish().into_bytes()
+        };
+    let (raw, _) = http
+        .send(http::Method::POST, revocation_url, headers, body)
         .await
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
+        .map_err(|e| classify_transport(&e))?;
+    let status = raw.status;
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let raw = super::http::RawResponse {
-        status,
-        retry_after,
-        body,
-    };
     match classify_response(p, &raw) {
         Err(f) => Err(f),
         Ok(_) => Ok(()),

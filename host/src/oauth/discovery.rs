@@ -1,12 +1,19 @@
 //! OpenID Connect discovery: fetches `<issuer>/.well-known/openid-configuration` and fills
 //! the authorization, token and revocation endpoints a provider configuration leaves out.
 //!
+//! The document is fetched through the host's egress path (address vetting, size cap,
+//! timeouts), and every endpoint it names must be https, or plain http only to a loopback
+//! address the operator allowed (a local test provider); any other endpoint fails
+//! discovery with an error naming the field and why.
+//!
 //! Owns: `discover` and `ProviderConfig::apply_discovery`.
-//! Must not: accept metadata whose `issuer` differs from the one asked for.
+//! Must not: accept metadata whose `issuer` differs from the one asked for, or quote the
+//! provider's document in an error.
 
 use serde::Deserialize;
 use url::Url;
 
+use super::classify::clean_text;
 use super::http::OAuthHttp;
 use super::provider::ProviderConfig;
 
@@ -37,6 +44,12 @@ pub enum DiscoveryError {
     Invalid { url: String, reason: String },
     #[error("discovery metadata names issuer `{found}`, expected `{expected}`")]
     IssuerMismatch { expected: String, found: String },
+    #[error("discovery metadata of {issuer}: `{field}` is refused: {reason}")]
+    Endpoint {
+        issuer: String,
+        field: &'static str,
+        reason: String,
+    },
 }
 
 /// The well-known URL for `issuer` (path-preserving, as OIDC Discovery 1.0 section 4 says).
@@ -62,11 +75,24 @@ pub fn parse_metadata(
         url: url.to_string(),
         reason,
     };
-    let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    // serde's message can quote the document; say only what kind of error and where.
+    let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "{} error at line {}, column {}",
+            match e.classify() {
+                serde_json::error::Category::Io => "read",
+                serde_json::error::Category::Syntax => "JSON syntax",
+                serde_json::error::Category::Data => "field type",
+                serde_json::error::Category::Eof => "unexpected end of input",
+            },
+            e.line(),
+            e.column()
+        ))
+    })?;
     if !same_issuer(&raw.issuer, issuer) {
         return Err(DiscoveryError::IssuerMismatch {
             expected: issuer.to_string(),
-            found: raw.issuer,
+            found: clean_text(&raw.issuer),
         });
     }
     let parse = |field: &str, v: Option<String>| -> Result<Option<Url>, DiscoveryError> {
@@ -89,25 +115,46 @@ pub async fn discover(http: &OAuthHttp, issuer: &Url) -> Result<OidcEndpoints, D
         url: url.to_string(),
         reason,
     };
-    let response = http.client().get(url.clone()).send().await.map_err(|e| {
-        fetch(if e.is_timeout() {
-            "timed out".into()
-        } else {
-            "request failed".into()
-        })
-    })?;
-    let status = response.status().as_u16();
-    if status != 200 {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let (raw, _) = http
+        .send(http::Method::GET, &url, headers, Vec::new())
+        .await
+        .map_err(|e| fetch(e.to_string()))?;
+    if raw.status != 200 {
         return Err(DiscoveryError::Status {
             url: url.to_string(),
-            status,
+            status: raw.status,
         });
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|_| fetch("reading the body failed".into()))?;
-    parse_metadata(issuer, url.as_str(), &body)
+    let endpoints = parse_metadata(issuer, url.as_str(), &raw.body)?;
+    for (field, endpoint) in endpoints.named() {
+        if let Err(reason) = http.vet_discovered_endpoint(endpoint).await {
+            return Err(DiscoveryError::Endpoint {
+                issuer: issuer.to_string(),
+                field,
+                reason,
+            });
+        }
+    }
+    Ok(endpoints)
+}
+
+impl OidcEndpoints {
+    /// Each endpoint with the metadata field that named it.
+    pub fn named(&self) -> Vec<(&'static str, &Url)> {
+        let mut out = vec![("token_endpoint", &self.token_endpoint)];
+        if let Some(u) = &self.authorization_endpoint {
+            out.push(("authorization_endpoint", u));
+        }
+        if let Some(u) = &self.revocation_endpoint {
+            out.push(("revocation_endpoint", u));
+        }
+        out
+    }
 }
 
 impl ProviderConfig {

@@ -1,30 +1,61 @@
-//! The HTTP transport of the OAuth flows: a `reqwest` client (rustls, no redirects followed,
-//! bounded timeouts) plugged into the `oauth2` crate, which builds the token, refresh and
-//! revocation requests (grant parameters, PKCE verifier, client authentication). The raw
-//! response (status, `Retry-After`, body) is captured so that Keyway reads it through the
-//! manifest's token paths and classifies failures itself.
+//! The HTTP transport of the OAuth flows: every token, refresh, client-credentials,
+//! revocation and discovery request goes through the egress layer's host path
+//! ([`Egress::send_host`]), so it passes the same address vetting as guest traffic
+//! (operator CIDRs included), dials only vetted addresses, follows no redirect, reads at
+//! most [`MAX_HOST_RESPONSE_BYTES`] of an answer (cut off unread past that) and is bounded
+//! by a connect timeout and a total timeout. The `oauth2` crate builds the grant requests
+//! (grant parameters, PKCE verifier, client authentication); the raw response (status,
+//! `Retry-After`, body) is captured so that Keyway reads it through the manifest's token
+//! paths and classifies failures itself.
 //!
 //! Owns: `OAuthHttp` and the capturing `oauth2::AsyncHttpClient`.
-//! Must not: log request or response bodies or headers (they carry secrets).
+//! Must not: log request or response bodies or headers (they carry secrets), or reach the
+//! network by any other path than the egress layer.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::egress::{
+    Egress, EgressConfig, EgressError, EgressErrorCode, HostLimits, HostRequest, InboundResponse,
+};
+
+pub use crate::egress::MAX_HOST_RESPONSE_BYTES;
+
 /// Shared HTTP client for token, revocation and discovery requests.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OAuthHttp {
-    client: reqwest::Client,
+    egress: Arc<Egress>,
+    limits: HostLimits,
 }
 
-/// A failure to get any HTTP response.
+impl std::fmt::Debug for OAuthHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthHttp")
+            .field("egress", &self.egress)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// A failure to get a usable HTTP response.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TransportError {
     #[error("request to {endpoint} timed out")]
     Timeout { endpoint: String },
     #[error("cannot reach {endpoint}: {reason}")]
     Network { endpoint: String, reason: String },
+    /// The host's egress policy refused the request (an address or URL not allowed).
+    #[error("request to {endpoint} refused: {reason}")]
+    Refused { endpoint: String, reason: String },
+    /// The answer passed a cap (body size, header size or count) and was cut off.
+    #[error("answer from {endpoint} refused: {reason}")]
+    TooLarge { endpoint: String, reason: String },
     #[error("invalid request: {0}")]
     Build(String),
     #[error("no response was received")]
@@ -32,21 +63,39 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    fn from_reqwest(err: &reqwest::Error, endpoint: &str) -> Self {
-        if err.is_timeout() {
-            return TransportError::Timeout {
-                endpoint: endpoint.to_string(),
-            };
-        }
-        TransportError::Network {
-            endpoint: endpoint.to_string(),
-            reason: if err.is_connect() {
-                "connection failed".to_string()
-            } else {
-                "request failed".to_string()
-            },
+    /// Whether retrying the same request later could succeed.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::Refused { .. } | TransportError::TooLarge { .. }
+        )
+    }
+
+    fn from_egress(err: EgressError, url: &Url) -> Self {
+        let endpoint = endpoint_of(url);
+        let reason = err.message;
+        match err.code {
+            EgressErrorCode::Timeout => TransportError::Timeout { endpoint },
+            EgressErrorCode::TooLarge => TransportError::TooLarge { endpoint, reason },
+            EgressErrorCode::Denied | EgressErrorCode::InvalidInput => {
+                TransportError::Refused { endpoint, reason }
+            }
+            _ => TransportError::Network { endpoint, reason },
         }
     }
+}
+
+/// `scheme://host[:port]/path` of `url`: no userinfo, query or fragment.
+pub fn endpoint_of(url: &Url) -> String {
+    format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        if url.cannot_be_a_base() {
+            ""
+        } else {
+            url.path()
+        }
+    )
 }
 
 /// What came back from the provider.
@@ -75,26 +124,89 @@ pub fn parse_retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> 
         .map(Duration::from_secs)
 }
 
+fn header_map(pairs: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(n, v);
+        }
+    }
+    map
+}
+
+impl RawResponse {
+    fn from_inbound(resp: InboundResponse) -> (Self, HeaderMap) {
+        let headers = header_map(&resp.headers);
+        let raw = RawResponse {
+            status: resp.status,
+            retry_after: parse_retry_after(headers.get(http::header::RETRY_AFTER)),
+            body: resp.body.to_vec(),
+        };
+        (raw, headers)
+    }
+}
+
 impl OAuthHttp {
-    /// A client with the given per-request timeout.
-    pub fn new(timeout: Duration) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("keyway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TransportError::Build(e.to_string()))?;
-        Ok(OAuthHttp { client })
+    /// OAuth requests through `egress` (shared with guest traffic), each bounded by
+    /// `timeout` in total and by [`MAX_HOST_RESPONSE_BYTES`] of answer.
+    pub fn new(egress: Arc<Egress>, timeout: Duration) -> Self {
+        OAuthHttp {
+            egress,
+            limits: HostLimits::with_timeout(timeout),
+        }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// OAuth requests through an egress layer of their own built from `config` (its
+    /// allowed CIDRs, resolver and TLS settings).
+    pub fn from_config(config: &EgressConfig, timeout: Duration) -> Result<Self, TransportError> {
+        let egress = Egress::new(config.clone()).map_err(|e| TransportError::Build(e.message))?;
+        Ok(Self::new(Arc::new(egress), timeout))
+    }
+
+    /// Sends one request and reads the whole answer within the caps.
+    pub(crate) async fn send(
+        &self,
+        method: http::Method,
+        url: &Url,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<(RawResponse, HeaderMap), TransportError> {
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("keyway/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Some(v) = headers.get_mut(http::header::AUTHORIZATION) {
+            v.set_sensitive(true);
+        }
+        let request = HostRequest {
+            method,
+            url: url.clone(),
+            headers,
+            body: Bytes::from(body),
+        };
+        let response = self
+            .egress
+            .send_host(request, &self.limits)
+            .await
+            .map_err(|e| TransportError::from_egress(e, url))?;
+        Ok(RawResponse::from_inbound(response))
+    }
+
+    /// Checks an endpoint named in discovery metadata: https, or http only to a loopback
+    /// address the operator allowed. The error says why.
+    pub(crate) async fn vet_discovered_endpoint(&self, url: &Url) -> Result<(), String> {
+        self.egress
+            .vet_discovered_endpoint(url)
+            .await
+            .map_err(|e| e.message)
     }
 
     pub(crate) fn capturing(&self) -> CapturingClient {
         CapturingClient {
-            client: self.client.clone(),
+            http: self.clone(),
             captured: Mutex::new(None),
         }
     }
@@ -102,7 +214,7 @@ impl OAuthHttp {
 
 /// An `oauth2` HTTP client that keeps the last raw response.
 pub(crate) struct CapturingClient {
-    client: reqwest::Client,
+    http: OAuthHttp,
     captured: Mutex<Option<RawResponse>>,
 }
 
@@ -138,38 +250,15 @@ impl<'c> oauth2::AsyncHttpClient<'c> for CapturingClient {
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let endpoint = {
-                let uri = &parts.uri;
-                format!(
-                    "{}://{}{}",
-                    uri.scheme_str().unwrap_or("http"),
-                    uri.authority().map(|a| a.as_str()).unwrap_or(""),
-                    uri.path()
-                )
-            };
-            let url = reqwest::Url::parse(&parts.uri.to_string())
-                .map_err(|e| TransportError::Build(e.to_string()))?;
-            let response = self
-                .client
-                .request(parts.method, url)
-                .headers(parts.headers)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| TransportError::from_reqwest(&e, &endpoint))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let retry_after = parse_retry_after(headers.get(http::header::RETRY_AFTER));
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| TransportError::from_reqwest(&e, &endpoint))?
-                .to_vec();
-            *self.captured.lock().unwrap_or_else(|p| p.into_inner()) = Some(RawResponse {
-                status: status.as_u16(),
-                retry_after,
-                body: bytes.clone(),
-            });
+            let url = Url::parse(&parts.uri.to_string())
+                .map_err(|e| TransportError::Build(format!("token request URL: {e}")))?;
+            let (raw, headers) = self
+                .http
+                .send(parts.method, &url, parts.headers, body)
+                .await?;
+            let status = raw.status;
+            let bytes = raw.body.clone();
+            *self.captured.lock().unwrap_or_else(|p| p.into_inner()) = Some(raw);
             let mut builder = http::Response::builder().status(status);
             if let Some(h) = builder.headers_mut() {
                 *h = headers;

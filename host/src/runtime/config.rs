@@ -1,6 +1,8 @@
 //! Limits and knobs of the sandbox, with safe defaults.
 
 use std::path::PathBuf;
+
+use super::cache::CacheKey;
 use std::time::Duration;
 
 /// How the runtime is set up. Every limit applies per invocation unless it says otherwise.
@@ -8,6 +10,9 @@ use std::time::Duration;
 pub struct RuntimeConfig {
     /// Where compiled components are cached; `None` disables the disk cache.
     pub cache_dir: Option<PathBuf>,
+    /// The key that authenticates cache entries (derived from the master key); `None`
+    /// uses a random key of this process, so entries are not reused across processes.
+    pub cache_key: Option<CacheKey>,
     /// Linear memory a guest may grow to.
     pub memory_limit: usize,
     /// Wall-clock time an invocation may run, host calls included.
@@ -31,6 +36,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             cache_dir: None,
+            cache_key: None,
             memory_limit: 64 << 20,
             deadline: Duration::from_secs(30),
             max_instances: 128,

@@ -56,13 +56,17 @@ impl LoadedComponent {
         wasm: &[u8],
     ) -> Result<LoadedComponent, LoadError> {
         let inner = &runtime.inner;
-        let component =
-            cache::load_or_compile(&inner.engine, inner.config.cache_dir.as_deref(), wasm)
-                .map_err(|e| LoadError::NotAComponent {
-                    connector: key.to_string(),
-                    path: origin.to_path_buf(),
-                    reason: root_cause(&e),
-                })?;
+        let component = cache::load_or_compile(
+            &inner.engine,
+            inner.config.cache_dir.as_deref(),
+            inner.config.cache_key.as_ref(),
+            wasm,
+        )
+        .map_err(|e| LoadError::NotAComponent {
+            connector: key.to_string(),
+            path: origin.to_path_buf(),
+            reason: root_cause(&e),
+        })?;
         let instance_pre =
             inner
                 .linker

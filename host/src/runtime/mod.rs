@@ -17,6 +17,7 @@ mod loader;
 mod state;
 mod stdio;
 
+pub use cache::CacheKey;
 pub use config::RuntimeConfig;
 pub use engine::Runtime;
 pub use error::{InvokeError, LoadError, MAX_ERROR_TEXT};

@@ -2,7 +2,9 @@
 //! identity (table, id, field) as associated data, plus loading or creating the master key.
 //!
 //! Owns: the master key (from `KEYWAY_MASTER_KEY` or a 0600 `master.key` file), the sealed
-//! blob format, and the `Aad` that binds a ciphertext to its row.
+//! blob format, the `Aad` that binds a ciphertext to its row, and the derivation of
+//! purpose-bound sub-keys (HMAC-SHA256 of a fixed label under the master key), so that
+//! other modules (the compiled-component cache) never hold the master key itself.
 //! Must not: log, print or return key material or plaintext in errors or `Debug` output, or
 //! ever overwrite an existing key file.
 
@@ -119,6 +121,34 @@ impl MasterKey {
     /// The key as base64, for writing a key file or handing to an operator on request.
     pub fn to_base64(&self) -> String {
         B64.encode(self.0)
+    }
+
+    /// A 256-bit key for one purpose: HMAC-SHA256 under the master key of a fixed label
+    /// naming the purpose. Distinct labels give independent keys, and a sub-key reveals
+    /// nothing about the master key.
+    pub fn derive_subkey(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        // HMAC accepts keys of any length; a 32-byte key cannot be refused.
+        let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(b"keyway/v1/subkey/");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The key from `KEYWAY_MASTER_KEY` or an existing `<data_dir>/master.key`, without
+    /// creating one (for commands that use the key only if there is one).
+    pub fn load_existing(data_dir: &Path) -> Result<Option<Self>, CryptoError> {
+        if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
+            return Self::from_base64(&value, MASTER_KEY_ENV).map(Some);
+        }
+        let path = data_dir.join(KEY_FILE);
+        if path.exists() {
+            return read_key_file(&path).map(Some);
+        }
+        Ok(None)
     }
 
     /// Loads the key from `KEYWAY_MASTER_KEY`, else from `<data_dir>/master.key`, creating

@@ -95,6 +95,8 @@ pub struct Store {
     /// Commits the invocation history off the caller's path (a second connection).
     history: OnceLock<Option<history::HistoryWriter>>,
     sealer: std::sync::RwLock<Sealer>,
+    /// The compiled-component cache's sub-key of the master key this store opened with.
+    cache_key: crate::runtime::CacheKey,
     db_path: PathBuf,
     data_dir: PathBuf,
     key_origin: KeyOrigin,
@@ -152,6 +154,7 @@ impl Store {
         db_path: &Path,
     ) -> Result<Store, StoreError> {
         let sealer = Sealer::new(&key);
+        let cache_key = crate::runtime::CacheKey::from_master(&key);
         match read_key_check(&conn)? {
             Some(blob) => {
                 if sealer.open(key_check_aad(), &blob).is_err() {
@@ -176,6 +179,7 @@ impl Store {
             conn: Mutex::new(conn),
             history: OnceLock::new(),
             sealer: std::sync::RwLock::new(sealer),
+            cache_key,
             db_path: db_path.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
             key_origin: origin,
@@ -192,6 +196,12 @@ impl Store {
 
     pub fn key_origin(&self) -> &KeyOrigin {
         &self.key_origin
+    }
+
+    /// The key that authenticates compiled-component cache entries, derived from the
+    /// master key (the key of this store's start; a rotation takes effect on restart).
+    pub fn component_cache_key(&self) -> crate::runtime::CacheKey {
+        self.cache_key.clone()
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -15,7 +15,7 @@ use keyway_host::egress::{
     OutboundRequest, RequestCounter, TokenError, TokenSource,
 };
 use keyway_host::oauth::{
-    self, CallbackParams, GrantType, OAuthHttp, ProviderConfig, RefreshPolicy, TokenManager,
+    self, CallbackParams, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
 use keyway_host::redact::Redactor;
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
@@ -65,7 +65,7 @@ pub fn manager(store: Arc<Store>, provider: ProviderConfig) -> anyhow::Result<To
     let source = move |_: &ConnectionRecord| Ok::<_, String>(provider.clone());
     Ok(TokenManager::new(
         store,
-        OAuthHttp::new(Duration::from_secs(10))?,
+        keyway_tests::oidc::loopback_http(Duration::from_secs(10)),
         Arc::new(source),
         RefreshPolicy::default(),
     ))
@@ -198,7 +198,7 @@ async fn refresh_round_trip(plan: &Plan, dir: &Path) -> anyhow::Result<Option<Du
     }
     let redirect = "http://127.0.0.1:9/callback";
     let server = keyway_tests::oidc::OidcServer::start("bench-client-secret", &[redirect], 60);
-    let http = OAuthHttp::new(Duration::from_secs(10))?;
+    let http = keyway_tests::oidc::loopback_http(Duration::from_secs(10));
     let endpoints = oauth::discover(&http, &server.issuer).await?;
     let mut p = ProviderConfig::new(
         GrantType::AuthorizationCode,
