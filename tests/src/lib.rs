@@ -67,3 +67,22 @@ pub fn keyway_bin() -> PathBuf {
     }
     bin
 }
+
+/// A context for `connector`'s connection `connection` with one secret setting,
+/// `api_token`, that the guest may read: the shape the redaction tests need.
+pub fn readable_secret_context(
+    connector: &str,
+    connection: &str,
+    value: &str,
+) -> keyway_host::context::ConnectionContext {
+    use keyway_host::context::{ConnectionContext, Grants, SecretString};
+    ConnectionContext::builder(connector)
+        .connection(connection)
+        .secret("api_token", SecretString::new(value))
+        .grants(Grants {
+            readable_secrets: ["api_token".to_string()].into(),
+            secret_settings: ["api_token".to_string()].into(),
+            ..Grants::default()
+        })
+        .build()
+}

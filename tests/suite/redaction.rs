@@ -1,7 +1,7 @@
 //! Canary secrets never reach the logs: guest stdout, stderr and the log door are all
 //! captured into the host's logs, attributed and redacted.
 
-use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::context::ConnectionContext;
 use keyway_host::runtime::{Method, RouteRequest, Runtime};
 use keyway_tests::{components, logs};
 use std::path::Path;
@@ -9,15 +9,7 @@ use std::path::Path;
 const CANARY: &str = "canary-api-token-5d21e8";
 
 fn context() -> ConnectionContext {
-    ConnectionContext::builder("hello")
-        .connection("redaction-test")
-        .secret("api_token", SecretString::new(CANARY))
-        .grants(Grants {
-            readable_secrets: ["api_token".to_string()].into(),
-            secret_settings: ["api_token".to_string()].into(),
-            ..Grants::default()
-        })
-        .build()
+    keyway_tests::readable_secret_context("hello", "redaction-test", CANARY)
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! reported once; a secret placed exactly across the log door's 8 KiB clip point, or
 //! across the 64 KiB cap of guest stdout, never appears, not even its first characters.
 
-use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::context::ConnectionContext;
 use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime, RuntimeConfig};
 use keyway_tests::{components, logs, test_runtime_config};
 use std::path::Path;
@@ -24,15 +24,7 @@ async fn hostile() -> LoadedComponent {
 }
 
 fn context() -> ConnectionContext {
-    ConnectionContext::builder("hostile")
-        .connection("text-caps")
-        .secret("api_token", SecretString::new(CANARY))
-        .grants(Grants {
-            readable_secrets: ["api_token".to_string()].into(),
-            secret_settings: ["api_token".to_string()].into(),
-            ..Grants::default()
-        })
-        .build()
+    keyway_tests::readable_secret_context("hostile", "text-caps", CANARY)
 }
 
 /// Runs `path` with `query` and returns the invocation id.

@@ -160,20 +160,28 @@ fn classify(name: &str) -> Result<bool, (DropReason, &'static str)> {
 
 /// Whether a browser could run an answer with this content type and body as a document.
 fn renders_as_document(content_type: Option<&HeaderValue>, body: &[u8]) -> bool {
-    let inert = content_type
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|essence| {
-            INERT_TYPES.contains(&essence.as_str())
-                || (essence.starts_with("application/") && essence.ends_with("+json"))
-        });
+    let inert = media_essence(content_type).is_some_and(|essence| {
+        INERT_TYPES.contains(&essence.as_str()) || is_json_essence(&essence)
+    });
     !inert || starts_like_markup(body)
+}
+
+/// The media type of a `content-type` value, lowercase, without parameters.
+pub(super) fn media_essence(content_type: Option<&HeaderValue>) -> Option<String> {
+    let text = content_type?.to_str().ok()?;
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// `application/json` or any `application/*+json`.
+pub(super) fn is_json_essence(essence: &str) -> bool {
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The HTML signature test of MIME sniffing, loosely: optional BOM and whitespace, then `<`.

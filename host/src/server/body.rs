@@ -150,20 +150,8 @@ fn plain(text: &str) -> bool {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|essence| {
-            essence == "application/json"
-                || (essence.starts_with("application/") && essence.ends_with("+json"))
-        })
+    super::answer::media_essence(headers.get(header::CONTENT_TYPE))
+        .is_some_and(|essence| super::answer::is_json_essence(&essence))
 }
 
 /// A JSON body of the management API, read through [`read`] and [`parse_json`].
