@@ -38,6 +38,20 @@ struct Fixture {
     conn: ConnectionRecord,
 }
 
+impl Drop for Fixture {
+    /// Leaves the store and the tokens it holds for the suite's canary sweep: the
+    /// provider's tokens are random, so they are registered by value.
+    fn drop(&mut self) {
+        if let Ok(Some(t)) = self.store.tokens(&self.conn.id) {
+            keyway_tests::artifacts::canary(t.access_token.expose_secret());
+            if let Some(rt) = &t.refresh_token {
+                keyway_tests::artifacts::canary(rt.expose_secret());
+            }
+        }
+        keyway_tests::artifacts::keep_dir("oauth-e2e", &self.data_dir);
+    }
+}
+
 fn provider_for(server: &OidcServer, endpoints: &oauth::OidcEndpoints) -> ProviderConfig {
     let mut p = ProviderConfig::new(GrantType::AuthorizationCode, server.proxied_token_url());
     p.apply_discovery(endpoints, false);

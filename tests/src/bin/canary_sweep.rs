@@ -2,8 +2,9 @@
 //! lines, `keyway serve` output, API and callback answers, copies of data directories,
 //! SQLite files and their journals included) and fails if any planted secret is in it.
 //!
-//! Needles: the word `canary`, which every planted secret's value carries, and every
-//! value a test registered (random API keys, the admin key). The key files of a data
+//! Needles: the word `canary`, which every planted secret's value carries, the prefixes
+//! of the sandbox provider's tokens, and every value a test registered (random API keys,
+//! the admin key, tokens a real provider issued). The key files of a data
 //! directory (`admin.key`, `master.key`) hold keys by design (0600) and are skipped by
 //! name. Usage: `canary-sweep <artifacts dir>`; exits 1 on a find or when there is
 //! nothing to read (a sweep over nothing proves nothing).
@@ -34,7 +35,13 @@ fn main() -> ExitCode {
         eprintln!("usage: canary-sweep <artifacts dir>");
         return ExitCode::from(2);
     };
-    let mut needles = vec!["canary".to_string()];
+    // Planted secrets say `canary`; the built-in sandbox provider's tokens are random
+    // behind a fixed prefix.
+    let mut needles = vec![
+        "canary".to_string(),
+        "sbx_at_".to_string(),
+        "sbx_rt_".to_string(),
+    ];
     let mut registered = Vec::new();
     files(&root.join("canaries"), &mut registered);
     for file in &registered {
@@ -43,6 +50,7 @@ fn main() -> ExitCode {
     }
     needles.sort();
     needles.dedup();
+    let registered_values = needles.len() - 3;
     let Ok(matcher) = AhoCorasick::new(&needles) else {
         eprintln!("canary sweep: could not build the matcher");
         return ExitCode::FAILURE;
@@ -86,7 +94,7 @@ fn main() -> ExitCode {
     println!(
         "canary sweep: {scanned} files, {bytes} bytes, {} needles ({} registered values), {skipped} key files skipped: {}",
         needles.len(),
-        needles.len() - 1,
+        registered_values,
         if found == 0 {
             "no planted secret found".to_string()
         } else {
