@@ -13,6 +13,7 @@
 //! ```
 
 mod connector;
+mod grants;
 mod host_validation;
 mod inject;
 mod patterns;

@@ -1,23 +1,22 @@
 //! The meaning pass: raw manifest -> validated `Connector`, reporting every problem.
 //!
-//! Owns the cross-field rules: key and version format, grants, routes, OAuth flow rules,
-//! placeholders (declared, required, never secret, host placeholders need a
-//! `hostValidation` rule), https-only templates. Must not read files or JSON text (see
+//! Owns the cross-field rules: version format, OAuth flow rules, placeholders (declared,
+//! required, never secret, host placeholders need a `hostValidation` rule), https-only
+//! templates; key, grants and routes are `grants.rs`'s, injection rules `inject.rs`'s. Must not read files or JSON text (see
 //! `mod.rs` and `structure.rs`) and must not stop at the first problem.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::connector::{
-    AccessType, ClientAuthMethod, Connection, Connector, Kind, Method, OAuthClient, OAuthConfig,
-    OAuthFlow, Permissions, RouteRef, TokenPath, TokenPaths,
+    AccessType, ClientAuthMethod, Connection, Connector, Kind, OAuthClient, OAuthConfig, OAuthFlow,
+    TokenPath, TokenPaths,
 };
+use super::grants::{check_key, is_name, is_provider, permissions, route};
 use super::host_validation::{HostRule, Normalizer};
 use super::inject::{self, TemplateEnv};
-use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::raw::{
-    RawAccessType, RawClientAuthMethod, RawEntityVerb, RawKind, RawManifest, RawMethod,
-    RawNormalizer, RawOAuth, RawOAuthFlow, RawPermissions, RawRouteRef, RawSecretVerb,
+    RawAccessType, RawClientAuthMethod, RawKind, RawManifest, RawNormalizer, RawOAuth, RawOAuthFlow,
 };
 use super::settings::SettingsSchema;
 use super::template::UrlTemplate;
@@ -135,124 +134,6 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         }),
         _ => Err(p),
     }
-}
-
-fn check_key(key: &str, at: &Pointer, p: &mut Problems) {
-    let ok = !key.is_empty()
-        && key.len() <= 64
-        && key.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-    if !ok {
-        p.push(
-            at,
-            format!(
-                "key \"{key}\" must be 1-64 lowercase letters and digits in words joined by single hyphens (for example \"acme-crm\")"
-            ),
-        );
-    }
-}
-
-fn is_provider(s: &str) -> bool {
-    s.bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-}
-
-fn permissions(
-    raw: &RawPermissions,
-    settings: Option<&SettingsSchema>,
-    p: &mut Problems,
-) -> Permissions {
-    let at = Pointer::root().at("permissions");
-    let mut out = Permissions::default();
-    for (i, text) in raw.http.iter().enumerate() {
-        match HttpPattern::parse(text) {
-            Ok(pattern) => out.http.push(pattern),
-            Err(e) => p.push(at.at("http").at(i), format!("pattern \"{text}\": {e}")),
-        }
-    }
-    for (entity, verbs) in &raw.entities {
-        let e_at = at.at("entities").at(entity);
-        if !is_name(entity) {
-            p.push(
-                &e_at,
-                format!("entity name \"{entity}\" must be letters, digits, \"_\", \"-\" or \".\""),
-            );
-        }
-        if verbs.is_empty() {
-            p.push(&e_at, "grants nothing; use [\"write\"]");
-        }
-        out.entities
-            .insert(entity.clone(), verbs.contains(&RawEntityVerb::Write));
-    }
-    for (name, verbs) in &raw.secrets {
-        let s_at = at.at("secrets").at(name);
-        if verbs.is_empty() {
-            p.push(&s_at, "grants nothing; use [\"read\"] or [\"inject\"]");
-        }
-        if let Some(schema) = settings {
-            match schema.property(name) {
-                None => p.push(
-                    &s_at,
-                    format!(
-                        "secret \"{name}\" is not a property of connection.settingsSchema{}",
-                        hint(name, schema.properties().keys().map(String::as_str))
-                    ),
-                ),
-                Some(info) if !info.secret => p.push(
-                    &s_at,
-                    format!("setting \"{name}\" is not marked \"x-secret\": true; only secret settings are granted here (read others with settings.get)"),
-                ),
-                Some(_) => {}
-            }
-        }
-        if verbs.contains(&RawSecretVerb::Read) {
-            out.secrets.insert(name.clone());
-        }
-        if verbs.contains(&RawSecretVerb::Inject) {
-            out.injectable_secrets.insert(name.clone());
-        }
-    }
-    out
-}
-
-fn route(raw: &RawRouteRef, at: &Pointer, p: &mut Problems) -> Option<RouteRef> {
-    let path = &raw.route;
-    let ok = path.starts_with('/')
-        && !path.contains("//")
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'{' | b'}' | b'\\'));
-    if !ok {
-        p.push(
-            at.at("route"),
-            format!("route \"{path}\" must be an absolute path such as \"/setup/test_connection\" (no query, spaces or \"//\")"),
-        );
-        return None;
-    }
-    let method = match raw.method {
-        RawMethod::Get => Method::Get,
-        RawMethod::Post => Method::Post,
-        RawMethod::Put => Method::Put,
-        RawMethod::Patch => Method::Patch,
-        RawMethod::Delete => Method::Delete,
-    };
-    Some(RouteRef {
-        method,
-        path: path.clone(),
-    })
 }
 
 fn oauth(
