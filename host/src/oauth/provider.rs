@@ -164,6 +164,12 @@ pub enum TokenResponseError {
     },
 }
 
+/// The longest lifetime a token response may claim: ten years. A larger `expires_in`
+/// (`1e300`, `"inf"`, `2^63`, from a broken or hostile provider) is read as this, so the
+/// `expires_at` computed from it (`now + expires_in`) neither overflows nor wraps into
+/// the past.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
 /// Looks up a dotted path (`a.b.0.c`) in a JSON value.
 pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(value, |v, part| match v {
@@ -203,7 +209,7 @@ impl ProviderConfig {
             Some(Value::String(s)) => s.trim().parse::<f64>().ok().filter(|f| *f >= 0.0),
             Some(_) => None,
         }
-        .map(|secs| Duration::from_secs(secs as u64));
+        .map(|secs| Duration::from_secs(secs.min(MAX_EXPIRES_IN.as_secs() as f64) as u64));
         if lookup(&value, &p.expires_in).is_some_and(|v| !v.is_null()) && expires_in.is_none() {
             return Err(TokenResponseError::WrongType {
                 path: p.expires_in.clone(),
@@ -299,6 +305,28 @@ mod tests {
                 .expires_in
                 .is_none()
         );
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_capped_so_the_expiry_stays_in_range() {
+        let now = crate::store::now_unix();
+        for expires_in in [
+            "1e300",
+            "\"inf\"",
+            "\"1e400\"",
+            "9223372036854774784",
+            "18446744073709551615",
+        ] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{expires_in}}}"#);
+            let t = cfg().parse_token_response(body.as_bytes()).unwrap();
+            assert_eq!(t.expires_in, Some(MAX_EXPIRES_IN), "{expires_in}");
+            let write = crate::oauth::refresh::token_write(t, now);
+            assert!(write.expires_at.unwrap() > now, "{expires_in}");
+        }
+        let t = cfg()
+            .parse_token_response(br#"{"access_token":"a","expires_in":5184000}"#)
+            .unwrap();
+        assert_eq!(t.expires_in, Some(Duration::from_secs(5_184_000)));
     }
 
     #[test]
