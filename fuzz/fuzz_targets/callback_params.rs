@@ -70,7 +70,14 @@ fn world() -> &'static World {
         World {
             _dir: dir,
             store,
-            http: OAuthHttp::new(Duration::from_secs(5)).expect("an HTTP client"),
+            http: OAuthHttp::from_config(
+                &keyway_host::egress::EgressConfig {
+                    allowed_cidrs: vec!["127.0.0.1/32".parse().expect("a CIDR")],
+                    ..Default::default()
+                },
+                Duration::from_secs(5),
+            )
+            .expect("an HTTP client"),
             provider,
             creds: ClientCredentials {
                 client_id: "cid".to_owned(),
