@@ -85,13 +85,13 @@ fn configs() -> &'static [Config] {
     static CONFIGS: OnceLock<Vec<Config>> = OnceLock::new();
     CONFIGS.get_or_init(|| {
         let http = OAuthHttp::from_config(
-                &keyway_host::egress::EgressConfig {
-                    allowed_cidrs: vec!["127.0.0.1/32".parse().expect("a CIDR")],
-                    ..Default::default()
-                },
-                Duration::from_secs(5),
-            )
-            .expect("an HTTP client");
+            &keyway_host::egress::EgressConfig {
+                allowed_cidrs: vec!["127.0.0.1/32".parse().expect("a CIDR")],
+                ..Default::default()
+            },
+            Duration::from_secs(5),
+        )
+        .expect("an HTTP client");
         let catalog = Catalog::new(Vec::new(), http);
         token_blocks()
             .into_iter()
