@@ -3,12 +3,16 @@
 //! The library owns everything the `keyway` binary does, so tests and embedders drive the
 //! same code: the sandbox that runs connector components ([`runtime`]), the host side of
 //! each WIT interface ([`imports`]), what one invocation may see ([`context`]), manifests
-//! ([`manifest`]), outbound HTTP ([`egress`]), OAuth custody ([`oauth`], [`store`]) and the
-//! command line ([`cli`]). See `ARCHITECTURE.md` for the map and the invariants.
+//! ([`manifest`]), the connectors served ([`catalog`]), outbound HTTP ([`egress`]), OAuth
+//! custody ([`oauth`], [`custody`], [`store`]), the use cases ([`services`]) and the two
+//! edges: the command line ([`cli`]) and the HTTP server ([`server`]). See
+//! `ARCHITECTURE.md` for the map, the layers and the invariants.
 
+pub mod catalog;
 pub mod cli;
 pub mod context;
 pub mod custody;
+pub mod devprovider;
 pub mod egress;
 pub mod imports;
 pub mod ingest;
@@ -17,7 +21,6 @@ pub mod oauth;
 pub mod redact;
 pub mod registry;
 pub mod runtime;
-pub mod sandbox;
 pub mod server;
 pub mod services;
 pub mod store;

@@ -1,15 +1,16 @@
 //! The `keyway` binary: parses the command line, sets up logging, and hands each command
 //! to its module in `keyway_host::cli`. Errors are printed with their context chain and
-//! exit with status 2 (a command's own "no" is status 1).
+//! exit with the status `CliError::exit_code` gives (a command's own "no" is status 1).
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use keyway_host::cli::connections::{self, ConnectionsContext};
-use keyway_host::cli::{api_keys, call, connectors, credentials, keys, records, serve, validate};
-use keyway_host::services::Services;
+use keyway_host::cli::{
+    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve,
+    validate,
+};
+use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about = "Keyway connector runtime host")]
@@ -94,7 +95,7 @@ struct Explicit {
     connector_dirs: bool,
 }
 
-async fn run(cli: Cli, explicit: Explicit) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
     init_logging(&cli)?;
     let Cli {
         data_dir,
@@ -112,24 +113,22 @@ async fn run(cli: Cli, explicit: Explicit) -> anyhow::Result<ExitCode> {
             keyway_host::server::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiKeys(cmd) => api_keys::run(cmd, &data_dir),
+        Command::ApiKeys(cmd) => Ok(api_keys::run(cmd, &data_dir)?),
         Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
-        Command::Validate(args) => validate::run(&args),
-        Command::Connectors(cmd) => connectors::run(&cmd, &data_dir).await,
-        Command::Records(args) => records::run(&args, &data_dir),
+        Command::Validate(args) => Ok(validate::run(&args)?),
+        Command::Connectors(cmd) => Ok(connectors::run(&cmd, &data_dir).await?),
+        Command::Records(args) => {
+            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            records::run(&args, &services)
+        }
         Command::Connections(args) => {
             let config =
                 keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
             let services = Services::open(config)?;
-            let ctx = ConnectionsContext {
-                data_dir: data_dir.clone(),
-                catalog: services.catalog.clone(),
-                routes: Some(Arc::new(services)),
-            };
-            connections::run(args.command, &ctx).await
+            connections::run(args.command, &services).await
         }
-        Command::Credentials(cmd) => credentials::run(cmd, &data_dir).await,
-        Command::Keys(cmd) => keys::run(cmd, &data_dir).await,
+        Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir).await?),
+        Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir).await?),
     }
 }
 
@@ -162,8 +161,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, explicit)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keyway: {e:#}");
-            ExitCode::from(2)
+            eprintln!("keyway: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -5,17 +5,18 @@
 //! the API triggers exactly one refresh at the provider and a successful retry, and the
 //! `postConnect` route's account is recorded.
 
-use keyway_host::cli::connections::{ConnectorCatalog, RawSettings};
-use keyway_host::oauth::{self, CallbackParams};
+use keyway_host::catalog::Lookup;
+use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::{Method, RouteRequest};
-use keyway_host::services::{Services, ServicesConfig};
-use keyway_host::store::NewConnection;
+use keyway_host::services::{
+    AuthorizationStart, NewConnectionInput, Services, ServicesConfig, SettingsInput,
+};
+use keyway_host::store::DB_FILE;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, logs};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -86,9 +87,9 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
     config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
     config.runtime = keyway_tests::test_runtime_config();
+    let data_dir = config.data_dir.clone();
     let services = Services::open(config).expect("services");
     services
-        .store
         .set_credentials(
             "e2e-app",
             &server.client_id,
@@ -97,61 +98,30 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
         .expect("credentials");
 
     // Create the connection the way `keyway connections create` does.
-    let valid = services
-        .catalog
-        .validate(
-            "e2e",
-            RawSettings {
-                plain: vec![],
-                secret: BTreeMap::new(),
-            },
-        )
-        .expect("settings validate");
-    let record = services
-        .store
-        .create_connection(&NewConnection {
+    services
+        .create_connection(NewConnectionInput {
             name: "e2e-conn".into(),
-            connector: valid.connector,
-            credential_key: valid.credential_key,
-            settings: valid.settings,
-            secret_settings: valid.secret_settings,
+            connector: "e2e".into(),
+            lookup: Lookup::KeyOnly,
+            settings: SettingsInput::default(),
         })
         .expect("connection");
 
     // Authorize with PKCE through the real provider (discovery fills the authorize URL).
-    let provider = services
-        .catalog
-        .provider_config_of(&services.store, &record)
-        .expect("provider config")
-        .expect("the connector uses OAuth");
-    assert!(
-        provider.authorization_url.is_some(),
-        "discovered from the issuer"
-    );
-    let creds = services.store.credentials("e2e-app").expect("creds");
     let redirect = url::Url::parse(REDIRECT).expect("url");
-    let request = oauth::begin_authorization(
-        &services.store,
-        &provider,
-        &creds.client_id,
-        &record,
-        &redirect,
-        None,
-    )
-    .expect("authorization URL");
+    let AuthorizationStart::Redirect(request) = services
+        .begin_authorization("e2e-conn", &redirect, None)
+        .await
+        .expect("authorization URL")
+    else {
+        panic!("an authorization-code connector is sent to the provider");
+    };
     let query = server.drive_authorization(&request.url, REDIRECT).await;
     let callback = CallbackParams::from_query(&query).expect("callback");
-    let http = keyway_tests::oidc::loopback_http(std::time::Duration::from_secs(10));
-    oauth::complete_authorization(
-        &services.store,
-        &http,
-        &provider,
-        &creds,
-        &record.id,
-        &callback,
-    )
-    .await
-    .expect("code exchange");
+    services
+        .complete_authorization(&callback, Some("e2e-conn"))
+        .await
+        .expect("code exchange");
     let token_requests_after_connect = server.token_requests().await;
 
     // postConnect runs the connector's account route and records what it reports.
@@ -165,12 +135,10 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
         account.name.as_deref(),
         Some("Test account (openid profile)")
     );
-    let stored = services
-        .store
-        .connection_by_name("e2e-conn")
-        .expect("record");
-    assert_eq!(stored.account_id.as_deref(), Some("acct-42"));
-    assert_eq!(stored.account_domain.as_deref(), Some("example.test"));
+    let stored = services.show_connection("e2e-conn").expect("record");
+    let account = stored.account.expect("the account is recorded");
+    assert_eq!(account.id.as_deref(), Some("acct-42"));
+    assert_eq!(account.domain.as_deref(), Some("example.test"));
 
     // The route calls the API with host-side injection.
     let v = call(
@@ -229,7 +197,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     // Nothing secret in plain text in the database files or the logs.
     let mut db = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", services.store.db_path().display());
+        let path = format!("{}{suffix}", data_dir.join(DB_FILE).display());
         if let Ok(bytes) = std::fs::read(&path) {
             db.extend(bytes);
         }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use secrecy::ExposeSecret;
 
+use crate::services::views::ApiKeyView;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -48,7 +49,8 @@ pub fn run(cmd: ApiKeysCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
         ApiKeysCommand::List { json } => {
             let keys = store.list_api_keys()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
+                let views: Vec<ApiKeyView> = keys.iter().map(ApiKeyView::from).collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
             } else if keys.is_empty() {
                 println!("No API keys.");
             } else {

@@ -1,11 +1,11 @@
 //! `keyway call`: runs one route of a connector in the sandbox and prints the status and
 //! the body (pretty JSON when it is JSON). A non-2xx answer exits 1.
 
-use super::settings_args;
+use super::{CliError, settings_args};
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
 use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime};
-use crate::services::{InvocationFailed, Services, ServicesConfig};
+use crate::services::{ServiceError, Services, ServicesConfig};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ pub async fn run(
     args: &CallArgs,
     data_dir: &std::path::Path,
     connector_dirs: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
+) -> Result<ExitCode, CliError> {
     let method = Method::parse(&args.method).ok_or_else(|| {
         anyhow!(
             "method {:?}: expected GET, POST, PUT, PATCH or DELETE",
@@ -56,7 +56,7 @@ pub async fn run(
         )
     })?;
     if !args.path.starts_with('/') {
-        anyhow::bail!("path {:?}: a route path starts with `/`", args.path);
+        return Err(anyhow!("path {:?}: a route path starts with `/`", args.path).into());
     }
     let body = match &args.body {
         Some(text) => {
@@ -78,30 +78,28 @@ pub async fn run(
         let mut config = ServicesConfig::new(data_dir.to_path_buf(), dirs);
         config.egress.allowed_cidrs = allowed_cidrs;
         let services = Services::open(config)?;
-        return print_result(services.invoke(name, req).await.map_err(|e| {
-            match e.downcast::<InvocationFailed>() {
-                Ok(failed) => CallError::Invoke {
-                    status: failed.http_status,
-                    code: failed.code,
-                    message: failed.message,
-                },
-                Err(other) => CallError::Other(other),
-            }
+        return print_result(services.invoke(name, req).await.map_err(|e| match e {
+            ServiceError::Invocation(failed) => CallError::Invoke {
+                status: failed.http_status,
+                code: failed.code,
+                message: failed.message,
+            },
+            other => CallError::Other(other.into()),
         }));
     }
-    let runtime = Runtime::new(super::cached_runtime_config(data_dir)?)?;
-    let loaded = registry::load(&runtime, &args.connector, args.component.as_deref()).await?;
+    let runtime = Runtime::new(super::cached_runtime_config(data_dir)?).map_err(ServiceError::from)?;
+    let loaded = registry::load(&runtime, &args.connector, args.component.as_deref())
+        .await
+        .map_err(anyhow::Error::from)?;
     let raw = settings_args::collect(loaded.connector(), &args.settings, &args.secret_envs)?;
-    let settings = loaded.connector().validate_settings(&raw).map_err(|e| {
-        anyhow!(
-            "settings for connector `{}` are invalid:\n{}",
-            loaded.connector().key(),
-            e.0.iter()
-                .map(|p| format!("  {}: {}", p.pointer, p.message))
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let settings =
+        loaded
+            .connector()
+            .validate_settings(&raw)
+            .map_err(|errors| ServiceError::Settings {
+                connector: loaded.connector().key().to_string(),
+                errors,
+            })?;
     let egress = Egress::new(EgressConfig {
         allowed_cidrs,
         ..EgressConfig::default()
@@ -131,12 +129,12 @@ enum CallError {
         code: &'static str,
         message: String,
     },
-    Other(anyhow::Error),
+    Other(CliError),
 }
 
 /// Prints the status line and the body; the host's own answers (404, 405, trap, deadline)
 /// print in the same shape as a route's error.
-fn print_result(result: Result<RouteResponse, CallError>) -> anyhow::Result<ExitCode> {
+fn print_result(result: Result<RouteResponse, CallError>) -> Result<ExitCode, CliError> {
     let res = match result {
         Ok(res) => res,
         Err(CallError::Invoke {
@@ -146,25 +144,25 @@ fn print_result(result: Result<RouteResponse, CallError>) -> anyhow::Result<Exit
         }) => {
             println!("{status}");
             let body = serde_json::json!({ "error": { "code": code, "message": message } });
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            println!("{body:#}");
             return Ok(ExitCode::from(1));
         }
         Err(CallError::Other(e)) => return Err(e),
     };
-    print_answer(res.status, &res.body)
+    Ok(print_answer(res.status, &res.body))
 }
 
 /// Prints a route's status on one line and its body after it (pretty JSON when it is
 /// JSON); the exit code is 1 for a non-2xx status.
-pub fn print_answer(status: u16, body: &[u8]) -> anyhow::Result<ExitCode> {
+pub fn print_answer(status: u16, body: &[u8]) -> ExitCode {
     println!("{status}");
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+        Ok(json) => println!("{json:#}"),
         Err(_) => println!("{}", String::from_utf8_lossy(body)),
     }
-    Ok(if (200..300).contains(&status) {
+    if (200..300).contains(&status) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }

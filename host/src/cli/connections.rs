@@ -1,83 +1,28 @@
-//! `keyway connections`: create, authorize, list, show, revoke and delete connections.
+//! `keyway connections`: create, update, authorize, list, show, test, revoke and delete
+//! connections; a thin adapter over the connection use cases of [`crate::services`].
 //!
-//! Owns: the operator's lifecycle commands and their output.
-//! The seam to the manifest layer is `ConnectorCatalog`: it validates settings for a
-//! connector (schema and `hostValidation`) and resolves a stored connection's
-//! `ProviderConfig` (templates expanded with its settings). The caller (main.rs) supplies it.
+//! Owns: the operator's lifecycle commands, reading secret settings from the environment
+//! or stdin, and their output (`--json` prints the services' views).
 //! Must not: take a secret from argv, print a token or secret, or validate settings itself.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
+use super::CliError;
 use super::credentials::read_secret_from_env;
+use crate::catalog::Lookup;
 use crate::oauth::callback::CallbackListener;
-use crate::oauth::{AuthorizationOutcome, ProviderConfig, ProviderRevocation};
-use crate::services::AuthorizationStart;
-use crate::store::{ConnectionRecord, NewConnection, Store};
-
-/// Settings as the operator typed them, before validation.
-pub struct RawSettings {
-    /// `--setting k=v`, in order.
-    pub plain: Vec<(String, String)>,
-    /// Secret settings from the environment or stdin.
-    pub secret: BTreeMap<String, SecretString>,
-}
-
-impl std::fmt::Debug for RawSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawSettings")
-            .field("plain", &self.plain)
-            .field("secret", &self.secret.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-/// Settings after the manifest layer validated them.
-pub struct ValidatedConnection {
-    /// What to store as the connection's connector reference.
-    pub connector: String,
-    /// The manifest's OAuth credential key, if it uses OAuth.
-    pub credential_key: Option<String>,
-    pub settings: serde_json::Map<String, serde_json::Value>,
-    pub secret_settings: BTreeMap<String, SecretString>,
-}
-
-/// What the connection commands need from manifests. Implemented by the caller.
-pub trait ConnectorCatalog: Send + Sync {
-    /// Resolves `--connector` (a directory or a key) and validates the settings against its
-    /// manifest (schema and `hostValidation`).
-    fn validate(
-        &self,
-        connector: &str,
-        settings: RawSettings,
-    ) -> anyhow::Result<ValidatedConnection>;
-
-    /// The resolved OAuth configuration of a stored connection; `None` if its connector does
-    /// not use OAuth.
-    fn provider_config(
-        &self,
-        connection: &ConnectionRecord,
-        secret_settings: &BTreeMap<String, SecretString>,
-    ) -> anyhow::Result<Option<ProviderConfig>>;
-}
-
-/// Shared inputs of the connection commands.
-#[derive(Clone)]
-pub struct ConnectionsContext {
-    pub data_dir: PathBuf,
-    pub catalog: Arc<dyn ConnectorCatalog>,
-    /// Runs routes for stored connections (`test`, and `postConnect` after authorizing);
-    /// `None` where no runtime is available.
-    pub routes: Option<Arc<crate::services::Services>>,
-}
+use crate::oauth::{AuthorizationOutcome, ProviderRevocation};
+use crate::services::views::ConnectionView;
+use crate::services::{
+    AuthorizationStart, NewConnectionInput, PlainValue, ServiceError, Services, SettingsInput,
+};
 
 /// `keyway connections`: the subcommand and the options all of them share.
 #[derive(Debug, Args)]
@@ -94,6 +39,8 @@ pub struct ConnectionsArgs {
 pub enum ConnectionsCommand {
     /// Create a connection (validated settings; status `pending_authorization`).
     Create(CreateArgs),
+    /// Change settings of a connection (each one given replaces the stored one).
+    Update(UpdateArgs),
     /// Authorize a connection (browser flow on a loopback callback, or client credentials).
     Authorize(AuthorizeArgs),
     /// List connections with status, token expiry, last refresh and last error.
@@ -121,6 +68,20 @@ pub struct CreateArgs {
     /// Connector directory or key.
     #[arg(long)]
     pub connector: String,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// Settings on the command line: plain ones in argv, secret ones never.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
     /// A non-secret setting, `key=value` (repeatable).
     #[arg(long = "setting", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
@@ -155,11 +116,11 @@ fn split_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_string(), v.to_string()))
 }
 
-fn raw_settings(args: &CreateArgs) -> anyhow::Result<RawSettings> {
+fn settings_input(args: &SettingsArgs) -> anyhow::Result<SettingsInput> {
     let plain = args
         .settings
         .iter()
-        .map(|s| split_pair(s, "--setting"))
+        .map(|s| split_pair(s, "--setting").map(|(k, v)| (k, PlainValue::Text(v))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut secret = BTreeMap::new();
     for item in &args.secret_setting_env {
@@ -185,7 +146,22 @@ fn raw_settings(args: &CreateArgs) -> anyhow::Result<RawSettings> {
             }
         }
     }
-    Ok(RawSettings { plain, secret })
+    Ok(SettingsInput { plain, secret })
+}
+
+/// A settings failure as the operator should read it: where a secret goes instead.
+fn settings_error(e: ServiceError) -> CliError {
+    match e {
+        ServiceError::SecretAsPlain { name } => CliError::Other(anyhow!(
+            "--setting {name}: \"{name}\" is a secret setting; pass it from the environment or stdin, never in argv"
+        )),
+        other => other.into(),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 fn fmt_time(t: Option<i64>) -> String {
@@ -242,46 +218,54 @@ fn print_outcome(outcome: &AuthorizationOutcome) -> ExitCode {
     }
 }
 
-pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: ConnectionsCommand, services: &Services) -> Result<ExitCode, CliError> {
     match cmd {
         ConnectionsCommand::Create(args) => {
-            let raw = raw_settings(&args)?;
-            let valid = ctx.catalog.validate(&args.connector, raw)?;
-            let store = Store::open(&ctx.data_dir)?;
-            let rec = store.create_connection(&NewConnection {
-                name: args.name.clone(),
-                connector: valid.connector,
-                credential_key: valid.credential_key,
-                settings: valid.settings,
-                secret_settings: valid.secret_settings,
-            })?;
+            let settings = settings_input(&args.settings)?;
+            let c = services
+                .create_connection(NewConnectionInput {
+                    name: args.name.clone(),
+                    connector: args.connector.clone(),
+                    lookup: Lookup::KeyOrPath,
+                    settings,
+                })
+                .map_err(settings_error)?;
             println!(
                 "Created connection `{}` ({}). Next: keyway connections authorize {}",
-                rec.name, rec.status, rec.name
+                c.name, c.status, c.name
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectionsCommand::Update(args) => {
+            let settings = settings_input(&args.settings)?;
+            let c = services
+                .update_settings(&args.name, settings)
+                .map_err(settings_error)?;
+            println!("Updated the settings of connection `{}` ({}).", c.name, c.status);
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Authorize(args) => {
             let name = args.name.clone();
-            let code = authorize(ctx, args).await?;
+            let code = authorize(services, args).await?;
             if code == ExitCode::SUCCESS {
-                post_connect(ctx, &name).await?;
+                post_connect(services, &name).await?;
             }
             Ok(code)
         }
         ConnectionsCommand::Test { name } => {
-            let services = ctx
-                .routes
-                .as_ref()
-                .ok_or_else(|| anyhow!("no route runtime is available to run testConnection"))?;
-            let res = services.test_connection(&name).await?;
-            super::call::print_answer(res.status, &res.body)
+            let view = services.test_connection(&name).await?;
+            println!("{}", view.status);
+            print_json(&view.body)?;
+            Ok(if view.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         ConnectionsCommand::List { json } => {
-            let store = Store::open(&ctx.data_dir)?;
-            let list = store.list_connections()?;
+            let list = services.list_connections()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                print_json(&list)?;
                 return Ok(ExitCode::SUCCESS);
             }
             if list.is_empty() {
@@ -297,7 +281,7 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
                     "{:<24} {:<24} {:<22} {:<12} {:<12} {}",
                     c.name,
                     c.connector,
-                    c.status.as_str(),
+                    c.status,
                     fmt_time(c.token_expires_at),
                     fmt_time(c.last_refresh_at),
                     c.last_error.as_deref().unwrap_or("-")
@@ -306,48 +290,16 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Show { name, json } => {
-            let store = Store::open(&ctx.data_dir)?;
-            let c = store.connection_by_name(&name)?;
+            let c = services.show_connection(&name)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
+                print_json(&c)?;
             } else {
-                println!("name:            {}", c.name);
-                println!("id:              {}", c.id);
-                println!("connector:       {}", c.connector);
-                println!("status:          {}", c.status);
-                println!(
-                    "credential key:  {}",
-                    c.credential_key.as_deref().unwrap_or("-")
-                );
-                println!(
-                    "settings:        {}",
-                    serde_json::Value::Object(c.settings.clone())
-                );
-                println!("secret settings: {}", c.secret_setting_keys.join(", "));
-                println!(
-                    "granted scopes:  {}",
-                    c.granted_scopes
-                        .as_ref()
-                        .map(|s| s.join(" "))
-                        .unwrap_or_else(|| "-".into())
-                );
-                println!("token expires:   {}", fmt_time(c.token_expires_at));
-                println!("last refresh:    {}", fmt_time(c.last_refresh_at));
-                println!(
-                    "last error:      {}",
-                    c.last_error.as_deref().unwrap_or("-")
-                );
-                if let Some(id) = &c.account_id {
-                    println!(
-                        "account:         {id} {}",
-                        c.account_name.as_deref().unwrap_or("")
-                    );
-                }
+                print_connection(&c);
             }
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Revoke { name } => {
-            match services(ctx)?.revoke(&name).await? {
+            match services.revoke(&name).await? {
                 ProviderRevocation::Revoked => {
                     println!("Revoked at the provider; local tokens deleted.")
                 }
@@ -367,20 +319,52 @@ pub async fn run(cmd: ConnectionsCommand, ctx: &ConnectionsContext) -> anyhow::R
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Delete { name } => {
-            let store = Store::open(&ctx.data_dir)?;
-            store.delete_connection(&name)?;
+            services.delete_connection(&name)?;
             println!("Deleted connection `{name}`.");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+fn print_connection(c: &ConnectionView) {
+    println!("name:            {}", c.name);
+    println!("id:              {}", c.id);
+    println!("connector:       {}", c.connector);
+    println!("status:          {}", c.status);
+    println!(
+        "credential key:  {}",
+        c.credential_key.as_deref().unwrap_or("-")
+    );
+    println!(
+        "settings:        {}",
+        serde_json::Value::Object(c.settings.clone())
+    );
+    println!("secret settings: {}", c.secret_settings.join(", "));
+    println!(
+        "granted scopes:  {}",
+        c.granted_scopes
+            .as_ref()
+            .map(|s| s.join(" "))
+            .unwrap_or_else(|| "-".into())
+    );
+    println!("token expires:   {}", fmt_time(c.token_expires_at));
+    println!("last refresh:    {}", fmt_time(c.last_refresh_at));
+    println!(
+        "last error:      {}",
+        c.last_error.as_deref().unwrap_or("-")
+    );
+    if let Some(account) = &c.account {
+        println!(
+            "account:         {} {}",
+            account.id.as_deref().unwrap_or("-"),
+            account.name.as_deref().unwrap_or("")
+        );
+    }
+}
+
 /// Runs the manifest's `postConnect` route after a successful authorization and prints
 /// the provider account it reported.
-async fn post_connect(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<()> {
-    let Some(services) = &ctx.routes else {
-        return Ok(());
-    };
+async fn post_connect(services: &Services, name: &str) -> Result<(), CliError> {
     if let Some(account) = services.post_connect(name).await? {
         println!(
             "Provider account: {} ({}) {}",
@@ -392,15 +376,10 @@ async fn post_connect(ctx: &ConnectionsContext, name: &str) -> anyhow::Result<()
     Ok(())
 }
 
-fn services(ctx: &ConnectionsContext) -> anyhow::Result<&crate::services::Services> {
-    ctx.routes
-        .as_deref()
-        .ok_or_else(|| anyhow!("no host services are available for this command"))
-}
-
-async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
-    let services = services(ctx)?;
-    let listener = CallbackListener::bind(args.port.unwrap_or(0)).await?;
+async fn authorize(services: &Services, args: AuthorizeArgs) -> Result<ExitCode, CliError> {
+    let listener = CallbackListener::bind(args.port.unwrap_or(0))
+        .await
+        .context("listening for the OAuth callback")?;
     let redirect = listener.redirect_uri();
     let request = match services
         .begin_authorization(&args.name, &redirect, args.scopes.clone())
@@ -418,7 +397,10 @@ async fn authorize(ctx: &ConnectionsContext, args: AuthorizeArgs) -> anyhow::Res
             request.url
         );
     }
-    let callback = listener.wait(Duration::from_secs(args.timeout)).await?;
+    let callback = listener
+        .wait(Duration::from_secs(args.timeout))
+        .await
+        .context("waiting for the OAuth callback")?;
     let (_, outcome) = services
         .complete_authorization(&callback, Some(&args.name))
         .await?;

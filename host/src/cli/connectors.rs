@@ -2,7 +2,7 @@
 //! directory that holds connector directories (like `connectors/`) lists each of them.
 //! Two directories declaring one key are both reported as errors, as `serve` skips both.
 
-use crate::custody::{ConnectorIndex, connector_dirs};
+use crate::catalog::{ConnectorIndex, connector_dirs};
 use crate::manifest::MANIFEST_FILE;
 use crate::registry;
 use crate::runtime::Runtime;

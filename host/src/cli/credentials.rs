@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
+use crate::services::views::CredentialView;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +94,8 @@ pub async fn run(cmd: CredentialsCommand, data_dir: &Path) -> anyhow::Result<Exi
         CredentialsCommand::List { json } => {
             let list = store.list_credentials()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                let views: Vec<CredentialView> = list.iter().map(CredentialView::from).collect();
+                println!("{}", serde_json::to_string_pretty(&views)?);
             } else if list.is_empty() {
                 println!("No credentials stored.");
             } else {

@@ -2,7 +2,13 @@
 //! `run`; `main.rs` only parses and dispatches. Secrets never come from argv: commands
 //! read them from stdin or a named environment variable.
 //!
-//! Must not: hold logic that tests cannot reach through the library.
+//! Failures of the use cases reach `main.rs` as [`CliError`], whose exit code is read off
+//! the failure's kind in one place: 2 for what the operator must fix (bad input, nothing
+//! by that name, a conflict), 3 when the provider or a route failed, 4 for a host fault;
+//! 1 stays a command's own "no" (a route answered non-2xx, a check failed).
+//!
+//! Must not: hold logic that tests cannot reach through the library, or hold a use case
+//! (they live in `services`, shared with the server).
 
 pub mod api_keys;
 pub mod call;
@@ -42,6 +48,30 @@ pub(crate) fn parse_cidrs(values: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>
                 .with_context(|| format!("--allow-cidr {cidr:?}: not a CIDR such as 127.0.0.1/32"))
         })
         .collect()
+}
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Service(#[from] crate::services::ServiceError),
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        use crate::services::Kind;
+        match self {
+            CliError::Service(e) => match e.kind() {
+                Kind::Invalid | Kind::NotFound | Kind::Conflict => 2,
+                Kind::Upstream => 3,
+                Kind::Internal => 4,
+            },
+            CliError::Other(_) => 2,
+        }
+    }
 }
 
 /// `ServicesConfig::new` with the operator's `--allow-cidr` values admitted for routes and

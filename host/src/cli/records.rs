@@ -5,13 +5,14 @@
 //! Must not: write to the store.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use crate::store::{RecordOrder, RecordQuery, Store, StoreError, StoredRecord};
+use super::CliError;
+use crate::services::views::RecordView;
+use crate::services::{ServiceError, Services};
+use crate::store::{RecordOrder, RecordQuery, StoreError};
 
 #[derive(Debug, Clone, Args)]
 pub struct RecordsArgs {
@@ -42,8 +43,7 @@ pub enum Order {
 }
 
 /// Prints the records; exits 1 when the connection is unknown and has no records.
-pub fn run(args: &RecordsArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open(data_dir).context("opening the store")?;
+pub fn run(args: &RecordsArgs, services: &Services) -> Result<ExitCode, CliError> {
     let query = RecordQuery {
         connection: args.connection.clone(),
         entity: args.entity.clone(),
@@ -54,27 +54,25 @@ pub fn run(args: &RecordsArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         },
         limit: args.limit,
     };
-    let records = store.list_records(&query)?;
-    if records.is_empty() {
-        match store.connection_by_name(&args.connection) {
-            Err(StoreError::NotFound { .. }) if store.count_records(&args.connection)? == 0 => {
-                eprintln!(
-                    "keyway: connection `{}` not found and no records are stored for it",
-                    args.connection
-                );
-                return Ok(ExitCode::from(1));
-            }
-            Err(StoreError::NotFound { .. }) | Ok(_) => {}
-            Err(e) => return Err(e.into()),
+    let records = match services.records(&query) {
+        Ok(records) => records,
+        Err(ServiceError::Store(StoreError::NotFound { .. })) => {
+            eprintln!(
+                "keyway: connection `{}` not found and no records are stored for it",
+                args.connection
+            );
+            return Ok(ExitCode::from(1));
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
     let mut out = std::io::stdout().lock();
+    let write = |e: std::io::Error| anyhow::Error::from(e).context("writing to stdout");
     if args.json {
-        let values: Vec<serde_json::Value> = records.iter().map(to_json).collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&values)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&records).map_err(anyhow::Error::from)?)
+            .map_err(write)?;
     } else {
         for r in &records {
-            writeln!(out, "{}", text_line(r))?;
+            writeln!(out, "{}", text_line(r)).map_err(write)?;
         }
         if records.is_empty() {
             eprintln!("no records");
@@ -83,19 +81,12 @@ pub fn run(args: &RecordsArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `2025-01-02T03:04:05.678Z` for milliseconds since the epoch.
-fn timestamp(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| ms.to_string())
-}
-
 /// One tab-separated line: id, received time, entity, stream (`-` when none), key, payload.
-fn text_line(r: &StoredRecord) -> String {
+fn text_line(r: &RecordView) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}",
         r.id,
-        timestamp(r.received_at_ms),
+        r.received_at,
         r.entity,
         r.stream.as_deref().unwrap_or("-"),
         r.idempotency_key,
@@ -103,25 +94,10 @@ fn text_line(r: &StoredRecord) -> String {
     )
 }
 
-/// A record as JSON, its payload parsed: what `records --json` and the server print.
-pub fn to_json(r: &StoredRecord) -> serde_json::Value {
-    let payload = serde_json::from_str::<serde_json::Value>(&r.payload)
-        .unwrap_or_else(|_| serde_json::Value::String(r.payload.clone()));
-    serde_json::json!({
-        "id": r.id,
-        "connection": r.connection,
-        "entity": r.entity,
-        "stream": r.stream,
-        "idempotencyKey": r.idempotency_key,
-        "receivedAt": timestamp(r.received_at_ms),
-        "receivedAtMs": r.received_at_ms,
-        "payload": payload,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoredRecord;
 
     #[test]
     fn formats_a_record() {
@@ -135,12 +111,8 @@ mod tests {
             received_at_ms: 1_700_000_000_123,
         };
         assert_eq!(
-            text_line(&r),
+            text_line(&RecordView::from(&r)),
             "3\t2023-11-14T22:13:20.123Z\tOrder\t-\to-1\t{\"id\":1}"
         );
-        let v = to_json(&r);
-        assert_eq!(v["payload"]["id"], 1);
-        assert_eq!(v["receivedAt"], "2023-11-14T22:13:20.123Z");
-        assert_eq!(v["stream"], serde_json::Value::Null);
     }
 }

@@ -435,5 +435,7 @@ impl Connector {
     }
 }
 
+mod input;
+
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,9 @@
 //! credentials), the run-time access-token path with single-flight refresh, revocation,
 //! OIDC discovery and the background refresher.
 //!
-//! Owns: everything that talks to an authorization server.
-//! Must not: parse manifests (callers pass a resolved `ProviderConfig`), store anything
+//! Owns: everything that talks to an authorization server, and (in `resolve`) turning a
+//! manifest's OAuth block into the `ProviderConfig` every flow takes.
+//! Must not: read manifest files or validate settings, store anything
 //! except through `crate::store`, or let a token, code, verifier or client secret reach a
 //! log line, an error message or `Debug` output.
 
@@ -17,6 +18,7 @@ pub mod discovery;
 pub mod http;
 pub mod provider;
 pub mod refresh;
+pub mod resolve;
 pub mod revoke;
 
 pub use authorize::{
@@ -29,7 +31,8 @@ pub use discovery::{OidcEndpoints, discover};
 pub use http::OAuthHttp;
 pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths, TokenSet};
 pub use refresh::{
-    AccessToken, ProviderSource, RefreshObserver, RefreshOutcome, RefreshPolicy, TokenError,
+    AccessToken, FixedProvider, ProviderError, ProviderSource, RefreshObserver, RefreshOutcome, RefreshPolicy, TokenError,
     TokenManager,
 };
+pub use resolve::{ProviderResolver, ResolveError};
 pub use revoke::{ProviderRevocation, revoke_connection};

@@ -29,20 +29,37 @@ use crate::store::{
 
 /// Supplies the resolved provider configuration of a connection (from its manifest).
 pub trait ProviderSource: Send + Sync {
-    fn provider_config(&self, connection: &ConnectionRecord)
-    -> Result<Arc<ProviderConfig>, String>;
+    fn provider_config<'a>(
+        &'a self,
+        connection: &'a ConnectionRecord,
+    ) -> crate::egress::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>>;
 }
 
-impl<F> ProviderSource for F
-where
-    F: Fn(&ConnectionRecord) -> Result<Arc<ProviderConfig>, String> + Send + Sync,
-{
-    fn provider_config(
-        &self,
-        connection: &ConnectionRecord,
-    ) -> Result<Arc<ProviderConfig>, String> {
-        self(connection)
+/// Every connection gets the same configuration (tests, benchmarks, an embedder with one
+/// provider).
+pub struct FixedProvider(pub Arc<ProviderConfig>);
+
+impl ProviderSource for FixedProvider {
+    fn provider_config<'a>(
+        &'a self,
+        _connection: &'a ConnectionRecord,
+    ) -> crate::egress::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>> {
+        let config = self.0.clone();
+        Box::pin(async move { Ok(config) })
     }
+}
+
+/// Why a connection's provider configuration could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("connector `{connector}` has no OAuth block")]
+    NoOAuth { connector: String },
+    #[error("the connection has no OAuth credential key")]
+    NoCredentialKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Retry, cooldown and lease settings.
@@ -124,8 +141,12 @@ pub enum TokenError {
         connection: String,
         status: ConnectionStatus,
     },
-    #[error("connection `{connection}` cannot refresh: {reason}")]
-    Config { connection: String, reason: String },
+    #[error("connection `{connection}` cannot refresh: {source}")]
+    Config {
+        connection: String,
+        #[source]
+        source: ProviderError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -438,13 +459,14 @@ impl TokenManager {
                 });
             }
         }
-        let provider =
-            self.providers
-                .provider_config(&record)
-                .map_err(|reason| TokenError::Config {
-                    connection: record.name.clone(),
-                    reason,
-                })?;
+        let provider = self
+            .providers
+            .provider_config(&record)
+            .await
+            .map_err(|source| TokenError::Config {
+                connection: record.name.clone(),
+                source,
+            })?;
         let stored = self
             .store
             .tokens(connection_id)?
@@ -613,11 +635,11 @@ impl TokenManager {
             .as_deref()
             .ok_or_else(|| TokenError::Config {
                 connection: record.name.clone(),
-                reason: "the connection has no OAuth credential key".into(),
+                source: ProviderError::NoCredentialKey,
             })?;
         self.store.credentials(key).map_err(|e| TokenError::Config {
             connection: record.name.clone(),
-            reason: e.to_string(),
+            source: ProviderError::Store(e),
         })
     }
 

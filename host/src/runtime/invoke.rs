@@ -63,15 +63,25 @@ pub struct RouteResponse {
 
 static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
 
+/// A new invocation id, `inv-<start ms, hex>-<sequence>`: unique within the process and
+/// ordered by start time. Every invocation, answered or failed, is known by one.
+pub fn next_invocation_id() -> String {
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let n = NEXT_INVOCATION.fetch_add(1, Ordering::Relaxed);
+    format!("inv-{start:x}-{n}")
+}
+
 impl InvocationMeta {
     pub(crate) fn new(route: &str) -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
-        let n = NEXT_INVOCATION.fetch_add(1, Ordering::Relaxed);
+        Self::with_id(route, next_invocation_id())
+    }
+
+    pub(crate) fn with_id(route: &str, id: String) -> Self {
         InvocationMeta {
-            id: format!("inv-{start:x}-{n}"),
+            id,
             route: route.to_string(),
         }
     }
@@ -112,9 +122,20 @@ impl LoadedComponent {
         conn: &ConnectionContext,
         req: RouteRequest,
     ) -> Result<RouteResponse, InvokeError> {
+        self.invoke_as(conn, req, next_invocation_id()).await
+    }
+
+    /// [`invoke`](Self::invoke) under an id the caller took from [`next_invocation_id`],
+    /// so a failure can be recorded under the id its log lines carry.
+    pub async fn invoke_as(
+        &self,
+        conn: &ConnectionContext,
+        req: RouteRequest,
+        invocation_id: String,
+    ) -> Result<RouteResponse, InvokeError> {
         let route = self.find_route(req.method, &req.path)?;
         let route_name = format!("{} {}", route.method, route.path);
-        let meta = InvocationMeta::new(&route_name);
+        let meta = InvocationMeta::with_id(&route_name, invocation_id);
         let invocation_id = meta.id.clone();
         let wit_req = guest_routes::Request {
             method: req.method.to_wit(),

@@ -21,7 +21,7 @@ pub use cache::CacheKey;
 pub use config::RuntimeConfig;
 pub use engine::Runtime;
 pub use error::{InvokeError, LoadError, MAX_ERROR_TEXT};
-pub use invoke::{RouteRequest, RouteResponse};
+pub use invoke::{RouteRequest, RouteResponse, next_invocation_id};
 pub use loader::{LoadedComponent, Route, RouteAuth};
 
 pub(crate) use bindings::keyway::connector as wit;

@@ -1,8 +1,8 @@
-//! The management API behind the admin key: what the CLI does for connectors,
-//! connections, app credentials and records, over HTTP.
+//! The management API behind the admin key: the connection use cases of
+//! [`crate::services`] over HTTP, for connectors, connections, app credentials and records.
 //!
-//! Owns: request and answer shapes of `/v1/connectors`, `/v1/connections...` (except
-//! route invocation) and `/v1/credentials/{key}`.
+//! Owns: request shapes of `/v1/connectors`, `/v1/connections...` (except route
+//! invocation) and `/v1/credentials/{key}`; answers are the services' views.
 //! Must not: accept a secret outside a request body, echo one back (a body that does not
 //! parse is described by `body.rs`, never quoted), or log a body.
 
@@ -20,34 +20,55 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::body::Json as JsonBody;
 use super::error::ApiError;
-use crate::oauth::{AuthorizationOutcome, ProviderRevocation};
-use crate::services::AuthorizationStart;
-use crate::store::{NewConnection, RecordOrder, RecordQuery};
+use crate::catalog::Lookup;
+use crate::services::views::{
+    AuthorizationUrlView, AuthorizedView, ConnectorView, CredentialView, RevocationView,
+};
+use crate::services::{
+    AuthorizationStart, NewConnectionInput, PlainValue, ServiceError, SettingsInput,
+};
+use crate::store::{RecordOrder, RecordQuery};
 
 type ApiResult = Result<Response, ApiError>;
 
 pub async fn list_connectors(State(state): State<Arc<AppState>>) -> ApiResult {
     let mut connectors = Vec::new();
-    for key in &state.connectors {
-        let loaded = state.services.connector(key).await?;
-        let c = loaded.connector();
-        let routes: Vec<Value> = loaded
-            .component
-            .routes()
-            .iter()
-            .map(
-                |r| json!({ "method": r.method.as_str(), "path": r.path, "auth": r.auth.as_str() }),
-            )
-            .collect();
-        connectors.push(json!({
-            "key": c.key(),
-            "name": c.name(),
-            "version": c.version().to_string(),
-            "oauth": c.oauth().is_some(),
-            "routes": routes,
-        }));
+    for key in &state.connectors.loaded {
+        let loaded = state.services.connector(key, Lookup::KeyOnly).await?;
+        connectors.push(ConnectorView::from(&*loaded));
     }
-    Ok(Json(json!({ "connectors": connectors, "skipped": state.skipped })).into_response())
+    let skipped: Vec<Value> = state
+        .connectors
+        .skipped
+        .iter()
+        .map(|s| json!({ "dir": s.dir, "error": s.error }))
+        .collect();
+    Ok(Json(json!({ "connectors": connectors, "skipped": skipped })).into_response())
+}
+
+/// Plain and secret settings of a request body. Secret values are kept as raw JSON so a
+/// malformed one is refused by name, never echoed back in a parse error.
+fn settings_input(
+    settings: Map<String, Value>,
+    secret_settings: Map<String, Value>,
+) -> Result<SettingsInput, ApiError> {
+    let mut secret = BTreeMap::new();
+    for (name, value) in secret_settings {
+        let Value::String(text) = value else {
+            return Err(ApiError::from(ServiceError::Input {
+                field: format!("secretSettings.{name}"),
+                message: "must be a string".into(),
+            }));
+        };
+        secret.insert(name, SecretString::from(text));
+    }
+    Ok(SettingsInput {
+        plain: settings
+            .into_iter()
+            .map(|(k, v)| (k, PlainValue::Json(v)))
+            .collect(),
+        secret,
+    })
 }
 
 #[derive(Deserialize)]
@@ -57,8 +78,6 @@ pub struct CreateConnection {
     connector: String,
     #[serde(default)]
     settings: Map<String, Value>,
-    /// Kept as raw JSON so a malformed value is refused by name, never echoed back in a
-    /// parse error.
     #[serde(default)]
     secret_settings: Map<String, Value>,
 }
@@ -67,53 +86,35 @@ pub async fn create_connection(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateConnection>,
 ) -> ApiResult {
-    if !state.connectors.contains(&body.connector) {
-        return Err(ApiError::bad_request(format!(
-            "connector: no loaded connector `{}` (GET /v1/connectors lists them)",
-            body.connector
-        )));
-    }
-    let manifest = state
-        .services
-        .catalog
-        .manifest(&body.connector)
-        .map_err(|e| ApiError::bad_request(format!("connector: {e:#}")))?;
-    let c = &manifest.connector;
-    if let Some(name) = body
-        .settings
-        .keys()
-        .find(|k| c.connection().settings_schema.is_secret(k))
-    {
-        return Err(ApiError::bad_request(format!(
-            "settings.{name}: `{name}` is a secret setting; send it in secretSettings"
-        )));
-    }
-    let mut secret = BTreeMap::new();
-    for (name, value) in body.secret_settings {
-        let Value::String(text) = value else {
-            return Err(ApiError::bad_request(format!(
-                "secretSettings.{name}: must be a string"
-            )));
-        };
-        secret.insert(name, SecretString::from(text));
-    }
-    let valid = state
-        .services
-        .catalog
-        .validated_connection(c, &body.settings, &secret)
-        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    let record = state.services.store.create_connection(&NewConnection {
+    let created = state.services.create_connection(NewConnectionInput {
         name: body.name,
-        connector: valid.connector,
-        credential_key: valid.credential_key,
-        settings: valid.settings,
-        secret_settings: valid.secret_settings,
+        connector: body.connector,
+        lookup: Lookup::KeyOnly,
+        settings: settings_input(body.settings, body.secret_settings)?,
     })?;
-    Ok((StatusCode::CREATED, Json(json!(record))).into_response())
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateConnection {
+    #[serde(default)]
+    settings: Map<String, Value>,
+    #[serde(default)]
+    secret_settings: Map<String, Value>,
+}
+
+pub async fn update_connection(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<UpdateConnection>,
+) -> ApiResult {
+    let input = settings_input(body.settings, body.secret_settings)?;
+    Ok(Json(state.services.update_settings(&name, input)?).into_response())
 }
 
 pub async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult {
-    let list = state.services.store.list_connections()?;
+    let list = state.services.list_connections()?;
     Ok(Json(json!({ "connections": list })).into_response())
 }
 
@@ -121,15 +122,14 @@ pub async fn show_connection(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let record = state.services.store.connection_by_name(&name)?;
-    Ok(Json(json!(record)).into_response())
+    Ok(Json(state.services.show_connection(&name)?).into_response())
 }
 
 pub async fn delete_connection(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> ApiResult {
-    state.services.store.delete_connection(&name)?;
+    state.services.delete_connection(&name)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -137,18 +137,6 @@ pub async fn delete_connection(
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeBody {
     scopes: Option<Vec<String>>,
-}
-
-pub fn outcome_json(name: &str, o: &AuthorizationOutcome) -> Value {
-    json!({
-        "connection": name,
-        "status": "connected",
-        "grantedScopes": o.granted_scopes,
-        "missingScopes": o.missing_scopes,
-        "expiresAt": o.expires_at,
-        "hasRefreshToken": o.has_refresh_token,
-        "callbackParams": o.callback_params,
-    })
 }
 
 pub async fn authorize(
@@ -168,51 +156,28 @@ pub async fn authorize(
         .begin_authorization(&name, &redirect, scopes)
         .await?
     {
-        AuthorizationStart::Redirect(request) => Ok(Json(json!({
-            "authorizationUrl": request.url.as_str(),
-            "redirectUri": request.redirect_uri.as_str(),
-            "scopes": request.scopes,
-            "expiresAt": request.expires_at,
-        }))
-        .into_response()),
+        AuthorizationStart::Redirect(request) => {
+            Ok(Json(AuthorizationUrlView::from(&request)).into_response())
+        }
         AuthorizationStart::Connected(outcome) => {
-            let mut answer = outcome_json(&name, &outcome);
-            state.post_connect(&name, &mut answer).await?;
+            let mut answer = AuthorizedView::new(&name, &outcome);
+            state.post_connect(&mut answer).await?;
             Ok(Json(answer).into_response())
         }
     }
 }
 
 pub async fn revoke(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
-    let (outcome, warning) = match state.services.revoke(&name).await? {
-        ProviderRevocation::Revoked => ("revoked_at_provider", None),
-        ProviderRevocation::NoEndpoint => ("no_revocation_endpoint", None),
-        ProviderRevocation::NoTokens => ("no_tokens", None),
-        ProviderRevocation::Failed(e) => ("provider_revocation_failed", Some(e.to_string())),
-    };
-    Ok(Json(json!({
-        "connection": name,
-        "outcome": outcome,
-        "localTokensDeleted": true,
-        "warning": warning,
-    }))
-    .into_response())
+    let outcome = state.services.revoke(&name).await?;
+    Ok(Json(RevocationView::new(&name, &outcome)).into_response())
 }
 
 pub async fn test(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {
     let services = state.services.clone();
-    let res = state
+    let view = state
         .on_guests(async move { services.test_connection(&name).await })
         .await??;
-    let body = serde_json::from_slice::<Value>(&res.body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&res.body).into_owned()));
-    Ok(Json(json!({
-        "status": res.status,
-        "ok": (200..300).contains(&res.status),
-        "invocationId": res.invocation_id,
-        "body": body,
-    }))
-    .into_response())
+    Ok(Json(view).into_response())
 }
 
 #[derive(Deserialize)]
@@ -230,9 +195,7 @@ pub async fn records(
     Path(name): Path<String>,
     Query(q): Query<RecordsQuery>,
 ) -> ApiResult {
-    let store = &state.services.store;
-    store.connection_by_name(&name)?;
-    let records = store.list_records(&RecordQuery {
+    let records = state.services.records(&RecordQuery {
         connection: name,
         entity: q.entity,
         stream: q.stream,
@@ -243,8 +206,7 @@ pub async fn records(
         },
         limit: Some(q.limit.unwrap_or(100).min(10_000)),
     })?;
-    let values: Vec<Value> = records.iter().map(crate::cli::records::to_json).collect();
-    Ok(Json(json!({ "records": values })).into_response())
+    Ok(Json(json!({ "records": records })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -258,7 +220,6 @@ pub async fn invocations(
     Path(name): Path<String>,
     Query(q): Query<InvocationsQuery>,
 ) -> ApiResult {
-    state.services.store.connection_by_name(&name)?;
     let list = state
         .services
         .recent_invocations(&name, q.limit.unwrap_or(20).min(1000))?;
@@ -280,12 +241,12 @@ pub async fn set_credentials(
     let secret = body.client_secret.map(SecretString::from);
     state
         .services
-        .store
         .set_credentials(&key, &body.client_id, secret.as_ref())?;
-    Ok(Json(json!({
-        "key": key,
-        "clientId": body.client_id,
-        "hasSecret": secret.is_some(),
-    }))
+    Ok(Json(CredentialView {
+        key,
+        client_id: body.client_id,
+        has_secret: secret.is_some(),
+        updated_at: None,
+    })
     .into_response())
 }

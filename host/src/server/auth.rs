@@ -139,7 +139,7 @@ pub async fn require_api_key(
         )
         .into_response();
     };
-    match state.services.store.check_api_key(&key) {
+    match state.services.check_api_key(&key) {
         Ok(Some(id)) => {
             req.extensions_mut().insert(ApiKeyId(id));
             next.run(req).await

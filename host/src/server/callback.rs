@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
-use super::admin::outcome_json;
 use super::error::ApiError;
 use crate::oauth::CallbackParams;
+use crate::services::ServiceError;
+use crate::services::views::AuthorizedView;
 
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
@@ -49,14 +50,13 @@ pub async fn callback(
     let json = wants_json(&headers);
     let result = async {
         let params = CallbackParams::from_query(query.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::from_anyhow(e.into()))?;
+            .map_err(|e| ApiError::from(ServiceError::from(e)))?;
         let (name, outcome) = state
             .services
             .complete_authorization(&params, None)
-            .await
-            .map_err(ApiError::from_anyhow)?;
-        let mut answer = outcome_json(&name, &outcome);
-        state.post_connect(&name, &mut answer).await?;
+            .await?;
+        let mut answer = AuthorizedView::new(&name, &outcome);
+        state.post_connect(&mut answer).await?;
         tracing::info!(connection = %name, "connection authorized");
         Ok::<_, ApiError>((name, outcome.missing_scopes.clone(), answer))
     }

@@ -2,17 +2,14 @@
 //! status, plus `invocationId` when a route invocation failed and `Retry-After` when the
 //! caller should come back later.
 //!
-//! Owns: [`ApiError`] and the mapping from library errors to statuses.
+//! Owns: [`ApiError`] and the one mapping from [`ServiceError`] to a status and code.
 //! Must not: put a secret, a token or a request body into a message.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::oauth::AuthorizeError;
-use crate::runtime::InvokeError;
-use crate::services::InvocationFailed;
-use crate::store::StoreError;
+use crate::services::{Kind, ServiceError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -47,66 +44,33 @@ impl ApiError {
         self
     }
 
-    /// Maps an error from the library: known kinds get their own status, the rest are
-    /// 500 with the error chain (which never holds secrets) as the message.
-    pub fn from_anyhow(e: anyhow::Error) -> Self {
-        if let Some(failed) = e.downcast_ref::<InvocationFailed>() {
-            let status = StatusCode::from_u16(failed.http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return ApiError {
-                invocation_id: Some(failed.invocation_id.clone()),
-                ..ApiError::new(status, failed.code, failed.message.clone())
-            };
-        }
-        if let Some(invoke) = e.downcast_ref::<InvokeError>() {
-            let status = StatusCode::from_u16(invoke.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return ApiError::new(status, invoke.code(), invoke.to_string());
-        }
-        if let Some(auth) = e.downcast_ref::<AuthorizeError>() {
-            return match auth {
-                AuthorizeError::Exchange(_) => {
-                    ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", auth.to_string())
-                }
-                AuthorizeError::Store(store) => store_error(store),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "authorization_failed",
-                    auth.to_string(),
-                ),
-            };
-        }
-        if let Some(store) = e.downcast_ref::<StoreError>() {
-            return store_error(store);
-        }
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("{e:#}"),
-        )
-    }
 }
 
-fn store_error(e: &StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
-        StoreError::AlreadyExists { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "already_exists", e.to_string())
+/// The one mapping from a use case's failure to an answer: its kind gives the status (a
+/// route failure keeps the status it asks for), its code and message pass through, and a
+/// failed invocation carries its id.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = match (e.route_status(), e.kind()) {
+            (Some(route), _) => {
+                StatusCode::from_u16(route).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            (None, Kind::Invalid) => StatusCode::BAD_REQUEST,
+            (None, Kind::NotFound) => StatusCode::NOT_FOUND,
+            (None, Kind::Conflict) => StatusCode::CONFLICT,
+            (None, Kind::Upstream) => StatusCode::BAD_GATEWAY,
+            (None, Kind::Internal) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &e {
+            ServiceError::SecretAsPlain { name } => {
+                format!("settings.{name}: `{name}` is a secret setting; send it in secretSettings")
+            }
+            other => other.to_string(),
+        };
+        ApiError {
+            invocation_id: e.invocation_id().map(str::to_string),
+            ..ApiError::new(status, e.code(), message)
         }
-        StoreError::Invalid { .. } => ApiError::bad_request(e.to_string()),
-        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::from_anyhow(e)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        store_error(&e)
     }
 }
 

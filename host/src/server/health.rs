@@ -30,8 +30,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
     Json(serde_json::json!({
         "status": "ready",
-        "connectors": state.connectors.len(),
-        "skipped": state.skipped.len(),
+        "connectors": state.connectors.loaded.len(),
+        "skipped": state.connectors.skipped.len(),
     }))
     .into_response()
 }

@@ -29,6 +29,7 @@ use super::error::ApiError;
 use super::metrics::Denial;
 use super::slots::{Refused, Slot};
 use crate::runtime::{Method, RouteAuth, RouteRequest};
+use crate::services::ServiceError;
 
 /// Request headers a route may see; everything else (credentials, cookies, hop-by-hop)
 /// stays with the host.
@@ -109,12 +110,11 @@ pub async fn invoke(
     let body = super::body::read(&state, req.into_body(), state.config.limits.max_body).await?;
     let slot = take_slot(&state, &key)?;
 
-    let record = state.services.store.connection_by_name(&name)?;
-    let connector = state.services.connector(&record.connector).await?;
+    let (record, connector) = state.services.resolve_connection(&name).await?;
     let route = connector
         .component
         .find_route(method, &route_path)
-        .map_err(|e| ApiError::from_anyhow(e.into()))?;
+        .map_err(|e| ApiError::from(ServiceError::Route(e)))?;
     if route.auth != RouteAuth::ApiKey {
         state.metrics.deny(Denial::InternalRoute);
         return Err(ApiError::new(
@@ -206,7 +206,7 @@ pub async fn invoke(
             Ok(response)
         }
         Err(e) => {
-            let error = ApiError::from_anyhow(e);
+            let error = ApiError::from(e);
             state
                 .metrics
                 .invocation(&connector_key, &route_label, error.code, seconds, &[]);

@@ -26,7 +26,6 @@ pub mod metrics;
 mod request_id;
 mod slots;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -42,19 +41,14 @@ use url::Url;
 
 pub use config::{FileConfig, Overrides, ServeConfig};
 
+use crate::catalog::LoadReport;
 use crate::runtime::RuntimeConfig;
+use crate::services::views::AuthorizedView;
 use crate::services::{Services, ServicesConfig};
 use auth::AdminKey;
 use metrics::Metrics;
 use request_id::REQUEST_ID;
 use slots::Slots;
-
-/// A connector directory that could not be loaded at start-up.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Skipped {
-    pub dir: PathBuf,
-    pub error: String,
-}
 
 /// What every handler shares.
 pub struct AppState {
@@ -64,9 +58,8 @@ pub struct AppState {
     pub config: ServeConfig,
     /// Base URL for the OAuth redirect URI.
     pub public_url: Url,
-    /// Keys of the connectors that loaded.
-    pub connectors: Vec<String>,
-    pub skipped: Vec<Skipped>,
+    /// What loaded at start-up (keys), and what was skipped and why.
+    pub connectors: LoadReport,
     /// Invocation slots, in all and per API key; an invocation that finds none is
     /// refused at once (503, or 429 for a key at its share).
     pub slots: Slots,
@@ -93,35 +86,34 @@ impl AppState {
         })
     }
 
-    /// Runs the connector's `postConnect` step for the connection `name` on the guests'
-    /// runtime and records its outcome in `answer`: the provider `account`, or a
+    /// Runs the connector's `postConnect` step for the connection `answer` names on the
+    /// guests' runtime and records its outcome in `answer`: the provider `account`, or a
     /// `postConnectError` (the connection stays authorized either way).
-    pub async fn post_connect(
-        &self,
-        name: &str,
-        answer: &mut serde_json::Value,
-    ) -> Result<(), error::ApiError> {
+    pub async fn post_connect(&self, answer: &mut AuthorizedView) -> Result<(), error::ApiError> {
         let services = self.services.clone();
-        let connection = name.to_string();
+        let connection = answer.connection.clone();
         let post = self
             .on_guests(async move { services.post_connect(&connection).await })
             .await?;
         match post {
-            Ok(Some(account)) => answer["account"] = serde_json::json!(account),
-            Ok(None) => {}
+            Ok(account) => answer.account = account,
             Err(e) => {
-                tracing::warn!(connection = %name, error = %format!("{e:#}"), "postConnect failed");
-                answer["postConnectError"] = serde_json::Value::String(format!("{e:#}"));
+                tracing::warn!(connection = %answer.connection, error = %e, "postConnect failed");
+                answer.post_connect_error = Some(e.to_string());
             }
         }
         Ok(())
     }
 
     /// The redirect URI the provider sends the user back to.
-    pub fn redirect_uri(&self) -> anyhow::Result<Url> {
-        self.public_url
-            .join(callback::CALLBACK_PATH)
-            .context("building the OAuth redirect URI from the public URL")
+    pub fn redirect_uri(&self) -> Result<Url, error::ApiError> {
+        self.public_url.join(callback::CALLBACK_PATH).map_err(|e| {
+            error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("building the OAuth redirect URI from the public URL: {e}"),
+            )
+        })
     }
 }
 
@@ -134,7 +126,9 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/v1/connections/{name}",
-            get(admin::show_connection).delete(admin::delete_connection),
+            get(admin::show_connection)
+                .patch(admin::update_connection)
+                .delete(admin::delete_connection),
         )
         .route("/v1/connections/{name}/authorize", post(admin::authorize))
         .route("/v1/connections/{name}/revoke", post(admin::revoke))
@@ -220,9 +214,9 @@ async fn prepare(
     }
     let services = Arc::new(Services::open(services_config)?);
     let metrics = Metrics::new();
-    services.tokens.observe(metrics.clone());
+    services.observe_refreshes(metrics.clone());
     let admin = AdminKey::load_or_create(&config.data_dir)?;
-    let (connectors, skipped) = load_connectors(&services, &config.connector_dirs).await;
+    let connectors = services.load_connectors().await;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -242,42 +236,12 @@ async fn prepare(
         metrics,
         public_url,
         connectors,
-        skipped,
         slots,
         guests,
         draining: AtomicBool::new(false),
         config,
     });
     Ok((state, listener))
-}
-
-/// Loads every connector under `dirs`; a bad one is reported and skipped.
-async fn load_connectors(services: &Services, dirs: &[PathBuf]) -> (Vec<String>, Vec<Skipped>) {
-    let mut loaded = Vec::new();
-    let mut skipped = Vec::new();
-    for dir in dirs {
-        for candidate in crate::custody::connector_dirs(dir) {
-            let reference = candidate.display().to_string();
-            match services.connector(&reference).await {
-                Ok(c) => {
-                    let key = c.connector().key().to_string();
-                    tracing::info!(connector = %key, dir = %reference, "connector loaded");
-                    loaded.push(key);
-                }
-                Err(e) => {
-                    let error = format!("{e:#}");
-                    tracing::warn!(dir = %reference, %error, "connector skipped");
-                    skipped.push(Skipped {
-                        dir: candidate,
-                        error,
-                    });
-                }
-            }
-        }
-    }
-    loaded.sort();
-    loaded.dedup();
-    (loaded, skipped)
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -312,7 +276,7 @@ async fn shutdown_signal() {
 /// then lets invocations in flight finish within the grace period.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let sandbox = match config.sandbox {
-        Some(addr) => Some(crate::sandbox::start(addr).await?),
+        Some(addr) => Some(crate::devprovider::start(addr).await?),
         None => None,
     };
     let guests = tokio::runtime::Builder::new_multi_thread()
@@ -329,24 +293,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 async fn serve(
     config: ServeConfig,
-    sandbox: Option<crate::sandbox::Sandbox>,
+    sandbox: Option<crate::devprovider::Sandbox>,
     guests: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let (state, listener) = prepare(config, guests).await?;
     let bound = listener.local_addr()?;
     if let Some(sb) = &sandbox {
-        sb.register_credentials(&state.services.store)?;
+        let dev = sb.credentials();
+        state
+            .services
+            .set_credentials(dev.key, dev.client_id, Some(dev.client_secret))
+            .context("storing the sandbox provider's client credentials")?;
         println!("sandbox provider on http://{}", sb.addr());
     }
     println!("keyway listening on http://{bound}");
     println!("admin key: {}", state.admin.origin);
-    for s in &state.skipped {
+    for s in &state.connectors.skipped {
         println!("skipped connector {}: {}", s.dir.display(), s.error);
     }
     tracing::info!(
         listen = %bound,
-        connectors = state.connectors.len(),
-        skipped = state.skipped.len(),
+        connectors = state.connectors.loaded.len(),
+        skipped = state.connectors.skipped.len(),
         "keyway serving"
     );
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -365,7 +333,7 @@ async fn serve(
     tokio::pin!(server);
     tokio::select! {
         done = &mut server => {
-            state.services.store.flush_history();
+            state.services.flush_history();
             done.context("the server task failed")?;
             return Ok(());
         }
@@ -387,6 +355,6 @@ async fn serve(
         }
     }
     // The history of every finished invocation is on disk before the process exits.
-    state.services.store.flush_history();
+    state.services.flush_history();
     Ok(())
 }

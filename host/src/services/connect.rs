@@ -1,22 +1,20 @@
-//! Connecting and disconnecting stored connections, shared by the CLI and the server:
-//! starting an authorization (or connecting at once with client credentials), completing
-//! it from the provider's callback, and revoking.
+//! Connecting and disconnecting stored connections: starting an authorization (or
+//! connecting at once with client credentials), completing it from the provider's
+//! callback, and revoking.
 //!
 //! Owns: resolving a connection's provider configuration and app credentials for those
 //! three steps.
 //! Must not: decide anything the `oauth` module decides (state, PKCE, exchange, storage),
 //! or put a code, verifier, token or client secret into a result or error.
 
-use anyhow::{Context, anyhow};
 use url::Url;
 
-use super::Services;
-use crate::cli::connections::ConnectorCatalog;
+use super::{ServiceError, ServiceResult, Services};
 use crate::oauth::{
     self, AuthorizationOutcome, AuthorizationRequest, CallbackParams, GrantType, ProviderConfig,
     ProviderRevocation,
 };
-use crate::store::{ClientCredentials, ConnectionRecord};
+use crate::store::{ClientCredentials, ConnectionRecord, StoreError};
 
 /// How an authorization started.
 #[derive(Debug)]
@@ -33,21 +31,30 @@ struct Resolved {
 }
 
 impl Services {
-    fn resolve_oauth(&self, record: ConnectionRecord) -> anyhow::Result<Resolved> {
-        let secrets = self.store.secret_settings(&record.id)?;
-        let provider = ConnectorCatalog::provider_config(&*self.catalog, &record, &secrets)?
-            .ok_or_else(|| anyhow!("connection `{}` does not use OAuth", record.name))?;
+    async fn resolve_oauth(&self, record: ConnectionRecord) -> ServiceResult<Resolved> {
+        let provider = self
+            .providers
+            .resolve(&record)
+            .await?
+            .ok_or_else(|| ServiceError::NotOAuth {
+                connection: record.name.clone(),
+            })?;
         Ok(Resolved { record, provider })
     }
 
-    fn app_credentials(&self, record: &ConnectionRecord) -> anyhow::Result<ClientCredentials> {
+    fn app_credentials(&self, record: &ConnectionRecord) -> ServiceResult<ClientCredentials> {
         let key = record
             .credential_key
             .as_deref()
-            .ok_or_else(|| anyhow!("connection `{}` has no OAuth credential key", record.name))?;
-        self.store
-            .credentials(key)
-            .with_context(|| format!("set the OAuth app credentials `{key}` first"))
+            .ok_or_else(|| ServiceError::NoCredentialKey {
+                connection: record.name.clone(),
+            })?;
+        self.store.credentials(key).map_err(|e| match e {
+            StoreError::NotFound { .. } => ServiceError::MissingCredentials {
+                key: key.to_string(),
+            },
+            other => other.into(),
+        })
     }
 
     /// Starts authorizing the connection `name` with the provider's callback going to
@@ -57,8 +64,10 @@ impl Services {
         name: &str,
         redirect_uri: &Url,
         scopes: Option<Vec<String>>,
-    ) -> anyhow::Result<AuthorizationStart> {
-        let r = self.resolve_oauth(self.store.connection_by_name(name)?)?;
+    ) -> ServiceResult<AuthorizationStart> {
+        let r = self
+            .resolve_oauth(self.store.connection_by_name(name)?)
+            .await?;
         let creds = self.app_credentials(&r.record)?;
         if r.provider.grant_type == GrantType::ClientCredentials {
             let outcome = oauth::connect_client_credentials(
@@ -90,7 +99,7 @@ impl Services {
         &self,
         params: &CallbackParams,
         expected: Option<&str>,
-    ) -> anyhow::Result<(String, AuthorizationOutcome)> {
+    ) -> ServiceResult<(String, AuthorizationOutcome)> {
         let record = match expected {
             Some(name) => self.store.connection_by_name(name)?,
             None => {
@@ -104,7 +113,7 @@ impl Services {
                 self.store.connection_by_id(&id)?
             }
         };
-        let r = self.resolve_oauth(record)?;
+        let r = self.resolve_oauth(record).await?;
         let creds = self.app_credentials(&r.record)?;
         let outcome = oauth::complete_authorization(
             &self.store,
@@ -121,8 +130,10 @@ impl Services {
 
     /// Revokes the connection's grant at the provider (when it has an endpoint) and
     /// deletes its tokens.
-    pub async fn revoke(&self, name: &str) -> anyhow::Result<ProviderRevocation> {
-        let r = self.resolve_oauth(self.store.connection_by_name(name)?)?;
+    pub async fn revoke(&self, name: &str) -> ServiceResult<ProviderRevocation> {
+        let r = self
+            .resolve_oauth(self.store.connection_by_name(name)?)
+            .await?;
         let creds = match &r.record.credential_key {
             Some(k) => Some(self.store.credentials(k)?),
             None => None,

@@ -36,7 +36,7 @@ impl std::fmt::Debug for NewApiKey {
 }
 
 /// What a listing shows of a key.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct ApiKeySummary {
     pub id: String,
     pub name: String,

@@ -10,13 +10,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use rusqlite::{OptionalExtension, Row, params};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::{Aad, Store, StoreError, new_id, now_unix};
+use super::{Store, StoreError, new_id, now_unix};
 
 /// Lifecycle status of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionStatus {
     PendingAuthorization,
     Connected,
@@ -92,7 +91,7 @@ impl fmt::Debug for NewConnection {
 }
 
 /// A connection as stored (no secret values).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct ConnectionRecord {
     pub id: String,
     pub name: String,
@@ -118,7 +117,7 @@ pub struct ConnectionRecord {
 }
 
 /// The provider account a connection is bound to (from the connector's `postConnect` route).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ProviderAccount {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -252,16 +251,7 @@ impl Store {
             )
             .map_err(StoreError::sql("creating a connection"))?;
             for (key, value) in &new.secret_settings {
-                let aad_id = format!("{id}/{key}");
-                let blob = sealer.seal_str(
-                    Aad::new("connection_secrets", &aad_id, "value"),
-                    value.expose_secret(),
-                );
-                tx.execute(
-                    "INSERT INTO connection_secrets (connection_id, key, value) VALUES (?1, ?2, ?3)",
-                    params![id, key, blob],
-                )
-                .map_err(StoreError::sql("storing a secret setting"))?;
+                super::secret_settings::insert(&tx, &sealer, &id, key, value)?;
             }
             tx.commit()
                 .map_err(StoreError::sql("creating a connection"))?;
@@ -336,30 +326,6 @@ impl Store {
         Ok(())
     }
 
-    /// The connection's secret settings, opened.
-    pub fn secret_settings(
-        &self,
-        connection_id: &str,
-    ) -> Result<BTreeMap<String, SecretString>, StoreError> {
-        let rows: Vec<(String, Vec<u8>)> = {
-            let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT key, value FROM connection_secrets WHERE connection_id = ?1")
-                .map_err(StoreError::sql("reading secret settings"))?;
-            stmt.query_map([connection_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|rows| rows.collect())
-                .map_err(StoreError::sql("reading secret settings"))?
-        };
-        let sealer = self.sealer();
-        let mut out = BTreeMap::new();
-        for (key, blob) in rows {
-            let aad_id = format!("{connection_id}/{key}");
-            let value = sealer.open_str(Aad::new("connection_secrets", &aad_id, "value"), &blob)?;
-            out.insert(key, value);
-        }
-        Ok(out)
-    }
-
     /// Sets the status and the last error shown to operators.
     pub fn set_connection_status(
         &self,
@@ -432,6 +398,7 @@ impl Store {
 pub(crate) mod tests {
     use super::*;
     use crate::store::MasterKey;
+    use secrecy::ExposeSecret;
 
     pub(crate) fn new_conn(name: &str) -> NewConnection {
         let mut settings = serde_json::Map::new();

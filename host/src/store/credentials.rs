@@ -31,7 +31,7 @@ impl fmt::Debug for ClientCredentials {
 }
 
 /// What `credentials list` shows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct CredentialSummary {
     pub key: String,
     pub client_id: String,

@@ -9,8 +9,7 @@ use super::{Store, StoreError};
 use rusqlite::{Connection, params};
 
 /// One finished invocation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvocationRecord {
     pub id: String,
     pub connection: String,

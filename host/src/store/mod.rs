@@ -18,6 +18,7 @@ pub mod leases;
 pub mod migrations;
 pub mod records;
 pub mod rotate;
+mod secret_settings;
 pub mod states;
 pub mod tokens;
 

@@ -27,8 +27,7 @@ pub struct RecordTarget<'a> {
 }
 
 /// A record as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     pub id: i64,
     pub connection: String,

@@ -14,7 +14,7 @@ use super::crypto::{self, KEY_FILE, KeyOrigin, MasterKey, NEXT_KEY_FILE, Sealer}
 use super::{Aad, Store, StoreError, key_check_aad, key_check_plaintext, open_connection};
 
 /// What a rotation did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct RotationReport {
     /// Number of sealed values re-sealed (including the key check).
     pub resealed: usize,

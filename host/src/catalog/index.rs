@@ -129,13 +129,35 @@ impl ConnectorIndex {
     /// the directory is one of the index's, the index's own manifest is returned, so that
     /// every spelling of a directory yields the same manifest.
     pub fn check(&self, loaded: LoadedManifest) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
+        match self.claim_of(&loaded)? {
+            Some(Claim {
+                manifest: Some(indexed),
+                ..
+            }) => Ok(indexed.clone()),
+            _ => Ok(Arc::new(loaded)),
+        }
+    }
+
+    /// Like [`check`](Self::check), but keeps `loaded` (read again after its file changed)
+    /// instead of the index's older copy.
+    pub fn check_fresh(
+        &self,
+        loaded: LoadedManifest,
+    ) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
+        self.claim_of(&loaded)?;
+        Ok(Arc::new(loaded))
+    }
+
+    /// The index's claim for `loaded`'s directory when it is the one directory claiming
+    /// its key; an error naming every directory when another directory claims it too.
+    fn claim_of(&self, loaded: &LoadedManifest) -> Result<Option<&Claim>, AmbiguousKey> {
         let key = loaded.connector.key().to_string();
         let claims = self.by_key.get(&key).map(Vec::as_slice).unwrap_or(&[]);
         let here = canonical(&loaded.dir);
         let mine = claims.iter().find(|c| c.canonical == here);
         match (claims, mine) {
-            ([], _) => Ok(Arc::new(loaded)),
-            ([one], Some(_)) => Ok(one.manifest.clone().unwrap_or_else(|| Arc::new(loaded))),
+            ([], _) => Ok(None),
+            ([one], Some(_)) => Ok(Some(one)),
             (_, Some(_)) => Err(AmbiguousKey {
                 key,
                 dirs: claims.iter().map(|c| c.dir.clone()).collect(),
@@ -145,7 +167,7 @@ impl ConnectorIndex {
                 dirs: claims
                     .iter()
                     .map(|c| c.dir.clone())
-                    .chain([loaded.dir])
+                    .chain([loaded.dir.clone()])
                     .collect(),
             }),
         }

@@ -1,4 +1,5 @@
-//! The sandbox provider: a small OAuth 2.0 authorization server and a paged "orders" API
+//! The development provider behind `keyway serve --sandbox` (named apart from the wasm
+//! sandbox in `runtime`): a small OAuth 2.0 authorization server and a paged "orders" API
 //! on loopback, so a newcomer can connect, authorize in the browser and sync without any
 //! external account, and connector authors have a local provider to try things against.
 //!
@@ -25,7 +26,6 @@ use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
-use crate::store::Store;
 
 /// The credential key the `sandbox` connector's manifest names.
 pub const CREDENTIAL_KEY: &str = "sandbox";
@@ -47,13 +47,22 @@ impl Sandbox {
         self.addr
     }
 
-    /// Stores the sandbox's client credentials under [`CREDENTIAL_KEY`], so connections
-    /// of the `sandbox` connector can authorize with no set-up.
-    pub fn register_credentials(&self, store: &Store) -> anyhow::Result<()> {
-        store
-            .set_credentials(CREDENTIAL_KEY, CLIENT_ID, Some(&self.client_secret))
-            .context("storing the sandbox provider's client credentials")
+    /// The provider's client credentials; stored under [`CREDENTIAL_KEY`], connections of
+    /// the `sandbox` connector authorize with no set-up.
+    pub fn credentials(&self) -> DevCredentials<'_> {
+        DevCredentials {
+            key: CREDENTIAL_KEY,
+            client_id: CLIENT_ID,
+            client_secret: &self.client_secret,
+        }
     }
+}
+
+/// The provider's OAuth app credentials, to store under `key` before connecting.
+pub struct DevCredentials<'a> {
+    pub key: &'static str,
+    pub client_id: &'static str,
+    pub client_secret: &'a SecretString,
 }
 
 /// A grant waiting for the user's decision, or a code waiting for its exchange.

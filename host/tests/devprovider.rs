@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use keyway_host::sandbox;
+use keyway_host::devprovider;
 use keyway_host::store::{MasterKey, Store};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -18,13 +18,16 @@ struct Provider {
 }
 
 async fn provider() -> Provider {
-    let sb = sandbox::start("127.0.0.1:0".parse().unwrap())
+    let sb = devprovider::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
-    sb.register_credentials(&store).unwrap();
-    let creds = store.credentials(sandbox::CREDENTIAL_KEY).unwrap();
+    let dev = sb.credentials();
+    store
+        .set_credentials(dev.key, dev.client_id, Some(dev.client_secret))
+        .unwrap();
+    let creds = store.credentials(devprovider::CREDENTIAL_KEY).unwrap();
     let secret = creds.client_secret.unwrap();
     let basic = STANDARD.encode(format!("{}:{}", creds.client_id, secret.expose_secret()));
     Provider {
@@ -46,7 +49,7 @@ impl Provider {
         let url = format!(
             "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&state=st1&scope=orders%3Aread+account%3Aread&code_challenge={challenge}&code_challenge_method=S256",
             self.base,
-            sandbox::CLIENT_ID,
+            devprovider::CLIENT_ID,
             url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
         );
         let page = self
@@ -206,7 +209,7 @@ async fn denial_bad_clients_and_foreign_redirects_are_refused() {
         .get(format!(
             "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&code_challenge=x&code_challenge_method=S256",
             p.base,
-            sandbox::CLIENT_ID
+            devprovider::CLIENT_ID
         ))
         .send()
         .await
@@ -218,7 +221,7 @@ async fn denial_bad_clients_and_foreign_redirects_are_refused() {
         .get(format!(
             "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&state=s",
             p.base,
-            sandbox::CLIENT_ID,
+            devprovider::CLIENT_ID,
             url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
         ))
         .send()

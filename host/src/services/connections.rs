@@ -1,0 +1,168 @@
+//! The connection use cases both edges share: create, list, show, update settings and
+//! delete. Connecting (authorize, complete, revoke) is `connect.rs`; running routes,
+//! `testConnection` included, is `invoke.rs`.
+//!
+//! Owns: turning settings as given (typed text from a command line, JSON from an API
+//! body, secrets kept apart) into validated, split settings; the one refusal of a secret
+//! given as a plain setting.
+//! Must not: put a secret value into an answer, an error or a log line.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+
+use super::views::ConnectionView;
+use super::{ServiceError, ServiceResult, Services};
+use crate::catalog::{CatalogError, Lookup};
+use crate::manifest::Connector;
+use crate::store::NewConnection;
+
+/// A plain setting's value as it arrived.
+#[derive(Debug, Clone)]
+pub enum PlainValue {
+    /// JSON, as an API body gives it: used as it is.
+    Json(Value),
+    /// Text, as a command line gives it: read by the settings schema (a string for a
+    /// string setting, else JSON when it parses).
+    Text(String),
+}
+
+/// Settings as given, before validation.
+#[derive(Default)]
+pub struct SettingsInput {
+    pub plain: Vec<(String, PlainValue)>,
+    pub secret: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for SettingsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsInput")
+            .field("plain", &self.plain)
+            .field("secret", &self.secret.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A connection to create.
+#[derive(Debug)]
+pub struct NewConnectionInput {
+    pub name: String,
+    /// The connector's key (or, with [`Lookup::KeyOrPath`], its directory).
+    pub connector: String,
+    pub lookup: Lookup,
+    pub settings: SettingsInput,
+}
+
+/// Plain values read for `connector`'s schema; a secret among them is refused.
+fn plain_values(connector: &Connector, given: Vec<(String, PlainValue)>) -> ServiceResult<Map<String, Value>> {
+    let schema = &connector.connection().settings_schema;
+    if let Some(name) = schema.first_secret(given.iter().map(|(n, _)| n.as_str())) {
+        return Err(ServiceError::SecretAsPlain {
+            name: name.to_string(),
+        });
+    }
+    Ok(given
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                PlainValue::Json(v) => v,
+                PlainValue::Text(t) => schema.parse_text(&name, &t),
+            };
+            (name, value)
+        })
+        .collect())
+}
+
+impl Services {
+    /// Creates a connection in `pending_authorization` with validated settings (schema
+    /// and `hostValidation`), its secret settings sealed.
+    pub fn create_connection(&self, input: NewConnectionInput) -> ServiceResult<ConnectionView> {
+        let manifest = self
+            .catalog
+            .manifest(&input.connector, input.lookup)
+            .map_err(|e| match (e, input.lookup) {
+                (CatalogError::NotFound { .. }, Lookup::KeyOnly) => ServiceError::Input {
+                    field: "connector".into(),
+                    message: format!(
+                        "no loaded connector `{}` (the connector list shows the ones served)",
+                        input.connector
+                    ),
+                },
+                (other, _) => other.into(),
+            })?;
+        let c = &manifest.connector;
+        let plain = plain_values(c, input.settings.plain)?;
+        let valid = c
+            .validate_parts(&plain, &BTreeMap::new(), &input.settings.secret)
+            .map_err(|errors| ServiceError::Settings {
+                connector: c.key().to_string(),
+                errors,
+            })?;
+        let (settings, secret_settings) = valid.split();
+        let record = self.store.create_connection(&NewConnection {
+            name: input.name,
+            connector: c.key().to_string(),
+            credential_key: c.oauth().map(|o| o.client.credential_key.clone()),
+            settings,
+            secret_settings,
+        })?;
+        Ok(ConnectionView::from(&record))
+    }
+
+    /// Every connection, by name.
+    pub fn list_connections(&self) -> ServiceResult<Vec<ConnectionView>> {
+        Ok(self
+            .store
+            .list_connections()?
+            .iter()
+            .map(ConnectionView::from)
+            .collect())
+    }
+
+    /// One connection.
+    pub fn show_connection(&self, name: &str) -> ServiceResult<ConnectionView> {
+        Ok(ConnectionView::from(&self.store.connection_by_name(name)?))
+    }
+
+    /// Changes settings of the connection `name`: each setting given replaces the stored
+    /// one (a JSON `null` plain value removes it); the rest are kept. The result must
+    /// validate as a whole. Tokens and status are left as they are.
+    pub fn update_settings(&self, name: &str, given: SettingsInput) -> ServiceResult<ConnectionView> {
+        let record = self.store.connection_by_name(name)?;
+        let manifest = self
+            .catalog
+            .manifest(&record.connector, Lookup::KeyOrPath)?;
+        let c = &manifest.connector;
+        let mut plain = record.settings.clone();
+        for (k, v) in plain_values(c, given.plain)? {
+            if v.is_null() {
+                plain.remove(&k);
+            } else {
+                plain.insert(k, v);
+            }
+        }
+        let mut secret = self.store.secret_settings(&record.id)?;
+        secret.extend(given.secret);
+        let valid = c
+            .validate_parts(&plain, &BTreeMap::new(), &secret)
+            .map_err(|errors| ServiceError::Settings {
+                connector: c.key().to_string(),
+                errors,
+            })?;
+        let (settings, secret_settings) = valid.split();
+        self.store
+            .replace_settings(&record.id, &settings, &secret_settings)?;
+        self.forget_settings(&record.id);
+        self.show_connection(name)
+    }
+
+    /// Deletes the connection with its tokens, settings, records and history.
+    pub fn delete_connection(&self, name: &str) -> ServiceResult<()> {
+        let record = self.store.connection_by_name(name)?;
+        self.store.delete_connection(name)?;
+        self.tokens.invalidate(&record.id);
+        self.forget_settings(&record.id);
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! The host's use cases, shared by both edges (the CLI and the server): one home each.
+//! [`Services`] joins the store, the catalog of connectors, token custody, outbound HTTP
+//! and the ingest sink; the use cases are its methods, one file per resource:
+//! connections (`connections.rs`), connecting them (`connect.rs`), running their routes
+//! and the history of those runs (`invoke.rs`), and what the rest reads
+//! (`records.rs`). Every answer an edge prints is a view (`views.rs`); every failure is a
+//! [`ServiceError`].
+//!
+//! Owns: wiring, and the per-connection cache of validated settings.
+//! Must not: parse a command line or an HTTP request, or decide what the store, catalog,
+//! registry, runtime or `oauth` decide.
+
+mod connect;
+mod connections;
+mod error;
+mod invoke;
+mod records;
+pub mod views;
+
+pub use connect::AuthorizationStart;
+pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
+pub use error::{InvocationFailed, Kind, ServiceError, ServiceResult};
+
+use crate::catalog::{Catalog, LoadReport, Lookup};
+use crate::custody::StoredProviders;
+use crate::egress::{Egress, EgressConfig, EgressLimits};
+use crate::ingest::{IngestSink, SqliteSink};
+use crate::manifest::ValidSettings;
+use crate::oauth::background::{self, BackgroundOptions};
+use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
+use crate::registry::LoadedConnector;
+use crate::runtime::RuntimeConfig;
+use crate::store::{ConnectionRecord, Store};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Total time one token, revocation or discovery request may take.
+const OAUTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to set the services up.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    pub data_dir: PathBuf,
+    /// Directories to find connectors in by key.
+    pub connector_dirs: Vec<PathBuf>,
+    pub egress: EgressConfig,
+    pub egress_limits: EgressLimits,
+    pub runtime: RuntimeConfig,
+}
+
+impl ServicesConfig {
+    /// Defaults for `data_dir` and `connector_dirs`: compiled components cached in the data
+    /// directory, default limits.
+    pub fn new(data_dir: PathBuf, connector_dirs: Vec<PathBuf>) -> Self {
+        let runtime = RuntimeConfig {
+            cache_dir: Some(data_dir.join("cache")),
+            ..RuntimeConfig::default()
+        };
+        ServicesConfig {
+            data_dir,
+            connector_dirs,
+            egress: EgressConfig::default(),
+            egress_limits: EgressLimits::default(),
+            runtime,
+        }
+    }
+}
+
+pub struct Services {
+    store: Arc<Store>,
+    catalog: Arc<Catalog>,
+    tokens: Arc<TokenManager>,
+    providers: Arc<StoredProviders>,
+    oauth_http: OAuthHttp,
+    egress: Arc<Egress>,
+    egress_limits: EgressLimits,
+    ingest: Arc<dyn IngestSink>,
+    /// Validated settings by connection id, with the version of the stored settings.
+    settings: Mutex<HashMap<String, (String, ValidSettings)>>,
+}
+
+impl Services {
+    /// Opens the store (creating the data directory and master key on first use) and
+    /// sets up the rest. No component runtime is started until a route is run.
+    pub fn open(config: ServicesConfig) -> ServiceResult<Services> {
+        let store = Arc::new(Store::open(&config.data_dir)?);
+        let egress = Arc::new(
+            Egress::new(config.egress).map_err(|e| ServiceError::Egress(e.message.clone()))?,
+        );
+        // The host's own OAuth requests take the guests' egress: one address policy, one pool.
+        let http = OAuthHttp::new(egress.clone(), OAUTH_TIMEOUT);
+        let mut runtime_config = config.runtime;
+        if runtime_config.cache_key.is_none() {
+            runtime_config.cache_key = Some(store.component_cache_key());
+        }
+        let catalog = Arc::new(Catalog::new(config.connector_dirs.clone(), runtime_config));
+        let providers = Arc::new(StoredProviders {
+            catalog: catalog.clone(),
+            store: store.clone(),
+            resolver: Arc::new(ProviderResolver::new(http.clone())),
+        });
+        let tokens = Arc::new(TokenManager::new(
+            store.clone(),
+            http.clone(),
+            providers.clone(),
+            RefreshPolicy::default(),
+        ));
+        let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
+        Ok(Services {
+            ingest,
+            store,
+            catalog,
+            tokens,
+            providers,
+            oauth_http: http,
+            egress,
+            egress_limits: config.egress_limits,
+            settings: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Loads every connector under the connector directories (the server does at
+    /// start-up); one that cannot be loaded is reported and skipped.
+    pub async fn load_connectors(&self) -> LoadReport {
+        self.catalog.load_all().await
+    }
+
+    /// The loaded connector for a reference (a key; with [`Lookup::KeyOrPath`] also a
+    /// connector directory), loaded once per version of its files.
+    pub async fn connector(
+        &self,
+        reference: &str,
+        lookup: Lookup,
+    ) -> ServiceResult<Arc<LoadedConnector>> {
+        Ok(self.catalog.connector(reference, lookup).await?)
+    }
+
+    /// Lets `observer` see every refresh outcome (the server's metrics).
+    pub fn observe_refreshes(&self, observer: Arc<dyn RefreshObserver>) {
+        self.tokens.observe(observer);
+    }
+
+    /// Starts the background refresher on the current runtime; it runs until the handle
+    /// is aborted.
+    pub fn spawn_refresher(&self, opts: BackgroundOptions) -> tokio::task::JoinHandle<()> {
+        background::spawn(self.tokens.clone(), opts)
+    }
+
+    /// Writes the queued invocation history to disk.
+    pub fn flush_history(&self) {
+        self.store.flush_history();
+    }
+
+    /// The id of the live API key `key`; `None` for an unknown, wrong or revoked key.
+    pub fn check_api_key(&self, key: &secrecy::SecretString) -> ServiceResult<Option<String>> {
+        Ok(self.store.check_api_key(key)?)
+    }
+
+    /// Stores OAuth app credentials under `key` (the client secret sealed).
+    pub fn set_credentials(
+        &self,
+        key: &str,
+        client_id: &str,
+        client_secret: Option<&secrecy::SecretString>,
+    ) -> ServiceResult<()> {
+        Ok(self.store.set_credentials(key, client_id, client_secret)?)
+    }
+
+    /// The validated settings of a stored connection. Opening the secret settings and
+    /// running the schema and hostValidation checks happen once per version of the
+    /// connection's stored settings, not on every call.
+    fn settings_of(
+        &self,
+        connector: &LoadedConnector,
+        record: &ConnectionRecord,
+    ) -> ServiceResult<ValidSettings> {
+        let version = format!(
+            "{}|{}|{:?}",
+            record.updated_at,
+            serde_json::Value::Object(record.settings.clone()),
+            record.callback_params
+        );
+        if let Some((cached_version, settings)) = self
+            .settings
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&record.id).cloned())
+            && cached_version == version
+        {
+            return Ok(settings);
+        }
+        let secrets = self.store.secret_settings(&record.id)?;
+        let settings = connector
+            .connector()
+            .validate_parts(&record.settings, &record.callback_params, &secrets)
+            .map_err(|errors| ServiceError::StoredSettings {
+                connection: record.name.clone(),
+                connector: record.connector.clone(),
+                errors,
+            })?;
+        if let Ok(mut m) = self.settings.lock() {
+            m.insert(record.id.clone(), (version, settings.clone()));
+        }
+        Ok(settings)
+    }
+
+    /// Forgets the cached settings of a connection (after they changed).
+    fn forget_settings(&self, connection_id: &str) {
+        if let Ok(mut m) = self.settings.lock() {
+            m.remove(connection_id);
+        }
+    }
+}
