@@ -168,7 +168,8 @@ impl Catalog {
     }
 
     fn entry(&self, reference: &str, lookup: Lookup) -> Result<Arc<Entry>, CatalogError> {
-        if let Some(hit) = lock(&self.entries).get(reference).cloned() {
+        let cached = lock(&self.entries).get(reference).cloned();
+        if let Some(hit) = cached {
             if hit.is_current() {
                 return Ok(hit);
             }

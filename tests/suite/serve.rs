@@ -80,7 +80,7 @@ async fn sandbox_flow_from_connection_to_records() {
 
     let shown = send(admin(http.get(server.url("/v1/connections/demo")))).await;
     assert_eq!(shown.json["status"], "connected", "{}", shown.text);
-    assert_eq!(shown.json["account_name"], "Sandbox Coffee Co.");
+    assert_eq!(shown.json["account"]["name"], "Sandbox Coffee Co.");
 
     let (_, key) = server.create_api_key("newcomer");
     let sync = send(
@@ -204,7 +204,7 @@ async fn api_keys_and_the_admin_key_are_enforced() {
 
     let listed = server.cli(&["api-keys", "list", "--json"]);
     let listed: Value = serde_json::from_slice(&listed.stdout).expect("JSON list");
-    assert!(listed[0]["revoked_at"].is_i64());
+    assert!(listed[0]["revokedAt"].is_i64());
     assert!(!String::from_utf8_lossy(&server.cli(&["api-keys", "list"]).stdout).contains(&key));
     assert!(!server.logs().contains(&key));
 }
