@@ -15,11 +15,12 @@ mod index;
 pub use index::{AmbiguousKey, ConnectorIndex, connector_dirs};
 
 use crate::cli::connections::{ConnectorCatalog, RawSettings, ValidatedConnection};
-use crate::egress::{BoxFuture, TokenError as DoorError, TokenErrorCode, TokenSource};
+use crate::egress::{TokenError as DoorError, TokenErrorCode, TokenSource};
 use crate::manifest::{self, Connector, LoadedManifest, MANIFEST_FILE, ValidSettings};
 use crate::oauth::refresh::{ProviderSource, TokenError};
 use crate::oauth::{OAuthHttp, OidcEndpoints, ProviderConfig, TokenManager, TokenPaths, discover};
 use crate::store::{ConnectionRecord, Store};
+use crate::types::BoxFuture;
 use anyhow::{Context, anyhow, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};

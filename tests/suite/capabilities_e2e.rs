@@ -7,9 +7,10 @@
 
 use keyway_host::cli::connections::{ConnectorCatalog, RawSettings};
 use keyway_host::oauth::{self, CallbackParams};
-use keyway_host::runtime::{Method, RouteRequest};
+use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{Services, ServicesConfig};
 use keyway_host::store::NewConnection;
+use keyway_host::types::Method;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, logs};

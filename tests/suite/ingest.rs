@@ -4,8 +4,9 @@
 
 use keyway_host::context::{ConnectionContext, Grants, SecretString};
 use keyway_host::ingest::{IngestSink, SqliteSink};
-use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime};
+use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime};
 use keyway_host::store::{MasterKey, NewConnection, Store};
+use keyway_host::types::Method;
 use keyway_tests::{components, keyway_bin, test_runtime_config};
 use serde_json::{Value, json};
 use std::path::Path;

@@ -3,8 +3,9 @@
 
 use keyway_host::context::{ConnectionContext, Grants, SecretString};
 use keyway_host::runtime::{
-    InvokeError, LoadError, Method, RouteAuth, RouteRequest, Runtime, RuntimeConfig,
+    InvokeError, LoadError, RouteAuth, RouteRequest, Runtime, RuntimeConfig,
 };
+use keyway_host::types::Method;
 use keyway_tests::{components, test_runtime_config};
 use serde_json::{Value, json};
 use std::path::Path;

@@ -4,10 +4,11 @@
 
 use keyway_host::context::{ConnectionContext, Grants, SecretString};
 use keyway_host::egress::{
-    Bindings, BoxFuture, Egress, EgressConfig, EgressLimits, FnPolicy, InjectFormat, InjectRule,
-    TokenError, TokenSource,
+    Bindings, Egress, EgressConfig, EgressLimits, FnPolicy, InjectFormat, InjectRule, TokenError,
+    TokenSource,
 };
-use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime};
+use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime};
+use keyway_host::types::{BoxFuture, Method};
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, test_runtime_config};
 use serde_json::Value;

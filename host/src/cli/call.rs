@@ -4,8 +4,9 @@
 use super::settings_args;
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
-use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime};
+use crate::runtime::{RouteRequest, RouteResponse, Runtime};
 use crate::services::{InvocationFailed, Services, ServicesConfig};
+use crate::types::Method;
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
