@@ -101,7 +101,7 @@ impl Services {
         ));
         let mut runtime_config = config.runtime;
         if runtime_config.cache_key.is_none() {
-            runtime_config.cache_key = Some(store.component_cache_key());
+            runtime_config.cache_key = Some(store.component_cache_key().into());
         }
         let runtime = Runtime::new(runtime_config)?;
         let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
