@@ -11,31 +11,11 @@ use crate::egress::{
 };
 use crate::ingest::IngestSink;
 use crate::redact::Redactor;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
-
-/// A secret value. Its `Debug` never prints the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    pub fn new(value: impl Into<String>) -> Self {
-        SecretString(value.into())
-    }
-
-    /// The value, for the one place that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString([REDACTED])")
-    }
-}
 
 /// What the connector's manifest grants it.
 #[derive(Debug, Clone, Default)]
@@ -197,7 +177,7 @@ impl ContextBuilder {
     }
 
     pub fn build(self) -> ConnectionContext {
-        let redactor = Redactor::new(self.secrets.values().map(SecretString::expose));
+        let redactor = Redactor::new(self.secrets.values().map(|s| s.expose_secret()));
         let deny_all: Arc<dyn UrlPolicy> = Arc::new(FnPolicy(|_: &url::Url| false));
         ConnectionContext {
             connector: self.connector,
@@ -227,7 +207,7 @@ impl SecretSource for ContextSecrets<'_> {
             return Err(SecretError::NotPermitted(name.to_string()));
         }
         match self.0.secrets.get(name) {
-            Some(value) => Ok(value.expose().to_string()),
+            Some(value) => Ok(value.expose_secret().to_string()),
             None if self.0.grants.secret_settings.contains(name) => {
                 Err(SecretError::NotFound(name.to_string()))
             }

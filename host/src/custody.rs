@@ -8,9 +8,10 @@
 //! blocks (`oauth::resolve`) or talk to token endpoints (`oauth`).
 
 use crate::catalog::{Catalog, Lookup};
-use crate::egress::{BoxFuture, TokenError as DoorError, TokenErrorCode, TokenSource};
+use crate::egress::{TokenError as DoorError, TokenErrorCode, TokenSource};
 use crate::oauth::{ProviderConfig, ProviderError, ProviderResolver, TokenError, TokenManager};
 use crate::store::{ConnectionRecord, Store};
+use crate::types::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;

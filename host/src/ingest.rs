@@ -18,7 +18,7 @@ pub use memory::{MemoryRecord, MemorySink};
 pub use sqlite::SqliteSink;
 pub use validate::{Record, canonical_key};
 
-use crate::egress::BoxFuture;
+use crate::types::BoxFuture;
 
 /// Largest payload, in bytes of JSON text: 1 MiB. A record bigger than this is a
 /// document, not a record; the connector should split it or store a reference.

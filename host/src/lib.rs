@@ -4,9 +4,10 @@
 //! same code: the sandbox that runs connector components ([`runtime`]), the host side of
 //! each WIT interface ([`imports`]), what one invocation may see ([`context`]), manifests
 //! ([`manifest`]), the connectors served ([`catalog`]), outbound HTTP ([`egress`]), OAuth
-//! custody ([`oauth`], [`custody`], [`store`]), the use cases ([`services`]) and the two
-//! edges: the command line ([`cli`]) and the HTTP server ([`server`]). See
-//! `ARCHITECTURE.md` for the map, the layers and the invariants.
+//! custody ([`oauth`], [`custody`], [`store`]), the use cases ([`services`]), the shared
+//! vocabulary ([`types`]) and the two edges: the command line ([`cli`]) and the HTTP
+//! server ([`server`]). See `ARCHITECTURE.md` for the map and the invariants;
+//! `tests/layers.rs` enforces which module may import which.
 
 pub mod catalog;
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod runtime;
 pub mod server;
 pub mod services;
 pub mod store;
+pub mod types;

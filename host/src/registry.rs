@@ -6,7 +6,7 @@
 //! This module owns finding a connector's component and joining manifest and component.
 //! It must not validate manifests (the `manifest` module does) nor run routes (`runtime`).
 
-use crate::context::{ConnectionContext, Grants, SecretString};
+use crate::context::{ConnectionContext, Grants};
 use crate::egress::{self, Bindings, Egress, EgressLimits, InjectFormat, TokenSource, UrlPolicy};
 use crate::ingest::IngestSink;
 use crate::manifest::{
@@ -15,6 +15,7 @@ use crate::manifest::{
 };
 use crate::runtime::{LoadError, LoadedComponent, Runtime};
 use http::HeaderName;
+use secrecy::SecretString;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl LoadedConnector {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                b = b.secret(name, SecretString::new(text));
+                b = b.secret(name, SecretString::from(text));
             } else {
                 b = b.setting(name, value.clone());
             }

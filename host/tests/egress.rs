@@ -18,13 +18,14 @@ use hyper::body::{Body, Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use keyway_host::egress::{
-    AddressVetting, Auth, Bindings, BoxFuture, CallLog, Egress, EgressConfig, EgressContext,
-    EgressError, EgressErrorCode, EgressLimits, FnPolicy, InboundResponse, InjectFormat,
-    InjectRule, InjectedValues, Method, NoSecrets, OAuthAuth, OutboundRequest, PreparedRequest,
-    RequestCounter, SecretError, SecretSource, Target, TokenError, TokenErrorCode, TokenSource,
-    Transport, UrlPolicy,
+    AddressVetting, Auth, Bindings, CallLog, Egress, EgressConfig, EgressContext, EgressError,
+    EgressErrorCode, EgressLimits, FnPolicy, InboundResponse, InjectFormat, InjectRule,
+    InjectedValues, NoSecrets, OAuthAuth, OutboundRequest, PreparedRequest, RequestCounter,
+    SecretError, SecretSource, Target, TokenError, TokenErrorCode, TokenSource, Transport,
+    UrlPolicy,
 };
 use keyway_host::redact::Redactor;
+use keyway_host::types::{BoxFuture, Method};
 use tokio::net::TcpListener;
 use url::Url;
 

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use keyway_host::manifest::{self, Connector, ExpandError, Method};
+use keyway_host::manifest::{self, Connector, ExpandError};
+use keyway_host::types::Method;
 use serde_json::{Map, Value, json};
 
 fn example(name: &str) -> Connector {

@@ -75,10 +75,11 @@ pub fn readable_secret_context(
     connection: &str,
     value: &str,
 ) -> keyway_host::context::ConnectionContext {
-    use keyway_host::context::{ConnectionContext, Grants, SecretString};
+    use keyway_host::context::{ConnectionContext, Grants};
+    use secrecy::SecretString;
     ConnectionContext::builder(connector)
         .connection(connection)
-        .secret("api_token", SecretString::new(value))
+        .secret("api_token", SecretString::from(value))
         .grants(Grants {
             readable_secrets: ["api_token".to_string()].into(),
             secret_settings: ["api_token".to_string()].into(),

@@ -7,11 +7,12 @@
 
 use keyway_host::catalog::Lookup;
 use keyway_host::oauth::CallbackParams;
-use keyway_host::runtime::{Method, RouteRequest};
+use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
     AuthorizationStart, NewConnectionInput, Services, ServicesConfig, SettingsInput,
 };
 use keyway_host::store::DB_FILE;
+use keyway_host::types::Method;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, logs};

@@ -6,9 +6,10 @@
 //! The hostile test component runs through `registry::load` (manifest -> bindings), the
 //! real runtime and egress layer, against the local API on 127.0.0.1.
 
-use keyway_host::egress::{BoxFuture, Egress, EgressConfig, EgressLimits, TokenError, TokenSource};
+use keyway_host::egress::{Egress, EgressConfig, EgressLimits, TokenError, TokenSource};
 use keyway_host::registry::{self, Doors, LoadedConnector};
-use keyway_host::runtime::{Method, RouteRequest, Runtime};
+use keyway_host::runtime::{RouteRequest, Runtime};
+use keyway_host::types::{BoxFuture, Method};
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, test_runtime_config};
 use serde_json::{Value, json};

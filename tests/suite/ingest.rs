@@ -2,11 +2,13 @@
 //! stores them in the SQLite store of a data directory; duplicates, grants, bad payloads
 //! and `keyway records` are checked against the database file and the binary.
 
-use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::context::{ConnectionContext, Grants};
 use keyway_host::ingest::{IngestSink, SqliteSink};
-use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime};
+use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime};
 use keyway_host::store::{MasterKey, NewConnection, Store};
+use keyway_host::types::Method;
 use keyway_tests::{components, keyway_bin, test_runtime_config};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -50,7 +52,7 @@ async fn fixture() -> Fixture {
 
 fn builder() -> keyway_host::context::ContextBuilder {
     ConnectionContext::builder("ingester")
-        .secret("api_token", SecretString::new(CANARY))
+        .secret("api_token", SecretString::from(CANARY))
         .grants(Grants {
             writable_entities: ["Order".to_string(), "Customer".to_string()].into(),
             secret_settings: ["api_token".to_string()].into(),

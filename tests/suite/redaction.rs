@@ -2,7 +2,8 @@
 //! captured into the host's logs, attributed and redacted.
 
 use keyway_host::context::ConnectionContext;
-use keyway_host::runtime::{Method, RouteRequest, Runtime};
+use keyway_host::runtime::{RouteRequest, Runtime};
+use keyway_host::types::Method;
 use keyway_tests::{components, logs};
 use std::path::Path;
 

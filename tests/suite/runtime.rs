@@ -1,11 +1,13 @@
 //! The runtime spine end to end: the real `hello`, `misbehave` and `not-a-connector`
 //! components, compiled by the build script, run through the host's runtime.
 
-use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::context::{ConnectionContext, Grants};
 use keyway_host::runtime::{
-    InvokeError, LoadError, Method, RouteAuth, RouteRequest, Runtime, RuntimeConfig,
+    InvokeError, LoadError, RouteAuth, RouteRequest, Runtime, RuntimeConfig,
 };
+use keyway_host::types::Method;
 use keyway_tests::{components, test_runtime_config};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -30,10 +32,10 @@ fn hello_context() -> ConnectionContext {
         .connection("hello-test")
         .setting("greeting", json!("Bonjour"))
         .setting("page_size", json!(50))
-        .secret("api_token", SecretString::new("canary-api-token-7f3a"))
+        .secret("api_token", SecretString::from("canary-api-token-7f3a"))
         .secret(
             "other_secret",
-            SecretString::new("canary-other-secret-91bc"),
+            SecretString::from("canary-other-secret-91bc"),
         )
         .grants(grants)
         .build()

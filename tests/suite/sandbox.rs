@@ -2,14 +2,16 @@
 //! the real runtime and the real egress layer, and each attempt is refused with the
 //! right code while the host keeps serving.
 
-use keyway_host::context::{ConnectionContext, Grants, SecretString};
+use keyway_host::context::{ConnectionContext, Grants};
 use keyway_host::egress::{
-    Bindings, BoxFuture, Egress, EgressConfig, EgressLimits, FnPolicy, InjectFormat, InjectRule,
-    TokenError, TokenSource,
+    Bindings, Egress, EgressConfig, EgressLimits, FnPolicy, InjectFormat, InjectRule, TokenError,
+    TokenSource,
 };
-use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime};
+use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime};
+use keyway_host::types::{BoxFuture, Method};
 use keyway_tests::provider::LocalApi;
 use keyway_tests::{components, test_runtime_config};
+use secrecy::SecretString;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,10 +131,13 @@ fn context_with(
     };
     ConnectionContext::builder("hostile")
         .connection("hostile-test")
-        .secret("api_token", SecretString::new("canary-secret-setting-4e5f"))
+        .secret(
+            "api_token",
+            SecretString::from("canary-secret-setting-4e5f"),
+        )
         .secret(
             "webhook_secret",
-            SecretString::new("canary-webhook-secret-6a7b"),
+            SecretString::from("canary-webhook-secret-6a7b"),
         )
         .grants(Grants {
             readable_secrets: ["webhook_secret".to_string()].into(),

@@ -4,7 +4,8 @@
 //! across the 64 KiB cap of guest stdout, never appears, not even its first characters.
 
 use keyway_host::context::ConnectionContext;
-use keyway_host::runtime::{LoadedComponent, Method, RouteRequest, Runtime, RuntimeConfig};
+use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime, RuntimeConfig};
+use keyway_host::types::Method;
 use keyway_tests::{components, logs, test_runtime_config};
 use std::path::Path;
 

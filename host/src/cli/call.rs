@@ -4,8 +4,9 @@
 use super::{CliError, settings_args};
 use crate::egress::{Egress, EgressConfig};
 use crate::registry::{self, Doors};
-use crate::runtime::{Method, RouteRequest, RouteResponse, Runtime};
+use crate::runtime::{RouteRequest, RouteResponse, Runtime};
 use crate::services::{ServiceError, Services, ServicesConfig};
+use crate::types::Method;
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;

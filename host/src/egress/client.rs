@@ -29,9 +29,8 @@ use url::{Host, Position, Url};
 use super::error::EgressError;
 use super::limits::EgressLimits;
 use super::policy::origin_of;
-use super::transport::{
-    BoxFuture, InboundResponse, PreparedRequest, Target, Transport, header_pairs,
-};
+use super::transport::{InboundResponse, PreparedRequest, Target, Transport, header_pairs};
+use crate::types::BoxFuture;
 
 type Sender = SendRequest<Full<Bytes>>;
 

@@ -23,7 +23,7 @@ use url::Url;
 
 use super::error::{EgressError, EgressErrorCode, SecretError, TokenError};
 use super::policy::{UrlPolicy, origin_of};
-use super::transport::BoxFuture;
+use crate::types::BoxFuture;
 
 /// Supplies the connection's OAuth access token (cached or refreshed, single flight).
 pub trait TokenSource: Send + Sync {

@@ -38,6 +38,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::redact::Redactor;
+use crate::types::Method;
 
 pub use addr::{AddressPolicy, blocked_range};
 pub use client::{NetworkSettings, NetworkTransport, default_tls_config};
@@ -52,12 +53,7 @@ pub use limits::{EgressLimits, RequestCounter};
 pub use policy::{FnPolicy, UrlPolicy, check_url, origin_of};
 pub use record::{CallLog, CallRecord};
 pub use resolve::{Resolve, SystemResolver, resolve_vetted};
-pub use transport::{
-    AddressVetting, BoxFuture, InboundResponse, PreparedRequest, Target, Transport,
-};
-
-/// The five methods the WIT contract offers (shared with the route table).
-pub use crate::runtime::Method;
+pub use transport::{AddressVetting, InboundResponse, PreparedRequest, Target, Transport};
 
 /// The guest's request, as raw as it arrived (mirrors the WIT `request` record).
 #[derive(Clone)]
@@ -402,6 +398,7 @@ fn scrub(message: &str, redactor: &Redactor, seen: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::BoxFuture;
 
     fn is_send<T: Send>(_: &T) {}
     fn is_send_sync<T: Send + Sync>() {}

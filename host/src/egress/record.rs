@@ -8,8 +8,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::Method;
 use super::error::EgressErrorCode;
+use crate::types::Method;
 
 /// One outbound call (or a refused attempt at one).
 #[derive(Debug, Clone, PartialEq, Eq)]

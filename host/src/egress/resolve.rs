@@ -16,7 +16,7 @@ use url::{Host, Url};
 use super::addr::AddressPolicy;
 use super::error::EgressError;
 use super::policy::origin_of;
-use super::transport::BoxFuture;
+use crate::types::BoxFuture;
 
 /// At most this many vetted addresses are kept per request.
 const MAX_ADDRESSES: usize = 16;

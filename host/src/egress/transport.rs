@@ -11,9 +11,7 @@
 //! already allowed and already carries its injected header.
 
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -21,9 +19,7 @@ use url::Url;
 
 use super::error::EgressError;
 use super::limits::EgressLimits;
-
-/// A boxed, sendable future, so the seams stay usable as `dyn` trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::types::BoxFuture;
 
 /// Where a prepared request may go.
 #[derive(Debug, Clone, PartialEq, Eq)]

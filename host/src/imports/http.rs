@@ -7,8 +7,9 @@
 use super::{ErrorCode, WitError, wit_error};
 use crate::context::ContextSecrets;
 use crate::egress::{self, EgressContext, EgressErrorCode, OutboundRequest};
+use crate::runtime::HostState;
 use crate::runtime::wit::http as wit;
-use crate::runtime::{HostState, Method};
+use crate::types::Method;
 
 fn to_request(req: wit::Request) -> OutboundRequest {
     let auth = match req.auth {
@@ -19,7 +20,7 @@ fn to_request(req: wit::Request) -> OutboundRequest {
         wit::Auth::Secret(name) => egress::Auth::Secret(name),
     };
     OutboundRequest {
-        method: Method::from_wit(req.method),
+        method: Method::from(req.method),
         url: req.url,
         headers: req.headers,
         body: req.body,

@@ -5,6 +5,7 @@
 use super::{ErrorCode, WitError, wit_error};
 use crate::runtime::HostState;
 use crate::runtime::wit::secrets as wit;
+use secrecy::ExposeSecret;
 
 impl wit::Host for HostState {
     fn get(&mut self, name: String) -> wasmtime::Result<Result<String, WitError>> {
@@ -18,7 +19,7 @@ impl wit::Host for HostState {
             )));
         }
         match conn.secrets.get(&name) {
-            Some(value) => Ok(Ok(value.expose().to_string())),
+            Some(value) => Ok(Ok(value.expose_secret().to_string())),
             None => Ok(Err(wit_error(
                 ErrorCode::NotFound,
                 format!("the connection has no value for secret `{name}`"),

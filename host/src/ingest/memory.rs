@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{IngestBatch, IngestError, IngestSink, Stored};
-use crate::egress::BoxFuture;
+use crate::types::BoxFuture;
 
 /// One record a [`MemorySink`] kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use super::{IngestBatch, IngestError, IngestSink, Stored};
-use crate::egress::BoxFuture;
 use crate::store::{RecordTarget, RecordWrite, Store};
+use crate::types::BoxFuture;
 
 /// Stores records in the SQLite store.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problem};
 use super::settings::SettingsSchema;
 use super::template::UrlTemplate;
+use crate::types::Method;
 
 /// A validated manifest.
 #[derive(Debug)]
@@ -101,9 +102,6 @@ pub enum Kind {
     Source,
     Destination,
 }
-
-/// HTTP method of a connector route (the runtime's own type).
-pub use crate::runtime::Method;
 
 /// A route of the connector's component.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,11 +3,12 @@
 //! references. Must not judge OAuth or settings (`validate.rs`, `settings.rs`), and
 //! reports every problem rather than stopping at the first.
 
-use super::connector::{Method, Permissions, RouteRef};
+use super::connector::{Permissions, RouteRef};
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::raw::{RawEntityVerb, RawMethod, RawPermissions, RawRouteRef, RawSecretVerb};
 use super::settings::SettingsSchema;
+use crate::types::Method;
 
 pub(super) fn check_key(key: &str, at: &Pointer, p: &mut Problems) {
     let ok = !key.is_empty()

@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use connector::{
-    AccessType, ClientAuthMethod, Connection, Connector, Kind, Method, OAuthClient, OAuthConfig,
-    OAuthFlow, Permissions, RouteRef, TokenPath, TokenPaths,
+    AccessType, ClientAuthMethod, Connection, Connector, Kind, OAuthClient, OAuthConfig, OAuthFlow,
+    Permissions, RouteRef, TokenPath, TokenPaths,
 };
 pub use host_validation::{HostError, HostRule, Normalizer};
 pub use inject::{InjectRule, InjectShape};

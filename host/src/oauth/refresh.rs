@@ -32,7 +32,7 @@ pub trait ProviderSource: Send + Sync {
     fn provider_config<'a>(
         &'a self,
         connection: &'a ConnectionRecord,
-    ) -> crate::egress::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>>;
+    ) -> crate::types::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>>;
 }
 
 /// Every connection gets the same configuration (tests, benchmarks, an embedder with one
@@ -43,7 +43,7 @@ impl ProviderSource for FixedProvider {
     fn provider_config<'a>(
         &'a self,
         _connection: &'a ConnectionRecord,
-    ) -> crate::egress::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>> {
+    ) -> crate::types::BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>> {
         let config = self.0.clone();
         Box::pin(async move { Ok(config) })
     }

@@ -28,10 +28,8 @@ use std::sync::OnceLock;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::store::MasterKey;
-
-/// The label the cache key is derived from the master key with.
-const CACHE_KEY_LABEL: &str = "component-cache";
+use crate::store::crypto::COMPONENT_CACHE_LABEL;
+use crate::store::{MasterKey, SubKey};
 /// First bytes of an authenticated entry (format version 1).
 const MAGIC: &[u8; 8] = b"KWCC\x01\0\0\0";
 const TAG_LEN: usize = 32;
@@ -40,9 +38,18 @@ const MAX_ENTRY_BYTES: u64 = 1 << 30;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The key that authenticates cache entries. `Debug` is redacted.
+/// The key that authenticates cache entries: the master key's component-cache sub-key,
+/// zeroed when dropped. `Debug` is redacted.
 #[derive(Clone)]
-pub struct CacheKey([u8; 32]);
+pub struct CacheKey(SubKey);
+
+/// The store hands out the sub-key; the runtime (or whoever builds its configuration)
+/// turns it into the cache key.
+impl From<SubKey> for CacheKey {
+    fn from(key: SubKey) -> Self {
+        CacheKey(key)
+    }
+}
 
 impl std::fmt::Debug for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,23 +60,19 @@ impl std::fmt::Debug for CacheKey {
 impl CacheKey {
     /// The cache's sub-key of `master`.
     pub fn from_master(master: &MasterKey) -> Self {
-        CacheKey(master.derive_subkey(CACHE_KEY_LABEL))
+        CacheKey(master.derive_subkey(COMPONENT_CACHE_LABEL))
     }
 
-    /// The key of this process when none is configured: random, made once.
+    /// The key of this process when none is configured: the sub-key of a random master
+    /// key, made once.
     fn process_key() -> &'static CacheKey {
         static KEY: OnceLock<CacheKey> = OnceLock::new();
-        KEY.get_or_init(|| {
-            use rand::RngCore;
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            CacheKey(bytes)
-        })
+        KEY.get_or_init(|| CacheKey::from_master(&MasterKey::generate()))
     }
 
     fn mac(&self, identity: &str, artifact: &[u8]) -> HmacSha256 {
         // HMAC accepts keys of any length; a 32-byte key cannot be refused.
-        let mut mac = match HmacSha256::new_from_slice(&self.0) {
+        let mut mac = match HmacSha256::new_from_slice(self.0.expose_secret()) {
             Ok(mac) => mac,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };

@@ -3,7 +3,6 @@
 //! response check, and the guest's captured output written to the logs, redacted, with
 //! one line per stream or log door that went over its per-invocation cap.
 
-use super::Method;
 use super::bindings::{Connector, guest_routes};
 use super::engine::EPOCH_TICK;
 use super::error::{InvokeError, MAX_ERROR_TEXT};
@@ -12,6 +11,7 @@ use super::state::HostState;
 use crate::context::ConnectionContext;
 use crate::egress::CallRecord;
 use crate::redact::Redactor;
+use crate::types::Method;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ impl LoadedComponent {
         let meta = InvocationMeta::with_id(&route_name, invocation_id);
         let invocation_id = meta.id.clone();
         let wit_req = guest_routes::Request {
-            method: req.method.to_wit(),
+            method: req.method.into(),
             path: req.path,
             query: req.query,
             headers: req.headers,

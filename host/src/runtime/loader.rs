@@ -3,11 +3,12 @@
 //! `keyway:connector` world, and its route table read and validated.
 
 use super::bindings::{ConnectorPre, guest_routes};
+use super::cache;
 use super::engine::Runtime;
 use super::error::LoadError;
 use super::invoke::InvocationMeta;
-use super::{Method, cache};
 use crate::context::ConnectionContext;
+use crate::types::Method;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -135,7 +136,7 @@ fn validate_routes(key: &str, raw: Vec<guest_routes::Route>) -> Result<Vec<Route
     let mut seen = BTreeSet::new();
     let mut routes = Vec::with_capacity(raw.len());
     for r in raw {
-        let method = Method::from_wit(r.method);
+        let method = Method::from(r.method);
         let path = r.path;
         if !path.starts_with('/')
             || path.len() > MAX_ROUTE_PATH

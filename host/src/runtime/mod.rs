@@ -17,6 +17,8 @@ mod loader;
 mod state;
 mod stdio;
 
+use crate::types::Method;
+
 pub use cache::CacheKey;
 pub use config::RuntimeConfig;
 pub use engine::Runtime;
@@ -28,51 +30,10 @@ pub(crate) use bindings::keyway::connector as wit;
 pub(crate) use bindings::wit_types;
 pub(crate) use state::HostState;
 
-/// An HTTP method a route can be declared with (mirrors the WIT `method` enum).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
-
-    /// Parses `GET`, `post`, ... (case-insensitive).
-    pub fn parse(text: &str) -> Option<Method> {
-        match text.to_ascii_uppercase().as_str() {
-            "GET" => Some(Method::Get),
-            "POST" => Some(Method::Post),
-            "PUT" => Some(Method::Put),
-            "PATCH" => Some(Method::Patch),
-            "DELETE" => Some(Method::Delete),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn to_http(self) -> http::Method {
-        match self {
-            Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
-            Method::Put => http::Method::PUT,
-            Method::Patch => http::Method::PATCH,
-            Method::Delete => http::Method::DELETE,
-        }
-    }
-
-    pub(crate) fn to_wit(self) -> wit_types::Method {
-        match self {
+// The WIT `method` enum is generated here; the shared `Method` lives in `types`.
+impl From<Method> for wit_types::Method {
+    fn from(m: Method) -> Self {
+        match m {
             Method::Get => wit_types::Method::Get,
             Method::Post => wit_types::Method::Post,
             Method::Put => wit_types::Method::Put,
@@ -80,8 +41,10 @@ impl Method {
             Method::Delete => wit_types::Method::Delete,
         }
     }
+}
 
-    pub(crate) fn from_wit(m: wit_types::Method) -> Method {
+impl From<wit_types::Method> for Method {
+    fn from(m: wit_types::Method) -> Self {
         match m {
             wit_types::Method::Get => Method::Get,
             wit_types::Method::Post => Method::Post,
@@ -89,11 +52,5 @@ impl Method {
             wit_types::Method::Patch => Method::Patch,
             wit_types::Method::Delete => Method::Delete,
         }
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }

@@ -7,6 +7,7 @@ use super::stdio::{GuestOutput, MIN_MARGIN};
 use crate::context::ConnectionContext;
 use crate::egress::{CallLog, RequestCounter};
 use crate::redact::Redactor;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -95,7 +96,7 @@ impl HostState {
             .conn
             .secrets
             .values()
-            .map(|s| s.expose().to_string())
+            .map(|s| s.expose_secret().to_string())
             .collect();
         known.extend(self.learned.iter().cloned());
         known.push(value.to_string());

@@ -28,8 +28,9 @@ use super::auth::ApiKeyId;
 use super::error::ApiError;
 use super::metrics::Denial;
 use super::slots::{Refused, Slot};
-use crate::runtime::{Method, RouteAuth, RouteRequest};
+use crate::runtime::{RouteAuth, RouteRequest};
 use crate::services::ServiceError;
+use crate::types::Method;
 
 /// Request headers a route may see; everything else (credentials, cookies, hop-by-hop)
 /// stays with the host.

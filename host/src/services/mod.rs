@@ -93,7 +93,7 @@ impl Services {
         let http = OAuthHttp::new(egress.clone(), OAUTH_TIMEOUT);
         let mut runtime_config = config.runtime;
         if runtime_config.cache_key.is_none() {
-            runtime_config.cache_key = Some(store.component_cache_key());
+            runtime_config.cache_key = Some(store.component_cache_key().into());
         }
         let catalog = Arc::new(Catalog::new(config.connector_dirs.clone(), runtime_config));
         let providers = Arc::new(StoredProviders {

@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
 use secrecy::SecretString;
+use secrecy::zeroize::Zeroizing;
 
 /// Environment variable that carries the base64 master key.
 pub const MASTER_KEY_ENV: &str = "KEYWAY_MASTER_KEY";
@@ -83,6 +84,27 @@ impl fmt::Display for KeyOrigin {
     }
 }
 
+/// The label of the compiled-component cache's sub-key (see [`MasterKey::derive_subkey`]).
+pub const COMPONENT_CACHE_LABEL: &str = "component-cache";
+
+/// A 256-bit key derived from the master key for one purpose. Its bytes are zeroed when
+/// it is dropped; `Debug` is redacted.
+#[derive(Clone)]
+pub struct SubKey(Zeroizing<[u8; 32]>);
+
+impl SubKey {
+    /// The key bytes, for the one place that keys a MAC with them.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SubKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubKey(<redacted>)")
+    }
+}
+
 /// A 256-bit master key. `Debug` is redacted.
 #[derive(Clone)]
 pub struct MasterKey([u8; 32]);
@@ -126,7 +148,7 @@ impl MasterKey {
     /// A 256-bit key for one purpose: HMAC-SHA256 under the master key of a fixed label
     /// naming the purpose. Distinct labels give independent keys, and a sub-key reveals
     /// nothing about the master key.
-    pub fn derive_subkey(&self, label: &str) -> [u8; 32] {
+    pub fn derive_subkey(&self, label: &str) -> SubKey {
         use hmac::Mac;
         // HMAC accepts keys of any length; a 32-byte key cannot be refused.
         let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0) {
@@ -135,7 +157,7 @@ impl MasterKey {
         };
         mac.update(b"keyway/v1/subkey/");
         mac.update(label.as_bytes());
-        mac.finalize().into_bytes().into()
+        SubKey(Zeroizing::new(mac.finalize().into_bytes().into()))
     }
 
     /// The key from `KEYWAY_MASTER_KEY` or an existing `<data_dir>/master.key`, without

@@ -6,7 +6,10 @@
 //! states, leases and ingested records (one file each), re-sealing under a new key, and the
 //! invocation history, committed by a writer thread behind the caller (`history.rs`).
 //! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
-//! secret in an error or log line, or talk to the network.
+//! secret in an error or log line, or talk to the network. It is the bottom layer: it
+//! imports no module of the crate but `types` and `redact` (`host/tests/layers.rs` checks),
+//! so it hands out key material (the component cache's `SubKey`) rather than building
+//! the types of the layers above.
 
 pub mod api_keys;
 pub mod connections;
@@ -32,7 +35,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub use api_keys::{ApiKeySummary, NewApiKey};
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
 pub use credentials::{ClientCredentials, CredentialSummary};
-pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer};
+pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer, SubKey};
 pub use invocations::InvocationRecord;
 pub use records::{RecordOrder, RecordQuery, RecordTarget, RecordWrite, StoredRecord};
 pub use tokens::{StoredTokens, TokenWrite};
@@ -97,7 +100,7 @@ pub struct Store {
     history: OnceLock<Option<history::HistoryWriter>>,
     sealer: std::sync::RwLock<Sealer>,
     /// The compiled-component cache's sub-key of the master key this store opened with.
-    cache_key: crate::runtime::CacheKey,
+    cache_key: SubKey,
     db_path: PathBuf,
     data_dir: PathBuf,
     key_origin: KeyOrigin,
@@ -155,7 +158,7 @@ impl Store {
         db_path: &Path,
     ) -> Result<Store, StoreError> {
         let sealer = Sealer::new(&key);
-        let cache_key = crate::runtime::CacheKey::from_master(&key);
+        let cache_key = key.derive_subkey(crypto::COMPONENT_CACHE_LABEL);
         match read_key_check(&conn)? {
             Some(blob) => {
                 if sealer.open(key_check_aad(), &blob).is_err() {
@@ -199,9 +202,10 @@ impl Store {
         &self.key_origin
     }
 
-    /// The key that authenticates compiled-component cache entries, derived from the
+    /// The sub-key that authenticates compiled-component cache entries, derived from the
     /// master key (the key of this store's start; a rotation takes effect on restart).
-    pub fn component_cache_key(&self) -> crate::runtime::CacheKey {
+    /// The runtime builds its cache key from it; the store never names the runtime.
+    pub fn component_cache_key(&self) -> SubKey {
         self.cache_key.clone()
     }
 

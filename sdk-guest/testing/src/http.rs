@@ -9,9 +9,10 @@
 use crate::pattern;
 use bytes::Bytes;
 use keyway_host::egress::{
-    AddressVetting, BoxFuture, EgressError, EgressErrorCode, EgressLimits, InboundResponse,
-    PreparedRequest, Transport, origin_of,
+    AddressVetting, EgressError, EgressErrorCode, EgressLimits, InboundResponse, PreparedRequest,
+    Transport, origin_of,
 };
+use keyway_host::types::BoxFuture;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -5,8 +5,8 @@
 //! This module owns the batch log. It must not validate batches or decide duplicates:
 //! the host's ingest path and `MemorySink` do.
 
-use keyway_host::egress::BoxFuture;
 use keyway_host::ingest::{IngestBatch, IngestError, IngestSink, MemorySink, Stored};
+use keyway_host::types::BoxFuture;
 use serde_json::Value;
 use std::sync::Mutex;
 

@@ -15,13 +15,14 @@
 //! message or a log line.
 
 use keyway_host::custody::door_error;
-use keyway_host::egress::{BoxFuture, TokenError as DoorError, TokenSource};
+use keyway_host::egress::{TokenError as DoorError, TokenSource};
 use keyway_host::manifest::OAuthConfig;
 use keyway_host::oauth::classify::{Failure, classify_response};
 use keyway_host::oauth::http::RawResponse;
 use keyway_host::oauth::refresh::{ProviderError, TokenError};
 use keyway_host::oauth::{GrantType, ProviderConfig, TokenPaths};
 use keyway_host::store::{ConnectionStatus, now_unix};
+use keyway_host::types::BoxFuture;
 use serde_json::{Map, Value, json};
 use std::collections::VecDeque;
 use std::sync::Mutex;

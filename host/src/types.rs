@@ -1,0 +1,85 @@
+//! The host's shared vocabulary: small types that several layers speak, kept at the
+//! bottom so that no module has to import a higher one to name them.
+//!
+//! Owns [`Method`] (the five HTTP methods of the WIT contract, shared by route tables,
+//! manifests and outbound requests) and [`BoxFuture`] (the boxed future of the `dyn`
+//! seams). Must not: import any other module of the crate, or grow behaviour beyond
+//! spelling and conversion; a type that needs a layer's logic belongs to that layer.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future, so the seams stay usable as `dyn` trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An HTTP method a route can be declared with or a guest can send (mirrors the WIT
+/// `method` enum; the runtime converts to and from the generated type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Parses `GET`, `post`, ... (case-insensitive).
+    pub fn parse(text: &str) -> Option<Method> {
+        match text.to_ascii_uppercase().as_str() {
+            "GET" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "PATCH" => Some(Method::Patch),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Method;
+
+    #[test]
+    fn parse_is_case_insensitive_and_round_trips() {
+        for m in [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+        ] {
+            assert_eq!(Method::parse(m.as_str()), Some(m));
+            assert_eq!(Method::parse(&m.as_str().to_ascii_lowercase()), Some(m));
+            assert_eq!(m.to_http().as_str(), m.as_str());
+        }
+        assert_eq!(Method::parse("HEAD"), None);
+    }
+}
