@@ -17,7 +17,7 @@ pub use index::{AmbiguousKey, ConnectorIndex, connector_dirs};
 use crate::cli::connections::{ConnectorCatalog, RawSettings, ValidatedConnection};
 use crate::egress::{BoxFuture, TokenError as DoorError, TokenErrorCode, TokenSource};
 use crate::manifest::{self, Connector, LoadedManifest, MANIFEST_FILE, ValidSettings};
-use crate::oauth::refresh::{ProviderSource, TokenError};
+use crate::oauth::refresh::{ProviderError, ProviderSource, TokenError};
 use crate::oauth::{OAuthHttp, OidcEndpoints, ProviderConfig, TokenManager, TokenPaths, discover};
 use crate::store::{ConnectionRecord, Store};
 use anyhow::{Context, anyhow, bail};
@@ -335,18 +335,20 @@ pub struct StoredProviders {
 }
 
 impl ProviderSource for StoredProviders {
-    fn provider_config(
-        &self,
-        connection: &ConnectionRecord,
-    ) -> Result<Arc<ProviderConfig>, String> {
-        match self.catalog.provider_config_of(&self.store, connection) {
-            Ok(Some(config)) => Ok(Arc::new(config)),
-            Ok(None) => Err(format!(
-                "connector `{}` has no OAuth block",
-                connection.connector
-            )),
-            Err(e) => Err(format!("{e:#}")),
-        }
+    fn provider_config<'a>(
+        &'a self,
+        connection: &'a ConnectionRecord,
+    ) -> BoxFuture<'a, Result<Arc<ProviderConfig>, ProviderError>> {
+        Box::pin(async move {
+            match self.catalog.provider_config_of(&self.store, connection) {
+                Ok(Some(config)) => Ok(Arc::new(config)),
+                Ok(None) => Err(ProviderError::NoOAuth {
+                    connector: connection.connector.clone(),
+                }),
+                // `{:#}` keeps the causes in the message, as an operator needs them.
+                Err(e) => Err(ProviderError::Other(format!("{e:#}").into())),
+            }
+        })
     }
 }
 

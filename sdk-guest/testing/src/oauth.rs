@@ -19,7 +19,7 @@ use keyway_host::egress::{BoxFuture, TokenError as DoorError, TokenSource};
 use keyway_host::manifest::OAuthConfig;
 use keyway_host::oauth::classify::{Failure, classify_response};
 use keyway_host::oauth::http::RawResponse;
-use keyway_host::oauth::refresh::TokenError;
+use keyway_host::oauth::refresh::{ProviderError, TokenError};
 use keyway_host::oauth::{GrantType, ProviderConfig, TokenPaths};
 use keyway_host::store::{ConnectionStatus, now_unix};
 use serde_json::{Map, Value, json};
@@ -311,9 +311,11 @@ impl SeededTokens {
         let Some(outcome) = live.outcomes.pop_front() else {
             return Err(TokenError::Config {
                 connection: self.connection.clone(),
-                reason: "the test seeded no refresh outcome for this refresh \
-                         (add one with OAuthState::refresh)"
-                    .into(),
+                source: ProviderError::Other(
+                    "the test seeded no refresh outcome for this refresh \
+                     (add one with OAuthState::refresh)"
+                        .into(),
+                ),
             });
         };
         match classify_response(&self.provider, &outcome.raw(&self.provider.token_paths)) {

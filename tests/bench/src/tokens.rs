@@ -15,7 +15,7 @@ use keyway_host::egress::{
     OutboundRequest, RequestCounter, TokenError, TokenSource,
 };
 use keyway_host::oauth::{
-    self, CallbackParams, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
+    self, CallbackParams, FixedProvider, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
 use keyway_host::redact::Redactor;
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
@@ -61,8 +61,7 @@ pub fn save_token(store: &Store, id: &str, expires_at: i64) -> anyhow::Result<()
 
 /// A token manager whose every connection uses `provider`.
 pub fn manager(store: Arc<Store>, provider: ProviderConfig) -> anyhow::Result<TokenManager> {
-    let provider = Arc::new(provider);
-    let source = move |_: &ConnectionRecord| Ok::<_, String>(provider.clone());
+    let source = FixedProvider(Arc::new(provider));
     Ok(TokenManager::new(
         store,
         keyway_tests::oidc::loopback_http(Duration::from_secs(10)),
