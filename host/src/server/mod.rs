@@ -8,7 +8,8 @@
 //! every log line of a request is inside its span.
 //!
 //! Owns: start-up (connectors loaded and checked, bad ones skipped), the router, the
-//! invocation slots, and graceful shutdown (connections and their clocks: `conn.rs`).
+//! invocation slots, the background token refresher's life (started once serving, stopped
+//! after the drain), and graceful shutdown (connections and their clocks: `conn.rs`).
 //! Must not: run guest code outside [`crate::services::Services`], or log a request body,
 //! query string, key or token.
 
@@ -349,6 +350,16 @@ async fn serve(
         skipped = state.skipped.len(),
         "keyway serving"
     );
+    // On the guests' runtime: a pass reads SQLite and may resolve a provider configuration
+    // synchronously, which must not hold up the front's I/O. Stopped when dropped.
+    let refresher = {
+        let _runtime = state.guests.enter();
+        crate::oauth::background::spawn(
+            state.services.tokens.clone(),
+            state.config.refresh.clone(),
+            state.metrics.clone(),
+        )
+    };
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let app = router(state.clone());
@@ -386,6 +397,8 @@ async fn serve(
             );
         }
     }
+    // No refresh starts once the invocations in flight are done or given up on.
+    drop(refresher);
     // The history of every finished invocation is on disk before the process exits.
     state.services.store.flush_history();
     Ok(())
