@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use keyway_host::oauth::client::{self, RevokeKind};
 use keyway_host::oauth::{
-    self, AuthorizeError, CallbackParams, ClientAuthMethod, GrantType, OAuthHttp, ProviderConfig,
-    FixedProvider, RefreshPolicy, TokenError, TokenManager,
+    self, AuthorizeError, CallbackParams, ClientAuthMethod, FixedProvider, GrantType, OAuthHttp,
+    ProviderConfig, RefreshPolicy, TokenError, TokenManager,
 };
 use keyway_host::store::{
     ClientCredentials, ConnectionRecord, ConnectionStatus, MasterKey, NewConnection, Store,
@@ -139,11 +139,11 @@ impl Fixture {
     }
 
     fn manager(&self, policy: RefreshPolicy) -> TokenManager {
-        let p = Arc::new(self.provider.clone());
+        let source = FixedProvider(Arc::new(self.provider.clone()));
         TokenManager::new(
             self.store.clone(),
             self.http.clone(),
-            Arc::new(FixedProvider(p)),
+            Arc::new(source),
             policy,
         )
     }
@@ -583,12 +583,13 @@ async fn crash_child() {
     let token_url = url::Url::parse(&std::env::var("KEYWAY_E2E_CHILD_TOKEN_URL").unwrap()).unwrap();
     let conn_id = std::env::var("KEYWAY_E2E_CHILD_CONN").unwrap();
     let p = Arc::new(ProviderConfig::new(GrantType::AuthorizationCode, token_url));
+    let source = FixedProvider(p);
     let mut policy = fast_policy();
     policy.lease_ttl = Duration::from_secs(2);
     let m = TokenManager::new(
         store,
         keyway_tests::oidc::loopback_http(Duration::from_secs(60)),
-        Arc::new(FixedProvider(p)),
+        Arc::new(source),
         policy,
     );
     println!("CHILD_READY");

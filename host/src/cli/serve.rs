@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// Where the sandbox provider listens [default: 127.0.0.1:8788].
     #[arg(long, env = "KEYWAY_SANDBOX_LISTEN", value_name = "ADDR")]
     pub sandbox_listen: Option<String>,
+    /// Seconds between two passes of the background token refresher [default: 60].
+    #[arg(long, env = "KEYWAY_REFRESH_INTERVAL_SECONDS")]
+    pub refresh_interval_seconds: Option<u64>,
+    /// A pass refreshes tokens expiring within this many seconds; at least the interval
+    /// [default: 300].
+    #[arg(long, env = "KEYWAY_REFRESH_AHEAD_SECONDS")]
+    pub refresh_ahead_seconds: Option<u64>,
 }
 
 /// Reads the config file (if any) and merges it with the flags. `data_dir` and
@@ -92,6 +99,8 @@ pub fn config(
             idle_timeout_seconds: args.idle_timeout_seconds,
             sandbox: args.sandbox,
             sandbox_listen: args.sandbox_listen.clone(),
+            refresh_interval_seconds: args.refresh_interval_seconds,
+            refresh_ahead_seconds: args.refresh_ahead_seconds,
         },
     )
 }

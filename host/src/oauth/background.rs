@@ -3,7 +3,10 @@
 //! unused ones), all through the `TokenManager` so single flight and classification apply.
 //! Outcomes land in the connection rows (`connections list` shows them).
 //!
-//! Owns: `BackgroundOptions`, `run_once`, `spawn`.
+//! `keyway serve` runs it (`server/mod.rs`), with the interval and window from its
+//! configuration, and reports each pass to its metrics through a [`PassObserver`].
+//!
+//! Owns: `BackgroundOptions`, `run_once`, `spawn` and its `Refresher` handle, `PassObserver`.
 //! Must not: refresh connections in a cooldown or that need re-authorization.
 
 use std::sync::Arc;
@@ -40,6 +43,11 @@ pub struct PassReport {
     pub refreshed: Vec<String>,
     pub exercised: Vec<String>,
     pub failed: Vec<(String, String)>,
+}
+
+/// Told about every pass the spawned refresher makes (for metrics).
+pub trait PassObserver: Send + Sync {
+    fn pass(&self, report: &PassReport);
 }
 
 /// One pass over the connections due for a refresh.
@@ -82,14 +90,32 @@ pub async fn run_once(manager: &TokenManager, opts: &BackgroundOptions) -> PassR
     report
 }
 
-/// Runs `run_once` every `opts.interval` until the returned handle is aborted.
-pub fn spawn(manager: Arc<TokenManager>, opts: BackgroundOptions) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// The running refresher; dropping it stops it. A pass under way is cut short as if the
+/// process stopped (the lease expires; a token request already sent may go unanswered),
+/// so drop it only when the process is about to exit.
+#[must_use = "the refresher stops when its handle is dropped"]
+pub struct Refresher(tokio::task::JoinHandle<()>);
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `run_once` every `opts.interval` (the first at once) on the current runtime until
+/// the returned handle is dropped, telling `observer` about each pass.
+pub fn spawn(
+    manager: Arc<TokenManager>,
+    opts: BackgroundOptions,
+    observer: Arc<dyn PassObserver>,
+) -> Refresher {
+    Refresher(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(opts.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let report = run_once(&manager, &opts).await;
+            observer.pass(&report);
             if report != PassReport::default() {
                 tracing::info!(
                     refreshed = report.refreshed.len(),
@@ -99,5 +125,5 @@ pub fn spawn(manager: Arc<TokenManager>, opts: BackgroundOptions) -> tokio::task
                 );
             }
         }
-    })
+    }))
 }

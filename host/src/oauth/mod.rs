@@ -31,8 +31,8 @@ pub use discovery::{OidcEndpoints, discover};
 pub use http::OAuthHttp;
 pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths, TokenSet};
 pub use refresh::{
-    AccessToken, FixedProvider, ProviderError, ProviderSource, RefreshObserver, RefreshOutcome, RefreshPolicy, TokenError,
-    TokenManager,
+    AccessToken, FixedProvider, ProviderError, ProviderSource, RefreshObserver, RefreshOutcome,
+    RefreshPolicy, TokenError, TokenManager,
 };
 pub use resolve::{ProviderResolver, ResolveError};
 pub use revoke::{ProviderRevocation, revoke_connection};

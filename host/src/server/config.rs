@@ -2,9 +2,14 @@
 //! variables and flags (clap reads both), each overriding the one before.
 //!
 //! Owns: [`FileConfig`] (the file's shape, unknown keys refused), [`ServeConfig`] (what
-//! the server runs with) and the merge.
+//! the server runs with) and the merge; the background refresher's settings are
+//! `config/refresh.rs`'s.
 //! Must not: read a secret from the file or from argv; the admin key comes from the
 //! environment or a key file only.
+
+mod refresh;
+
+pub use refresh::FileRefresh;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,8 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
+
+use crate::oauth::background::BackgroundOptions;
 
 /// Where the sandbox provider listens unless told otherwise; `connectors/sandbox` names it.
 pub const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
@@ -35,6 +42,9 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub sandbox: FileSandbox,
+    /// The background refresher.
+    #[serde(default)]
+    pub refresh: FileRefresh,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +96,8 @@ pub struct Overrides {
     pub idle_timeout_seconds: Option<u64>,
     pub sandbox: bool,
     pub sandbox_listen: Option<String>,
+    pub refresh_interval_seconds: Option<u64>,
+    pub refresh_ahead_seconds: Option<u64>,
 }
 
 /// Per-invocation and server-wide limits.
@@ -121,6 +133,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Where the built-in sandbox provider listens, when it is on.
     pub sandbox: Option<SocketAddr>,
+    /// When the background refresher passes and what it refreshes.
+    pub refresh: BackgroundOptions,
 }
 
 fn addr(text: &str, what: &str) -> anyhow::Result<SocketAddr> {
@@ -253,6 +267,11 @@ impl ServeConfig {
         {
             bail!("sandbox listen address {sb}: the sandbox provider listens on loopback only");
         }
+        let refresh = refresh::merge(
+            &file.refresh,
+            o.refresh_interval_seconds,
+            o.refresh_ahead_seconds,
+        )?;
         Ok(ServeConfig {
             listen,
             public_url,
@@ -267,6 +286,7 @@ impl ServeConfig {
             allow_private,
             limits,
             sandbox,
+            refresh,
         })
     }
 }

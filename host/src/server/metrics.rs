@@ -1,6 +1,7 @@
 //! The server's Prometheus metrics: invocations by connector, route and status, their
-//! durations, outbound calls, token refreshes by outcome, denials by reason, the
-//! invocations in flight, and the response headers routes tried to set but may not.
+//! durations, outbound calls, token refreshes by outcome, the background refresher's
+//! passes and what they did, denials by reason, the invocations in flight, and the
+//! response headers routes tried to set but may not.
 //!
 //! Owns: the metric families and their text encoding for `GET /metrics`.
 //! Must not: use a connection name, URL, token or any caller-supplied text as a label
@@ -16,6 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::egress::CallRecord;
+use crate::oauth::background::{PassObserver, PassReport};
 use crate::oauth::{RefreshObserver, RefreshOutcome};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -93,6 +95,8 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram>,
     outbound: Family<OutboundLabels, Counter>,
     refreshes: Family<OutcomeLabels, Counter>,
+    passes: Counter,
+    pass_results: Family<OutcomeLabels, Counter>,
     denials: Family<ReasonLabels, Counter>,
     in_flight: Gauge,
     headers_dropped: Family<DroppedLabels, Counter>,
@@ -114,6 +118,8 @@ impl Metrics {
         );
         let outbound = Family::<OutboundLabels, Counter>::default();
         let refreshes = Family::<OutcomeLabels, Counter>::default();
+        let passes = Counter::default();
+        let pass_results = Family::<OutcomeLabels, Counter>::default();
         let denials = Family::<ReasonLabels, Counter>::default();
         let in_flight = Gauge::default();
         let headers_dropped = Family::<DroppedLabels, Counter>::default();
@@ -138,6 +144,16 @@ impl Metrics {
             refreshes.clone(),
         );
         registry.register(
+            "background_refresh_passes",
+            "Passes of the background token refresher",
+            passes.clone(),
+        );
+        registry.register(
+            "background_refresh_connections",
+            "Connections a background refresh pass acted on, by outcome (refreshed, exercised, failed)",
+            pass_results.clone(),
+        );
+        registry.register(
             "denials",
             "Requests and outbound calls refused, by reason",
             denials.clone(),
@@ -158,6 +174,8 @@ impl Metrics {
             durations,
             outbound,
             refreshes,
+            passes,
+            pass_results,
             denials,
             in_flight,
             headers_dropped,
@@ -252,5 +270,24 @@ impl RefreshObserver for Metrics {
                 outcome: outcome.as_str().to_string(),
             })
             .inc();
+    }
+}
+
+impl PassObserver for Metrics {
+    fn pass(&self, report: &PassReport) {
+        self.passes.inc();
+        for (outcome, count) in [
+            ("refreshed", report.refreshed.len()),
+            ("exercised", report.exercised.len()),
+            ("failed", report.failed.len()),
+        ] {
+            if count > 0 {
+                self.pass_results
+                    .get_or_create(&OutcomeLabels {
+                        outcome: outcome.to_string(),
+                    })
+                    .inc_by(count as u64);
+            }
+        }
     }
 }

@@ -8,7 +8,8 @@
 //! every log line of a request is inside its span.
 //!
 //! Owns: start-up (connectors loaded and checked, bad ones skipped), the router, the
-//! invocation slots, and graceful shutdown (connections and their clocks: `conn.rs`).
+//! invocation slots, the background token refresher's life (started once serving, stopped
+//! after the drain), and graceful shutdown (connections and their clocks: `conn.rs`).
 //! Must not: run guest code outside [`crate::services::Services`], or log a request body,
 //! query string, key or token.
 
@@ -317,6 +318,14 @@ async fn serve(
         skipped = state.connectors.skipped.len(),
         "keyway serving"
     );
+    // On the guests' runtime: a pass reads SQLite, which must not hold up the front's
+    // I/O. Stopped when dropped.
+    let refresher = {
+        let _runtime = state.guests.enter();
+        state
+            .services
+            .spawn_refresher(state.config.refresh.clone(), state.metrics.clone())
+    };
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let app = router(state.clone());
@@ -354,6 +363,8 @@ async fn serve(
             );
         }
     }
+    // No refresh starts once the invocations in flight are done or given up on.
+    drop(refresher);
     // The history of every finished invocation is on disk before the process exits.
     state.services.flush_history();
     Ok(())

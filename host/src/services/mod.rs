@@ -26,7 +26,7 @@ use crate::custody::StoredProviders;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
 use crate::ingest::{IngestSink, SqliteSink};
 use crate::manifest::ValidSettings;
-use crate::oauth::background::{self, BackgroundOptions};
+use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher};
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
 use crate::runtime::RuntimeConfig;
@@ -142,10 +142,14 @@ impl Services {
         self.tokens.observe(observer);
     }
 
-    /// Starts the background refresher on the current runtime; it runs until the handle
-    /// is aborted.
-    pub fn spawn_refresher(&self, opts: BackgroundOptions) -> tokio::task::JoinHandle<()> {
-        background::spawn(self.tokens.clone(), opts)
+    /// Starts the background refresher on the current runtime; it runs until the
+    /// returned handle is dropped, and `observer` sees every pass.
+    pub fn spawn_refresher(
+        &self,
+        opts: BackgroundOptions,
+        observer: Arc<dyn PassObserver>,
+    ) -> Refresher {
+        background::spawn(self.tokens.clone(), opts, observer)
     }
 
     /// Writes the queued invocation history to disk.

@@ -10,16 +10,15 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use keyway_host::egress::{
-    Auth, Bindings, CallLog, Egress, EgressConfig, EgressContext, EgressLimits, FnPolicy,
-    InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, OutboundRequest,
-    RequestCounter, TokenError, TokenSource,
+    Auth, Bindings, BoxFuture, CallLog, Egress, EgressConfig, EgressContext, EgressLimits,
+    FnPolicy, InjectFormat, InjectRule, InjectedValues, Method, NoSecrets, OAuthAuth,
+    OutboundRequest, RequestCounter, TokenError, TokenSource,
 };
 use keyway_host::oauth::{
     self, CallbackParams, FixedProvider, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
 use keyway_host::redact::Redactor;
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
-use keyway_host::types::{BoxFuture, Method};
 use keyway_tests::provider::LocalApi;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -62,11 +61,11 @@ pub fn save_token(store: &Store, id: &str, expires_at: i64) -> anyhow::Result<()
 
 /// A token manager whose every connection uses `provider`.
 pub fn manager(store: Arc<Store>, provider: ProviderConfig) -> anyhow::Result<TokenManager> {
-    let provider = Arc::new(provider);
+    let source = FixedProvider(Arc::new(provider));
     Ok(TokenManager::new(
         store,
         keyway_tests::oidc::loopback_http(Duration::from_secs(10)),
-        Arc::new(FixedProvider(provider)),
+        Arc::new(source),
         RefreshPolicy::default(),
     ))
 }

@@ -1,142 +1,29 @@
-//! The meaning pass: raw manifest -> validated `Connector`, reporting every problem.
+//! The OAuth block of a manifest (`connection.oauth`): the flow and what each flow allows,
+//! `requiredSettings`, `hostValidation` rules, the URL templates (checked statically with
+//! sample values), the token's inject rules, the client, the token response paths and
+//! `postConnect`; the parameter lists are `params.rs`'s.
 //!
-//! Owns the cross-field rules: version format, OAuth flow rules, placeholders (declared,
-//! required, never secret, host placeholders need a `hostValidation` rule), https-only
-//! templates; key, grants and routes are `grants.rs`'s, injection rules `inject.rs`'s. Must not read files or JSON text (see
-//! `mod.rs` and `structure.rs`) and must not stop at the first problem.
+//! Owns: turning a `RawOAuth` into an `OAuthConfig`, or problems.
+//! Must not: read files or JSON text, or stop at the first problem.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::connector::{
-    AccessType, ClientAuthMethod, Connection, Connector, Kind, OAuthClient, OAuthConfig, OAuthFlow,
-    TokenPath, TokenPaths,
+use super::params::{callback_params, extra_authorize_params, names_hint, scopes};
+use crate::manifest::connector::{
+    AccessType, ClientAuthMethod, OAuthClient, OAuthConfig, OAuthFlow, TokenPath, TokenPaths,
 };
-use super::grants::{check_key, is_name, is_provider, permissions, route};
-use super::host_validation::{HostRule, Normalizer};
-use super::inject::{self, TemplateEnv};
-use super::problems::{Pointer, Problems, hint};
-use super::raw::{
-    RawAccessType, RawClientAuthMethod, RawKind, RawManifest, RawNormalizer, RawOAuth, RawOAuthFlow,
+use crate::manifest::grants::{is_name, route};
+use crate::manifest::host_validation::{HostRule, Normalizer};
+use crate::manifest::inject::{self, TemplateEnv};
+use crate::manifest::problems::{Pointer, Problems};
+use crate::manifest::raw::{
+    RawAccessType, RawClientAuthMethod, RawNormalizer, RawOAuth, RawOAuthFlow,
 };
-use super::settings::SettingsSchema;
-use super::template::UrlTemplate;
+use crate::manifest::settings::SettingsSchema;
+use crate::manifest::template::UrlTemplate;
 
-/// Authorization request parameters the host sets itself.
-const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-/// Callback parameters with an OAuth meaning of their own.
-const RESERVED_CALLBACK_PARAMS: &[&str] = &[
-    "code",
-    "state",
-    "error",
-    "error_description",
-    "error_uri",
-    "iss",
-    "scope",
-];
-
-pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
-    let mut p = Problems::new();
-    let root = Pointer::root();
-    check_key(&raw.key, &root.at("key"), &mut p);
-    if raw.name.trim().is_empty() {
-        p.push(root.at("name"), "name must not be empty");
-    }
-    if !is_provider(&raw.provider) {
-        p.push(
-            root.at("provider"),
-            format!(
-                "provider \"{}\" must be lowercase letters, digits, \"_\" and \"-\"",
-                raw.provider
-            ),
-        );
-    }
-    let version = semver::Version::parse(&raw.version)
-        .map_err(|e| {
-            p.push(
-                root.at("version"),
-                format!("\"{}\" is not a semantic version ({e})", raw.version),
-            )
-        })
-        .ok();
-    let conn_at = root.at("connection");
-    let settings = SettingsSchema::compile(
-        raw.connection.settings_schema.as_ref(),
-        &conn_at.at("settingsSchema"),
-        &mut p,
-    );
-    let permissions = permissions(&raw.permissions, settings.as_ref(), &mut p);
-    let test_connection = raw
-        .connection
-        .test_connection
-        .as_ref()
-        .and_then(|r| route(r, &conn_at.at("testConnection"), &mut p));
-    // Names with a hostValidation rule, even if the OAuth block has other problems.
-    let host_rule_names: BTreeSet<String> = raw
-        .connection
-        .oauth
-        .as_ref()
-        .map(|o| o.host_validation.keys().cloned().collect())
-        .unwrap_or_default();
-    let oauth = raw.connection.oauth.map(|o| {
-        oauth(
-            o,
-            settings.as_ref(),
-            &permissions.injectable_secrets,
-            &conn_at.at("oauth"),
-            &mut p,
-        )
-    });
-    let no_rules = BTreeMap::new();
-    let oauth_ref = oauth.as_ref().and_then(Option::as_ref);
-    let required: BTreeSet<&str> = oauth_ref
-        .map(|o| o.required_settings.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let host_rules = oauth_ref.map_or(&no_rules, |o| &o.host_validation);
-    let env = TemplateEnv {
-        settings: settings.as_ref(),
-        required_settings: &required,
-        host_rule_names: host_rule_names.iter().map(String::as_str).collect(),
-        host_rules,
-        host_validation_at: conn_at.at("oauth").at("hostValidation"),
-    };
-    let secret_inject = inject::secret_rules(
-        &raw.connection.inject,
-        &permissions.injectable_secrets,
-        &env,
-        &mut p,
-    );
-    match (version, settings, oauth) {
-        (Some(version), Some(settings_schema), oauth) if p.is_empty() => Ok(Connector {
-            key: raw.key,
-            name: raw.name,
-            provider: raw.provider,
-            kind: match raw.kind {
-                RawKind::Source => Kind::Source,
-                RawKind::Destination => Kind::Destination,
-            },
-            version,
-            permissions,
-            connection: Connection {
-                test_connection,
-                settings_schema,
-                oauth: oauth.flatten(),
-                inject: secret_inject,
-            },
-        }),
-        _ => Err(p),
-    }
-}
-
-fn oauth(
+/// Checks the OAuth block; `None` when it has a problem (all of them are in `p`).
+pub(super) fn oauth(
     o: RawOAuth,
     settings: Option<&SettingsSchema>,
     injectable: &BTreeSet<String>,
@@ -149,11 +36,7 @@ fn oauth(
         RawOAuthFlow::ClientCredentials => OAuthFlow::ClientCredentials,
     };
     let declared = |name: &str| settings.is_none_or(|s| s.property(name).is_some());
-    let names_hint = |name: &str| {
-        settings
-            .map(|s| hint(name, s.properties().keys().map(String::as_str)))
-            .unwrap_or_default()
-    };
+    let names_hint = |name: &str| names_hint(settings, name);
 
     // requiredSettings and callbackParams name declared settings.
     let required_settings: BTreeSet<&str> =
@@ -287,51 +170,9 @@ fn oauth(
         );
     }
 
-    // Scopes.
-    let scope_separator = o.scope_separator.clone().unwrap_or_else(|| " ".to_owned());
-    if scope_separator.is_empty() || scope_separator.chars().any(|c| c.is_ascii_alphanumeric()) {
-        p.push(
-            at.at("scopeSeparator"),
-            "scopeSeparator must be non-empty punctuation or a space, such as \" \" or \",\"",
-        );
-    }
-    let mut seen_scopes = BTreeSet::new();
-    for (i, scope) in o.scopes.iter().enumerate() {
-        let s_at = at.at("scopes").at(i);
-        if scope.is_empty() {
-            p.push(&s_at, "scope must not be empty");
-        } else if scope.chars().any(char::is_whitespace)
-            || (!scope_separator.is_empty() && scope.contains(scope_separator.as_str()))
-        {
-            p.push(
-                &s_at,
-                format!("scope \"{scope}\" must not contain whitespace or the scope separator"),
-            );
-        } else if !seen_scopes.insert(scope.as_str()) {
-            p.push(&s_at, format!("scope \"{scope}\" is listed twice"));
-        }
-    }
-
-    // Extra authorize params.
-    for (key, value) in &o.extra_authorize_params {
-        let e_at = at.at("extraAuthorizeParams").at(key);
-        if key.is_empty() {
-            p.push(&e_at, "parameter name must not be empty");
-        } else if RESERVED_AUTHORIZE_PARAMS.contains(&key.as_str()) {
-            p.push(
-                &e_at,
-                format!("\"{key}\" is set by the host and cannot be overridden"),
-            );
-        } else if key == "access_type" && o.access_type.is_some() {
-            p.push(&e_at, "\"access_type\" is already set by accessType");
-        }
-        if value.contains('{') {
-            p.push(
-                &e_at,
-                "extraAuthorizeParams values are literal; placeholders are not expanded here",
-            );
-        }
-    }
+    // Scopes and extra authorize params.
+    let scope_separator = scopes(&o, at, p);
+    extra_authorize_params(&o, at, p);
 
     // Client.
     let key = &o.client.credential_key;
@@ -381,39 +222,7 @@ fn oauth(
         .and_then(|r| route(r, &at.at("postConnect"), p));
 
     // Callback parameters.
-    let mut seen_params = BTreeSet::new();
-    for (i, name) in o.callback_params.iter().enumerate() {
-        let c_at = at.at("callbackParams").at(i);
-        if RESERVED_CALLBACK_PARAMS.contains(&name.as_str()) {
-            p.push(
-                &c_at,
-                format!("\"{name}\" is an OAuth callback parameter the host handles itself"),
-            );
-            continue;
-        }
-        if !seen_params.insert(name.as_str()) {
-            p.push(&c_at, format!("\"{name}\" is listed twice"));
-            continue;
-        }
-        match settings.map(|s| (s.property(name), s.required().contains(name))) {
-            Some((None, _)) => p.push(
-                &c_at,
-                format!("callback parameter \"{name}\" must be declared as a property of connection.settingsSchema{}", names_hint(name)),
-            ),
-            Some((Some(info), required)) => {
-                if info.secret {
-                    p.push(&c_at, format!("callback parameter \"{name}\" arrives in a browser redirect and cannot be x-secret"));
-                }
-                if !info.string {
-                    p.push(&c_at, format!("callback parameter \"{name}\" must have \"type\": \"string\""));
-                }
-                if required || required_settings.contains(name.as_str()) {
-                    p.push(&c_at, format!("callback parameter \"{name}\" is only known after authorization, so it cannot be required"));
-                }
-            }
-            None => {}
-        }
-    }
+    callback_params(&o, settings, &required_settings, at, p);
 
     if p.len() > before {
         return None;
