@@ -5,8 +5,7 @@
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::{
-    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve,
-    validate,
+    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, validate,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;

@@ -140,10 +140,7 @@ impl ConnectorIndex {
 
     /// Like [`check`](Self::check), but keeps `loaded` (read again after its file changed)
     /// instead of the index's older copy.
-    pub fn check_fresh(
-        &self,
-        loaded: LoadedManifest,
-    ) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
+    pub fn check_fresh(&self, loaded: LoadedManifest) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
         self.claim_of(&loaded)?;
         Ok(Arc::new(loaded))
     }

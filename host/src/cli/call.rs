@@ -88,19 +88,19 @@ pub async fn run(
             other => CallError::Other(other.into()),
         }));
     }
-    let runtime = Runtime::new(super::cached_runtime_config(data_dir)?).map_err(ServiceError::from)?;
+    let runtime =
+        Runtime::new(super::cached_runtime_config(data_dir)?).map_err(ServiceError::from)?;
     let loaded = registry::load(&runtime, &args.connector, args.component.as_deref())
         .await
         .map_err(anyhow::Error::from)?;
     let raw = settings_args::collect(loaded.connector(), &args.settings, &args.secret_envs)?;
-    let settings =
-        loaded
-            .connector()
-            .validate_settings(&raw)
-            .map_err(|errors| ServiceError::Settings {
-                connector: loaded.connector().key().to_string(),
-                errors,
-            })?;
+    let settings = loaded
+        .connector()
+        .validate_settings(&raw)
+        .map_err(|errors| ServiceError::Settings {
+            connector: loaded.connector().key().to_string(),
+            errors,
+        })?;
     let egress = Egress::new(EgressConfig {
         allowed_cidrs,
         ..EgressConfig::default()

@@ -241,7 +241,10 @@ pub async fn run(cmd: ConnectionsCommand, services: &Services) -> Result<ExitCod
             let c = services
                 .update_settings(&args.name, settings)
                 .map_err(settings_error)?;
-            println!("Updated the settings of connection `{}` ({}).", c.name, c.status);
+            println!(
+                "Updated the settings of connection `{}` ({}).",
+                c.name, c.status
+            );
             Ok(ExitCode::SUCCESS)
         }
         ConnectionsCommand::Authorize(args) => {

@@ -68,8 +68,12 @@ pub fn run(args: &RecordsArgs, services: &Services) -> Result<ExitCode, CliError
     let mut out = std::io::stdout().lock();
     let write = |e: std::io::Error| anyhow::Error::from(e).context("writing to stdout");
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&records).map_err(anyhow::Error::from)?)
-            .map_err(write)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&records).map_err(anyhow::Error::from)?
+        )
+        .map_err(write)?;
     } else {
         for r in &records {
             writeln!(out, "{}", text_line(r)).map_err(write)?;

@@ -26,7 +26,6 @@ use axum::routing::{get, post};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
-
 /// The credential key the `sandbox` connector's manifest names.
 pub const CREDENTIAL_KEY: &str = "sandbox";
 /// The sandbox's OAuth client id.

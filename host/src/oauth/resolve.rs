@@ -69,20 +69,19 @@ impl ProviderResolver {
                 source,
             })
         };
-        let discovered = match &oauth.issuer_url {
-            Some(issuer) => {
-                let issuer = expand("issuerUrl", issuer)?;
-                Some(
-                    self.discover(&issuer)
-                        .await
-                        .map_err(|source| ResolveError::Discovery {
+        let discovered =
+            match &oauth.issuer_url {
+                Some(issuer) => {
+                    let issuer = expand("issuerUrl", issuer)?;
+                    Some(self.discover(&issuer).await.map_err(|source| {
+                        ResolveError::Discovery {
                             connector: key.to_string(),
                             source,
-                        })?,
-                )
-            }
-            None => None,
-        };
+                        }
+                    })?)
+                }
+                None => None,
+            };
         let token_url = match (&oauth.token_url, &discovered) {
             (Some(t), _) => expand("tokenUrlTemplate", t)?,
             (None, Some(d)) => d.token_endpoint.clone(),

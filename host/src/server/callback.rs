@@ -51,10 +51,7 @@ pub async fn callback(
     let result = async {
         let params = CallbackParams::from_query(query.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::from(ServiceError::from(e)))?;
-        let (name, outcome) = state
-            .services
-            .complete_authorization(&params, None)
-            .await?;
+        let (name, outcome) = state.services.complete_authorization(&params, None).await?;
         let mut answer = AuthorizedView::new(&name, &outcome);
         state.post_connect(&mut answer).await?;
         tracing::info!(connection = %name, "connection authorized");

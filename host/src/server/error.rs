@@ -43,7 +43,6 @@ impl ApiError {
         self.retry_after_secs = Some(secs);
         self
     }
-
 }
 
 /// The one mapping from a use case's failure to an answer: its kind gives the status (a

@@ -32,23 +32,24 @@ struct Resolved {
 
 impl Services {
     async fn resolve_oauth(&self, record: ConnectionRecord) -> ServiceResult<Resolved> {
-        let provider = self
-            .providers
-            .resolve(&record)
-            .await?
-            .ok_or_else(|| ServiceError::NotOAuth {
-                connection: record.name.clone(),
-            })?;
+        let provider =
+            self.providers
+                .resolve(&record)
+                .await?
+                .ok_or_else(|| ServiceError::NotOAuth {
+                    connection: record.name.clone(),
+                })?;
         Ok(Resolved { record, provider })
     }
 
     fn app_credentials(&self, record: &ConnectionRecord) -> ServiceResult<ClientCredentials> {
-        let key = record
-            .credential_key
-            .as_deref()
-            .ok_or_else(|| ServiceError::NoCredentialKey {
-                connection: record.name.clone(),
-            })?;
+        let key =
+            record
+                .credential_key
+                .as_deref()
+                .ok_or_else(|| ServiceError::NoCredentialKey {
+                    connection: record.name.clone(),
+                })?;
         self.store.credentials(key).map_err(|e| match e {
             StoreError::NotFound { .. } => ServiceError::MissingCredentials {
                 key: key.to_string(),

@@ -55,7 +55,10 @@ pub struct NewConnectionInput {
 }
 
 /// Plain values read for `connector`'s schema; a secret among them is refused.
-fn plain_values(connector: &Connector, given: Vec<(String, PlainValue)>) -> ServiceResult<Map<String, Value>> {
+fn plain_values(
+    connector: &Connector,
+    given: Vec<(String, PlainValue)>,
+) -> ServiceResult<Map<String, Value>> {
     let schema = &connector.connection().settings_schema;
     if let Some(name) = schema.first_secret(given.iter().map(|(n, _)| n.as_str())) {
         return Err(ServiceError::SecretAsPlain {
@@ -128,7 +131,11 @@ impl Services {
     /// Changes settings of the connection `name`: each setting given replaces the stored
     /// one (a JSON `null` plain value removes it); the rest are kept. The result must
     /// validate as a whole. Tokens and status are left as they are.
-    pub fn update_settings(&self, name: &str, given: SettingsInput) -> ServiceResult<ConnectionView> {
+    pub fn update_settings(
+        &self,
+        name: &str,
+        given: SettingsInput,
+    ) -> ServiceResult<ConnectionView> {
         let record = self.store.connection_by_name(name)?;
         let manifest = self
             .catalog

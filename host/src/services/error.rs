@@ -151,9 +151,7 @@ impl ServiceError {
             ServiceError::Invocation(f) => f.code,
             ServiceError::Route(e) => e.code(),
             ServiceError::Authorize(AuthorizeError::Exchange(_))
-            | ServiceError::ClientCredentials(ClientCredentialsError::Token(_)) => {
-                "provider_error"
-            }
+            | ServiceError::ClientCredentials(ClientCredentialsError::Token(_)) => "provider_error",
             ServiceError::Authorize(AuthorizeError::Store(_)) => self.kind_code(),
             ServiceError::Authorize(_) => "authorization_failed",
             ServiceError::StoredSettings { .. } => "stored_settings_invalid",

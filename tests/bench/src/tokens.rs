@@ -10,15 +10,16 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use keyway_host::egress::{
-    Auth, Bindings, BoxFuture, CallLog, Egress, EgressConfig, EgressContext, EgressLimits,
-    FnPolicy, InjectFormat, InjectRule, InjectedValues, Method, NoSecrets, OAuthAuth,
-    OutboundRequest, RequestCounter, TokenError, TokenSource,
+    Auth, Bindings, CallLog, Egress, EgressConfig, EgressContext, EgressLimits, FnPolicy,
+    InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, OutboundRequest,
+    RequestCounter, TokenError, TokenSource,
 };
 use keyway_host::oauth::{
     self, CallbackParams, FixedProvider, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
 use keyway_host::redact::Redactor;
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
+use keyway_host::types::{BoxFuture, Method};
 use keyway_tests::provider::LocalApi;
 use secrecy::SecretString;
 use std::collections::BTreeMap;

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use crate::types::BoxFuture;
 use crate::oauth::provider::ProviderConfig;
 use crate::store::{ConnectionRecord, StoreError};
+use crate::types::BoxFuture;
 
 /// Supplies the resolved provider configuration of a connection (from its manifest).
 /// Asynchronous, so an implementation may run OIDC discovery or read the store without
