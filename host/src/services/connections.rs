@@ -85,6 +85,7 @@ impl Services {
             .catalog
             .manifest(&input.connector, input.lookup)
             .map_err(|e| match (e, input.lookup) {
+                // A caller who may name only served keys named one that is not served.
                 (CatalogError::NotFound { .. }, Lookup::KeyOnly) => ServiceError::Input {
                     field: "connector".into(),
                     message: format!(
@@ -92,7 +93,11 @@ impl Services {
                         input.connector
                     ),
                 },
-                (other, _) => other.into(),
+                (other, Lookup::KeyOnly) => ServiceError::Input {
+                    field: "connector".into(),
+                    message: format!("connector `{}` is not served: {other}", input.connector),
+                },
+                (other, Lookup::KeyOrPath) => other.into(),
             })?;
         let c = &manifest.connector;
         let plain = plain_values(c, input.settings.plain)?;
