@@ -101,19 +101,10 @@ fn text_line(r: &RecordView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoredRecord;
 
     #[test]
     fn formats_a_record() {
-        let r = StoredRecord {
-            id: 3,
-            connection: "shop".into(),
-            entity: "Order".into(),
-            stream: None,
-            idempotency_key: "o-1".into(),
-            payload: r#"{"id":1}"#.into(),
-            received_at_ms: 1_700_000_000_123,
-        };
+        let r = crate::services::views::sample_record();
         assert_eq!(
             text_line(&RecordView::from(&r)),
             "3\t2023-11-14T22:13:20.123Z\tOrder\t-\to-1\t{\"id\":1}"

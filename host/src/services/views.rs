@@ -210,37 +210,40 @@ impl From<&LoadedConnector> for ConnectorView {
     }
 }
 
-/// One finished invocation.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InvocationView {
-    pub id: String,
-    pub connection: String,
-    pub connector: String,
-    /// `METHOD /path`.
-    pub route: String,
-    pub status: Option<u16>,
-    pub error_code: Option<String>,
-    pub error: Option<String>,
-    pub duration_us: u64,
-    pub outbound: Value,
-    pub started_at_ms: i64,
-}
+/// One finished invocation: its id, connection, connector, route (`METHOD /path`),
+/// status or error code and message, duration, redacted outbound calls and start time.
+#[derive(Debug, Clone)]
+pub struct InvocationView(pub InvocationRecord);
 
 impl From<&InvocationRecord> for InvocationView {
     fn from(r: &InvocationRecord) -> Self {
-        InvocationView {
-            id: r.id.clone(),
-            connection: r.connection.clone(),
-            connector: r.connector.clone(),
-            route: r.route.clone(),
-            status: r.status,
-            error_code: r.error_code.clone(),
-            error: r.error.clone(),
-            duration_us: r.duration_us,
-            outbound: r.outbound.clone(),
-            started_at_ms: r.started_at_ms,
-        }
+        InvocationView(r.clone())
+    }
+}
+
+impl std::ops::Deref for InvocationView {
+    type Target = InvocationRecord;
+    fn deref(&self) -> &InvocationRecord {
+        &self.0
+    }
+}
+
+impl Serialize for InvocationView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = &self.0;
+        let mut out = serializer.serialize_struct("Invocation", 10)?;
+        out.serialize_field("id", &r.id)?;
+        out.serialize_field("connection", &r.connection)?;
+        out.serialize_field("connector", &r.connector)?;
+        out.serialize_field("route", &r.route)?;
+        out.serialize_field("status", &r.status)?;
+        out.serialize_field("errorCode", &r.error_code)?;
+        out.serialize_field("error", &r.error)?;
+        out.serialize_field("durationUs", &r.duration_us)?;
+        out.serialize_field("outbound", &r.outbound)?;
+        out.serialize_field("startedAtMs", &r.started_at_ms)?;
+        out.end()
     }
 }
 
@@ -336,22 +339,27 @@ impl From<&ApiKeySummary> for ApiKeyView {
     }
 }
 
+/// A record as the tests of this module and of `records --json` use it.
+#[cfg(test)]
+pub(crate) fn sample_record() -> StoredRecord {
+    StoredRecord {
+        id: 3,
+        connection: "shop".into(),
+        entity: "Order".into(),
+        stream: None,
+        idempotency_key: "o-1".into(),
+        payload: r#"{"id":1}"#.into(),
+        received_at_ms: 1_700_000_000_123,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_record_shows_its_payload_parsed_and_its_time_in_utc() {
-        let r = StoredRecord {
-            id: 3,
-            connection: "shop".into(),
-            entity: "Order".into(),
-            stream: None,
-            idempotency_key: "o-1".into(),
-            payload: r#"{"id":1}"#.into(),
-            received_at_ms: 1_700_000_000_123,
-        };
-        let v = serde_json::to_value(RecordView::from(&r)).expect("json");
+        let v = serde_json::to_value(RecordView::from(&sample_record())).expect("json");
         assert_eq!(v["payload"]["id"], 1);
         assert_eq!(v["receivedAt"], "2023-11-14T22:13:20.123Z");
         assert_eq!(v["idempotencyKey"], "o-1");

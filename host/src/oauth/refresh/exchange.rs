@@ -21,6 +21,16 @@ use crate::oauth::provider::{GrantType, ProviderConfig, TokenSet};
 use crate::store::{ClientCredentials, ConnectionRecord, ConnectionStatus, StoredTokens, now_unix};
 
 impl TokenManager {
+    /// The connection's stored tokens; none left means it was revoked meanwhile.
+    fn stored_tokens(&self, record: &ConnectionRecord) -> Result<StoredTokens, TokenError> {
+        self.store
+            .tokens(&record.id)?
+            .ok_or_else(|| TokenError::NotConnected {
+                connection: record.name.clone(),
+                status: ConnectionStatus::Revoked,
+            })
+    }
+
     pub(super) async fn refresh_holding_lease(
         &self,
         record: &ConnectionRecord,
@@ -29,13 +39,7 @@ impl TokenManager {
     ) -> Result<AccessToken, TokenError> {
         let id = record.id.as_str();
         // Re-read under the lease: someone may have refreshed between our read and the lease.
-        let current = self
-            .store
-            .tokens(id)?
-            .ok_or_else(|| TokenError::NotConnected {
-                connection: record.name.clone(),
-                status: ConnectionStatus::Revoked,
-            })?;
+        let current = self.stored_tokens(record)?;
         if current.generation != before.generation {
             return Ok(self.cache.remember(id, &current, provider));
         }
@@ -49,13 +53,7 @@ impl TokenManager {
                 let write = token_write(set, now_unix());
                 // Durable (rotated refresh token included) before anyone sees the access token.
                 self.store.save_refreshed_tokens(id, &write)?;
-                let saved = self
-                    .store
-                    .tokens(id)?
-                    .ok_or_else(|| TokenError::NotConnected {
-                        connection: record.name.clone(),
-                        status: ConnectionStatus::Revoked,
-                    })?;
+                let saved = self.stored_tokens(record)?;
                 Ok(self.cache.remember(id, &saved, provider))
             }
             Err(Failure::GrantRevoked { error, description }) => {
