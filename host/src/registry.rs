@@ -15,8 +15,6 @@ use crate::manifest::{
 };
 use crate::runtime::{LoadError, LoadedComponent, Runtime};
 use http::HeaderName;
-use secrecy::SecretString;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use url::Url;
@@ -89,16 +87,12 @@ impl LoadedConnector {
         if let Some(name) = connection {
             b = b.connection(name);
         }
-        for (name, value) in settings.values() {
-            if settings.is_secret(name) {
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                b = b.secret(name, SecretString::from(text));
-            } else {
-                b = b.setting(name, value.clone());
-            }
+        let (plain, secret) = settings.split();
+        for (name, value) in plain {
+            b = b.setting(&name, value);
+        }
+        for (name, value) in secret {
+            b = b.secret(&name, value);
         }
         if let Some(egress) = &doors.egress {
             b = b.egress(egress.clone(), doors.egress_limits.clone());
