@@ -11,7 +11,9 @@
 
 mod index;
 
-pub use index::{AmbiguousKey, ConnectorIndex, connector_dirs};
+pub(crate) use index::AmbiguousKey;
+pub(crate) use index::ConnectorIndex;
+pub use index::connector_dirs;
 
 use crate::manifest::{self, LoadedManifest, MANIFEST_FILE, ManifestError};
 use crate::registry::{self, LoadedConnector, RegistryError};
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a cache entry is trusted before its files are looked at again.
-pub const RECHECK: Duration = Duration::from_secs(1);
+pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 /// Why a connector reference could not be served. Every variant names the reference, the
 /// directory or the file.
@@ -54,14 +56,14 @@ pub enum Lookup {
 
 /// A connector directory that could not be loaded at start-up, and why.
 #[derive(Debug, Clone)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub dir: PathBuf,
     pub error: String,
 }
 
 /// What [`Catalog::load_all`] found: the keys that loaded, sorted, and the rest.
 #[derive(Debug, Clone, Default)]
-pub struct LoadReport {
+pub(crate) struct LoadReport {
     pub loaded: Vec<String>,
     pub skipped: Vec<Skipped>,
 }
@@ -152,11 +154,6 @@ impl Catalog {
     pub fn index(&self) -> &ConnectorIndex {
         self.index
             .get_or_init(|| ConnectorIndex::scan(&self.search_dirs))
-    }
-
-    /// The directories connectors are looked up in.
-    pub fn search_dirs(&self) -> &[PathBuf] {
-        &self.search_dirs
     }
 
     /// The runtime components are loaded into, started on first use.
@@ -263,7 +260,7 @@ impl Catalog {
 
     /// Loads every connector under the search directories; one that cannot be loaded is
     /// reported with why, and the others still load.
-    pub async fn load_all(&self) -> LoadReport {
+    pub(crate) async fn load_all(&self) -> LoadReport {
         let mut report = LoadReport::default();
         for dir in &self.search_dirs {
             for candidate in connector_dirs(dir) {

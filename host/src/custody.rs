@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// The catalog and the store together answer the token manager's question: what is the
 /// provider configuration of this stored connection?
-pub struct StoredProviders {
+pub(crate) struct StoredProviders {
     pub catalog: Arc<Catalog>,
     pub store: Arc<Store>,
     pub resolver: Arc<ProviderResolver>,
@@ -66,7 +66,7 @@ impl crate::oauth::ProviderSource for StoredProviders {
 
 /// One connection's tokens as the doors see them: the cached or refreshed access token,
 /// and a forced refresh that replaces exactly the token the provider rejected.
-pub struct ConnectionTokens {
+pub(crate) struct ConnectionTokens {
     manager: Arc<TokenManager>,
     connection_id: String,
     last_generation: AtomicI64,

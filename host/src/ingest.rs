@@ -14,25 +14,25 @@ mod validate;
 
 use std::sync::Arc;
 
-pub use memory::{MemoryRecord, MemorySink};
+pub use memory::MemorySink;
 pub use sqlite::SqliteSink;
-pub use validate::{Record, canonical_key};
+pub(crate) use validate::Record;
 
 use crate::types::BoxFuture;
 
 /// Largest payload, in bytes of JSON text: 1 MiB. A record bigger than this is a
 /// document, not a record; the connector should split it or store a reference.
-pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// Most payloads in one batch: 1000. Batches are one transaction each; this keeps one
 /// batch's lock on the store short.
-pub const MAX_BATCH_ITEMS: usize = 1000;
+pub(crate) const MAX_BATCH_ITEMS: usize = 1000;
 /// Most bytes in one batch (payloads plus keys): 64 MiB, so one batch cannot make the host
 /// hold an unbounded copy of guest memory.
-pub const MAX_BATCH_BYTES: usize = 64 << 20;
+pub(crate) const MAX_BATCH_BYTES: usize = 64 << 20;
 /// Longest idempotency key, in bytes: 512. Keys are identifiers, not data.
-pub const MAX_KEY_BYTES: usize = 512;
+pub(crate) const MAX_KEY_BYTES: usize = 512;
 /// Longest stream name, in bytes: 256.
-pub const MAX_STREAM_BYTES: usize = 256;
+pub(crate) const MAX_STREAM_BYTES: usize = 256;
 
 /// A batch as the guest handed it over, nothing checked yet.
 #[derive(Debug, Clone, Default)]

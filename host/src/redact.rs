@@ -22,10 +22,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Secret values shorter than this many bytes are not redacted.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// What ends a text that was cut to its cap.
-pub const CLIPPED: &str = "…[clipped]";
+pub(crate) const CLIPPED: &str = "…[clipped]";
 
 /// Replaces known secret values in text. Build one per invocation and share it by reference.
 #[derive(Default)]
@@ -117,7 +117,7 @@ impl Redactor {
 
     /// Returns `bytes` with every known secret replaced by [`REDACTED`]; borrows when
     /// nothing matched. For bodies, which need not be UTF-8.
-    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+    pub(crate) fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         match &self.matcher {
             Some(matcher) if matcher.is_match(bytes) => {
                 let mut out = Vec::with_capacity(bytes.len());
@@ -132,20 +132,20 @@ impl Redactor {
     }
 
     /// Owned convenience over [`Redactor::redact`].
-    pub fn redact_string(&self, text: &str) -> String {
+    pub(crate) fn redact_string(&self, text: &str) -> String {
         self.redact(text).into_owned()
     }
 
     /// Bytes of the longest value this redactor replaces (0 when it knows none). A cut
     /// made this far or more past a position cannot split a match starting there.
-    pub fn longest_secret(&self) -> usize {
+    pub(crate) fn longest_secret(&self) -> usize {
         self.longest
     }
 
     /// Redacts the whole of `text`, then cuts the result to at most `max_bytes` on a
     /// character boundary and appends [`CLIPPED`] when anything was cut. Because the cut
     /// comes after redaction, a secret across the cut point is replaced whole.
-    pub fn redact_clipped(&self, text: &str, max_bytes: usize) -> String {
+    pub(crate) fn redact_clipped(&self, text: &str, max_bytes: usize) -> String {
         let redacted = self.redact(text);
         if redacted.len() <= max_bytes {
             return redacted.into_owned();
@@ -169,7 +169,7 @@ impl Redactor {
     /// reach is used: up to `head.len() + 1 - longest_secret()` bytes. A match that
     /// starts inside the covered input is replaced whole. Keep a margin of at least
     /// [`Redactor::longest_secret`] bytes past `max_bytes` to get all `max_bytes`.
-    pub fn redact_stream_head(
+    pub(crate) fn redact_stream_head(
         &self,
         head: &[u8],
         complete: bool,
@@ -198,30 +198,6 @@ impl Redactor {
             out.extend_from_slice(&head[pos..limit]);
         }
         (out, pos.max(limit))
-    }
-
-    /// Redacts every string in a JSON value in place: string values and object keys.
-    pub fn redact_json(&self, value: &mut serde_json::Value) {
-        if self.is_empty() {
-            return;
-        }
-        match value {
-            serde_json::Value::String(s) => {
-                if let Cow::Owned(clean) = self.redact(s) {
-                    *s = clean;
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
-            serde_json::Value::Object(map) => {
-                let entries = std::mem::take(map);
-                for (key, mut v) in entries {
-                    self.redact_json(&mut v);
-                    map.insert(self.redact_string(&key), v);
-                }
-            }
-            serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
-            }
-        }
     }
 }
 
@@ -285,22 +261,6 @@ mod tests {
     fn urlencoded_form_is_redacted() {
         let r = Redactor::new(["p@ss word/+="]);
         assert_eq!(r.redact("q=p%40ss+word%2F%2B%3D&x=1"), "q=[REDACTED]&x=1");
-    }
-
-    #[test]
-    fn json_strings_and_keys() {
-        let r = Redactor::new([CANARY]);
-        let mut v = serde_json::json!({
-            "msg": format!("token {CANARY}"),
-            CANARY: [1, format!("{CANARY}"), {"deep": CANARY}],
-            "n": 3
-        });
-        r.redact_json(&mut v);
-        let text = v.to_string();
-        assert!(!text.contains(CANARY), "{text}");
-        assert_eq!(v["msg"], "token [REDACTED]");
-        assert_eq!(v["[REDACTED]"][2]["deep"], "[REDACTED]");
-        assert_eq!(v["n"], 3);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl ConnectorIndex {
     /// connector directory or a directory of them). A directory named twice, by any
     /// spelling, counts once; one whose manifest does not validate still claims the
     /// `key` it names, if it names one.
-    pub fn scan(search_dirs: &[PathBuf]) -> ConnectorIndex {
+    pub(crate) fn scan(search_dirs: &[PathBuf]) -> ConnectorIndex {
         let mut seen = HashMap::new();
         let mut dirs = Vec::new();
         let mut by_key: BTreeMap<String, Vec<Claim>> = BTreeMap::new();
@@ -113,7 +113,7 @@ impl ConnectorIndex {
 
     /// The manifest of the one directory declaring `key`: `None` when no directory does,
     /// an error naming every directory when more than one does.
-    pub fn by_key(&self, key: &str) -> Result<Option<Arc<LoadedManifest>>, AmbiguousKey> {
+    pub(crate) fn by_key(&self, key: &str) -> Result<Option<Arc<LoadedManifest>>, AmbiguousKey> {
         match self.by_key.get(key).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
             Some([one]) => Ok(one.manifest.clone()),
@@ -140,7 +140,10 @@ impl ConnectorIndex {
 
     /// Like [`check`](Self::check), but keeps `loaded` (read again after its file changed)
     /// instead of the index's older copy.
-    pub fn check_fresh(&self, loaded: LoadedManifest) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
+    pub(crate) fn check_fresh(
+        &self,
+        loaded: LoadedManifest,
+    ) -> Result<Arc<LoadedManifest>, AmbiguousKey> {
         self.claim_of(&loaded)?;
         Ok(Arc::new(loaded))
     }

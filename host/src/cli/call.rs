@@ -155,7 +155,7 @@ fn print_result(result: Result<RouteResponse, CallError>) -> Result<ExitCode, Cl
 
 /// Prints a route's status on one line and its body after it (pretty JSON when it is
 /// JSON); the exit code is 1 for a non-2xx status.
-pub fn print_answer(status: u16, body: &[u8]) -> ExitCode {
+pub(crate) fn print_answer(status: u16, body: &[u8]) -> ExitCode {
     println!("{status}");
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(json) => println!("{json:#}"),

@@ -18,7 +18,7 @@ pub mod credentials;
 pub mod keys;
 pub mod records;
 pub mod serve;
-pub mod settings_args;
+pub(crate) mod settings_args;
 pub mod validate;
 
 /// The runtime configuration of a command that loads components without opening the

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 /// Splits `k=v`; the error names the argument.
-pub fn split_pair<'a>(arg: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
+pub(crate) fn split_pair<'a>(arg: &'a str, flag: &str) -> anyhow::Result<(&'a str, &'a str)> {
     match arg.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim(), v)),
         _ => bail!("{flag} {arg:?}: expected NAME=VALUE"),

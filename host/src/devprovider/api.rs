@@ -13,7 +13,7 @@ use serde_json::json;
 use super::SandboxState;
 
 /// How many orders the sandbox shop has.
-pub const ORDER_COUNT: usize = 42;
+pub(crate) const ORDER_COUNT: usize = 42;
 const DEFAULT_PAGE: usize = 10;
 const MAX_PAGE: usize = 50;
 

@@ -31,7 +31,7 @@ pub const CREDENTIAL_KEY: &str = "sandbox";
 /// The sandbox's OAuth client id.
 pub const CLIENT_ID: &str = "keyway-sandbox";
 /// How long an access token lives.
-pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
+pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// How long an authorization code or a pending approval lives.
 const CODE_TTL: Duration = Duration::from_secs(120);
 

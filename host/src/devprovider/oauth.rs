@@ -45,7 +45,7 @@ fn redirect_with(mut url: Url, pairs: &[(&str, &str)]) -> Response {
 }
 
 /// `GET /oauth/authorize`: checks the request and shows the approval page.
-pub async fn authorize_page(
+pub(crate) async fn authorize_page(
     State(state): State<Arc<SandboxState>>,
     Query(p): Query<Params>,
 ) -> Response {

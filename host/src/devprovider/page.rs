@@ -26,7 +26,7 @@ pub async fn home() -> Html<String> {
     ))
 }
 
-pub fn approval_page(request_id: &str, scope: &str, redirect_uri: &str) -> String {
+pub(crate) fn approval_page(request_id: &str, scope: &str, redirect_uri: &str) -> String {
     layout(
         "Authorize Keyway",
         &format!(
@@ -43,7 +43,7 @@ pub fn approval_page(request_id: &str, scope: &str, redirect_uri: &str) -> Strin
     )
 }
 
-pub fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
         Html(layout(

@@ -21,7 +21,7 @@ use ipnet::IpNet;
 
 /// Which addresses may be dialed: the built-in refusals minus operator allowances.
 #[derive(Debug, Clone, Default)]
-pub struct AddressPolicy {
+pub(crate) struct AddressPolicy {
     allow: Vec<IpNet>,
 }
 
@@ -29,11 +29,6 @@ impl AddressPolicy {
     /// A policy that refuses every special-purpose range except those in `allow`.
     pub fn new(allow: Vec<IpNet>) -> Self {
         Self { allow }
-    }
-
-    /// The operator's allowances.
-    pub fn allowed(&self) -> &[IpNet] {
-        &self.allow
     }
 
     /// `Ok` when `ip` may be dialed, else the name of the refused range it falls in.
@@ -49,7 +44,7 @@ impl AddressPolicy {
 }
 
 /// The name of the refused range `ip` is in, or `None` for an ordinary public address.
-pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn blocked_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => blocked_v4(v4),
         IpAddr::V6(v6) => blocked_v6(v6),

@@ -68,7 +68,7 @@ struct Idle {
 }
 
 /// Sends requests over the network to vetted addresses.
-pub struct NetworkTransport {
+pub(crate) struct NetworkTransport {
     settings: NetworkSettings,
     tls: TlsConnector,
     idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
@@ -84,7 +84,7 @@ impl std::fmt::Debug for NetworkTransport {
 
 /// The default TLS client configuration: ring, safe protocol versions, Mozilla roots,
 /// HTTP/1.1 by ALPN.
-pub fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, EgressError> {
+pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, EgressError> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

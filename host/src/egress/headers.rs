@@ -28,12 +28,12 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Whether a header name is one the host controls on the wire.
-pub fn is_host_controlled(name: &HeaderName) -> bool {
+pub(crate) fn is_host_controlled(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str()) || name == header::HOST || name == header::CONTENT_LENGTH
 }
 
 /// Validates the guest's headers and returns those that may be sent.
-pub fn guest_headers(
+pub(crate) fn guest_headers(
     raw: &[(String, String)],
     injected: Option<&HeaderName>,
     limits: &EgressLimits,
@@ -89,7 +89,7 @@ pub fn guest_headers(
 }
 
 /// The `Host` header value for a checked URL: host, plus the port when not the default.
-pub fn host_header(url: &Url) -> Result<HeaderValue, EgressError> {
+pub(crate) fn host_header(url: &Url) -> Result<HeaderValue, EgressError> {
     let host = url
         .host_str()
         .ok_or_else(|| EgressError::invalid("url has no host"))?;

@@ -35,7 +35,7 @@ pub const MAX_HOST_RESPONSE_BYTES: usize = 1024 * 1024;
 const MAX_HOST_URL_BYTES: usize = 8 * 1024;
 
 /// A request the host sends on its own behalf.
-pub struct HostRequest {
+pub(crate) struct HostRequest {
     /// HTTP method.
     pub method: Method,
     /// Where to send it.
@@ -60,7 +60,7 @@ impl std::fmt::Debug for HostRequest {
 
 /// Caps on one host request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     /// Response body bytes; the body is cut off with `too_large` once past this.
     pub max_response_body_bytes: usize,
     /// The whole exchange: resolution, connecting, sending and reading the answer.
@@ -69,7 +69,7 @@ pub struct HostLimits {
 
 impl HostLimits {
     /// [`MAX_HOST_RESPONSE_BYTES`] and the given total timeout.
-    pub fn with_timeout(timeout: Duration) -> Self {
+    pub(crate) fn with_timeout(timeout: Duration) -> Self {
         Self {
             max_response_body_bytes: MAX_HOST_RESPONSE_BYTES,
             timeout,
@@ -80,7 +80,7 @@ impl HostLimits {
 impl Egress {
     /// Sends a request of the host's own through the address policy, resolver and
     /// transport guest traffic uses. See the module documentation.
-    pub async fn send_host(
+    pub(crate) async fn send_host(
         &self,
         req: HostRequest,
         limits: &HostLimits,
@@ -132,7 +132,7 @@ impl Egress {
     /// Whether an endpoint an issuer's discovery metadata names may be used: https, or
     /// plain http only to loopback addresses the operator allowed (a local test provider).
     /// The error says why, without the field name (the caller adds it).
-    pub async fn vet_discovered_endpoint(&self, url: &Url) -> Result<(), EgressError> {
+    pub(crate) async fn vet_discovered_endpoint(&self, url: &Url) -> Result<(), EgressError> {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(EgressError::denied("it carries userinfo (`user@`)"));
         }

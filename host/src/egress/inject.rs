@@ -131,7 +131,11 @@ impl Bindings {
     /// The rule that admits injecting `auth` into a request to `url`; `None` for
     /// [`Auth::None`]. With no admitting rule the request is refused with
     /// `not_permitted`, naming the rules that exist (or saying there are none).
-    pub fn rule_for(&self, auth: &Auth, url: &Url) -> Result<Option<&InjectRule>, EgressError> {
+    pub(crate) fn rule_for(
+        &self,
+        auth: &Auth,
+        url: &Url,
+    ) -> Result<Option<&InjectRule>, EgressError> {
         let (rules, what, place) = match auth {
             Auth::None => return Ok(None),
             Auth::OAuth(_) => (
@@ -177,7 +181,7 @@ impl Bindings {
 }
 
 /// A credential ready to put on a request. Its `Debug` hides the value.
-pub struct Credential {
+pub(crate) struct Credential {
     /// Header name.
     pub name: HeaderName,
     /// Header value, marked sensitive.

@@ -58,7 +58,7 @@ impl Default for EgressLimits {
 
 impl EgressLimits {
     /// The timeout for a request: the guest's, else the default, never above the max.
-    pub fn timeout_for(&self, guest_ms: Option<u32>) -> Result<Duration, EgressError> {
+    pub(crate) fn timeout_for(&self, guest_ms: Option<u32>) -> Result<Duration, EgressError> {
         match guest_ms {
             Some(0) => Err(EgressError::invalid("timeout-ms must be greater than zero")),
             Some(ms) => Ok(Duration::from_millis(u64::from(ms)).min(self.max_timeout)),
@@ -67,7 +67,7 @@ impl EgressLimits {
     }
 
     /// Checks response headers against the count and byte caps.
-    pub fn check_response_headers(&self, headers: &HeaderMap) -> Result<(), EgressError> {
+    pub(crate) fn check_response_headers(&self, headers: &HeaderMap) -> Result<(), EgressError> {
         if headers.len() > self.max_response_headers {
             return Err(EgressError::too_large(format!(
                 "response has {} header fields; the cap is {}",
@@ -95,7 +95,7 @@ impl EgressLimits {
 }
 
 /// Total bytes of header names and values.
-pub fn header_bytes(headers: &HeaderMap) -> usize {
+pub(crate) fn header_bytes(headers: &HeaderMap) -> usize {
     headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.as_bytes().len())
@@ -121,7 +121,7 @@ impl RequestCounter {
     }
 
     /// Takes the invocation's one forced token refresh; false once it was taken.
-    pub fn take_forced_refresh(&self) -> bool {
+    pub(crate) fn take_forced_refresh(&self) -> bool {
         !self.forced_refresh.swap(true, Ordering::Relaxed)
     }
 

@@ -40,19 +40,27 @@ use url::Url;
 use crate::redact::Redactor;
 use crate::types::Method;
 
-pub use addr::{AddressPolicy, blocked_range};
-pub use client::{NetworkSettings, NetworkTransport, default_tls_config};
+pub(crate) use addr::AddressPolicy;
+pub(crate) use client::NetworkSettings;
+pub(crate) use client::NetworkTransport;
+pub(crate) use client::default_tls_config;
 pub use error::{EgressError, EgressErrorCode, SecretError, TokenError, TokenErrorCode};
-pub use headers::is_host_controlled;
-pub use host_client::{HostLimits, HostRequest, MAX_HOST_RESPONSE_BYTES};
+pub(crate) use headers::is_host_controlled;
+pub(crate) use host_client::HostLimits;
+pub(crate) use host_client::HostRequest;
+pub use host_client::MAX_HOST_RESPONSE_BYTES;
+pub(crate) use inject::Credential;
 pub use inject::{
-    Auth, Bindings, Credential, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth,
-    SecretSource, TokenSource,
+    Auth, Bindings, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, SecretSource,
+    TokenSource,
 };
 pub use limits::{EgressLimits, RequestCounter};
-pub use policy::{FnPolicy, UrlPolicy, check_url, origin_of};
-pub use record::{CallLog, CallRecord};
-pub use resolve::{Resolve, SystemResolver, resolve_vetted};
+pub(crate) use policy::check_url;
+pub use policy::{FnPolicy, UrlPolicy, origin_of};
+pub use record::CallLog;
+pub(crate) use record::CallRecord;
+pub use resolve::Resolve;
+pub(crate) use resolve::resolve_vetted;
 pub use transport::{AddressVetting, InboundResponse, PreparedRequest, Target, Transport};
 
 /// The guest's request, as raw as it arrived (mirrors the WIT `request` record).

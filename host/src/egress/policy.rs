@@ -36,7 +36,11 @@ pub fn origin_of(url: &Url) -> String {
 }
 
 /// Parses and checks the guest's URL. `max_len` caps the raw string length.
-pub fn check_url(raw: &str, policy: &dyn UrlPolicy, max_len: usize) -> Result<Url, EgressError> {
+pub(crate) fn check_url(
+    raw: &str,
+    policy: &dyn UrlPolicy,
+    max_len: usize,
+) -> Result<Url, EgressError> {
     if raw.len() > max_len {
         return Err(EgressError::invalid(format!(
             "url is {} bytes long; the limit is {max_len}",

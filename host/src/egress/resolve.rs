@@ -33,7 +33,7 @@ pub trait Resolve: Send + Sync {
 
 /// The system resolver, through tokio's blocking-pool `getaddrinfo`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SystemResolver;
+pub(crate) struct SystemResolver;
 
 impl Resolve for SystemResolver {
     fn lookup<'a>(
@@ -46,13 +46,13 @@ impl Resolve for SystemResolver {
 }
 
 /// The default resolver as a shareable handle.
-pub fn system_resolver() -> Arc<dyn Resolve> {
+pub(crate) fn system_resolver() -> Arc<dyn Resolve> {
     Arc::new(SystemResolver)
 }
 
 /// Resolves the URL's host and keeps only addresses `policy` admits. Fails with
 /// `denied` when none is left, naming the refused range of the first address.
-pub async fn resolve_vetted(
+pub(crate) async fn resolve_vetted(
     url: &Url,
     policy: &AddressPolicy,
     resolver: &dyn Resolve,

@@ -106,7 +106,7 @@ pub trait Transport: Send + Sync {
 }
 
 /// Converts an `http` header map to the guest's list of pairs.
-pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {

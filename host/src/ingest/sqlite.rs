@@ -23,7 +23,7 @@ impl SqliteSink {
     }
 
     /// Writes `batch` on the calling thread (for callers outside an async runtime).
-    pub fn store_blocking(&self, batch: &IngestBatch) -> Result<Vec<Stored>, IngestError> {
+    pub(crate) fn store_blocking(&self, batch: &IngestBatch) -> Result<Vec<Stored>, IngestError> {
         let writes: Vec<RecordWrite<'_>> = batch
             .records
             .iter()

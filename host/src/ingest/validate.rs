@@ -32,7 +32,7 @@ impl Record {
 }
 
 /// The key of a keyless payload: the SHA-256 (hex) of its canonical JSON text.
-pub fn canonical_key(canonical_payload: &str) -> String {
+pub(crate) fn canonical_key(canonical_payload: &str) -> String {
     hex::encode(Sha256::digest(canonical_payload.as_bytes()))
 }
 

@@ -43,7 +43,7 @@ impl fmt::Debug for HostRule {
 
 /// Why a value is not an acceptable host. Messages name the rule, not the value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum HostError {
+pub(crate) enum HostError {
     #[error("is empty")]
     Empty,
     #[error("must be a host name, not a URL")]
@@ -112,7 +112,7 @@ impl HostRule {
     }
 
     /// Normalizes `input` and checks it; the result is safe to place in a URL host.
-    pub fn apply(&self, input: &str) -> Result<String, HostError> {
+    pub(crate) fn apply(&self, input: &str) -> Result<String, HostError> {
         let mut s = input.trim().to_owned();
         if !s.is_ascii() {
             // Look-alikes (Cyrillic letters, fullwidth dots) never reach IDNA mapping.

@@ -29,20 +29,24 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub(crate) use connector::AccessType;
+pub(crate) use connector::RouteRef;
 pub use connector::{
-    AccessType, ClientAuthMethod, Connection, Connector, Kind, OAuthClient, OAuthConfig, OAuthFlow,
-    Permissions, RouteRef, TokenPath, TokenPaths,
+    ClientAuthMethod, Connection, Connector, Kind, OAuthConfig, OAuthFlow, Permissions, TokenPath,
+    TokenPaths,
 };
-pub use host_validation::{HostError, HostRule, Normalizer};
-pub use inject::{InjectRule, InjectShape};
+pub use inject::InjectRule;
+pub(crate) use inject::InjectShape;
 pub use patterns::HttpPattern;
-pub use problems::{Problem, Problems};
-pub use schema::{editor_schema, editor_schema_text};
-pub use settings::{ExpandError, SettingInfo, SettingsErrors, SettingsSchema, ValidSettings};
+pub(crate) use problems::Problem;
+pub(crate) use problems::Problems;
+pub use schema::editor_schema_text;
+pub(crate) use settings::SettingsErrors;
+pub use settings::{ExpandError, ValidSettings};
 pub use template::{Slot, UrlTemplate};
 
 /// The manifest file name inside a connector directory.
-pub const MANIFEST_FILE: &str = "connector.json";
+pub(crate) const MANIFEST_FILE: &str = "connector.json";
 
 /// A validated manifest and where it came from.
 #[derive(Debug)]

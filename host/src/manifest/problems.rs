@@ -59,17 +59,8 @@ impl Problems {
         self.0.iter()
     }
 
-    pub fn into_vec(self) -> Vec<Problem> {
+    pub(crate) fn into_vec(self) -> Vec<Problem> {
         self.0
-    }
-
-    /// `Ok(value)` when nothing was recorded, else every problem.
-    pub fn into_result<T>(self, value: T) -> Result<T, Problems> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
-        }
     }
 }
 
@@ -115,7 +106,7 @@ impl std::error::Error for Problems {}
 
 /// A JSON pointer built one segment at a time, escaping `~` and `/` as RFC 6901 says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pointer(String);
+pub(crate) struct Pointer(String);
 
 impl Pointer {
     pub fn root() -> Self {
@@ -123,7 +114,7 @@ impl Pointer {
     }
 
     /// Takes an already escaped pointer (for example one reported by `jsonschema`).
-    pub fn from_escaped(s: &str) -> Self {
+    pub(crate) fn from_escaped(s: &str) -> Self {
         Self(s.to_owned())
     }
 
@@ -131,10 +122,6 @@ impl Pointer {
     pub fn at(&self, segment: impl fmt::Display) -> Self {
         let seg = segment.to_string().replace('~', "~0").replace('/', "~1");
         Self(format!("{}/{seg}", self.0))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -157,7 +144,7 @@ impl From<&Pointer> for String {
 }
 
 /// The candidate closest to `given`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'a, I>(given: &str, candidates: I) -> Option<&'a str>
+pub(crate) fn did_you_mean<'a, I>(given: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -195,7 +182,7 @@ mod tests {
     #[test]
     fn pointer_escapes_segments() {
         let p = Pointer::root().at("permissions").at("a/b~c");
-        assert_eq!(p.as_str(), "/permissions/a~1b~0c");
+        assert_eq!(p.to_string(), "/permissions/a~1b~0c");
     }
 
     #[test]

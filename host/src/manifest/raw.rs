@@ -14,7 +14,7 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "Keyway connector manifest")]
-pub struct RawManifest {
+pub(crate) struct RawManifest {
     /// Optional reference to this schema, for editors; ignored by the host.
     #[serde(rename = "$schema", default)]
     pub _schema: Option<String>,
@@ -39,7 +39,7 @@ pub struct RawManifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "Kind")]
-pub enum RawKind {
+pub(crate) enum RawKind {
     Source,
     Destination,
 }
@@ -48,7 +48,7 @@ pub enum RawKind {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Permissions")]
-pub struct RawPermissions {
+pub(crate) struct RawPermissions {
     /// URL patterns outbound requests may target: `https://host[:port][/path-prefix*]`;
     /// the host may start with `*.` to match subdomains (not the bare domain).
     #[serde(default)]
@@ -67,14 +67,14 @@ pub struct RawPermissions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "EntityVerb")]
-pub enum RawEntityVerb {
+pub(crate) enum RawEntityVerb {
     Write,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "SecretVerb")]
-pub enum RawSecretVerb {
+pub(crate) enum RawSecretVerb {
     Read,
     Inject,
 }
@@ -83,7 +83,7 @@ pub enum RawSecretVerb {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Connection")]
-pub struct RawConnection {
+pub(crate) struct RawConnection {
     /// The route the host calls to check a connection works.
     #[serde(default)]
     #[schemars(with = "RawRouteRef")]
@@ -108,7 +108,7 @@ pub struct RawConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "InjectRule")]
-pub struct RawInjectRule {
+pub(crate) struct RawInjectRule {
     /// URL pattern in the `permissions.http` grammar (`https://host[:port][/path*]`, host
     /// may start with `*.`) with optional `{settings.<name>}` placeholders, so a tenant's
     /// credential goes only to that tenant's host; a host placeholder needs a
@@ -130,7 +130,7 @@ pub struct RawInjectRule {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "BasicInject")]
-pub struct RawBasicInject {
+pub(crate) struct RawBasicInject {
     /// `x-secret` setting (granted `inject`) that holds the password; none sends an
     /// empty password.
     #[serde(default)]
@@ -162,7 +162,7 @@ fn settings_schema_shape(_: &mut schemars::SchemaGenerator) -> schemars::Schema 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "RouteRef")]
-pub struct RawRouteRef {
+pub(crate) struct RawRouteRef {
     /// Absolute route path, for example `/setup/test_connection`.
     pub route: String,
     /// HTTP method of the route.
@@ -172,7 +172,7 @@ pub struct RawRouteRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 #[schemars(rename = "Method")]
-pub enum RawMethod {
+pub(crate) enum RawMethod {
     Get,
     Post,
     Put,
@@ -184,7 +184,7 @@ pub enum RawMethod {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "OAuth")]
-pub struct RawOAuth {
+pub(crate) struct RawOAuth {
     /// The grant type.
     #[serde(rename = "type")]
     pub flow: RawOAuthFlow,
@@ -251,7 +251,7 @@ pub struct RawOAuth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[schemars(rename = "OAuthFlow")]
-pub enum RawOAuthFlow {
+pub(crate) enum RawOAuthFlow {
     AuthorizationCode,
     ClientCredentials,
 }
@@ -259,7 +259,7 @@ pub enum RawOAuthFlow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "AccessType")]
-pub enum RawAccessType {
+pub(crate) enum RawAccessType {
     Offline,
     Online,
 }
@@ -268,7 +268,7 @@ pub enum RawAccessType {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Client")]
-pub struct RawClient {
+pub(crate) struct RawClient {
     /// Name of the operator-managed OAuth app credential (client id and secret).
     pub credential_key: String,
     /// How the client authenticates at the token endpoint: HTTP `basic` (default) or
@@ -280,7 +280,7 @@ pub struct RawClient {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "ClientAuthMethod")]
-pub enum RawClientAuthMethod {
+pub(crate) enum RawClientAuthMethod {
     Basic,
     Post,
 }
@@ -289,7 +289,7 @@ pub enum RawClientAuthMethod {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "TokenPaths")]
-pub struct RawTokenPaths {
+pub(crate) struct RawTokenPaths {
     /// Default `access_token`.
     #[serde(default)]
     pub access_token_path: Option<String>,
@@ -311,7 +311,7 @@ pub struct RawTokenPaths {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Refresh")]
-pub struct RawRefresh {
+pub(crate) struct RawRefresh {
     /// Default true.
     #[serde(default)]
     pub enabled: Option<bool>,
@@ -321,7 +321,7 @@ pub struct RawRefresh {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "HostRule")]
-pub struct RawHostRule {
+pub(crate) struct RawHostRule {
     /// The host must end with this suffix on a label boundary, for example `.myshopify.com`.
     pub suffix: String,
     /// How the value is normalized before the check (default `lowercaseHost`).
@@ -332,7 +332,7 @@ pub struct RawHostRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(rename = "Normalizer")]
-pub enum RawNormalizer {
+pub(crate) enum RawNormalizer {
     LowercaseHost,
     ShopifyShopDomain,
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::raw::RawManifest;
 
 /// The manifest schema as committed for editors (draft 2020-12, shared `$defs`).
-pub fn editor_schema() -> Value {
+pub(crate) fn editor_schema() -> Value {
     let schema = SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<RawManifest>();

@@ -170,7 +170,7 @@ impl SettingsSchema {
     }
 
     /// Names of the `x-secret` settings.
-    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn secret_names(&self) -> impl Iterator<Item = &str> {
         self.properties
             .iter()
             .filter(|(_, p)| p.secret)
@@ -310,10 +310,6 @@ impl ValidSettings {
     /// All values, secrets included, for sealed storage. Never log this.
     pub fn values(&self) -> &Map<String, Value> {
         &self.values
-    }
-
-    pub fn into_values(self) -> Map<String, Value> {
-        self.values
     }
 
     /// Expands `template`: host placeholders take the normalized host, path and query

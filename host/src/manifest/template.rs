@@ -127,11 +127,6 @@ impl UrlTemplate {
         })
     }
 
-    /// True when the template has no placeholder.
-    pub fn is_fixed(&self) -> bool {
-        self.settings().next().is_none()
-    }
-
     /// Renders with `value` for each placeholder, then applies the URL rules (see
     /// [`UrlTemplate::render_checked`]; a dot segment is reported as a URL problem).
     pub(crate) fn render<E>(
@@ -372,7 +367,9 @@ mod tests {
         assert!(
             UrlTemplate::parse("https://example.com/token")
                 .unwrap()
-                .is_fixed()
+                .settings()
+                .next()
+                .is_none()
         );
     }
 

@@ -26,7 +26,7 @@ use super::provider::{GrantType, ProviderConfig};
 use crate::store::{ClientCredentials, ConnectionRecord, Store, StoreError, TokenWrite, now_unix};
 
 /// How long a started authorization stays valid.
-pub const STATE_TTL: Duration = Duration::from_secs(600);
+pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
 
 /// Parameters the flow sets itself; extra parameters may not override them.
 const RESERVED: &[&str] = &[

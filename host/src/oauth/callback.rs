@@ -19,10 +19,10 @@ use url::Url;
 
 use super::authorize::{AuthorizeError, CallbackParams};
 
-pub const CALLBACK_PATH: &str = "/callback";
+pub(crate) const CALLBACK_PATH: &str = "/callback";
 
 #[derive(Debug, thiserror::Error)]
-pub enum CallbackError {
+pub(crate) enum CallbackError {
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind {
         port: u16,
@@ -38,7 +38,7 @@ pub enum CallbackError {
 }
 
 /// A bound listener waiting for one callback.
-pub struct CallbackListener {
+pub(crate) struct CallbackListener {
     listener: TcpListener,
     addr: SocketAddr,
 }

@@ -128,7 +128,7 @@ pub fn classify_response(
 
 /// A request that got no response is transient, unless the host itself refused it (an
 /// address the egress policy does not allow, an answer past a cap).
-pub fn classify_transport(err: &TransportError) -> Failure {
+pub(crate) fn classify_transport(err: &TransportError) -> Failure {
     if !err.is_transient() {
         return Failure::Refused {
             reason: err.to_string(),

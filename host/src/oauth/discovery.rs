@@ -53,7 +53,7 @@ pub enum DiscoveryError {
 }
 
 /// The well-known URL for `issuer` (path-preserving, as OIDC Discovery 1.0 section 4 says).
-pub fn well_known_url(issuer: &Url) -> Url {
+pub(crate) fn well_known_url(issuer: &Url) -> Url {
     let mut url = issuer.clone();
     let path = issuer.path().trim_end_matches('/').to_string();
     url.set_path(&format!("{path}/.well-known/openid-configuration"));
@@ -66,7 +66,7 @@ fn same_issuer(a: &str, b: &Url) -> bool {
 }
 
 /// Parses discovery metadata fetched for `issuer`.
-pub fn parse_metadata(
+pub(crate) fn parse_metadata(
     issuer: &Url,
     url: &str,
     body: &[u8],

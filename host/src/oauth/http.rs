@@ -64,7 +64,7 @@ pub enum TransportError {
 
 impl TransportError {
     /// Whether retrying the same request later could succeed.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         !matches!(
             self,
             TransportError::Refused { .. } | TransportError::TooLarge { .. }
@@ -86,7 +86,7 @@ impl TransportError {
 }
 
 /// `scheme://host[:port]/path` of `url`: no userinfo, query or fragment.
-pub fn endpoint_of(url: &Url) -> String {
+pub(crate) fn endpoint_of(url: &Url) -> String {
     format!(
         "{}{}",
         url.origin().ascii_serialization(),
@@ -117,7 +117,7 @@ impl std::fmt::Debug for RawResponse {
 }
 
 /// Parses `Retry-After` given in seconds (HTTP dates are treated as absent).
-pub fn parse_retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
     value
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse::<u64>().ok())

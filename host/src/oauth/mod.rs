@@ -21,18 +21,21 @@ pub mod refresh;
 pub mod resolve;
 pub mod revoke;
 
+pub(crate) use authorize::AuthorizationRequest;
 pub use authorize::{
-    AuthorizationOutcome, AuthorizationRequest, AuthorizeError, CallbackParams,
-    begin_authorization, complete_authorization,
+    AuthorizationOutcome, AuthorizeError, CallbackParams, begin_authorization,
+    complete_authorization,
 };
 pub use classify::Failure;
 pub use client_credentials::connect_client_credentials;
 pub use discovery::{OidcEndpoints, discover};
 pub use http::OAuthHttp;
-pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths, TokenSet};
+pub use provider::{ClientAuthMethod, GrantType, ProviderConfig, TokenPaths};
+pub(crate) use refresh::ProviderSource;
+pub(crate) use refresh::RefreshObserver;
 pub use refresh::{
-    AccessToken, FixedProvider, ProviderError, ProviderSource, RefreshObserver, RefreshOutcome,
-    RefreshPolicy, TokenError, TokenManager,
+    FixedProvider, ProviderError, RefreshOutcome, RefreshPolicy, TokenError, TokenManager,
 };
-pub use resolve::{ProviderResolver, ResolveError};
+pub(crate) use resolve::ProviderResolver;
+pub(crate) use resolve::ResolveError;
 pub use revoke::{ProviderRevocation, revoke_connection};

@@ -102,12 +102,12 @@ impl ProviderConfig {
     }
 
     /// Joins scopes with the provider's separator.
-    pub fn join_scopes(&self, scopes: &[String]) -> String {
+    pub(crate) fn join_scopes(&self, scopes: &[String]) -> String {
         scopes.join(&self.scope_separator)
     }
 
     /// Splits a granted-scope string on the configured separator and on whitespace.
-    pub fn split_scopes(&self, text: &str) -> Vec<String> {
+    pub(crate) fn split_scopes(&self, text: &str) -> Vec<String> {
         let sep = self.scope_separator.trim();
         text.split(|c: char| c.is_whitespace() || (!sep.is_empty() && sep.contains(c)))
             .filter(|s| !s.is_empty())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Longest text from an invocation (a trap message, a guest's answer) quoted in an error;
 /// it is redacted first, then clipped to this many bytes.
-pub const MAX_ERROR_TEXT: usize = 4 << 10;
+pub(crate) const MAX_ERROR_TEXT: usize = 4 << 10;
 
 /// A component that cannot serve.
 #[derive(Debug, thiserror::Error)]

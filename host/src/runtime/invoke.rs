@@ -65,7 +65,7 @@ static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
 
 /// A new invocation id, `inv-<start ms, hex>-<sequence>`: unique within the process and
 /// ordered by start time. Every invocation, answered or failed, is known by one.
-pub fn next_invocation_id() -> String {
+pub(crate) fn next_invocation_id() -> String {
     let start = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -91,7 +91,7 @@ type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send 
 
 impl LoadedComponent {
     /// The route for `method` and `path`, or the 404/405 the caller should see.
-    pub fn find_route(&self, method: Method, path: &str) -> Result<&Route, InvokeError> {
+    pub(crate) fn find_route(&self, method: Method, path: &str) -> Result<&Route, InvokeError> {
         let mut allowed = Vec::new();
         for route in &self.routes {
             if route.path == path {
@@ -127,7 +127,7 @@ impl LoadedComponent {
 
     /// [`invoke`](Self::invoke) under an id the caller took from [`next_invocation_id`],
     /// so a failure can be recorded under the id its log lines carry.
-    pub async fn invoke_as(
+    pub(crate) async fn invoke_as(
         &self,
         conn: &ConnectionContext,
         req: RouteRequest,

@@ -22,8 +22,11 @@ use crate::types::Method;
 pub use cache::CacheKey;
 pub use config::RuntimeConfig;
 pub use engine::Runtime;
-pub use error::{InvokeError, LoadError, MAX_ERROR_TEXT};
-pub use invoke::{RouteRequest, RouteResponse, next_invocation_id};
+pub(crate) use error::MAX_ERROR_TEXT;
+pub use error::{InvokeError, LoadError};
+pub use invoke::RouteRequest;
+pub(crate) use invoke::RouteResponse;
+pub(crate) use invoke::next_invocation_id;
 pub use loader::{LoadedComponent, Route, RouteAuth};
 
 pub(crate) use bindings::keyway::connector as wit;

@@ -19,7 +19,7 @@ pub(crate) struct InvocationMeta {
     pub(crate) route: String,
 }
 
-pub struct HostState {
+pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: InvocationLimits,

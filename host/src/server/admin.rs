@@ -31,7 +31,7 @@ use crate::store::{RecordOrder, RecordQuery};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub async fn list_connectors(State(state): State<Arc<AppState>>) -> ApiResult {
+pub(crate) async fn list_connectors(State(state): State<Arc<AppState>>) -> ApiResult {
     let mut connectors = Vec::new();
     for key in &state.connectors.loaded {
         let loaded = state.services.connector(key, Lookup::KeyOnly).await?;
@@ -73,7 +73,7 @@ fn settings_input(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateConnection {
+pub(crate) struct CreateConnection {
     name: String,
     connector: String,
     #[serde(default)]
@@ -97,14 +97,14 @@ pub async fn create_connection(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateConnection {
+pub(crate) struct UpdateConnection {
     #[serde(default)]
     settings: Map<String, Value>,
     #[serde(default)]
     secret_settings: Map<String, Value>,
 }
 
-pub async fn update_connection(
+pub(crate) async fn update_connection(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<UpdateConnection>,
@@ -113,7 +113,7 @@ pub async fn update_connection(
     Ok(Json(state.services.update_settings(&name, input)?).into_response())
 }
 
-pub async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult {
+pub(crate) async fn list_connections(State(state): State<Arc<AppState>>) -> ApiResult {
     let list = state.services.list_connections()?;
     Ok(Json(json!({ "connections": list })).into_response())
 }
@@ -125,7 +125,7 @@ pub async fn show_connection(
     Ok(Json(state.services.show_connection(&name)?).into_response())
 }
 
-pub async fn delete_connection(
+pub(crate) async fn delete_connection(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> ApiResult {
@@ -135,7 +135,7 @@ pub async fn delete_connection(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthorizeBody {
+pub(crate) struct AuthorizeBody {
     scopes: Option<Vec<String>>,
 }
 
@@ -182,7 +182,7 @@ pub async fn test(State(state): State<Arc<AppState>>, Path(name): Path<String>) 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordsQuery {
+pub(crate) struct RecordsQuery {
     entity: Option<String>,
     stream: Option<String>,
     limit: Option<u32>,
@@ -211,7 +211,7 @@ pub async fn records(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InvocationsQuery {
+pub(crate) struct InvocationsQuery {
     limit: Option<u32>,
 }
 
@@ -228,7 +228,7 @@ pub async fn invocations(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CredentialsBody {
+pub(crate) struct CredentialsBody {
     client_id: String,
     client_secret: Option<String>,
 }

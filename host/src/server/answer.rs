@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 /// Why a header a route set was not sent. The names are metric label values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
+pub(crate) enum DropReason {
     /// `content-length`, `transfer-encoding`: the host frames the body.
     Framing,
     /// `connection`, `keep-alive`, `upgrade`, `te`, `trailer`, proxy headers.
@@ -57,7 +57,7 @@ impl DropReason {
 
 /// One header that was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     pub reason: DropReason,
     /// The header's name when it is a well-known one (or `x-keyway-*`), else `other`: a
     /// name the guest made up is not repeated into the logs.
@@ -77,7 +77,7 @@ pub struct Answer {
 /// A status a route may not answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("status {0} is not a final HTTP status; a route answers 200 to 599")]
-pub struct BadStatus(pub u16);
+pub(crate) struct BadStatus(pub u16);
 
 /// Headers a route may set that take one value.
 const SINGLE: &[&str] = &["content-type", "etag", "last-modified", "retry-after"];

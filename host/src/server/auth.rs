@@ -27,12 +27,12 @@ use super::error::ApiError;
 use super::metrics::Denial;
 
 /// The environment variable that holds the admin key.
-pub const ADMIN_KEY_ENV: &str = "KEYWAY_ADMIN_KEY";
+pub(crate) const ADMIN_KEY_ENV: &str = "KEYWAY_ADMIN_KEY";
 const ADMIN_KEY_FILE: &str = "admin.key";
 const MIN_ADMIN_KEY_LEN: usize = 24;
 
 /// The admin key's digest; the key itself is not kept.
-pub struct AdminKey {
+pub(crate) struct AdminKey {
     digest: [u8; 32],
     /// Where it came from, for the start-up line (never the value).
     pub origin: String,
@@ -51,7 +51,7 @@ impl AdminKey {
 
     /// The key from the environment, else from `<data_dir>/admin.key`, created on first
     /// start with 256 random bits.
-    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<AdminKey> {
+    pub(crate) fn load_or_create(data_dir: &Path) -> anyhow::Result<AdminKey> {
         if let Ok(value) = std::env::var(ADMIN_KEY_ENV) {
             return AdminKey::from_secret(value.trim(), format!("${ADMIN_KEY_ENV}"));
         }
@@ -91,7 +91,7 @@ fn bearer(req: &Request) -> Option<SecretString> {
 }
 
 /// Lets a request through only with the admin key.
-pub async fn require_admin(
+pub(crate) async fn require_admin(
     State(state): State<Arc<AppState>>,
     req: Request,
     next: Next,
@@ -122,10 +122,10 @@ pub async fn require_admin(
 /// The id of the API key a route call came with (not the key), set by
 /// [`require_api_key`]; the per-key concurrency share counts by it.
 #[derive(Debug, Clone)]
-pub struct ApiKeyId(pub String);
+pub(crate) struct ApiKeyId(pub String);
 
 /// Lets a request through only with a live API key.
-pub async fn require_api_key(
+pub(crate) async fn require_api_key(
     State(state): State<Arc<AppState>>,
     mut req: Request,
     next: Next,

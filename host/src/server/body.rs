@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::metrics::Denial;
 
 /// Largest management API body.
-pub const ADMIN_BODY_CAP: usize = 2 << 20;
+pub(crate) const ADMIN_BODY_CAP: usize = 2 << 20;
 
 /// Reads `body` whole: 408 when it takes longer than the body read timeout, 413 over
 /// `limit` bytes, 400 when the caller broke off.
@@ -70,7 +70,7 @@ fn over_limit(e: &axum::Error) -> bool {
 
 /// Parses a JSON body into `T`. An error names where (the field's path, line and column)
 /// and what kind of problem it is, never the value found there.
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

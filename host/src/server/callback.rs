@@ -18,7 +18,7 @@ use crate::oauth::CallbackParams;
 use crate::services::ServiceError;
 use crate::services::views::AuthorizedView;
 
-pub const CALLBACK_PATH: &str = "/oauth/callback";
+pub(crate) const CALLBACK_PATH: &str = "/oauth/callback";
 
 fn escape(text: &str) -> String {
     html_escape::encode_safe(text).into_owned()

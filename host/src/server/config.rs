@@ -9,7 +9,7 @@
 
 mod refresh;
 
-pub use refresh::FileRefresh;
+pub(crate) use refresh::FileRefresh;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,14 +23,14 @@ use url::Url;
 use crate::oauth::background::BackgroundOptions;
 
 /// Where the sandbox provider listens unless told otherwise; `connectors/sandbox` names it.
-pub const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
+pub(crate) const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
 /// Where the server listens unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
 /// The configuration file (`--config FILE`). Every field is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileConfig {
+pub(crate) struct FileConfig {
     pub listen: Option<String>,
     /// Base URL the server is reached at, for the OAuth redirect URI.
     pub public_url: Option<String>,
@@ -49,7 +49,7 @@ pub struct FileConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileLimits {
+pub(crate) struct FileLimits {
     pub memory_mib: Option<u64>,
     pub deadline_seconds: Option<u64>,
     pub max_concurrent_invocations: Option<usize>,
@@ -63,7 +63,7 @@ pub struct FileLimits {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileSandbox {
+pub(crate) struct FileSandbox {
     pub enabled: Option<bool>,
     pub listen: Option<String>,
 }
@@ -79,7 +79,7 @@ impl FileConfig {
 
 /// Values given on the command line or in the environment; `None` when neither set one.
 #[derive(Debug, Default, Clone)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
@@ -154,7 +154,7 @@ fn positive<T: PartialOrd + Default + Copy + std::fmt::Display>(
 
 impl ServeConfig {
     /// Merges defaults, the file and the overrides.
-    pub fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<ServeConfig> {
+    pub(crate) fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<ServeConfig> {
         let listen = addr(
             o.listen
                 .as_deref()

@@ -32,7 +32,7 @@ use tower::ServiceExt;
 
 /// The per-connection clocks.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     pub header: Duration,
     pub idle: Duration,
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::services::{Kind, ServiceError};
 
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -29,10 +29,6 @@ impl ApiError {
             invocation_id: None,
             retry_after_secs: None,
         }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

@@ -59,7 +59,7 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

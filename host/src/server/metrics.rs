@@ -57,7 +57,7 @@ struct ReasonLabels {
 
 /// Why a request or an outbound call was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denial {
+pub(crate) enum Denial {
     MissingApiKey,
     InvalidApiKey,
     InternalRoute,
@@ -89,7 +89,7 @@ impl Denial {
 }
 
 /// Every metric the server exports.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     invocations: Family<InvocationLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
@@ -223,7 +223,7 @@ impl Metrics {
     }
 
     /// One response header of `connector`'s route dropped; `reason` is one of a fixed set.
-    pub fn header_dropped(&self, connector: &str, reason: &'static str) {
+    pub(crate) fn header_dropped(&self, connector: &str, reason: &'static str) {
         self.headers_dropped
             .get_or_create(&DroppedLabels {
                 connector: connector.to_string(),
@@ -255,7 +255,7 @@ impl Metrics {
 }
 
 /// Decrements the in-flight gauge when dropped.
-pub struct InFlight(Arc<Metrics>);
+pub(crate) struct InFlight(Arc<Metrics>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

@@ -40,7 +40,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use url::Url;
 
-pub use config::{FileConfig, Overrides, ServeConfig};
+pub(crate) use config::FileConfig;
+pub(crate) use config::Overrides;
+pub(crate) use config::ServeConfig;
 
 use crate::catalog::LoadReport;
 use crate::runtime::RuntimeConfig;
@@ -52,7 +54,7 @@ use request_id::REQUEST_ID;
 use slots::Slots;
 
 /// What every handler shares.
-pub struct AppState {
+pub(crate) struct AppState {
     pub services: Arc<Services>,
     pub admin: AdminKey,
     pub metrics: Arc<Metrics>,
@@ -73,7 +75,7 @@ pub struct AppState {
 impl AppState {
     /// Runs `work` (anything that runs guest code) on the guests' runtime and waits for it.
     /// It finishes even if the caller goes away, so what it holds is released only then.
-    pub async fn on_guests<F>(&self, work: F) -> Result<F::Output, error::ApiError>
+    pub(crate) async fn on_guests<F>(&self, work: F) -> Result<F::Output, error::ApiError>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,

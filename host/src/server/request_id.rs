@@ -10,10 +10,10 @@ use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest request id taken from a caller.
-pub const MAX_LEN: usize = 64;
+pub(crate) const MAX_LEN: usize = 64;
 
 /// A caller's request id is kept when it is 1 to 64 characters of `[A-Za-z0-9._:-]`.
 pub fn acceptable(value: &[u8]) -> bool {
@@ -26,7 +26,7 @@ pub fn acceptable(value: &[u8]) -> bool {
 
 /// Drops a caller's request id that is not acceptable (or given more than once), so the
 /// next layer makes a fresh one.
-pub async fn screen(mut req: Request, next: Next) -> Response {
+pub(crate) async fn screen(mut req: Request, next: Next) -> Response {
     let mut given = req.headers().get_all(&REQUEST_ID).iter();
     let keep = match (given.next(), given.next()) {
         (None, _) => true,

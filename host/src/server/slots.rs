@@ -19,7 +19,7 @@ pub enum Refused {
     KeyShare,
 }
 
-pub struct Slots {
+pub(crate) struct Slots {
     all: Arc<Semaphore>,
     total: usize,
     per_key: usize,
@@ -61,7 +61,7 @@ impl Slots {
 
     /// A slot for an invocation by the API key `key` (its id), or why not. A full server
     /// is reported as such even to a key at its share.
-    pub fn try_take(&self, key: &str) -> Result<Slot, Refused> {
+    pub(crate) fn try_take(&self, key: &str) -> Result<Slot, Refused> {
         let permit = self
             .all
             .clone()
@@ -92,7 +92,7 @@ impl Slots {
         self.total
     }
 
-    pub fn per_key(&self) -> usize {
+    pub(crate) fn per_key(&self) -> usize {
         self.per_key
     }
 }

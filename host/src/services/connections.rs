@@ -119,7 +119,7 @@ impl Services {
     }
 
     /// Every connection, by name.
-    pub fn list_connections(&self) -> ServiceResult<Vec<ConnectionView>> {
+    pub(crate) fn list_connections(&self) -> ServiceResult<Vec<ConnectionView>> {
         Ok(self
             .store
             .list_connections()?
@@ -136,7 +136,7 @@ impl Services {
     /// Changes settings of the connection `name`: each setting given replaces the stored
     /// one (a JSON `null` plain value removes it); the rest are kept. The result must
     /// validate as a whole. Tokens and status are left as they are.
-    pub fn update_settings(
+    pub(crate) fn update_settings(
         &self,
         name: &str,
         given: SettingsInput,
@@ -170,7 +170,7 @@ impl Services {
     }
 
     /// Deletes the connection with its tokens, settings, records and history.
-    pub fn delete_connection(&self, name: &str) -> ServiceResult<()> {
+    pub(crate) fn delete_connection(&self, name: &str) -> ServiceResult<()> {
         let record = self.store.connection_by_name(name)?;
         self.store.delete_connection(name)?;
         self.tokens.invalidate(&record.id);

@@ -176,7 +176,7 @@ impl ServiceError {
     }
 
     /// The HTTP status a route failure asks for, when this is one.
-    pub fn route_status(&self) -> Option<u16> {
+    pub(crate) fn route_status(&self) -> Option<u16> {
         match self {
             ServiceError::Invocation(f) => Some(f.http_status),
             ServiceError::Route(e) => Some(e.http_status()),
@@ -203,4 +203,4 @@ fn store_kind(e: &StoreError) -> Kind {
 }
 
 /// The result of a use case.
-pub type ServiceResult<T> = Result<T, ServiceError>;
+pub(crate) type ServiceResult<T> = Result<T, ServiceError>;

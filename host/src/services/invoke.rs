@@ -33,7 +33,7 @@ impl Services {
 
     /// The stored connection `name` and its loaded connector, for a caller that checks
     /// something of the route before running it (the server checks its auth).
-    pub async fn resolve_connection(
+    pub(crate) async fn resolve_connection(
         &self,
         name: &str,
     ) -> ServiceResult<(ConnectionRecord, Arc<LoadedConnector>)> {
@@ -45,7 +45,7 @@ impl Services {
     /// Runs a route for a connection whose record and connector the caller already looked
     /// up, so nothing is read twice. The invocation is recorded in the history whatever
     /// its outcome, under the id the answer or the failure carries.
-    pub async fn invoke_resolved(
+    pub(crate) async fn invoke_resolved(
         &self,
         record: &ConnectionRecord,
         connector: &LoadedConnector,

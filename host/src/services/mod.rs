@@ -15,11 +15,15 @@ mod connections;
 mod error;
 mod invoke;
 mod records;
-pub mod views;
+pub(crate) mod views;
 
 pub use connect::AuthorizationStart;
-pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
-pub use error::{InvocationFailed, Kind, ServiceError, ServiceResult};
+pub(crate) use connections::PlainValue;
+pub use connections::{NewConnectionInput, SettingsInput};
+pub(crate) use error::InvocationFailed;
+pub use error::Kind;
+pub(crate) use error::ServiceError;
+pub(crate) use error::ServiceResult;
 
 use crate::catalog::{Catalog, LoadReport, Lookup};
 use crate::custody::StoredProviders;
@@ -123,7 +127,7 @@ impl Services {
 
     /// Loads every connector under the connector directories (the server does at
     /// start-up); one that cannot be loaded is reported and skipped.
-    pub async fn load_connectors(&self) -> LoadReport {
+    pub(crate) async fn load_connectors(&self) -> LoadReport {
         self.catalog.load_all().await
     }
 
@@ -138,13 +142,13 @@ impl Services {
     }
 
     /// Lets `observer` see every refresh outcome (the server's metrics).
-    pub fn observe_refreshes(&self, observer: Arc<dyn RefreshObserver>) {
+    pub(crate) fn observe_refreshes(&self, observer: Arc<dyn RefreshObserver>) {
         self.tokens.observe(observer);
     }
 
     /// Starts the background refresher on the current runtime; it runs until the
     /// returned handle is dropped, and `observer` sees every pass.
-    pub fn spawn_refresher(
+    pub(crate) fn spawn_refresher(
         &self,
         opts: BackgroundOptions,
         observer: Arc<dyn PassObserver>,
@@ -153,12 +157,15 @@ impl Services {
     }
 
     /// Writes the queued invocation history to disk.
-    pub fn flush_history(&self) {
+    pub(crate) fn flush_history(&self) {
         self.store.flush_history();
     }
 
     /// The id of the live API key `key`; `None` for an unknown, wrong or revoked key.
-    pub fn check_api_key(&self, key: &secrecy::SecretString) -> ServiceResult<Option<String>> {
+    pub(crate) fn check_api_key(
+        &self,
+        key: &secrecy::SecretString,
+    ) -> ServiceResult<Option<String>> {
         Ok(self.store.check_api_key(key)?)
     }
 

@@ -89,7 +89,7 @@ impl From<&ProviderAccount> for AccountView {
 /// A finished authorization.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuthorizedView {
+pub(crate) struct AuthorizedView {
     pub connection: String,
     pub status: &'static str,
     pub granted_scopes: Vec<String>,
@@ -124,7 +124,7 @@ impl AuthorizedView {
 /// A started authorization: where to send the user.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuthorizationUrlView {
+pub(crate) struct AuthorizationUrlView {
     pub authorization_url: String,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
@@ -145,7 +145,7 @@ impl From<&AuthorizationRequest> for AuthorizationUrlView {
 /// What a revocation did.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RevocationView {
+pub(crate) struct RevocationView {
     pub connection: String,
     /// `revoked_at_provider`, `no_revocation_endpoint`, `no_tokens` or
     /// `provider_revocation_failed`.
@@ -173,7 +173,7 @@ impl RevocationView {
 
 /// A connector as served.
 #[derive(Debug, Clone, Serialize)]
-pub struct ConnectorView {
+pub(crate) struct ConnectorView {
     pub key: String,
     pub name: String,
     pub version: String,
@@ -182,7 +182,7 @@ pub struct ConnectorView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct RouteView {
+pub(crate) struct RouteView {
     pub method: &'static str,
     pub path: String,
     pub auth: &'static str,
@@ -290,7 +290,7 @@ impl From<&StoredRecord> for RecordView {
 }
 
 /// `2025-01-02T03:04:05.678Z` for milliseconds since the epoch.
-pub fn timestamp(ms: i64) -> String {
+pub(crate) fn timestamp(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| ms.to_string())
@@ -299,7 +299,7 @@ pub fn timestamp(ms: i64) -> String {
 /// OAuth app credentials (never the secret).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialView {
+pub(crate) struct CredentialView {
     pub key: String,
     pub client_id: String,
     pub has_secret: bool,
@@ -321,7 +321,7 @@ impl From<&CredentialSummary> for CredentialView {
 /// An API key (never the key itself).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ApiKeyView {
+pub(crate) struct ApiKeyView {
     pub id: String,
     pub name: String,
     pub created_at: i64,

@@ -37,7 +37,7 @@ impl std::fmt::Debug for NewApiKey {
 
 /// What a listing shows of a key.
 #[derive(Debug, Clone)]
-pub struct ApiKeySummary {
+pub(crate) struct ApiKeySummary {
     pub id: String,
     pub name: String,
     pub created_at: i64,
@@ -94,7 +94,10 @@ impl Store {
 
     /// The id of the live key `presented`, or `None` when it is malformed, unknown, wrong
     /// or revoked. The digest comparison takes the same time wherever the keys differ.
-    pub fn check_api_key(&self, presented: &SecretString) -> Result<Option<String>, StoreError> {
+    pub(crate) fn check_api_key(
+        &self,
+        presented: &SecretString,
+    ) -> Result<Option<String>, StoreError> {
         let presented = presented.expose_secret();
         let Some(id) = key_id(presented) else {
             return Ok(None);
@@ -114,7 +117,7 @@ impl Store {
     }
 
     /// Every key, newest first, without digests.
-    pub fn list_api_keys(&self) -> Result<Vec<ApiKeySummary>, StoreError> {
+    pub(crate) fn list_api_keys(&self) -> Result<Vec<ApiKeySummary>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -137,7 +140,7 @@ impl Store {
     }
 
     /// Revokes the key `id`; later checks of it fail. Revoking twice is not an error.
-    pub fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
+    pub(crate) fn revoke_api_key(&self, id: &str) -> Result<(), StoreError> {
         let changed = self
             .conn()
             .execute(

@@ -118,7 +118,7 @@ pub struct ConnectionRecord {
 
 /// The provider account a connection is bound to (from the connector's `postConnect` route).
 #[derive(Debug, Clone, Default)]
-pub struct ProviderAccount {
+pub(crate) struct ProviderAccount {
     pub id: Option<String>,
     pub name: Option<String>,
     pub domain: Option<String>,
@@ -178,7 +178,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
 
 /// Connection names: 1-63 characters, lowercase ASCII letters, digits and hyphens, not
 /// starting or ending with a hyphen.
-pub fn validate_name(name: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {
     let ok_chars = name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -259,7 +259,7 @@ impl Store {
         self.connection_by_id(&id)
     }
 
-    pub fn connection_by_name(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
+    pub(crate) fn connection_by_name(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
         self.conn()
             .prepare_cached(&format!("{SELECT} WHERE c.name = ?1"))
             .and_then(|mut stmt| stmt.query_row([name], from_row))
@@ -283,7 +283,7 @@ impl Store {
             })
     }
 
-    pub fn list_connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
+    pub(crate) fn list_connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(&format!("{SELECT} ORDER BY c.name"))
@@ -298,7 +298,7 @@ impl Store {
     /// Deletes a connection with its tokens, secret settings and pending states.
     /// Deletes the connection with its tokens, and the records and invocation history it
     /// produced, in one transaction (a later connection of the same name starts clean).
-    pub fn delete_connection(&self, name: &str) -> Result<(), StoreError> {
+    pub(crate) fn delete_connection(&self, name: &str) -> Result<(), StoreError> {
         // Rows still queued for this connection must not outlive it.
         self.flush_history();
         let mut conn = self.conn();
@@ -327,7 +327,7 @@ impl Store {
     }
 
     /// Sets the status and the last error shown to operators.
-    pub fn set_connection_status(
+    pub(crate) fn set_connection_status(
         &self,
         connection_id: &str,
         status: ConnectionStatus,
@@ -348,7 +348,7 @@ impl Store {
     }
 
     /// Records a failed refresh that does not change the connection's authorization.
-    pub fn record_refresh_failure(
+    pub(crate) fn record_refresh_failure(
         &self,
         connection_id: &str,
         status: ConnectionStatus,
@@ -372,7 +372,7 @@ impl Store {
     }
 
     /// Records the provider account a connection is bound to.
-    pub fn set_provider_account(
+    pub(crate) fn set_provider_account(
         &self,
         connection_id: &str,
         account: &ProviderAccount,

@@ -32,7 +32,7 @@ impl fmt::Debug for ClientCredentials {
 
 /// What `credentials list` shows.
 #[derive(Debug, Clone)]
-pub struct CredentialSummary {
+pub(crate) struct CredentialSummary {
     pub key: String,
     pub client_id: String,
     pub has_secret: bool,
@@ -118,7 +118,7 @@ impl Store {
         })
     }
 
-    pub fn list_credentials(&self) -> Result<Vec<CredentialSummary>, StoreError> {
+    pub(crate) fn list_credentials(&self) -> Result<Vec<CredentialSummary>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -138,7 +138,7 @@ impl Store {
         .map_err(StoreError::sql("listing credentials"))
     }
 
-    pub fn delete_credentials(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn delete_credentials(&self, key: &str) -> Result<(), StoreError> {
         let n = self
             .conn()
             .execute("DELETE FROM credentials WHERE key = ?1", [key])

@@ -22,11 +22,11 @@ use secrecy::SecretString;
 use secrecy::zeroize::Zeroizing;
 
 /// Environment variable that carries the base64 master key.
-pub const MASTER_KEY_ENV: &str = "KEYWAY_MASTER_KEY";
+pub(crate) const MASTER_KEY_ENV: &str = "KEYWAY_MASTER_KEY";
 /// Name of the key file inside the data directory, used when the environment has no key.
-pub const KEY_FILE: &str = "master.key";
+pub(crate) const KEY_FILE: &str = "master.key";
 /// Name of the key file written by `keys rotate` before the re-sealing transaction commits.
-pub const NEXT_KEY_FILE: &str = "master.key.next";
+pub(crate) const NEXT_KEY_FILE: &str = "master.key.next";
 
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -85,12 +85,12 @@ impl fmt::Display for KeyOrigin {
 }
 
 /// The label of the compiled-component cache's sub-key (see [`MasterKey::derive_subkey`]).
-pub const COMPONENT_CACHE_LABEL: &str = "component-cache";
+pub(crate) const COMPONENT_CACHE_LABEL: &str = "component-cache";
 
 /// A 256-bit key derived from the master key for one purpose. Its bytes are zeroed when
 /// it is dropped; `Debug` is redacted.
 #[derive(Clone)]
-pub struct SubKey(Zeroizing<[u8; 32]>);
+pub(crate) struct SubKey(Zeroizing<[u8; 32]>);
 
 impl SubKey {
     /// The key bytes, for the one place that keys a MAC with them.
@@ -148,7 +148,7 @@ impl MasterKey {
     /// A 256-bit key for one purpose: HMAC-SHA256 under the master key of a fixed label
     /// naming the purpose. Distinct labels give independent keys, and a sub-key reveals
     /// nothing about the master key.
-    pub fn derive_subkey(&self, label: &str) -> SubKey {
+    pub(crate) fn derive_subkey(&self, label: &str) -> SubKey {
         use hmac::Mac;
         // HMAC accepts keys of any length; a 32-byte key cannot be refused.
         let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0) {
@@ -162,7 +162,7 @@ impl MasterKey {
 
     /// The key from `KEYWAY_MASTER_KEY` or an existing `<data_dir>/master.key`, without
     /// creating one (for commands that use the key only if there is one).
-    pub fn load_existing(data_dir: &Path) -> Result<Option<Self>, CryptoError> {
+    pub(crate) fn load_existing(data_dir: &Path) -> Result<Option<Self>, CryptoError> {
         if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
             return Self::from_base64(&value, MASTER_KEY_ENV).map(Some);
         }
@@ -175,7 +175,7 @@ impl MasterKey {
 
     /// Loads the key from `KEYWAY_MASTER_KEY`, else from `<data_dir>/master.key`, creating
     /// that file (mode 0600) on first use. Never overwrites an existing file.
-    pub fn load_or_create(data_dir: &Path) -> Result<(Self, KeyOrigin), CryptoError> {
+    pub(crate) fn load_or_create(data_dir: &Path) -> Result<(Self, KeyOrigin), CryptoError> {
         if let Ok(value) = std::env::var(MASTER_KEY_ENV) {
             return Ok((Self::from_base64(&value, MASTER_KEY_ENV)?, KeyOrigin::Env));
         }
@@ -190,14 +190,14 @@ impl MasterKey {
 }
 
 /// Reads a key file, refusing one that group or others can read.
-pub fn read_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
     let text = read_private_file(path)?;
     MasterKey::from_base64(&text, &path.display().to_string())
 }
 
 /// Reads a file that holds a key (`master.key`, `admin.key`), refusing one that group or
 /// others can read. The mode is checked on the opened file, so it is the file read.
-pub fn read_private_file(path: &Path) -> Result<String, CryptoError> {
+pub(crate) fn read_private_file(path: &Path) -> Result<String, CryptoError> {
     use std::io::Read;
     let io_err = |source| CryptoError::KeyFile {
         path: path.to_path_buf(),
@@ -221,13 +221,13 @@ pub fn read_private_file(path: &Path) -> Result<String, CryptoError> {
 }
 
 /// Creates a key file with mode 0600; fails if the file already exists.
-pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), CryptoError> {
+pub(crate) fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), CryptoError> {
     write_private_file(path, &format!("{}\n", key.to_base64()))
 }
 
 /// Creates a file only its owner can read (mode 0600) holding `contents`, and syncs it;
 /// fails if the file already exists.
-pub fn write_private_file(path: &Path, contents: &str) -> Result<(), CryptoError> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> Result<(), CryptoError> {
     let io_err = |source| CryptoError::KeyFile {
         path: path.to_path_buf(),
         source,
@@ -249,7 +249,7 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<(), CryptoError
 
 /// The identity of the row and field a sealed value belongs to.
 #[derive(Debug, Clone, Copy)]
-pub struct Aad<'a> {
+pub(crate) struct Aad<'a> {
     pub table: &'a str,
     pub id: &'a str,
     pub field: &'a str,
@@ -281,7 +281,7 @@ impl<'a> Aad<'a> {
 
 /// Seals and opens values under one master key.
 #[derive(Clone)]
-pub struct Sealer {
+pub(crate) struct Sealer {
     cipher: Aes256Gcm,
 }
 
@@ -299,7 +299,7 @@ impl Sealer {
     }
 
     /// Seals `plaintext` for the row `aad`: `version || nonce || ciphertext+tag`.
-    pub fn seal(&self, aad: Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, aad: Aad<'_>, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let aad_bytes = aad.bytes();
@@ -322,7 +322,7 @@ impl Sealer {
         out
     }
 
-    pub fn seal_str(&self, aad: Aad<'_>, plaintext: &str) -> Vec<u8> {
+    pub(crate) fn seal_str(&self, aad: Aad<'_>, plaintext: &str) -> Vec<u8> {
         self.seal(aad, plaintext.as_bytes())
     }
 
@@ -343,7 +343,7 @@ impl Sealer {
             .map_err(|_| aad.open_error())
     }
 
-    pub fn open_str(&self, aad: Aad<'_>, blob: &[u8]) -> Result<SecretString, CryptoError> {
+    pub(crate) fn open_str(&self, aad: Aad<'_>, blob: &[u8]) -> Result<SecretString, CryptoError> {
         let bytes = self.open(aad, blob)?;
         String::from_utf8(bytes)
             .map(SecretString::from)

@@ -54,7 +54,7 @@ impl Store {
     /// Records a finished invocation. The row is committed by the history writer, behind
     /// the caller: this never waits on the disk. Reads through the store see it (they
     /// wait for the writer first); a crash can lose rows not yet committed.
-    pub fn record_invocation(&self, rec: InvocationRecord) -> Result<(), StoreError> {
+    pub(crate) fn record_invocation(&self, rec: InvocationRecord) -> Result<(), StoreError> {
         let rec = match self.history() {
             Some(writer) => match writer.send(rec) {
                 Ok(()) => return Ok(()),
@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// Waits until every invocation recorded so far is committed.
-    pub fn flush_history(&self) {
+    pub(crate) fn flush_history(&self) {
         if let Some(writer) = self.history.get().and_then(Option::as_ref) {
             writer.flush();
         }

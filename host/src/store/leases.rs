@@ -12,7 +12,7 @@ use super::{Store, StoreError, now_unix_ms};
 impl Store {
     /// Takes the lease `name` for `holder` for `ttl_ms`, if it is free, expired, or already
     /// held by `holder`. Returns whether the lease is now held.
-    pub fn try_acquire_lease(
+    pub(crate) fn try_acquire_lease(
         &self,
         name: &str,
         holder: &str,
@@ -33,7 +33,7 @@ impl Store {
     }
 
     /// Releases the lease if `holder` still holds it.
-    pub fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+    pub(crate) fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "DELETE FROM leases WHERE name = ?1 AND holder = ?2",

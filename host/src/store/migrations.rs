@@ -117,7 +117,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
-pub const LATEST: u32 = MIGRATIONS.len() as u32;
+pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
 
 /// Errors from applying migrations.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +137,7 @@ pub enum MigrationError {
 }
 
 /// Applies every missing migration in one transaction.
-pub fn apply(conn: &mut Connection) -> Result<u32, MigrationError> {
+pub(crate) fn apply(conn: &mut Connection) -> Result<u32, MigrationError> {
     let current: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(MigrationError::Version)?;

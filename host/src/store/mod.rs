@@ -17,10 +17,10 @@ pub mod credentials;
 pub mod crypto;
 mod history;
 pub mod invocations;
-pub mod leases;
-pub mod migrations;
+pub(crate) mod leases;
+pub(crate) mod migrations;
 pub mod records;
-pub mod rotate;
+pub(crate) mod rotate;
 mod secret_settings;
 pub mod states;
 pub mod tokens;
@@ -32,13 +32,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
 
-pub use api_keys::{ApiKeySummary, NewApiKey};
-pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection, ProviderAccount};
-pub use credentials::{ClientCredentials, CredentialSummary};
-pub use crypto::{Aad, CryptoError, KeyOrigin, MasterKey, Sealer, SubKey};
-pub use invocations::InvocationRecord;
-pub use records::{RecordOrder, RecordQuery, RecordTarget, RecordWrite, StoredRecord};
-pub use tokens::{StoredTokens, TokenWrite};
+pub(crate) use api_keys::ApiKeySummary;
+pub(crate) use connections::ProviderAccount;
+pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
+pub use credentials::ClientCredentials;
+pub(crate) use credentials::CredentialSummary;
+pub(crate) use crypto::Aad;
+pub(crate) use crypto::CryptoError;
+pub(crate) use crypto::KeyOrigin;
+pub use crypto::MasterKey;
+pub(crate) use crypto::Sealer;
+pub(crate) use crypto::SubKey;
+pub(crate) use invocations::InvocationRecord;
+pub(crate) use records::RecordOrder;
+pub(crate) use records::RecordQuery;
+pub(crate) use records::RecordTarget;
+pub(crate) use records::RecordWrite;
+pub use records::StoredRecord;
+pub(crate) use tokens::StoredTokens;
+pub use tokens::TokenWrite;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "keyway.db";
@@ -198,14 +210,14 @@ impl Store {
         &self.data_dir
     }
 
-    pub fn key_origin(&self) -> &KeyOrigin {
+    pub(crate) fn key_origin(&self) -> &KeyOrigin {
         &self.key_origin
     }
 
     /// The sub-key that authenticates compiled-component cache entries, derived from the
     /// master key (the key of this store's start; a rotation takes effect on restart).
     /// The runtime builds its cache key from it; the store never names the runtime.
-    pub fn component_cache_key(&self) -> SubKey {
+    pub(crate) fn component_cache_key(&self) -> SubKey {
         self.cache_key.clone()
     }
 
@@ -286,7 +298,7 @@ pub fn now_unix() -> i64 {
 }
 
 /// Milliseconds since the Unix epoch.
-pub fn now_unix_ms() -> i64 {
+pub(crate) fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -294,7 +306,7 @@ pub fn now_unix_ms() -> i64 {
 }
 
 /// A random identifier with a readable prefix, e.g. `conn_3f2a...` (128 bits).
-pub fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     format!("{prefix}_{}", hex::encode(bytes))

@@ -12,14 +12,14 @@ use super::{Store, StoreError, now_unix_ms};
 
 /// One record to write: its idempotency key and its payload (a JSON object, as text).
 #[derive(Debug, Clone, Copy)]
-pub struct RecordWrite<'a> {
+pub(crate) struct RecordWrite<'a> {
     pub key: &'a str,
     pub payload: &'a str,
 }
 
 /// Where a batch of records belongs.
 #[derive(Debug, Clone, Copy)]
-pub struct RecordTarget<'a> {
+pub(crate) struct RecordTarget<'a> {
     /// The stored connection's name.
     pub connection: &'a str,
     pub entity: &'a str,
@@ -70,7 +70,7 @@ impl Store {
     /// whether it was new (`true`) or a duplicate of a stored key (`false`); a key repeated
     /// within the batch is new the first time and a duplicate after. On an error nothing is
     /// written.
-    pub fn insert_records(
+    pub(crate) fn insert_records(
         &self,
         target: RecordTarget<'_>,
         records: &[RecordWrite<'_>],
@@ -105,7 +105,10 @@ impl Store {
     }
 
     /// Records of `query.connection`, filtered and ordered as asked.
-    pub fn list_records(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, StoreError> {
+    pub(crate) fn list_records(
+        &self,
+        query: &RecordQuery,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         let mut sql = String::from(
             "SELECT id, connection, entity, stream, idempotency_key, payload, received_at_ms
              FROM records WHERE connection = ?",

@@ -115,7 +115,7 @@ impl Store {
     /// Rotation for a store whose key lives in `master.key`: a new key is written to
     /// `master.key.next` (0600) first, the data is re-sealed, then the file is renamed over
     /// `master.key`. A crash at any point leaves a key that opens the data.
-    pub fn rotate_key_file(&self) -> Result<RotationReport, StoreError> {
+    pub(crate) fn rotate_key_file(&self) -> Result<RotationReport, StoreError> {
         let dir = self.data_dir().to_path_buf();
         if !matches!(
             self.key_origin(),

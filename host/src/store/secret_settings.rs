@@ -62,7 +62,7 @@ impl Store {
 
     /// Replaces every setting of the connection `connection_id`: the plain ones and the
     /// sealed secret ones, in one transaction. Tokens and status are left as they are.
-    pub fn replace_settings(
+    pub(crate) fn replace_settings(
         &self,
         connection_id: &str,
         settings: &serde_json::Map<String, serde_json::Value>,

@@ -32,13 +32,13 @@ impl std::fmt::Debug for PendingState {
 }
 
 /// The key under which a `state` value is stored.
-pub fn state_hash(state: &str) -> String {
+pub(crate) fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
 impl Store {
     /// Records a started authorization.
-    pub fn insert_state(
+    pub(crate) fn insert_state(
         &self,
         state: &str,
         connection_id: &str,
@@ -79,7 +79,7 @@ impl Store {
     /// The connection a pending `state` was issued for, without using it up; `None` if
     /// unknown or already used. A server callback needs it to pick the provider before
     /// `take_state` consumes the state.
-    pub fn state_connection(&self, state: &str) -> Result<Option<String>, StoreError> {
+    pub(crate) fn state_connection(&self, state: &str) -> Result<Option<String>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT connection_id FROM oauth_states WHERE state_hash = ?1",

@@ -69,7 +69,7 @@ impl fmt::Debug for TokenWrite {
 
 /// Why the background task wants to refresh a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DueReason {
+pub(crate) enum DueReason {
     Expiring,
     Idle,
 }
@@ -254,7 +254,7 @@ impl Store {
 
     /// Stores refreshed tokens in one durable transaction: a rotated refresh token replaces
     /// the old one, an omitted one keeps it. Returns the new generation.
-    pub fn save_refreshed_tokens(
+    pub(crate) fn save_refreshed_tokens(
         &self,
         connection_id: &str,
         write: &TokenWrite,
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// Deletes the connection's tokens and sets its status (e.g. `revoked`), in one step.
-    pub fn delete_tokens(
+    pub(crate) fn delete_tokens(
         &self,
         connection_id: &str,
         status: ConnectionStatus,
@@ -314,7 +314,7 @@ impl Store {
     /// Connected connections with a refresh token whose access token expires before
     /// `expiring_before`, or that have not been refreshed since `idle_since`; connections in
     /// a cooldown are left out.
-    pub fn connections_due_for_refresh(
+    pub(crate) fn connections_due_for_refresh(
         &self,
         expiring_before: i64,
         idle_since: Option<i64>,

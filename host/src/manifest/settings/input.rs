@@ -17,7 +17,7 @@ use crate::manifest::Connector;
 impl SettingsSchema {
     /// A value typed as text for the setting `name`: a string when the schema declares a
     /// string, otherwise JSON when it parses (`50`, `true`, `["a"]`) and a string when not.
-    pub fn parse_text(&self, name: &str, text: &str) -> Value {
+    pub(crate) fn parse_text(&self, name: &str, text: &str) -> Value {
         if self.property(name).is_some_and(|p| p.string) {
             return Value::String(text.to_string());
         }
@@ -26,7 +26,10 @@ impl SettingsSchema {
 
     /// The first of `names` that is a secret setting: it must not be given as a plain one
     /// (plain settings are stored and shown in the clear).
-    pub fn first_secret<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    pub(crate) fn first_secret<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
         names.into_iter().find(|name| self.is_secret(name))
     }
 }
@@ -55,7 +58,7 @@ impl Connector {
     /// Validates settings given in parts: plain values, parameters the provider returned
     /// on the authorization callback (for example `realmId`; a plain value of the same
     /// name wins) and secret values.
-    pub fn validate_parts(
+    pub(crate) fn validate_parts(
         &self,
         plain: &Map<String, Value>,
         callback: &BTreeMap<String, String>,

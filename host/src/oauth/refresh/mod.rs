@@ -29,7 +29,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use error::TokenError;
-pub use source::{FixedProvider, ProviderError, ProviderSource};
+pub(crate) use source::ProviderSource;
+pub use source::{FixedProvider, ProviderError};
 
 use super::http::OAuthHttp;
 use super::provider::TokenSet;
@@ -68,7 +69,7 @@ impl Default for RefreshPolicy {
 }
 
 /// The shortest time between two forced refreshes (after a 401) of one connection.
-pub const MIN_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const MIN_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// An access token handed to the runtime. `Debug` is redacted.
 #[derive(Clone)]
@@ -133,7 +134,7 @@ impl RefreshOutcome {
 }
 
 /// Told about every refresh the manager attempts at the provider.
-pub trait RefreshObserver: Send + Sync {
+pub(crate) trait RefreshObserver: Send + Sync {
     fn refreshed(&self, outcome: RefreshOutcome);
 }
 
@@ -175,7 +176,7 @@ impl TokenManager {
     }
 
     /// Sets the one observer told about refresh outcomes; later calls are ignored.
-    pub fn observe(&self, observer: Arc<dyn RefreshObserver>) {
+    pub(crate) fn observe(&self, observer: Arc<dyn RefreshObserver>) {
         let _ = self.observer.set(observer);
     }
 
@@ -249,7 +250,7 @@ impl TokenManager {
     }
 
     /// Forgets the cached token (after revoke or delete).
-    pub fn invalidate(&self, connection_id: &str) {
+    pub(crate) fn invalidate(&self, connection_id: &str) {
         self.cache.invalidate(connection_id);
     }
 }

@@ -25,7 +25,7 @@ const AHEAD: &str = "refresh-ahead window (refresh.ahead_seconds, --refresh-ahea
 /// The file's `[refresh]` table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileRefresh {
+pub(crate) struct FileRefresh {
     /// Seconds between two passes of the background refresher.
     pub interval_seconds: Option<u64>,
     /// A token expiring within this many seconds is refreshed by a pass.
