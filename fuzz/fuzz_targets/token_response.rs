@@ -19,12 +19,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use keyway_host::custody::Catalog;
 use keyway_host::manifest::{self, Connector};
 use keyway_host::oauth::classify::{Failure, classify_response, clean_text};
 use keyway_host::oauth::http::RawResponse;
 use keyway_host::oauth::provider::{MAX_EXPIRES_IN, ProviderConfig, TokenResponseError, lookup};
-use keyway_host::oauth::{OAuthHttp, refresh};
+use keyway_host::oauth::{OAuthHttp, ProviderResolver, refresh};
 use keyway_host::store::now_unix;
 use libfuzzer_sys::fuzz_target;
 use secrecy::ExposeSecret;
@@ -92,7 +91,11 @@ fn configs() -> &'static [Config] {
             Duration::from_secs(5),
         )
         .expect("an HTTP client");
-        let catalog = Catalog::new(Vec::new(), http);
+        let resolver = ProviderResolver::new(http);
+        // No issuer, so resolving makes no request; it is async all the same.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
         token_blocks()
             .into_iter()
             .map(|(token, separator)| {
@@ -119,8 +122,8 @@ fn configs() -> &'static [Config] {
                 let settings = connector
                     .validate_settings(&serde_json::Map::new())
                     .expect("no settings needed");
-                let provider = catalog
-                    .provider_config_for(&connector, &settings)
+                let provider = runtime
+                    .block_on(resolver.resolve(&connector, &settings))
                     .expect("a provider configuration")
                     .expect("an OAuth block");
                 Config {

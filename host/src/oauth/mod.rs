@@ -36,6 +36,6 @@ pub(crate) use refresh::RefreshObserver;
 pub use refresh::{
     FixedProvider, ProviderError, RefreshOutcome, RefreshPolicy, TokenError, TokenManager,
 };
-pub(crate) use resolve::ProviderResolver;
+pub use resolve::ProviderResolver;
 pub(crate) use resolve::ResolveError;
 pub use revoke::{ProviderRevocation, revoke_connection};

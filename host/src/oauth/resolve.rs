@@ -37,7 +37,7 @@ pub enum ResolveError {
 }
 
 /// Resolves provider configurations; one per host, shared by every use.
-pub(crate) struct ProviderResolver {
+pub struct ProviderResolver {
     http: OAuthHttp,
     discovered: Mutex<HashMap<String, OidcEndpoints>>,
 }
