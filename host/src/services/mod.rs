@@ -187,8 +187,11 @@ impl Services {
         connector: &LoadedConnector,
         record: &ConnectionRecord,
     ) -> ServiceResult<ValidSettings> {
+        // The stored settings and the manifest they were checked against: a connector
+        // loaded again (its manifest changed) checks them again.
         let version = format!(
-            "{}|{}|{:?}",
+            "{}|{}|{}|{:?}",
+            connector.load_id(),
             record.updated_at,
             serde_json::Value::Object(record.settings.clone()),
             record.callback_params
