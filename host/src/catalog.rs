@@ -119,6 +119,15 @@ impl Entry {
     }
 }
 
+/// Whether `path` may have been modified after `since` (or cannot be read: look again).
+/// File times come from a coarser clock than `SystemTime::now`, so a second of margin.
+fn modified_since(path: &Path, since: SystemTime) -> bool {
+    let since = since.checked_sub(RECHECK).unwrap_or(since);
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_or(true, |t| t >= since)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -171,7 +180,14 @@ impl Catalog {
                 return Ok(hit);
             }
             let fresh = self.reread(&hit)?;
-            return self.remember(reference, fresh, Some(&hit));
+            if fresh.connector.key() == hit.manifest.connector.key() {
+                return self.remember(reference, fresh, Some(&hit));
+            }
+            // The directory now declares another key: forget it, then look the reference
+            // up afresh (a key it no longer declares is not found).
+            lock(&self.entries).retain(|_, e| !Arc::ptr_eq(e, &hit));
+            let manifest = self.read(reference, lookup)?;
+            return self.remember(reference, manifest, None);
         }
         let manifest = self.read(reference, lookup)?;
         self.remember(reference, manifest, None)
@@ -184,6 +200,18 @@ impl Catalog {
             return Ok(self.index().check(manifest::load_dir_or_file(path)?)?);
         }
         match self.index().by_key(reference)? {
+            // Changed since the scan (it may not even declare this key any more): read it
+            // again, and serve it only if it still does.
+            Some(found) if modified_since(&found.path, self.index().scanned_at()) => {
+                let fresh = self
+                    .index()
+                    .check_fresh(manifest::load_dir_or_file(&found.dir)?)?;
+                if fresh.connector.key() == reference {
+                    Ok(fresh)
+                } else {
+                    Err(self.not_found(reference))
+                }
+            }
             Some(found) => Ok(found),
             None => Err(self.not_found(reference)),
         }

@@ -10,6 +10,7 @@ use crate::manifest::{self, LoadedManifest, MANIFEST_FILE};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// The connector directories under `path`: itself when it holds a manifest, else its
 /// subdirectories that do, sorted.
@@ -69,6 +70,8 @@ pub struct ConnectorIndex {
     dirs: Vec<PathBuf>,
     /// The directories whose manifest loaded, by the key they declare.
     by_key: BTreeMap<String, Vec<Claim>>,
+    /// When the scan started: a manifest modified since may differ from the copy here.
+    scanned_at: SystemTime,
 }
 
 impl ConnectorIndex {
@@ -77,6 +80,7 @@ impl ConnectorIndex {
     /// spelling, counts once; one whose manifest does not validate still claims the
     /// `key` it names, if it names one.
     pub(crate) fn scan(search_dirs: &[PathBuf]) -> ConnectorIndex {
+        let scanned_at = SystemTime::now();
         let mut seen = HashMap::new();
         let mut dirs = Vec::new();
         let mut by_key: BTreeMap<String, Vec<Claim>> = BTreeMap::new();
@@ -103,7 +107,16 @@ impl ConnectorIndex {
                 }
             }
         }
-        ConnectorIndex { dirs, by_key }
+        ConnectorIndex {
+            dirs,
+            by_key,
+            scanned_at,
+        }
+    }
+
+    /// When the directories were read.
+    pub(crate) fn scanned_at(&self) -> SystemTime {
+        self.scanned_at
     }
 
     /// Every connector directory found, in search order.

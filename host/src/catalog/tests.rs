@@ -99,3 +99,49 @@ fn a_changed_manifest_is_read_again() {
         .expect("by dir");
     assert!(Arc::ptr_eq(&second, &by_dir));
 }
+
+#[test]
+fn a_directory_that_changes_its_key_no_longer_serves_the_old_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = test_connector(root.path(), "one", "one");
+    let c = catalog(vec![root.path().to_path_buf()]);
+    assert!(c.manifest("one", Lookup::KeyOnly).is_ok());
+
+    let path = dir.join(MANIFEST_FILE);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    doc["key"] = serde_json::Value::String("two".into());
+    std::fs::write(&path, doc.to_string()).expect("write");
+    for entry in lock(&c.entries).values() {
+        *lock(&entry.checked) = Instant::now() - RECHECK * 2;
+    }
+    let e = c
+        .manifest("one", Lookup::KeyOnly)
+        .expect_err("the key is gone");
+    assert!(matches!(e, CatalogError::NotFound { .. }), "{e}");
+    // A fresh catalog (a restart) finds nothing by the old key either, before any entry.
+    let fresh = catalog(vec![root.path().to_path_buf()]);
+    let index_copy = fresh.index().by_key("two").expect("indexed");
+    assert!(index_copy.is_some());
+    assert!(fresh.manifest("one", Lookup::KeyOnly).is_err());
+}
+
+#[test]
+fn a_manifest_changed_after_the_scan_is_read_again_before_its_first_use() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = test_connector(root.path(), "one", "one");
+    let c = catalog(vec![root.path().to_path_buf()]);
+    c.index();
+    let path = dir.join(MANIFEST_FILE);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    doc["name"] = serde_json::Value::String("Changed".into());
+    std::fs::write(&path, doc.to_string()).expect("write");
+    assert_eq!(
+        c.manifest("one", Lookup::KeyOnly)
+            .expect("served")
+            .connector
+            .name(),
+        "Changed"
+    );
+}
