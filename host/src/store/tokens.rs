@@ -311,9 +311,10 @@ impl Store {
         tx.commit().map_err(StoreError::sql("deleting tokens"))
     }
 
-    /// Connected connections with a refresh token whose access token expires before
-    /// `expiring_before`, or that have not been refreshed since `idle_since`; connections in
-    /// a cooldown are left out.
+    /// Connections with a refresh token, `connected` or `refresh_failing` (a passing
+    /// failure), whose access token expires before `expiring_before`, or that have not been
+    /// refreshed since `idle_since`; connections in a cooldown are left out, and so is every
+    /// other status (`reauth_required` needs a person).
     pub(crate) fn connections_due_for_refresh(
         &self,
         expiring_before: i64,
@@ -324,7 +325,8 @@ impl Store {
             .prepare(
                 "SELECT c.id, t.expires_at, coalesce(c.last_refresh_at, t.obtained_at)
                  FROM connections c JOIN tokens t ON t.connection_id = c.id
-                 WHERE c.status = 'connected' AND t.refresh_token IS NOT NULL
+                 WHERE c.status IN ('connected', 'refresh_failing')
+                   AND t.refresh_token IS NOT NULL
                    AND (c.cooldown_until IS NULL OR c.cooldown_until <= ?1)
                  ORDER BY c.name",
             )
@@ -456,6 +458,44 @@ mod tests {
                 .connections_due_for_refresh(now, Some(now + 10))
                 .unwrap(),
             vec![(a.id.clone(), DueReason::Idle)]
+        );
+
+        // A refresh that failed for a passing reason: tried again once the cooldown is
+        // over, never during it; a connection that needs a person is never tried.
+        store
+            .record_refresh_failure(
+                &a.id,
+                ConnectionStatus::RefreshFailing,
+                "provider unavailable",
+                Some(now + 3600),
+            )
+            .unwrap();
+        assert!(
+            store
+                .connections_due_for_refresh(now + 120, None)
+                .unwrap()
+                .is_empty()
+        );
+        store
+            .record_refresh_failure(
+                &a.id,
+                ConnectionStatus::RefreshFailing,
+                "provider unavailable",
+                Some(now - 1),
+            )
+            .unwrap();
+        assert_eq!(
+            store.connections_due_for_refresh(now + 120, None).unwrap(),
+            vec![(a.id.clone(), DueReason::Expiring)]
+        );
+        store
+            .set_connection_status(&a.id, ConnectionStatus::ReauthRequired, Some("revoked"))
+            .unwrap();
+        assert!(
+            store
+                .connections_due_for_refresh(now + 120, Some(now + 10))
+                .unwrap()
+                .is_empty()
         );
     }
 }
