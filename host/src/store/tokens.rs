@@ -312,7 +312,8 @@ impl Store {
     }
 
     /// Connections with a refresh token, `connected` or `refresh_failing` (a passing
-    /// failure), whose access token expires before `expiring_before`, or that have not been
+    /// failure), whose access token expires before `expiring_before` (or, for a token
+    /// living less than twice that window, has lived half its life), or that have not been
     /// refreshed since `idle_since`; connections in a cooldown are left out, and so is every
     /// other status (`reauth_required` needs a person).
     pub(crate) fn connections_due_for_refresh(
@@ -323,7 +324,8 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT c.id, t.expires_at, coalesce(c.last_refresh_at, t.obtained_at)
+                "SELECT c.id, t.expires_at, coalesce(c.last_refresh_at, t.obtained_at),
+                        t.obtained_at
                  FROM connections c JOIN tokens t ON t.connection_id = c.id
                  WHERE c.status IN ('connected', 'refresh_failing')
                    AND t.refresh_token IS NOT NULL
@@ -331,14 +333,26 @@ impl Store {
                  ORDER BY c.name",
             )
             .map_err(StoreError::sql("finding connections due for refresh"))?;
-        let rows: Vec<(String, Option<i64>, i64)> = stmt
-            .query_map([now_unix()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let now = now_unix();
+        let rows: Vec<(String, Option<i64>, i64, i64)> = stmt
+            .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sql("finding connections due for refresh"))?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, expires_at, last)| {
-                if expires_at.is_some_and(|e| e < expiring_before) {
+            .filter_map(|(id, expires_at, last, obtained_at)| {
+                // A token shorter-lived than the window is due at half its life, not on
+                // every pass.
+                let due_before = |e: i64| {
+                    let half_life = (e - obtained_at) / 2;
+                    let window = expiring_before - now;
+                    if half_life > 0 && half_life < window {
+                        now + half_life
+                    } else {
+                        expiring_before
+                    }
+                };
+                if expires_at.is_some_and(|e| e < due_before(e)) {
                     Some((id, DueReason::Expiring))
                 } else if idle_since.is_some_and(|idle| last < idle) {
                     Some((id, DueReason::Idle))
@@ -449,6 +463,21 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        // A 60-second token inside a 120-second window is due at half its life, not yet.
+        assert!(
+            store
+                .connections_due_for_refresh(now + 120, None)
+                .unwrap()
+                .is_empty()
+        );
+        // Issued long ago, the same expiry is due.
+        store
+            .conn()
+            .execute(
+                "UPDATE tokens SET obtained_at = ?2 WHERE connection_id = ?1",
+                params![a.id, now - 3600],
+            )
+            .unwrap();
         assert_eq!(
             store.connections_due_for_refresh(now + 120, None).unwrap(),
             vec![(a.id.clone(), DueReason::Expiring)]
