@@ -823,7 +823,14 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
         idle_exercise_after: None,
     };
     f.server.proxy_control("reset").await;
-    // A 60 s token expires within the 300 s window.
+    // A fresh 60 s token lives less than twice the 300 s window: due at half its life,
+    // so a pass right after it was issued leaves it alone.
+    let report = oauth::background::run_once(&m, &opts).await;
+    assert!(report.refreshed.is_empty(), "{report:?}");
+    assert_eq!(f.server.token_requests().await, 0);
+    // Issued long ago, the same token expires within the window and is refreshed.
+    let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
+    db.execute("UPDATE tokens SET obtained_at = 1", []).unwrap();
     let report = oauth::background::run_once(&m, &opts).await;
     assert_eq!(report.refreshed, vec![f.conn.id.clone()]);
     assert_eq!(f.server.token_requests().await, 1);
@@ -833,7 +840,6 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
         refresh_ahead: Duration::from_secs(0),
         idle_exercise_after: Some(Duration::from_secs(3600)),
     };
-    let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
     db.execute("UPDATE connections SET last_refresh_at = 1", [])
         .unwrap();
     let report = oauth::background::run_once(&m, &opts).await;
