@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::refresh::{TokenError, TokenManager};
+use crate::store::DueReason;
 use crate::store::now_unix;
-use crate::store::tokens::DueReason;
 
 /// When to act.
 #[derive(Debug, Clone)]

@@ -15,6 +15,8 @@ pub mod api_keys;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+mod due;
+pub(crate) use due::DueReason;
 mod history;
 pub mod invocations;
 pub(crate) mod leases;

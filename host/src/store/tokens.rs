@@ -67,13 +67,6 @@ impl fmt::Debug for TokenWrite {
     }
 }
 
-/// Why the background task wants to refresh a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DueReason {
-    Expiring,
-    Idle,
-}
-
 fn scopes_json(scopes: &Option<Vec<String>>) -> Option<String> {
     scopes
         .as_ref()
@@ -310,67 +303,16 @@ impl Store {
         .map_err(StoreError::sql("deleting tokens"))?;
         tx.commit().map_err(StoreError::sql("deleting tokens"))
     }
-
-    /// Connections with a refresh token, `connected` or `refresh_failing` (a passing
-    /// failure), whose access token expires before `expiring_before` (or, for a token
-    /// living less than twice that window, has lived half its life), or that have not been
-    /// refreshed since `idle_since`; connections in a cooldown are left out, and so is every
-    /// other status (`reauth_required` needs a person).
-    pub(crate) fn connections_due_for_refresh(
-        &self,
-        expiring_before: i64,
-        idle_since: Option<i64>,
-    ) -> Result<Vec<(String, DueReason)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT c.id, t.expires_at, coalesce(c.last_refresh_at, t.obtained_at),
-                        t.obtained_at
-                 FROM connections c JOIN tokens t ON t.connection_id = c.id
-                 WHERE c.status IN ('connected', 'refresh_failing')
-                   AND t.refresh_token IS NOT NULL
-                   AND (c.cooldown_until IS NULL OR c.cooldown_until <= ?1)
-                 ORDER BY c.name",
-            )
-            .map_err(StoreError::sql("finding connections due for refresh"))?;
-        let now = now_unix();
-        let rows: Vec<(String, Option<i64>, i64, i64)> = stmt
-            .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(StoreError::sql("finding connections due for refresh"))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, expires_at, last, obtained_at)| {
-                // A token shorter-lived than the window is due at half its life, not on
-                // every pass.
-                let due_before = |e: i64| {
-                    let half_life = (e - obtained_at) / 2;
-                    let window = expiring_before - now;
-                    if half_life > 0 && half_life < window {
-                        now + half_life
-                    } else {
-                        expiring_before
-                    }
-                };
-                if expires_at.is_some_and(|e| e < due_before(e)) {
-                    Some((id, DueReason::Expiring))
-                } else if idle_since.is_some_and(|idle| last < idle) {
-                    Some((id, DueReason::Idle))
-                } else {
-                    None
-                }
-            })
-            .collect())
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::MasterKey;
     use crate::store::connections::tests::new_conn;
 
-    fn write(access: &str, refresh: Option<&str>) -> TokenWrite {
+    /// A token write for tests: `access`, `refresh`, a minute of life.
+    pub(crate) fn write(access: &str, refresh: Option<&str>) -> TokenWrite {
         TokenWrite {
             access_token: SecretString::from(access),
             refresh_token: refresh.map(SecretString::from),
@@ -445,86 +387,6 @@ mod tests {
             err.to_string()
                 .contains(&format!("tokens/{}/refresh_token", b.id)),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn due_for_refresh_finds_expiring_and_idle() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
-        let a = store.create_connection(&new_conn("a")).unwrap();
-        store
-            .save_authorized_tokens(&a.id, &write("at", Some("rt")), &[], &BTreeMap::new())
-            .unwrap();
-        let now = now_unix();
-        assert!(
-            store
-                .connections_due_for_refresh(now, None)
-                .unwrap()
-                .is_empty()
-        );
-        // A 60-second token inside a 120-second window is due at half its life, not yet.
-        assert!(
-            store
-                .connections_due_for_refresh(now + 120, None)
-                .unwrap()
-                .is_empty()
-        );
-        // Issued long ago, the same expiry is due.
-        store
-            .conn()
-            .execute(
-                "UPDATE tokens SET obtained_at = ?2 WHERE connection_id = ?1",
-                params![a.id, now - 3600],
-            )
-            .unwrap();
-        assert_eq!(
-            store.connections_due_for_refresh(now + 120, None).unwrap(),
-            vec![(a.id.clone(), DueReason::Expiring)]
-        );
-        assert_eq!(
-            store
-                .connections_due_for_refresh(now, Some(now + 10))
-                .unwrap(),
-            vec![(a.id.clone(), DueReason::Idle)]
-        );
-
-        // A refresh that failed for a passing reason: tried again once the cooldown is
-        // over, never during it; a connection that needs a person is never tried.
-        store
-            .record_refresh_failure(
-                &a.id,
-                ConnectionStatus::RefreshFailing,
-                "provider unavailable",
-                Some(now + 3600),
-            )
-            .unwrap();
-        assert!(
-            store
-                .connections_due_for_refresh(now + 120, None)
-                .unwrap()
-                .is_empty()
-        );
-        store
-            .record_refresh_failure(
-                &a.id,
-                ConnectionStatus::RefreshFailing,
-                "provider unavailable",
-                Some(now - 1),
-            )
-            .unwrap();
-        assert_eq!(
-            store.connections_due_for_refresh(now + 120, None).unwrap(),
-            vec![(a.id.clone(), DueReason::Expiring)]
-        );
-        store
-            .set_connection_status(&a.id, ConnectionStatus::ReauthRequired, Some("revoked"))
-            .unwrap();
-        assert!(
-            store
-                .connections_due_for_refresh(now + 120, Some(now + 10))
-                .unwrap()
-                .is_empty()
         );
     }
 }
