@@ -20,7 +20,10 @@ use crate::registry::{self, LoadedConnector, RegistryError};
 use crate::runtime::{LoadError, Runtime, RuntimeConfig};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long a cache entry is trusted before its files are looked at again.
@@ -87,7 +90,9 @@ struct Entry {
     manifest: Arc<LoadedManifest>,
     manifest_stamp: Stamp,
     loaded: tokio::sync::OnceCell<(Arc<LoadedConnector>, Stamp)>,
-    checked: Mutex<Instant>,
+    /// When the files were last looked at ([`clock_ms`]); an atomic, as every route call
+    /// passes here.
+    checked_ms: AtomicU64,
 }
 
 impl Entry {
@@ -96,19 +101,30 @@ impl Entry {
             manifest_stamp: Stamp::of(&manifest.path),
             manifest,
             loaded: tokio::sync::OnceCell::new(),
-            checked: Mutex::new(Instant::now()),
+            checked_ms: AtomicU64::new(clock_ms()),
         })
+    }
+
+    /// Makes the next use look at the files, however recently they were looked at.
+    #[cfg(test)]
+    fn look_again(&self) {
+        self.checked_ms.store(LOOK_NOW, Ordering::Release);
     }
 
     /// Whether the files behind this entry are as they were read. Looks at the disk at
     /// most once per [`RECHECK`].
     fn is_current(&self) -> bool {
-        let mut checked = lock(&self.checked);
-        if checked.elapsed() < RECHECK {
+        let now = clock_ms();
+        let last = self.checked_ms.load(Ordering::Acquire);
+        // One caller looks at the disk; the others meanwhile go on with what was read.
+        if (last != LOOK_NOW && now.saturating_sub(last) < RECHECK_MS)
+            || self
+                .checked_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
             return true;
         }
-        *checked = Instant::now();
-        drop(checked);
         if Stamp::of(&self.manifest.path) != self.manifest_stamp {
             return false;
         }
@@ -128,6 +144,17 @@ fn modified_since(path: &Path, since: SystemTime) -> bool {
         .map_or(true, |t| t >= since)
 }
 
+/// Milliseconds on a monotonic clock that starts with the process.
+fn clock_ms() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+const RECHECK_MS: u64 = RECHECK.as_millis() as u64;
+
+/// `Entry::checked_ms` for an entry whose files are to be looked at on its next use.
+const LOOK_NOW: u64 = u64::MAX;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -141,8 +168,10 @@ pub struct Catalog {
     /// Built on the first component load, so commands that read only manifests never
     /// start a compiler.
     runtime: tokio::sync::OnceCell<Runtime>,
-    /// By reference (as asked) and by key.
-    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    /// By reference (as asked) and by key: read by every route call without a lock,
+    /// replaced whole by a writer holding `writing`.
+    entries: ArcSwap<HashMap<String, Arc<Entry>>>,
+    writing: Mutex<()>,
 }
 
 impl Catalog {
@@ -155,7 +184,8 @@ impl Catalog {
             index: OnceLock::new(),
             runtime_config,
             runtime: tokio::sync::OnceCell::new(),
-            entries: Mutex::new(HashMap::new()),
+            entries: ArcSwap::from_pointee(HashMap::new()),
+            writing: Mutex::new(()),
         }
     }
 
@@ -174,7 +204,7 @@ impl Catalog {
     }
 
     fn entry(&self, reference: &str, lookup: Lookup) -> Result<Arc<Entry>, CatalogError> {
-        let cached = lock(&self.entries).get(reference).cloned();
+        let cached = self.entries.load().get(reference).cloned();
         if let Some(hit) = cached {
             if hit.is_current() {
                 return Ok(hit);
@@ -185,7 +215,12 @@ impl Catalog {
             }
             // The directory now declares another key: forget it, then look the reference
             // up afresh (a key it no longer declares is not found).
-            lock(&self.entries).retain(|_, e| !Arc::ptr_eq(e, &hit));
+            {
+                let _writing = lock(&self.writing);
+                let mut entries = HashMap::clone(&self.entries.load());
+                entries.retain(|_, e| !Arc::ptr_eq(e, &hit));
+                self.entries.store(Arc::new(entries));
+            }
             let manifest = self.read(reference, lookup)?;
             return self.remember(reference, manifest, None);
         }
@@ -230,7 +265,8 @@ impl Catalog {
         replaces: Option<&Arc<Entry>>,
     ) -> Result<Arc<Entry>, CatalogError> {
         let key = manifest.connector.key().to_string();
-        let mut entries = lock(&self.entries);
+        let _writing = lock(&self.writing);
+        let mut entries = HashMap::clone(&self.entries.load());
         // A directory outside the index may not take over a key already served.
         if let Some(served) = entries.get(&key)
             && !replaces.is_some_and(|old| Arc::ptr_eq(old, served))
@@ -253,6 +289,7 @@ impl Catalog {
         }
         entries.insert(reference.to_string(), entry.clone());
         entries.insert(key, entry.clone());
+        self.entries.store(Arc::new(entries));
         Ok(entry)
     }
 

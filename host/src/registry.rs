@@ -17,7 +17,6 @@ use crate::runtime::{LoadError, LoadedComponent, Runtime};
 use http::HeaderName;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use url::Url;
 
 /// The file a connector directory may hold its component in.
@@ -45,21 +44,11 @@ pub struct LoadedConnector {
     pub component_path: PathBuf,
     pub component: LoadedComponent,
     policy: Arc<dyn UrlPolicy>,
-    load_id: u64,
 }
-
-/// Numbers each load, so what was derived from one load is never taken for another's.
-static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
 
 impl LoadedConnector {
     pub fn connector(&self) -> &Connector {
         &self.manifest.connector
-    }
-
-    /// Unique per load in this process: a connector loaded again (its files changed) has
-    /// a new one.
-    pub(crate) fn load_id(&self) -> u64 {
-        self.load_id
     }
 
     /// What the manifest grants invocations of this connector.
@@ -225,7 +214,6 @@ pub async fn load(
         component_path,
         component: loaded,
         policy,
-        load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
     })
 }
 

@@ -269,6 +269,29 @@ pub async fn send(req: reqwest::RequestBuilder) -> Answer {
     }
 }
 
+/// How long a test waits for a running server to see a change made by another process
+/// (the CLI). The server promises `keyway_host::store::CHANGE_CHECK`; the margin is for a
+/// loaded machine, and a test never judges the time itself.
+pub const SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks `probe` again until `done` holds for its answer (or [`SEEN_WITHIN`] has passed),
+/// and returns the last answer: for a change another process made, which the server sees
+/// within its change-check interval rather than at once.
+pub async fn until<F, Fut>(mut probe: F, done: impl Fn(&Answer) -> bool) -> Answer
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let a = probe().await;
+        if done(&a) || started.elapsed() > SEEN_WITHIN {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// `req` with `body` as its JSON body.
 pub fn with_json(
     req: reqwest::RequestBuilder,

@@ -1,12 +1,12 @@
 //! A connection's life through both edges, which share one set of use cases: created and
-//! shown in camelCase without bookkeeping, its settings updated over the admin API and
-//! from the CLI (the running server sees each change on the next call), a secret refused
+//! shown in camelCase without bookkeeping, its settings updated over the admin API (the
+//! running server sees it on the next call) and from the CLI (seen within the change check), a secret refused
 //! as a plain setting without being echoed, settings that stop matching a connector whose
 //! manifest changed on disk answered as a conflict naming the setting (not a 500), then
 //! fixed, and the CLI's exit codes following the failure's kind.
 
 use keyway_tests::components;
-use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, client, send, with_json};
+use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, client, send, until, with_json};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,8 @@ async fn settings_change_through_both_edges_and_a_changed_manifest_is_a_conflict
         "greeting=Hey",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(greet(&server, &key).await.json["message"], "Hey, x!");
+    let seen = until(|| greet(&server, &key), |a| a.json["message"] == "Hey, x!").await;
+    assert_eq!(seen.json["message"], "Hey, x!", "{}", seen.text);
     let out = cli(&["connections", "show", "greet", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");

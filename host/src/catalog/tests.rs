@@ -89,8 +89,8 @@ fn a_changed_manifest_is_read_again() {
         &c.manifest("one", Lookup::KeyOnly).expect("cached")
     ));
     // Past it, the changed file is read again, under the key and under the path alike.
-    for entry in lock(&c.entries).values() {
-        *lock(&entry.checked) = Instant::now() - RECHECK * 2;
+    for entry in c.entries.load().values() {
+        entry.look_again();
     }
     let second = c.manifest("one", Lookup::KeyOnly).expect("reloaded");
     assert_eq!(second.connector.name(), "One, renamed");
@@ -112,8 +112,8 @@ fn a_directory_that_changes_its_key_no_longer_serves_the_old_one() {
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
     doc["key"] = serde_json::Value::String("two".into());
     std::fs::write(&path, doc.to_string()).expect("write");
-    for entry in lock(&c.entries).values() {
-        *lock(&entry.checked) = Instant::now() - RECHECK * 2;
+    for entry in c.entries.load().values() {
+        entry.look_again();
     }
     let e = c
         .manifest("one", Lookup::KeyOnly)

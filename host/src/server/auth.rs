@@ -122,7 +122,7 @@ pub(crate) async fn require_admin(
 /// The id of the API key a route call came with (not the key), set by
 /// [`require_api_key`]; the per-key concurrency share counts by it.
 #[derive(Debug, Clone)]
-pub(crate) struct ApiKeyId(pub String);
+pub(crate) struct ApiKeyId(pub Arc<str>);
 
 /// Lets a request through only with a live API key.
 pub(crate) async fn require_api_key(

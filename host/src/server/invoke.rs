@@ -19,14 +19,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::answer::{self, BadStatus};
 use super::auth::ApiKeyId;
 use super::error::ApiError;
-use super::metrics::Denial;
+use super::metrics::{Denial, Outcome};
 use super::slots::{Refused, Slot};
 use crate::runtime::{RouteAuth, RouteRequest};
 use crate::services::ServiceError;
@@ -111,8 +111,9 @@ pub async fn invoke(
     let body = super::body::read(&state, req.into_body(), state.config.limits.max_body).await?;
     let slot = take_slot(&state, &key)?;
 
-    let (record, connector) = state.services.resolve_connection(&name).await?;
-    let route = connector
+    let connection = state.services.live_connection(&name).await?;
+    let route = connection
+        .connector
         .component
         .find_route(method, &route_path)
         .map_err(|e| ApiError::from(ServiceError::Route(e)))?;
@@ -124,17 +125,19 @@ pub async fn invoke(
             format!("{method} {route_path} is an internal route; only the host calls it"),
         ));
     }
-    let route_label = format!("{method} {route_path}");
-    let connector_key = connector.connector().key().to_string();
+    let metrics = state
+        .metrics
+        .route(&connection.connector_key, method, &route_path);
     let request = RouteRequest {
         method,
         path: route_path,
         query,
         headers,
-        body: body.to_vec(),
+        body: body.into(),
     };
     let in_flight = state.metrics.in_flight();
     let services = state.services.clone();
+    let running = connection.clone();
     let (outcome, seconds) = state
         .on_guests(async move {
             // The slot and the in-flight count are held until the guest is done, even if
@@ -142,13 +145,14 @@ pub async fn invoke(
             let _slot = slot;
             let _in_flight = in_flight;
             let started = Instant::now();
-            let outcome = services.invoke_resolved(&record, &connector, request).await;
+            let outcome = services.invoke_live(&running, request).await;
             (outcome, started.elapsed().as_secs_f64())
         })
         .await?;
+    let connector_key = connection.connector_key.as_str();
     match outcome {
         Ok(res) => {
-            let served = match answer::sanitize(res.status, &res.headers, &res.body) {
+            let served = match answer::sanitize(res.status, res.headers, &res.body) {
                 Ok(served) => served,
                 Err(BadStatus(status)) => {
                     let error = ApiError {
@@ -157,25 +161,24 @@ pub async fn invoke(
                             StatusCode::BAD_GATEWAY,
                             "malformed_response",
                             format!(
-                                "connector {connector_key} route {route_label} answered status {status}; a route answers a final status, 200 to 599"
+                                "connector {connector_key} route {} answered status {status}; a route answers a final status, 200 to 599",
+                                metrics.label()
                             ),
                         )
                     };
                     state.metrics.invocation(
-                        &connector_key,
-                        &route_label,
-                        error.code,
+                        &metrics,
+                        Outcome::Error(error.code),
                         seconds,
                         &res.calls,
                     );
-                    tracing::warn!(connection = %name, route = %route_label, status, "route answered a status the host does not serve");
+                    tracing::warn!(connection = %name, route = %metrics.label(), status, "route answered a status the host does not serve");
                     return Ok(error.into_response());
                 }
             };
             state.metrics.invocation(
-                &connector_key,
-                &route_label,
-                &res.status.to_string(),
+                &metrics,
+                Outcome::Status(served.status.as_u16()),
                 seconds,
                 &res.calls,
             );
@@ -183,12 +186,12 @@ pub async fn invoke(
                 for d in &served.dropped {
                     state
                         .metrics
-                        .header_dropped(&connector_key, d.reason.as_str());
+                        .header_dropped(connector_key, d.reason.as_str());
                 }
                 let names: Vec<&str> = served.dropped.iter().map(|d| d.name).collect();
                 tracing::warn!(
                     connection = %name,
-                    route = %route_label,
+                    route = %metrics.label(),
                     dropped = %names.join(", "),
                     "route response headers the host does not send were dropped"
                 );
@@ -201,7 +204,7 @@ pub async fn invoke(
             let mut response = Response::new(body);
             *response.status_mut() = served.status;
             *response.headers_mut() = served.headers;
-            if let Ok(id) = res.invocation_id.parse() {
+            if let Ok(id) = HeaderValue::try_from(res.invocation_id) {
                 response.headers_mut().insert("x-keyway-invocation-id", id);
             }
             Ok(response)
@@ -210,10 +213,10 @@ pub async fn invoke(
             let error = ApiError::from(e);
             state
                 .metrics
-                .invocation(&connector_key, &route_label, error.code, seconds, &[]);
+                .invocation(&metrics, Outcome::Error(error.code), seconds, &[]);
             tracing::warn!(
                 connection = %name,
-                route = %route_label,
+                route = %metrics.label(),
                 code = error.code,
                 invocation_id = error.invocation_id.as_deref().unwrap_or("-"),
                 "invocation failed"

@@ -19,6 +19,7 @@ use prometheus_client::registry::Registry;
 use crate::egress::CallRecord;
 use crate::oauth::background::{PassObserver, PassReport};
 use crate::oauth::{RefreshObserver, RefreshOutcome};
+use crate::types::Method;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InvocationLabels {
@@ -88,8 +89,58 @@ impl Denial {
     }
 }
 
+/// How an invocation ended, for its counter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome<'a> {
+    /// The HTTP status served.
+    Status(u16),
+    /// The host's error code (the invocation failed).
+    Error(&'a str),
+}
+
+/// The metric handles of one route of one connector.
+pub(crate) struct RouteMetrics {
+    duration: Histogram,
+    /// Invocation counters by status served, made on first use.
+    statuses: papaya::HashMap<u16, Counter>,
+    connector: String,
+    /// `METHOD /path`, the route label.
+    label: String,
+}
+
+impl RouteMetrics {
+    /// `METHOD /path`.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct RouteKey {
+    connector: String,
+    method: Method,
+    path: String,
+}
+
+/// A [`RouteKey`] by reference, to look one up without building it (same hash: the
+/// same fields in the same order, `str` hashing as `String` does).
+#[derive(Hash)]
+struct RouteKeyRef<'a> {
+    connector: &'a str,
+    method: Method,
+    path: &'a str,
+}
+
+impl papaya::Equivalent<RouteKey> for RouteKeyRef<'_> {
+    fn equivalent(&self, key: &RouteKey) -> bool {
+        self.method == key.method && self.path == key.path && self.connector == key.connector
+    }
+}
+
 /// Every metric the server exports.
 pub(crate) struct Metrics {
+    /// Handles by route, so a call builds no label.
+    routes: papaya::HashMap<RouteKey, Arc<RouteMetrics>>,
     registry: Registry,
     invocations: Family<InvocationLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
@@ -169,6 +220,7 @@ impl Metrics {
             headers_dropped.clone(),
         );
         Arc::new(Metrics {
+            routes: papaya::HashMap::new(),
             registry,
             invocations,
             durations,
@@ -182,44 +234,96 @@ impl Metrics {
         })
     }
 
-    /// One finished invocation: `status` is the HTTP status or the runtime's error code.
-    pub fn invocation(
+    /// The handles of `connector`'s route `method path`, made on its first call and
+    /// shared by every later one, so a call builds no label.
+    pub(crate) fn route(&self, connector: &str, method: Method, path: &str) -> Arc<RouteMetrics> {
+        let key = RouteKeyRef {
+            connector,
+            method,
+            path,
+        };
+        if let Some(hit) = self.routes.pin().get(&key) {
+            return hit.clone();
+        }
+        let label = format!("{method} {path}");
+        let made = Arc::new(RouteMetrics {
+            duration: self
+                .durations
+                .get_or_create(&RouteLabels {
+                    connector: connector.to_string(),
+                    route: label.clone(),
+                })
+                .clone(),
+            statuses: papaya::HashMap::new(),
+            connector: connector.to_string(),
+            label,
+        });
+        let key = RouteKey {
+            connector: connector.to_string(),
+            method,
+            path: path.to_string(),
+        };
+        self.routes.pin().get_or_insert(key, made).clone()
+    }
+
+    /// One finished invocation of `route`: `status` is the HTTP status answered, or the
+    /// runtime's error code.
+    pub(crate) fn invocation(
         &self,
-        connector: &str,
-        route: &str,
-        status: &str,
+        route: &RouteMetrics,
+        status: Outcome<'_>,
         seconds: f64,
         calls: &[CallRecord],
     ) {
-        self.invocations
-            .get_or_create(&InvocationLabels {
-                connector: connector.to_string(),
-                route: route.to_string(),
-                status: status.to_string(),
-            })
-            .inc();
-        self.durations
-            .get_or_create(&RouteLabels {
-                connector: connector.to_string(),
-                route: route.to_string(),
-            })
-            .observe(seconds);
+        match status {
+            Outcome::Status(code) => {
+                let pinned = route.statuses.pin();
+                match pinned.get(&code) {
+                    Some(counter) => counter.inc(),
+                    None => pinned
+                        .get_or_insert_with(code, || {
+                            self.invocation_counter(route, &code.to_string())
+                        })
+                        .inc(),
+                };
+            }
+            Outcome::Error(code) => {
+                self.invocation_counter(route, code).inc();
+            }
+        }
+        route.duration.observe(seconds);
         for call in calls {
             let outcome = match (call.status, call.error) {
-                (Some(s), _) => format!("{}xx", s / 100),
-                (None, Some(code)) => code.as_str().to_string(),
-                (None, None) => "unknown".to_string(),
+                (Some(s), _) => match s / 100 {
+                    1 => "1xx",
+                    2 => "2xx",
+                    3 => "3xx",
+                    4 => "4xx",
+                    _ => "5xx",
+                },
+                (None, Some(code)) => code.as_str(),
+                (None, None) => "unknown",
             };
             if matches!(call.error, Some(crate::egress::EgressErrorCode::Denied)) {
                 self.deny(Denial::Egress);
             }
             self.outbound
                 .get_or_create(&OutboundLabels {
-                    connector: connector.to_string(),
-                    outcome,
+                    connector: route.connector.clone(),
+                    outcome: outcome.to_string(),
                 })
                 .inc();
         }
+    }
+
+    fn invocation_counter(&self, route: &RouteMetrics, status: &str) -> Counter {
+        self.invocations
+            .get_or_create(&InvocationLabels {
+                connector: route.connector.clone(),
+                route: route.label.clone(),
+                status: status.to_string(),
+            })
+            .clone()
     }
 
     /// One response header of `connector`'s route dropped; `reason` is one of a fixed set.

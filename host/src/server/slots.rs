@@ -5,8 +5,8 @@
 //! Must not: wait. A full server or a key at its share is refused at once; the caller
 //! decides when to come back.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -23,7 +23,10 @@ pub(crate) struct Slots {
     all: Arc<Semaphore>,
     total: usize,
     per_key: usize,
-    held: Arc<Mutex<HashMap<String, usize>>>,
+    /// Invocations running per API key id. Read and counted without a lock; an entry
+    /// stays once made (there are as many as keys that ever called, which the store
+    /// bounds).
+    held: papaya::HashMap<Arc<str>, Arc<AtomicUsize>>,
 }
 
 /// Held while an invocation runs; dropping it frees the slot and the key's share.
@@ -32,20 +35,11 @@ pub struct Slot {
     _share: Share,
 }
 
-struct Share {
-    key: String,
-    held: Arc<Mutex<HashMap<String, usize>>>,
-}
+struct Share(Arc<AtomicUsize>);
 
 impl Drop for Share {
     fn drop(&mut self) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = held.get_mut(&self.key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                held.remove(&self.key);
-            }
-        }
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -55,31 +49,36 @@ impl Slots {
             all: Arc::new(Semaphore::new(total)),
             total,
             per_key: per_key.clamp(1, total.max(1)),
-            held: Arc::new(Mutex::new(HashMap::new())),
+            held: papaya::HashMap::new(),
         }
     }
 
     /// A slot for an invocation by the API key `key` (its id), or why not. A full server
     /// is reported as such even to a key at its share.
-    pub(crate) fn try_take(&self, key: &str) -> Result<Slot, Refused> {
+    pub(crate) fn try_take(&self, key: &Arc<str>) -> Result<Slot, Refused> {
         let permit = self
             .all
             .clone()
             .try_acquire_owned()
             .map_err(|_| Refused::Full)?;
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let n = held.entry(key.to_string()).or_insert(0);
-        if *n >= self.per_key {
-            // Dropping `permit` gives the slot back.
-            return Err(Refused::KeyShare);
-        }
-        *n += 1;
+        let count = {
+            let held = self.held.pin();
+            match held.get(&**key) {
+                Some(count) => count.clone(),
+                None => held
+                    .get_or_insert_with(key.clone(), || Arc::new(AtomicUsize::new(0)))
+                    .clone(),
+            }
+        };
+        // Dropping `permit` on a refusal gives the slot back.
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.per_key).then_some(n + 1)
+            })
+            .map_err(|_| Refused::KeyShare)?;
         Ok(Slot {
             _permit: permit,
-            _share: Share {
-                key: key.to_string(),
-                held: self.held.clone(),
-            },
+            _share: Share(count),
         })
     }
 
@@ -101,28 +100,32 @@ impl Slots {
 mod tests {
     use super::*;
 
+    fn k(id: &str) -> Arc<str> {
+        Arc::from(id)
+    }
+
     #[test]
     fn one_key_stops_at_its_share_and_the_rest_stay_for_others() {
         let slots = Slots::new(4, 2);
-        let a1 = slots.try_take("a").unwrap();
-        let _a2 = slots.try_take("a").unwrap();
-        assert_eq!(slots.try_take("a").err(), Some(Refused::KeyShare));
-        let _b1 = slots.try_take("b").unwrap();
-        let _b2 = slots.try_take("b").unwrap();
+        let a1 = slots.try_take(&k("a")).unwrap();
+        let _a2 = slots.try_take(&k("a")).unwrap();
+        assert_eq!(slots.try_take(&k("a")).err(), Some(Refused::KeyShare));
+        let _b1 = slots.try_take(&k("b")).unwrap();
+        let _b2 = slots.try_take(&k("b")).unwrap();
         assert_eq!(slots.busy(), 4);
-        assert_eq!(slots.try_take("c").err(), Some(Refused::Full));
+        assert_eq!(slots.try_take(&k("c")).err(), Some(Refused::Full));
         drop(a1);
         assert_eq!(slots.busy(), 3);
-        assert!(slots.try_take("a").is_ok());
+        assert!(slots.try_take(&k("a")).is_ok());
         // A full server is reported as full, and the refusal uses up no share.
-        let _c = slots.try_take("c").unwrap();
-        assert_eq!(slots.try_take("a").err(), Some(Refused::Full));
-        assert_eq!(slots.try_take("d").err(), Some(Refused::Full));
-        assert_eq!(slots.held.lock().unwrap().get("d"), None);
+        let _c = slots.try_take(&k("c")).unwrap();
+        assert_eq!(slots.try_take(&k("a")).err(), Some(Refused::Full));
+        assert_eq!(slots.try_take(&k("d")).err(), Some(Refused::Full));
+        assert!(slots.held.pin().get("d").is_none());
         // A refusal for the share gives the slot back.
         let slots = Slots::new(2, 1);
-        let _a = slots.try_take("a").unwrap();
-        assert_eq!(slots.try_take("a").err(), Some(Refused::KeyShare));
+        let _a = slots.try_take(&k("a")).unwrap();
+        assert_eq!(slots.try_take(&k("a")).err(), Some(Refused::KeyShare));
         assert_eq!(slots.busy(), 1);
     }
 }

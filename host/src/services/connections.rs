@@ -165,7 +165,6 @@ impl Services {
         let (settings, secret_settings) = valid.split();
         self.store
             .replace_settings(&record.id, &settings, &secret_settings)?;
-        self.forget_settings(&record.id);
         self.show_connection(name)
     }
 
@@ -174,7 +173,6 @@ impl Services {
         let record = self.store.connection_by_name(name)?;
         self.store.delete_connection(name)?;
         self.tokens.invalidate(&record.id);
-        self.forget_settings(&record.id);
         Ok(())
     }
 }

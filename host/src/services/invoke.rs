@@ -13,26 +13,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::views::{AccountView, InvocationView, TestView};
-use super::{InvocationFailed, ServiceError, ServiceResult, Services};
+use super::{InvocationFailed, LiveConnection, ServiceError, ServiceResult, Services};
 use crate::catalog::Lookup;
-use crate::custody::ConnectionTokens;
 use crate::egress::CallRecord;
 use crate::manifest::RouteRef;
 use crate::redact::Redactor;
-use crate::registry::{Doors, LoadedConnector};
+use crate::registry::LoadedConnector;
 use crate::runtime::{MAX_ERROR_TEXT, RouteRequest, RouteResponse, next_invocation_id};
 use crate::store::{ConnectionRecord, InvocationRecord, ProviderAccount, now_unix_ms};
 
 impl Services {
     /// Runs a route for the stored connection `name`.
     pub async fn invoke(&self, name: &str, req: RouteRequest) -> ServiceResult<RouteResponse> {
-        let record = self.store.connection_by_name(name)?;
-        let connector = self.connector(&record.connector, Lookup::KeyOrPath).await?;
-        self.invoke_resolved(&record, &connector, req).await
+        let connection = self.live_connection(name).await?;
+        self.invoke_live(&connection, req).await
     }
 
-    /// The stored connection `name` and its loaded connector, for a caller that checks
-    /// something of the route before running it (the server checks its auth).
+    /// The stored connection `name` and its loaded connector, for a use case that needs
+    /// the whole record (read from the store, not from memory).
     pub(crate) async fn resolve_connection(
         &self,
         name: &str,
@@ -42,36 +40,28 @@ impl Services {
         Ok((record, connector))
     }
 
-    /// Runs a route for a connection whose record and connector the caller already looked
-    /// up, so nothing is read twice. The invocation is recorded in the history whatever
-    /// its outcome, under the id the answer or the failure carries.
-    pub(crate) async fn invoke_resolved(
+    /// Runs a route for a connection the caller already has ([`Services::live_connection`]),
+    /// so nothing is read twice. The invocation is recorded in the history whatever its
+    /// outcome, under the id the answer or the failure carries.
+    pub(crate) async fn invoke_live(
         &self,
-        record: &ConnectionRecord,
-        connector: &LoadedConnector,
+        connection: &LiveConnection,
         req: RouteRequest,
     ) -> ServiceResult<RouteResponse> {
-        let name = record.name.as_str();
-        let settings = self.settings_of(connector, record)?;
-        let doors = Doors {
-            egress: Some(self.egress.clone()),
-            egress_limits: self.egress_limits.clone(),
-            tokens: connector
-                .connector()
-                .oauth()
-                .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
-            ingest: Some(self.ingest.clone()),
-        };
-        let ctx = connector.context(Some(name), &settings, &doors);
+        let ctx = &connection.context;
         let route = format!("{} {}", req.method, req.path);
         let started_at_ms = now_unix_ms();
         let started = Instant::now();
         let id = next_invocation_id();
-        let outcome = connector.component.invoke_as(&ctx, req, id.clone()).await;
+        let outcome = connection
+            .connector
+            .component
+            .invoke_as(ctx, req, id.clone())
+            .await;
         let base = InvocationRecord {
             id,
-            connection: name.to_string(),
-            connector: record.connector.clone(),
+            connection: connection.name.clone(),
+            connector: connection.connector_key.clone(),
             route,
             status: None,
             error_code: None,
@@ -109,7 +99,7 @@ impl Services {
             }
         };
         if let Err(e) = self.store.record_invocation(row) {
-            tracing::warn!(connection = name, error = %e, "could not record the invocation");
+            tracing::warn!(connection = %connection.name, error = %e, "could not record the invocation");
         }
         result
     }

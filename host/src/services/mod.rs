@@ -6,7 +6,7 @@
 //! (`records.rs`). Every answer an edge prints is a view (`views.rs`); every failure is a
 //! [`ServiceError`].
 //!
-//! Owns: wiring, and the per-connection cache of validated settings.
+//! Owns: wiring; what route calls are served from in memory is `live.rs`'s.
 //! Must not: parse a command line or an HTTP request, or decide what the store, catalog,
 //! registry, runtime or `oauth` decide.
 
@@ -14,6 +14,7 @@ mod connect;
 mod connections;
 mod error;
 mod invoke;
+mod live;
 mod records;
 pub(crate) mod views;
 
@@ -24,20 +25,19 @@ pub(crate) use error::InvocationFailed;
 pub use error::Kind;
 pub(crate) use error::ServiceError;
 pub(crate) use error::ServiceResult;
+pub(crate) use live::LiveConnection;
 
 use crate::catalog::{Catalog, LoadReport, Lookup};
 use crate::custody::StoredProviders;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
 use crate::ingest::{IngestSink, SqliteSink};
-use crate::manifest::ValidSettings;
 use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher};
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
 use crate::runtime::RuntimeConfig;
-use crate::store::{ConnectionRecord, Store};
-use std::collections::HashMap;
+use crate::store::Store;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Total time one token, revocation or discovery request may take.
@@ -81,8 +81,9 @@ pub struct Services {
     egress: Arc<Egress>,
     egress_limits: EgressLimits,
     ingest: Arc<dyn IngestSink>,
-    /// Validated settings by connection id, with the version of the stored settings.
-    settings: Mutex<HashMap<String, (String, ValidSettings)>>,
+    /// API keys and connections as route calls use them, kept current by the store's
+    /// change generation.
+    live: live::Live,
 }
 
 impl Services {
@@ -121,7 +122,7 @@ impl Services {
             oauth_http: http,
             egress,
             egress_limits: config.egress_limits,
-            settings: Mutex::new(HashMap::new()),
+            live: live::Live::new(),
         })
     }
 
@@ -165,8 +166,8 @@ impl Services {
     pub(crate) fn check_api_key(
         &self,
         key: &secrecy::SecretString,
-    ) -> ServiceResult<Option<String>> {
-        Ok(self.store.check_api_key(key)?)
+    ) -> ServiceResult<Option<Arc<str>>> {
+        self.live.check_api_key(&self.store, key)
     }
 
     /// Stores OAuth app credentials under `key` (the client secret sealed).
@@ -177,53 +178,5 @@ impl Services {
         client_secret: Option<&secrecy::SecretString>,
     ) -> ServiceResult<()> {
         Ok(self.store.set_credentials(key, client_id, client_secret)?)
-    }
-
-    /// The validated settings of a stored connection. Opening the secret settings and
-    /// running the schema and hostValidation checks happen once per version of the
-    /// connection's stored settings, not on every call.
-    fn settings_of(
-        &self,
-        connector: &LoadedConnector,
-        record: &ConnectionRecord,
-    ) -> ServiceResult<ValidSettings> {
-        // The stored settings and the manifest they were checked against: a connector
-        // loaded again (its manifest changed) checks them again.
-        let version = format!(
-            "{}|{}|{}|{:?}",
-            connector.load_id(),
-            record.updated_at,
-            serde_json::Value::Object(record.settings.clone()),
-            record.callback_params
-        );
-        if let Some((cached_version, settings)) = self
-            .settings
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&record.id).cloned())
-            && cached_version == version
-        {
-            return Ok(settings);
-        }
-        let secrets = self.store.secret_settings(&record.id)?;
-        let settings = connector
-            .connector()
-            .validate_parts(&record.settings, &record.callback_params, &secrets)
-            .map_err(|errors| ServiceError::StoredSettings {
-                connection: record.name.clone(),
-                connector: record.connector.clone(),
-                errors,
-            })?;
-        if let Ok(mut m) = self.settings.lock() {
-            m.insert(record.id.clone(), (version, settings.clone()));
-        }
-        Ok(settings)
-    }
-
-    /// Forgets the cached settings of a connection (after they changed).
-    fn forget_settings(&self, connection_id: &str) {
-        if let Ok(mut m) = self.settings.lock() {
-            m.remove(connection_id);
-        }
     }
 }

@@ -10,9 +10,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::{Store, StoreError, now_unix};
@@ -56,6 +58,31 @@ fn key_id(key: &str) -> Option<&str> {
     (hex_id && !secret.is_empty()).then_some(id)
 }
 
+/// `id` when `presented` is the key whose digest is `stored` (compared in constant time).
+fn matching<'a>(presented: &SecretString, id: &'a str, stored: &[u8]) -> Option<&'a str> {
+    let matches: bool = digest(presented.expose_secret())
+        .as_slice()
+        .ct_eq(stored)
+        .into();
+    matches.then_some(id)
+}
+
+/// The live keys' digests by id, as read at one moment ([`Store::live_api_keys`]).
+#[derive(Default)]
+pub(crate) struct LiveApiKeys {
+    by_id: HashMap<Arc<str>, Vec<u8>>,
+}
+
+impl LiveApiKeys {
+    /// The id of `presented` if it is one of these keys; `None` for an unknown, wrong or
+    /// revoked key.
+    pub(crate) fn check(&self, presented: &SecretString) -> Option<&Arc<str>> {
+        let id = key_id(presented.expose_secret())?;
+        let (id, stored) = self.by_id.get_key_value(id)?;
+        matching(presented, id, stored).map(|_| id)
+    }
+}
+
 fn validate_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.trim().is_empty() && name.len() <= 100 && name.chars().all(|c| !c.is_control());
     if ok {
@@ -92,28 +119,20 @@ impl Store {
         })
     }
 
-    /// The id of the live key `presented`, or `None` when it is malformed, unknown, wrong
-    /// or revoked. The digest comparison takes the same time wherever the keys differ.
-    pub(crate) fn check_api_key(
-        &self,
-        presented: &SecretString,
-    ) -> Result<Option<String>, StoreError> {
-        let presented = presented.expose_secret();
-        let Some(id) = key_id(presented) else {
-            return Ok(None);
-        };
-        // Every route call comes through here: the statement is prepared once per connection.
-        let row: Option<(Vec<u8>, Option<i64>)> = self
-            .conn()
-            .prepare_cached("SELECT digest, revoked_at FROM api_keys WHERE id = ?1")
-            .and_then(|mut stmt| stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))))
-            .optional()
-            .map_err(StoreError::sql("reading an API key"))?;
-        let Some((stored, revoked_at)) = row else {
-            return Ok(None);
-        };
-        let matches: bool = digest(presented).as_slice().ct_eq(&stored).into();
-        Ok((matches && revoked_at.is_none()).then(|| id.to_string()))
+    /// Every live (unrevoked) key's digest, in one read, for a caller that checks keys
+    /// from memory.
+    pub(crate) fn live_api_keys(&self) -> Result<LiveApiKeys, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, digest FROM api_keys WHERE revoked_at IS NULL")
+            .map_err(StoreError::sql("reading the API keys"))?;
+        let by_id = stmt
+            .query_map([], |r| {
+                Ok((Arc::from(r.get::<_, String>(0)?), r.get::<_, Vec<u8>>(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<HashMap<_, _>, _>>())
+            .map_err(StoreError::sql("reading the API keys"))?;
+        Ok(LiveApiKeys { by_id })
     }
 
     /// Every key, newest first, without digests.
@@ -174,9 +193,10 @@ mod tests {
         let (_dir, store) = store();
         let new = store.create_api_key("ci").unwrap();
         assert!(new.key.expose_secret().starts_with("kw_"));
-        assert_eq!(store.check_api_key(&new.key).unwrap(), Some(new.id.clone()));
+        let live = store.live_api_keys().unwrap();
+        assert_eq!(live.check(&new.key).map(|id| &**id), Some(new.id.as_str()));
         store.revoke_api_key(&new.id).unwrap();
-        assert_eq!(store.check_api_key(&new.key).unwrap(), None);
+        assert_eq!(store.live_api_keys().unwrap().check(&new.key), None);
         let listed = store.list_api_keys().unwrap();
         assert_eq!(listed.len(), 1);
         assert!(listed[0].revoked_at.is_some());
@@ -198,7 +218,7 @@ mod tests {
             "kw_0123456789abcdef_x",
         ] {
             let bad = SecretString::from(bad.to_string());
-            assert_eq!(store.check_api_key(&bad).unwrap(), None);
+            assert_eq!(store.live_api_keys().unwrap().check(&bad), None);
         }
     }
 

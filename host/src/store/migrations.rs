@@ -114,6 +114,38 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     "#,
+    // 5: one counter every write that changes what a route call is served from (API keys,
+    // a connection's identity, settings, callback parameters or secret settings) bumps, by trigger, so a running
+    // server sees changes made by any process (the CLI) with one cheap read. Token
+    // refreshes and history rows do not bump it.
+    r#"
+    CREATE TABLE change_counter (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL
+    );
+    INSERT INTO change_counter (id, generation) VALUES (1, 0);
+    CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER api_keys_updated AFTER UPDATE ON api_keys
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connections_inserted AFTER INSERT ON connections
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connections_updated AFTER UPDATE ON connections
+        WHEN OLD.id IS NOT NEW.id OR OLD.name IS NOT NEW.name
+          OR OLD.connector IS NOT NEW.connector OR OLD.credential_key IS NOT NEW.credential_key
+          OR OLD.settings IS NOT NEW.settings OR OLD.callback_params IS NOT NEW.callback_params
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connections_deleted AFTER DELETE ON connections
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connection_secrets_inserted AFTER INSERT ON connection_secrets
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connection_secrets_updated AFTER UPDATE ON connection_secrets
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    CREATE TRIGGER connection_secrets_deleted AFTER DELETE ON connection_secrets
+        BEGIN UPDATE change_counter SET generation = generation + 1; END;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,8 @@
 //! the types of the layers above.
 
 pub mod api_keys;
+mod changes;
+pub use changes::CHANGE_CHECK;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
@@ -28,13 +30,14 @@ pub mod states;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
 
 pub(crate) use api_keys::ApiKeySummary;
+pub(crate) use api_keys::LiveApiKeys;
 pub(crate) use connections::ProviderAccount;
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
 pub use credentials::ClientCredentials;
@@ -110,6 +113,8 @@ impl StoreError {
 /// Handle on the store. Cheap operations run under an internal mutex; share it in an `Arc`.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Tells callers that keep rows in memory when they changed (`changes.rs`).
+    changes: changes::ChangeWatch,
     /// Commits the invocation history off the caller's path (a second connection).
     history: OnceLock<Option<history::HistoryWriter>>,
     sealer: std::sync::RwLock<Sealer>,
@@ -193,8 +198,11 @@ impl Store {
                 .map_err(StoreError::sql("writing the key check"))?;
             }
         }
+        let changes = changes::ChangeWatch::new(db_path.to_path_buf());
+        changes.hook(&conn);
         Ok(Store {
             conn: Mutex::new(conn),
+            changes,
             history: OnceLock::new(),
             sealer: std::sync::RwLock::new(sealer),
             cache_key,
@@ -223,8 +231,23 @@ impl Store {
         self.cache_key.clone()
     }
 
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn conn(&self) -> changes::ConnGuard<'_> {
+        self.changes
+            .guard(self.conn.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A number that moves whenever API keys, a connection's identity, settings, callback
+    /// parameters or secret settings change, in this process (seen at once) or another
+    /// (seen within [`CHANGE_CHECK`]). What is cached under one number is current while
+    /// the number stays.
+    pub(crate) fn change_generation(&self) -> Result<u64, StoreError> {
+        self.changes.generation()
+    }
+
+    /// [`Store::change_generation`] read from the database now, for a caller that found
+    /// nothing in memory and must see what another process just added.
+    pub(crate) fn change_generation_now(&self) -> Result<u64, StoreError> {
+        self.changes.generation_now()
     }
 
     pub(crate) fn sealer(&self) -> Sealer {

@@ -1,0 +1,159 @@
+//! What route calls are served from, in memory: the live API keys, and per connection its
+//! record's identity, its loaded connector, its validated settings and the invocation
+//! context built from them (doors, bindings, redactor), so a call reads no SQLite row,
+//! takes no lock shared by all calls and builds nothing its connection already had.
+//!
+//! Everything is stamped with the store's change generation ([`Store::change_generation`]):
+//! a write by this process is seen by the next call, a change by another process (the CLI:
+//! a revoked key, a deleted or updated connection) within [`crate::store::CHANGE_CHECK`].
+//! What another process adds (a new key, a new connection) works at once: a miss looks
+//! at the store. A connection is also built again when its connector was loaded again
+//! (its files changed).
+//!
+//! Owns: [`Live`] and [`LiveConnection`].
+//! Must not: decide what a valid key or valid settings are (the store and the manifest
+//! do), or keep a secret anywhere but in the context's `SecretString`s and redactor.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
+use secrecy::SecretString;
+
+use super::{ServiceError, ServiceResult, Services};
+use crate::catalog::Lookup;
+use crate::context::ConnectionContext;
+use crate::custody::ConnectionTokens;
+use crate::registry::{Doors, LoadedConnector};
+use crate::store::{LiveApiKeys, Store};
+
+/// The live API keys as read under one generation.
+struct KeySnapshot {
+    generation: u64,
+    keys: LiveApiKeys,
+}
+
+/// One connection as a route call needs it.
+pub(crate) struct LiveConnection {
+    generation: u64,
+    pub(crate) name: String,
+    /// The connector key as stored on the connection.
+    pub(crate) connector_key: String,
+    pub(crate) connector: Arc<LoadedConnector>,
+    /// Settings, secrets, grants and doors of this connection; cloned per invocation.
+    pub(crate) context: ConnectionContext,
+}
+
+/// The in-memory view of one store.
+pub(crate) struct Live {
+    keys: ArcSwapOption<KeySnapshot>,
+    connections: papaya::HashMap<String, Arc<LiveConnection>>,
+    /// The generation the connection map was last emptied for (stale names dropped).
+    swept_for: AtomicU64,
+}
+
+impl Live {
+    pub(crate) fn new() -> Live {
+        Live {
+            keys: ArcSwapOption::empty(),
+            connections: papaya::HashMap::new(),
+            swept_for: AtomicU64::new(0),
+        }
+    }
+
+    /// The id of the live key `presented`; `None` for an unknown, wrong or revoked one.
+    pub(crate) fn check_api_key(
+        &self,
+        store: &Store,
+        presented: &SecretString,
+    ) -> ServiceResult<Option<Arc<str>>> {
+        let mut generation = store.change_generation()?;
+        if let Some(snapshot) = &*self.keys.load()
+            && snapshot.generation == generation
+        {
+            if let Some(id) = snapshot.keys.check(presented) {
+                return Ok(Some(id.clone()));
+            }
+            // Not a key we know: perhaps one another process has just created. A key is
+            // usable at once; only a revocation takes up to the change check to be seen.
+            generation = store.change_generation_now()?;
+            if generation == snapshot.generation {
+                return Ok(None);
+            }
+        }
+        let snapshot = Arc::new(KeySnapshot {
+            generation,
+            keys: store.live_api_keys()?,
+        });
+        let id = snapshot.keys.check(presented).cloned();
+        self.keys.store(Some(snapshot));
+        Ok(id)
+    }
+
+    /// The cached connection `name` if it is still current under `generation`.
+    fn cached(&self, name: &str, generation: u64) -> Option<Arc<LiveConnection>> {
+        // The first caller to see a newer generation drops every entry (deleted names
+        // included); a caller still holding an older number never sweeps.
+        if self.swept_for.load(Ordering::Acquire) < generation
+            && self.swept_for.fetch_max(generation, Ordering::AcqRel) < generation
+        {
+            self.connections.pin().clear();
+        }
+        self.connections
+            .pin()
+            .get(name)
+            .filter(|c| c.generation == generation)
+            .cloned()
+    }
+}
+
+impl Services {
+    /// The connection `name` ready to run routes: from memory while nothing it was built
+    /// from changed, else read, validated and built again.
+    pub(crate) async fn live_connection(&self, name: &str) -> ServiceResult<Arc<LiveConnection>> {
+        let generation = self.store.change_generation()?;
+        if let Some(hit) = self.live.cached(name, generation) {
+            let current = self
+                .catalog
+                .connector(&hit.connector_key, Lookup::KeyOrPath)
+                .await?;
+            if Arc::ptr_eq(&current, &hit.connector) {
+                return Ok(hit);
+            }
+        }
+        // Read after the generation was taken: what is built is at least that new.
+        let record = self.store.connection_by_name(name)?;
+        let connector = self.connector(&record.connector, Lookup::KeyOrPath).await?;
+        let secrets = self.store.secret_settings(&record.id)?;
+        let settings = connector
+            .connector()
+            .validate_parts(&record.settings, &record.callback_params, &secrets)
+            .map_err(|errors| ServiceError::StoredSettings {
+                connection: record.name.clone(),
+                connector: record.connector.clone(),
+                errors,
+            })?;
+        let doors = Doors {
+            egress: Some(self.egress.clone()),
+            egress_limits: self.egress_limits.clone(),
+            tokens: connector
+                .connector()
+                .oauth()
+                .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
+            ingest: Some(self.ingest.clone()),
+        };
+        let context = connector.context(Some(&record.name), &settings, &doors);
+        let live = Arc::new(LiveConnection {
+            generation,
+            name: record.name,
+            connector_key: record.connector,
+            connector,
+            context,
+        });
+        self.live
+            .connections
+            .pin()
+            .insert(live.name.clone(), live.clone());
+        Ok(live)
+    }
+}
