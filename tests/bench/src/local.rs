@@ -1,6 +1,7 @@
 //! Plain hyper servers the benchmarks measure against: the raw hello-world server (the
-//! HTTP ceiling, run as its own process by `keyway-bench hyper-hello`) and a counting
-//! OAuth token endpoint for the refresh stampede.
+//! HTTP ceiling, run as its own process by `keyway-bench hyper-hello`), a counting
+//! OAuth token endpoint for the refresh stampede, and a provider's `/me` answering a
+//! small JSON for the outbound call.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -106,4 +107,23 @@ impl TokenEndpoint {
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+}
+
+/// The small JSON a provider's `/me` answers.
+pub const ME_JSON: &str = r#"{"id":"acct-42","name":"Bench account","domain":"example.test"}"#;
+
+/// Starts a server on an ephemeral loopback port that answers every request with
+/// [`ME_JSON`]; its address.
+pub async fn start_me_api() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener, |_req| async {
+        let mut res = Response::new(Full::new(Bytes::from_static(ME_JSON.as_bytes())));
+        res.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        res
+    }));
+    Ok(addr)
 }

@@ -2,18 +2,23 @@
 //! baseline in the same run (a native function, raw hyper, `wasmtime serve`, a direct
 //! hyper call, one lone caller, the memory sink) and checked against the targets of the
 //! performance issue. Prints each section as it finishes, then writes `results.md` and
-//! `results.json` (with the machine's description) to `--out`.
+//! `results.json` (with the machine's description) to `--out`; with `--profile`, perf
+//! profiles of `keyway serve` under each HTTP point's load go to `--out`/profiles.
 //!
 //! Run it with `scripts/bench`, which installs wrk and wasmtime-cli and builds what the
 //! suite needs in release mode. It is not part of the test suite: figures from a shared
 //! machine are for reading, not for passing or failing a build.
 
 mod http;
+mod http_figures;
 mod ingest;
+mod injection;
 mod invoke;
 mod keyway;
 mod local;
+mod outbound;
 mod procs;
+mod profile;
 mod report;
 mod stampede;
 mod start;
@@ -36,6 +41,10 @@ struct Cli {
     /// Shorter runs, for checking the suite itself works (figures are noisier).
     #[arg(long)]
     quick: bool,
+    /// Record `perf record -g` of `keyway serve` under each HTTP point's load (an extra,
+    /// unmeasured run) and write `perf report` text to `<out>/profiles/`.
+    #[arg(long)]
+    profile: bool,
     /// Run only these sections (repeatable); all of them by default.
     #[arg(long, value_enum)]
     only: Vec<SectionName>,
@@ -71,11 +80,14 @@ enum SectionName {
     Stampede,
     Ingest,
     Start,
+    Outbound,
 }
 
 /// How long and how often to measure.
 pub struct Plan {
     quick: bool,
+    /// Where profiles go, when asked for.
+    profiles: Option<PathBuf>,
 }
 
 impl Plan {
@@ -138,11 +150,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(bin) = cli.keyway {
         keyway::use_binary(bin);
     }
-    let plan = Plan { quick: cli.quick };
+    let plan = Plan {
+        quick: cli.quick,
+        profiles: cli.profile.then(|| cli.out.join("profiles")),
+    };
     let wanted = |s: SectionName| cli.only.is_empty() || cli.only.contains(&s);
     let mut report = report::Report::new();
     type Run = fn(&Plan, &Path) -> anyhow::Result<(report::Section, Vec<report::Target>)>;
-    let sections: [(SectionName, &str, Run); 6] = [
+    let sections: [(SectionName, &str, Run); 7] = [
         (SectionName::Invoke, "1, invocation", |p, _| invoke::run(p)),
         (SectionName::Http, "2, HTTP", |p, w| {
             http::run(p, &wasmtime_cli(w)?)
@@ -155,6 +170,11 @@ fn main() -> anyhow::Result<()> {
         (SectionName::Start, "6, start-up and memory", |p, _| {
             start::run(p)
         }),
+        (
+            SectionName::Outbound,
+            "7, route with an outbound call",
+            |p, _| outbound::run(p),
+        ),
     ];
     let mut failed = Vec::new();
     for (name, label, run) in sections {

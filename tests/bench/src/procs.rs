@@ -1,12 +1,15 @@
 //! Server processes under measurement: spawning one, waiting until it answers, reading its
-//! resident memory from `/proc`, and stopping it when the measurement is done.
+//! resident memory from `/proc` (once, or sampled on a thread while it is loaded), and
+//! stopping it when the measurement is done.
 
 use anyhow::{Context, anyhow, bail};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long a server may take to come up before the run gives up on it.
@@ -183,5 +186,36 @@ impl Memory {
             rss_mib: field("VmRSS:"),
             peak_mib: field("VmHWM:"),
         }
+    }
+}
+
+/// Reads a process's resident memory (`VmRSS`) every so often on its own thread, until
+/// stopped; keeps the highest reading.
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<f64>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32, every: Duration) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut max: f64 = 0.0;
+            loop {
+                max = max.max(Memory::of(pid).rss_mib);
+                if flag.load(Ordering::Relaxed) {
+                    return max;
+                }
+                std::thread::sleep(every);
+            }
+        });
+        RssSampler { stop, thread }
+    }
+
+    /// Stops sampling (after one last reading); the highest resident memory seen, in MiB.
+    pub fn stop(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0.0)
     }
 }

@@ -4,22 +4,22 @@
 //! refresh round trip against the local `oidc-provider` when its packages are installed.
 
 use crate::Plan;
+use crate::injection::{
+    DirectClient, FixedToken, TOKEN, loopback_egress, oauth_bindings, server_policy,
+};
 use crate::report::{Section, Target};
 use crate::stats::{Spread, us};
 use anyhow::Context;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
 use keyway_host::egress::{
-    Auth, Bindings, CallLog, Egress, EgressConfig, EgressContext, EgressLimits, FnPolicy,
-    InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, OutboundRequest,
-    RequestCounter, TokenError, TokenSource,
+    Auth, CallLog, EgressContext, EgressLimits, InjectedValues, NoSecrets, OAuthAuth,
+    OutboundRequest, RequestCounter,
 };
 use keyway_host::oauth::{
     self, CallbackParams, FixedProvider, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
 use keyway_host::redact::Redactor;
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
-use keyway_host::types::{BoxFuture, Method};
+use keyway_host::types::Method;
 use keyway_tests::provider::LocalApi;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -27,8 +27,6 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const TOKEN: &str = "bench-access-token-0123456789abcdef";
 
 /// A store in `dir` with one connection, `bench`, of credential key `bench-app`.
 pub fn store_with_connection(dir: &Path) -> anyhow::Result<(Arc<Store>, ConnectionRecord)> {
@@ -92,34 +90,13 @@ async fn cached(plan: &Plan, dir: &Path) -> anyhow::Result<Duration> {
     Ok(Spread::of(per_call).median)
 }
 
-struct FixedToken;
-
-impl TokenSource for FixedToken {
-    fn token(&self, _min_ttl: Duration) -> BoxFuture<'_, Result<String, TokenError>> {
-        Box::pin(async { Ok(TOKEN.to_string()) })
-    }
-    fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>> {
-        Box::pin(async { Ok(TOKEN.to_string()) })
-    }
-}
-
 async fn direct(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
     let (warmup, runs) = plan.calls();
-    let stream = tokio::net::TcpStream::connect(api.addr).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let uri: hyper::Uri = api.url("/ok").parse()?;
-    let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let mut client = DirectClient::connect(&api.url("/ok")).await?;
     let mut samples = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
         let start = Instant::now();
-        let req = hyper::Request::get(uri.clone())
-            .header("host", &host)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .body(Empty::<Bytes>::new())?;
-        let res = sender.send_request(req).await?;
-        black_box(res.into_body().collect().await?.to_bytes());
+        black_box(client.get().await?);
         if i >= warmup {
             samples.push(start.elapsed());
         }
@@ -129,13 +106,8 @@ async fn direct(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
 
 async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
     let (warmup, runs) = plan.calls();
-    let egress = Egress::new(EgressConfig {
-        allowed_cidrs: vec!["127.0.0.1/32".parse()?],
-        ..EgressConfig::default()
-    })?;
-    let port = api.addr.port();
-    let policy =
-        FnPolicy(move |u: &url::Url| u.host_str() == Some("127.0.0.1") && u.port() == Some(port));
+    let egress = loopback_egress()?;
+    let policy = server_policy(api.addr);
     let limits = EgressLimits {
         max_requests_per_invocation: u32::MAX,
         ..EgressLimits::default()
@@ -143,15 +115,7 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
     let redactor = Redactor::empty();
     let counter = RequestCounter::new();
     let calls = CallLog::new();
-    let bindings = Bindings {
-        oauth: vec![InjectRule {
-            admits: std::sync::Arc::new(FnPolicy(|_: &url::Url| true)),
-            describe: "bench rule".into(),
-            header: hyper::header::AUTHORIZATION,
-            format: InjectFormat::Prefix("Bearer ".into()),
-        }],
-        ..Bindings::default()
-    };
+    let bindings = oauth_bindings();
     let injected = InjectedValues::new();
     let mut samples = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
