@@ -9,6 +9,7 @@
 //! suite needs in release mode. It is not part of the test suite: figures from a shared
 //! machine are for reading, not for passing or failing a build.
 
+mod front;
 mod http;
 mod http_figures;
 mod ingest;
@@ -81,6 +82,7 @@ enum SectionName {
     Ingest,
     Start,
     Outbound,
+    Front,
 }
 
 /// How long and how often to measure.
@@ -157,7 +159,7 @@ fn main() -> anyhow::Result<()> {
     let wanted = |s: SectionName| cli.only.is_empty() || cli.only.contains(&s);
     let mut report = report::Report::new();
     type Run = fn(&Plan, &Path) -> anyhow::Result<(report::Section, Vec<report::Target>)>;
-    let sections: [(SectionName, &str, Run); 7] = [
+    let sections: [(SectionName, &str, Run); 8] = [
         (SectionName::Invoke, "1, invocation", |p, _| invoke::run(p)),
         (SectionName::Http, "2, HTTP", |p, w| {
             http::run(p, &wasmtime_cli(w)?)
@@ -175,6 +177,9 @@ fn main() -> anyhow::Result<()> {
             "7, route with an outbound call",
             |p, _| outbound::run(p),
         ),
+        (SectionName::Front, "8, front under busy guests", |p, _| {
+            front::run(p)
+        }),
     ];
     let mut failed = Vec::new();
     for (name, label, run) in sections {
