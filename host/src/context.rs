@@ -61,6 +61,33 @@ pub struct ConnectionContext {
     pub tokens: Option<Arc<dyn TokenSource>>,
     /// Where `ingest.batch` stores records; `None` refuses every batch.
     pub ingest: Option<Arc<dyn IngestSink>>,
+    /// The redactor extended with the last token an invocation of this context learned,
+    /// so the next invocation handed the same token does not build it again.
+    pub learned: Arc<LearnedRedactor>,
+}
+
+/// One slot: a token and the context's redactor extended with it. Read and replaced
+/// without a lock.
+#[derive(Default)]
+pub struct LearnedRedactor(arc_swap::ArcSwapOption<(SecretString, Arc<Redactor>)>);
+
+impl LearnedRedactor {
+    /// The redactor kept for `token`, if the slot holds that token.
+    pub fn get(&self, token: &str) -> Option<Arc<Redactor>> {
+        self.0
+            .load()
+            .as_ref()
+            .filter(|slot| slot.0.expose_secret() == token)
+            .map(|slot| slot.1.clone())
+    }
+
+    /// Keeps `redactor` as the one for `token`, in place of whatever was kept.
+    pub fn put(&self, token: &str, redactor: Arc<Redactor>) {
+        self.0.store(Some(Arc::new((
+            SecretString::from(token.to_string()),
+            redactor,
+        ))));
+    }
 }
 
 impl fmt::Debug for ConnectionContext {
@@ -192,6 +219,7 @@ impl ContextBuilder {
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
             ingest: self.ingest,
+            learned: Arc::default(),
         }
     }
 }
@@ -213,5 +241,26 @@ impl SecretSource for ContextSecrets<'_> {
             }
             None => Err(SecretError::NotPermitted(name.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_redactor_serves_only_its_own_token() {
+        let learned = LearnedRedactor::default();
+        assert!(learned.get("token-one-0123456789").is_none());
+        let redactor = Arc::new(Redactor::new(["token-one-0123456789"]));
+        learned.put("token-one-0123456789", redactor);
+        let kept = learned.get("token-one-0123456789").expect("kept");
+        assert!(
+            !kept
+                .redact_string("x token-one-0123456789 y")
+                .contains("token-one")
+        );
+        // Another token (a refresh happened) is not served the old one's redactor.
+        assert!(learned.get("token-two-0123456789").is_none());
     }
 }

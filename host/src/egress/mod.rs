@@ -372,7 +372,7 @@ fn scrub_response(
     redactor: &Redactor,
     seen: &[String],
 ) -> InboundResponse {
-    let injected = Redactor::new(seen);
+    let injected = Redactor::for_one_use(seen);
     for r in [&injected, redactor] {
         if r.is_empty() {
             continue;

@@ -92,6 +92,15 @@ impl HostState {
         if value.len() < crate::redact::MIN_SECRET_LEN || self.learned.iter().any(|v| v == value) {
             return;
         }
+        // The first token learned is most often the one the last invocation learned too:
+        // its redactor (an automaton, costly to build) is kept on the connection's context.
+        if self.learned.is_empty()
+            && let Some(kept) = self.conn.learned.get(value)
+        {
+            self.learned.push(value.to_string());
+            self.redactor = kept;
+            return;
+        }
         let mut known: Vec<String> = self
             .conn
             .secrets
@@ -102,6 +111,9 @@ impl HostState {
         known.push(value.to_string());
         self.learned.push(value.to_string());
         self.redactor = Arc::new(Redactor::new(known));
+        if self.learned.len() == 1 {
+            self.conn.learned.put(value, self.redactor.clone());
+        }
     }
 }
 
