@@ -269,14 +269,15 @@ pub async fn send(req: reqwest::RequestBuilder) -> Answer {
     }
 }
 
-/// How long a test waits for a running server to see a change made by another process
-/// (the CLI). The server promises `keyway_host::store::CHANGE_CHECK`; the margin is for a
+/// How long a test waits for a running server to see a change it notices on an interval:
+/// a write by another process (the CLI; `keyway_host::store::CHANGE_CHECK`) or a
+/// connector's files changed on disk (rechecked once a second). The margin is for a
 /// loaded machine, and a test never judges the time itself.
 pub const SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Asks `probe` again until `done` holds for its answer (or [`SEEN_WITHIN`] has passed),
-/// and returns the last answer: for a change another process made, which the server sees
-/// within its change-check interval rather than at once.
+/// and returns the last answer: for a change the server sees within an interval rather
+/// than at once.
 pub async fn until<F, Fut>(mut probe: F, done: impl Fn(&Answer) -> bool) -> Answer
 where
     F: FnMut() -> Fut,

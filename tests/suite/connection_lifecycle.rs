@@ -8,7 +8,6 @@
 use keyway_tests::components;
 use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, client, send, until, with_json};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "canary-lifecycle-secret-5b1f";
 
@@ -155,14 +154,7 @@ async fn settings_change_through_both_edges_and_a_changed_manifest_is_a_conflict
         manifest(Some(2)),
     )
     .expect("rewrite the manifest");
-    let started = Instant::now();
-    let conflict = loop {
-        let a = greet(&server, &key).await;
-        if a.status != 200 || started.elapsed() > Duration::from_secs(30) {
-            break a;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let conflict = until(|| greet(&server, &key), |a| a.status != 200).await;
     assert_eq!(conflict.status, 409, "{}", conflict.text);
     assert_eq!(conflict.json["error"]["code"], "stored_settings_invalid");
     let message = conflict.json["error"]["message"].as_str().unwrap_or("");

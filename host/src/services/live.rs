@@ -25,7 +25,7 @@ use crate::catalog::Lookup;
 use crate::context::ConnectionContext;
 use crate::custody::ConnectionTokens;
 use crate::registry::{Doors, LoadedConnector};
-use crate::store::{LiveApiKeys, Store};
+use crate::store::{KeyCheck, LiveApiKeys, Store};
 
 /// The live API keys as read under one generation.
 struct KeySnapshot {
@@ -71,21 +71,28 @@ impl Live {
         if let Some(snapshot) = &*self.keys.load()
             && snapshot.generation == generation
         {
-            if let Some(id) = snapshot.keys.check(presented) {
-                return Ok(Some(id.clone()));
-            }
-            // Not a key we know: perhaps one another process has just created. A key is
-            // usable at once; only a revocation takes up to the change check to be seen.
-            generation = store.change_generation_now()?;
-            if generation == snapshot.generation {
-                return Ok(None);
+            match snapshot.keys.check(presented) {
+                KeyCheck::Live(id) => return Ok(Some(id.clone())),
+                KeyCheck::Refused => return Ok(None),
+                // An id we do not know: perhaps a key another process has just created.
+                // A key is usable at once; only a revocation takes up to the change
+                // check to be seen.
+                KeyCheck::UnknownId => {
+                    generation = store.change_generation_now()?;
+                    if generation == snapshot.generation {
+                        return Ok(None);
+                    }
+                }
             }
         }
         let snapshot = Arc::new(KeySnapshot {
             generation,
             keys: store.live_api_keys()?,
         });
-        let id = snapshot.keys.check(presented).cloned();
+        let id = match snapshot.keys.check(presented) {
+            KeyCheck::Live(id) => Some(id.clone()),
+            KeyCheck::UnknownId | KeyCheck::Refused => None,
+        };
         self.keys.store(Some(snapshot));
         Ok(id)
     }
@@ -155,5 +162,56 @@ impl Services {
             .pin()
             .insert(live.name.clone(), live.clone());
         Ok(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+
+    /// A raw connection to the store's file: another process, which may also write
+    /// without the triggers.
+    fn other_process(store: &Store) -> rusqlite::Connection {
+        rusqlite::Connection::open(store.db_path()).unwrap()
+    }
+
+    #[test]
+    fn keys_are_served_from_memory_until_the_counter_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        let store = Store::open_with_key(dir.path(), &key).unwrap();
+        let live = Live::new();
+        let first = store.create_api_key("first").unwrap();
+        assert_eq!(
+            live.check_api_key(&store, &first.key).unwrap().as_deref(),
+            Some(first.id.as_str())
+        );
+
+        // A key another process creates works on its first call.
+        let cli = Store::open_with_key(dir.path(), &key).unwrap();
+        let second = cli.create_api_key("second").unwrap();
+        assert_eq!(
+            live.check_api_key(&store, &second.key).unwrap().as_deref(),
+            Some(second.id.as_str())
+        );
+
+        // Revoked behind the counter's back: the answer still comes from memory, so
+        // nothing was read per call.
+        let raw = other_process(&store);
+        raw.execute_batch("DROP TRIGGER api_keys_updated").unwrap();
+        raw.execute(
+            "UPDATE api_keys SET revoked_at = 1 WHERE id = ?1",
+            [&first.id],
+        )
+        .unwrap();
+        assert!(live.check_api_key(&store, &first.key).unwrap().is_some());
+
+        // Once the counter moves, the next check after the interval reads the keys again.
+        raw.execute_batch("UPDATE change_counter SET generation = generation + 1")
+            .unwrap();
+        std::thread::sleep(crate::store::CHANGE_CHECK + std::time::Duration::from_millis(50));
+        assert_eq!(live.check_api_key(&store, &first.key).unwrap(), None);
+        assert!(live.check_api_key(&store, &second.key).unwrap().is_some());
     }
 }

@@ -73,13 +73,32 @@ pub(crate) struct LiveApiKeys {
     by_id: HashMap<Arc<str>, Vec<u8>>,
 }
 
+/// What [`LiveApiKeys::check`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum KeyCheck<'a> {
+    /// One of the live keys: its id.
+    Live(&'a Arc<str>),
+    /// Shaped like a key, with an id none of the live keys has: a key created after these
+    /// were read, or a revoked or made-up one.
+    UnknownId,
+    /// Not a key's shape, or a live key's id with the wrong secret. Reading the keys
+    /// again cannot change this answer (a key's digest never changes).
+    Refused,
+}
+
 impl LiveApiKeys {
-    /// The id of `presented` if it is one of these keys; `None` for an unknown, wrong or
-    /// revoked key.
-    pub(crate) fn check(&self, presented: &SecretString) -> Option<&Arc<str>> {
-        let id = key_id(presented.expose_secret())?;
-        let (id, stored) = self.by_id.get_key_value(id)?;
-        matching(presented, id, stored).map(|_| id)
+    /// Whether `presented` is one of these keys.
+    pub(crate) fn check(&self, presented: &SecretString) -> KeyCheck<'_> {
+        let Some(id) = key_id(presented.expose_secret()) else {
+            return KeyCheck::Refused;
+        };
+        let Some((id, stored)) = self.by_id.get_key_value(id) else {
+            return KeyCheck::UnknownId;
+        };
+        match matching(presented, id, stored) {
+            Some(_) => KeyCheck::Live(id),
+            None => KeyCheck::Refused,
+        }
     }
 }
 
@@ -194,9 +213,12 @@ mod tests {
         let new = store.create_api_key("ci").unwrap();
         assert!(new.key.expose_secret().starts_with("kw_"));
         let live = store.live_api_keys().unwrap();
-        assert_eq!(live.check(&new.key).map(|id| &**id), Some(new.id.as_str()));
+        assert!(matches!(live.check(&new.key), KeyCheck::Live(id) if **id == *new.id));
         store.revoke_api_key(&new.id).unwrap();
-        assert_eq!(store.live_api_keys().unwrap().check(&new.key), None);
+        assert_eq!(
+            store.live_api_keys().unwrap().check(&new.key),
+            KeyCheck::UnknownId
+        );
         let listed = store.list_api_keys().unwrap();
         assert_eq!(listed.len(), 1);
         assert!(listed[0].revoked_at.is_some());
@@ -217,8 +239,18 @@ mod tests {
             "Bearer x",
             "kw_0123456789abcdef_x",
         ] {
+            let shown = bad.to_string();
             let bad = SecretString::from(bad.to_string());
-            assert_eq!(store.live_api_keys().unwrap().check(&bad), None);
+            let keys = store.live_api_keys().unwrap();
+            let found = keys.check(&bad);
+            assert!(!matches!(found, KeyCheck::Live(_)));
+            // Only a well-shaped id no key has is worth reading the keys again for.
+            let expected = if shown == "kw_0123456789abcdef_x" {
+                KeyCheck::UnknownId
+            } else {
+                KeyCheck::Refused
+            };
+            assert_eq!(found, expected, "{shown:?}");
         }
     }
 

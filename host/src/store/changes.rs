@@ -12,7 +12,7 @@
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -31,9 +31,10 @@ const WATCHED: [&str; 3] = ["api_keys", "connections", "connection_secrets"];
 /// Watches `change_counter` for one store.
 pub(crate) struct ChangeWatch {
     db_path: PathBuf,
-    /// A connection of its own, opened on first use, so a check never waits on the
-    /// store's main connection (held by whatever request uses it).
-    reader: OnceLock<Result<Mutex<Connection>, String>>,
+    /// A connection of its own, opened on first use (and again after a failed open), so
+    /// a check never waits on the store's main connection (held by whatever request
+    /// uses it).
+    reader: Mutex<Option<Connection>>,
     started: Instant,
     /// Milliseconds since `started` after which the counter is read again.
     next_check_ms: AtomicU64,
@@ -52,7 +53,7 @@ impl ChangeWatch {
     pub(crate) fn new(db_path: PathBuf) -> ChangeWatch {
         ChangeWatch {
             db_path,
-            reader: OnceLock::new(),
+            reader: Mutex::new(None),
             started: Instant::now(),
             next_check_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -103,29 +104,20 @@ impl ChangeWatch {
         if !must_read && now < self.next_check_ms.load(Ordering::Acquire) {
             return Ok(self.generation.load(Ordering::Acquire));
         }
-        let reader = match self.reader.get_or_init(|| {
-            open_connection(&self.db_path)
-                .map(Mutex::new)
-                .map_err(|e| e.to_string())
-        }) {
+        let mut reader = match self.reader.try_lock() {
             Ok(reader) => reader,
-            Err(reason) => {
-                return Err(StoreError::Invalid {
-                    what: "change watch",
-                    value: reason.clone(),
-                    reason: "its database connection could not be opened",
-                });
-            }
-        };
-        let conn = match reader.try_lock() {
-            Ok(conn) => conn,
             // Another caller is reading the counter; one that must see a recent write
             // waits for a read that starts after it.
             Err(TryLockError::WouldBlock) if !must_read => {
                 return Ok(self.generation.load(Ordering::Acquire));
             }
-            Err(TryLockError::WouldBlock) => reader.lock().unwrap_or_else(|p| p.into_inner()),
+            Err(TryLockError::WouldBlock) => self.reader.lock().unwrap_or_else(|p| p.into_inner()),
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        };
+        // Opened here, under the lock; a failed open is tried again on the next check.
+        let conn = match &mut *reader {
+            Some(conn) => conn,
+            empty => empty.insert(open_connection(&self.db_path)?),
         };
         // Taken before the read: a write that lands during it is looked at next time.
         let local = self.local_writes.load(Ordering::Acquire);

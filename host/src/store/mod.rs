@@ -37,7 +37,7 @@ use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension};
 
 pub(crate) use api_keys::ApiKeySummary;
-pub(crate) use api_keys::LiveApiKeys;
+pub(crate) use api_keys::{KeyCheck, LiveApiKeys};
 pub(crate) use connections::ProviderAccount;
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
 pub use credentials::ClientCredentials;
