@@ -61,6 +61,53 @@ pub struct RouteResponse {
     pub redactor: Arc<Redactor>,
 }
 
+/// Where one invocation's time went, phase by phase: what the bench's breakdown shows.
+/// Measured only when asked for ([`LoadedComponent::invoke_phased`]); a normal call takes
+/// no extra clock readings.
+#[doc(hidden)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Phases {
+    /// Route lookup, the invocation's name and id, the request turned into WIT values.
+    pub prepare: Duration,
+    /// Waiting for one of the runtime's instance slots.
+    pub slot: Duration,
+    /// The store's data: WASI context (nothing granted), captured stdio, the context.
+    pub state: Duration,
+    /// `Store::new`, the memory limiter and the epoch deadline.
+    pub store: Duration,
+    /// Instantiation from the `InstancePre`.
+    pub instantiate: Duration,
+    /// The guest's handler, and the answer scrubbed of secrets.
+    pub call: Duration,
+    /// Captured output flushed to the logs, and the store dropped (the instance goes
+    /// back to the pool).
+    pub finish: Duration,
+    /// The answer checked (status, body cap, headers).
+    pub check: Duration,
+}
+
+/// Stamps phase boundaries into a [`Phases`] when one is being measured.
+struct PhaseClock<'p> {
+    phases: Option<&'p mut Phases>,
+    last: Option<Instant>,
+}
+
+impl<'p> PhaseClock<'p> {
+    fn new(phases: Option<&'p mut Phases>) -> Self {
+        let last = phases.as_ref().map(|_| Instant::now());
+        PhaseClock { phases, last }
+    }
+
+    /// Ends the phase `field` picks and starts the next one.
+    fn lap(&mut self, field: fn(&mut Phases) -> &mut Duration) {
+        if let (Some(phases), Some(last)) = (self.phases.as_deref_mut(), self.last.as_mut()) {
+            let now = Instant::now();
+            *field(phases) += now - *last;
+            *last = now;
+        }
+    }
+}
+
 static NEXT_INVOCATION: AtomicU64 = AtomicU64::new(1);
 
 /// A new invocation id, `inv-<start ms, hex>-<sequence>`: unique within the process and
@@ -133,6 +180,31 @@ impl LoadedComponent {
         req: RouteRequest,
         invocation_id: String,
     ) -> Result<RouteResponse, InvokeError> {
+        self.invoke_measured(conn, req, invocation_id, None).await
+    }
+
+    /// [`invoke`](Self::invoke), with where its time went: for the bench.
+    #[doc(hidden)]
+    pub async fn invoke_phased(
+        &self,
+        conn: &ConnectionContext,
+        req: RouteRequest,
+    ) -> Result<(RouteResponse, Phases), InvokeError> {
+        let mut phases = Phases::default();
+        let res = self
+            .invoke_measured(conn, req, next_invocation_id(), Some(&mut phases))
+            .await?;
+        Ok((res, phases))
+    }
+
+    async fn invoke_measured(
+        &self,
+        conn: &ConnectionContext,
+        req: RouteRequest,
+        invocation_id: String,
+        phases: Option<&mut Phases>,
+    ) -> Result<RouteResponse, InvokeError> {
+        let mut clock = PhaseClock::new(phases);
         let route = self.find_route(req.method, &req.path)?;
         let route_name = format!("{} {}", route.method, route.path);
         let meta = InvocationMeta::with_id(&route_name, invocation_id);
@@ -145,8 +217,9 @@ impl LoadedComponent {
             body: req.body,
         };
         let started = Instant::now();
+        clock.lap(|p| &mut p.prepare);
         let (res, calls, redactor) = self
-            .run(conn, meta, move |store, bindings| {
+            .run_measured(conn, meta, &mut clock, move |store, bindings| {
                 Box::pin(async move {
                     let mut res = bindings
                         .keyway_connector_routes()
@@ -160,6 +233,7 @@ impl LoadedComponent {
             })
             .await?;
         self.check_response(&route_name, &res, &redactor)?;
+        clock.lap(|p| &mut p.check);
         Ok(RouteResponse {
             status: res.status,
             headers: res.headers,
@@ -223,6 +297,21 @@ impl LoadedComponent {
         R: Send,
         F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
     {
+        self.run_measured(conn, meta, &mut PhaseClock::new(None), call)
+            .await
+    }
+
+    async fn run_measured<R, F>(
+        &self,
+        conn: &ConnectionContext,
+        meta: InvocationMeta,
+        clock: &mut PhaseClock<'_>,
+        call: F,
+    ) -> Result<(R, Vec<CallRecord>, Arc<Redactor>), InvokeError>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
+    {
         let inner = &self.runtime.inner;
         let config = &inner.config;
         let route = meta.route.clone();
@@ -236,8 +325,11 @@ impl LoadedComponent {
             .acquire()
             .await
             .map_err(|_| instantiate_err("the runtime is shutting down".into()))?;
+        clock.lap(|p| &mut p.slot);
         let started = Instant::now();
-        let mut store = Store::new(&inner.engine, HostState::new(conn.clone(), meta, config));
+        let state = HostState::new(conn.clone(), meta, config);
+        clock.lap(|p| &mut p.state);
+        let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.limits);
         // Every epoch tick the guest yields to the executor, so a busy guest never holds a
         // worker thread for longer than a tick; past the deadline it traps instead.
@@ -251,18 +343,22 @@ impl LoadedComponent {
             }
         });
 
+        clock.lap(|p| &mut p.store);
+
         let outcome = tokio::time::timeout(config.deadline + EPOCH_TICK * 10, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;
+            clock.lap(|p| &mut p.instantiate);
             call(&mut store, &bindings).await
         })
         .await;
+        clock.lap(|p| &mut p.call);
         let state = store.data();
         let last_stderr = flush_guest_output(state);
         tracing::debug!(
             connector = %self.key, route = %route, invocation = %state.meta.id,
             elapsed_us = started.elapsed().as_micros() as u64, "invocation finished"
         );
-        match outcome {
+        let result = match outcome {
             Err(_elapsed) => Err(InvokeError::DeadlineExceeded {
                 connector: self.key.clone(),
                 route,
@@ -270,7 +366,10 @@ impl LoadedComponent {
             }),
             Ok(Ok(value)) => Ok((value, state.calls.take(), state.redactor.clone())),
             Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr)),
-        }
+        };
+        drop(store);
+        clock.lap(|p| &mut p.finish);
+        result
     }
 
     fn classify(

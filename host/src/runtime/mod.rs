@@ -24,6 +24,8 @@ pub use config::RuntimeConfig;
 pub use engine::Runtime;
 pub(crate) use error::MAX_ERROR_TEXT;
 pub use error::{InvokeError, LoadError};
+#[doc(hidden)]
+pub use invoke::Phases;
 pub use invoke::RouteRequest;
 pub(crate) use invoke::RouteResponse;
 pub(crate) use invoke::next_invocation_id;
