@@ -10,7 +10,7 @@ use crate::egress::{
     Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
 };
 use crate::ingest::IngestSink;
-use crate::redact::Redactor;
+use crate::redact::{KeptRedactor, Redactor};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,33 +61,13 @@ pub struct ConnectionContext {
     pub tokens: Option<Arc<dyn TokenSource>>,
     /// Where `ingest.batch` stores records; `None` refuses every batch.
     pub ingest: Option<Arc<dyn IngestSink>>,
-    /// The redactor extended with the last token an invocation of this context learned,
-    /// so the next invocation handed the same token does not build it again.
-    pub learned: Arc<LearnedRedactor>,
-}
-
-/// One slot: a token and the context's redactor extended with it. Read and replaced
-/// without a lock.
-#[derive(Default)]
-pub struct LearnedRedactor(arc_swap::ArcSwapOption<(SecretString, Arc<Redactor>)>);
-
-impl LearnedRedactor {
-    /// The redactor kept for `token`, if the slot holds that token.
-    pub fn get(&self, token: &str) -> Option<Arc<Redactor>> {
-        self.0
-            .load()
-            .as_ref()
-            .filter(|slot| slot.0.expose_secret() == token)
-            .map(|slot| slot.1.clone())
-    }
-
-    /// Keeps `redactor` as the one for `token`, in place of whatever was kept.
-    pub fn put(&self, token: &str, redactor: Arc<Redactor>) {
-        self.0.store(Some(Arc::new((
-            SecretString::from(token.to_string()),
-            redactor,
-        ))));
-    }
+    /// The connection's redactor extended with the values the last invocation learned
+    /// first (a token handed out or injected, in all its spellings), so the next one
+    /// handed the same values does not build it again.
+    pub learned: Arc<KeptRedactor>,
+    /// The scrubber of the credential spellings last injected into a request, kept for
+    /// the next request injected with the same ones.
+    pub injected_scrubber: Arc<KeptRedactor>,
 }
 
 impl fmt::Debug for ConnectionContext {
@@ -220,6 +200,7 @@ impl ContextBuilder {
             tokens: self.tokens,
             ingest: self.ingest,
             learned: Arc::default(),
+            injected_scrubber: Arc::default(),
         }
     }
 }
@@ -241,26 +222,5 @@ impl SecretSource for ContextSecrets<'_> {
             }
             None => Err(SecretError::NotPermitted(name.to_string())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_kept_redactor_serves_only_its_own_token() {
-        let learned = LearnedRedactor::default();
-        assert!(learned.get("token-one-0123456789").is_none());
-        let redactor = Arc::new(Redactor::new(["token-one-0123456789"]));
-        learned.put("token-one-0123456789", redactor);
-        let kept = learned.get("token-one-0123456789").expect("kept");
-        assert!(
-            !kept
-                .redact_string("x token-one-0123456789 y")
-                .contains("token-one")
-        );
-        // Another token (a refresh happened) is not served the old one's redactor.
-        assert!(learned.get("token-two-0123456789").is_none());
     }
 }

@@ -15,8 +15,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use secrecy::{ExposeSecret, SecretString};
 
 /// What every secret occurrence is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -26,6 +28,56 @@ pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// What ends a text that was cut to its cap.
 pub(crate) const CLIPPED: &str = "…[clipped]";
+
+/// One slot holding a redactor built for a list of values (plus whatever fixed secrets its
+/// builder adds), handed out again while the same list is asked for: building an
+/// automaton costs far more than the scans of one invocation, and a connection hands out
+/// or injects the same token, in the same spellings, call after call. Read and replaced
+/// without a lock; another list replaces the slot.
+#[derive(Default)]
+pub struct KeptRedactor(arc_swap::ArcSwapOption<KeptSlot>);
+
+struct KeptSlot {
+    values: Box<[SecretString]>,
+    redactor: Arc<Redactor>,
+}
+
+impl KeptRedactor {
+    /// The kept redactor if it was built for exactly `values`; otherwise `build`'s, which
+    /// is kept in its place.
+    pub fn get_or_build(
+        &self,
+        values: &[String],
+        build: impl FnOnce() -> Redactor,
+    ) -> Arc<Redactor> {
+        if let Some(slot) = &*self.0.load()
+            && slot.values.len() == values.len()
+            && slot
+                .values
+                .iter()
+                .zip(values)
+                .all(|(kept, v)| kept.expose_secret() == v)
+        {
+            return slot.redactor.clone();
+        }
+        let redactor = Arc::new(build());
+        self.0.store(Some(Arc::new(KeptSlot {
+            values: values
+                .iter()
+                .map(|v| SecretString::from(v.clone()))
+                .collect(),
+            redactor: redactor.clone(),
+        })));
+        redactor
+    }
+}
+
+impl fmt::Debug for KeptRedactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let held = self.0.load().as_ref().map_or(0, |slot| slot.values.len());
+        write!(f, "KeptRedactor({held} values)")
+    }
+}
 
 /// Replaces known secret values in text. Build one per invocation and share it by reference.
 #[derive(Default)]
@@ -47,25 +99,6 @@ impl Redactor {
     /// Besides each value itself, its form-urlencoded spelling is redacted too when it
     /// differs, so a secret that reached a query string is still caught.
     pub fn new<I, S>(secrets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        Self::build(secrets, None)
-    }
-
-    /// A redactor for one use (one response scrubbed): the same matches as [`Redactor::new`],
-    /// from an automaton that is quick to build rather than quick to run, since building
-    /// the fast one costs more than one search saves.
-    pub fn for_one_use<I, S>(secrets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        Self::build(secrets, Some(AhoCorasickKind::NoncontiguousNFA))
-    }
-
-    fn build<I, S>(secrets: I, kind: Option<AhoCorasickKind>) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -104,7 +137,6 @@ impl Redactor {
         // one is replaced rather than leaving its tail readable.
         let matcher = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(kind)
             .build(&patterns)
             .ok();
         Self {
@@ -260,11 +292,6 @@ mod tests {
     #[test]
     fn longer_secret_wins_over_its_prefix() {
         let r = Redactor::new(["token", "token-with-tail"]);
-        let once = Redactor::for_one_use(["token", "token-with-tail"]);
-        assert_eq!(
-            once.redact_string("a token-with-tail b token c"),
-            r.redact_string("a token-with-tail b token c")
-        );
         assert_eq!(
             r.redact("x token-with-tail y token"),
             "x [REDACTED] y [REDACTED]"
@@ -364,5 +391,44 @@ mod tests {
     fn debug_hides_values() {
         let r = Redactor::new([CANARY]);
         assert!(!format!("{r:?}").contains(CANARY));
+    }
+
+    #[test]
+    fn a_kept_redactor_serves_only_its_own_values() {
+        let kept = KeptRedactor::default();
+        let one = vec![
+            "token-one-0123456789".to_string(),
+            "Bearer token-one-0123456789".to_string(),
+        ];
+        let mut builds = 0;
+        for _ in 0..3 {
+            let r = kept.get_or_build(&one, || {
+                builds += 1;
+                Redactor::new(&one)
+            });
+            assert!(
+                !r.redact_string("x token-one-0123456789 y")
+                    .contains("token-one")
+            );
+        }
+        assert_eq!(builds, 1, "the same values are served the kept redactor");
+        // Another token (a refresh happened), or the same one among other values, is
+        // never served the old one's redactor.
+        for other in [
+            vec!["token-two-0123456789".to_string()],
+            vec!["token-one-0123456789".to_string()],
+        ] {
+            let mut built = false;
+            let r = kept.get_or_build(&other, || {
+                built = true;
+                Redactor::new(&other)
+            });
+            assert!(
+                built,
+                "{other:?} was served a redactor built for other values"
+            );
+            assert_eq!(r.redact_string(&other[0]), REDACTED);
+        }
+        assert!(!format!("{kept:?}").contains("token"));
     }
 }

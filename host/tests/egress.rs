@@ -24,7 +24,7 @@ use keyway_host::egress::{
     SecretError, SecretSource, Target, TokenError, TokenErrorCode, TokenSource, Transport,
     UrlPolicy,
 };
-use keyway_host::redact::Redactor;
+use keyway_host::redact::{KeptRedactor, Redactor};
 use keyway_host::types::{BoxFuture, Method};
 use tokio::net::TcpListener;
 use url::Url;
@@ -235,6 +235,7 @@ struct Invocation {
     redactor: Redactor,
     bindings: Bindings,
     injected: InjectedValues,
+    scrubber: KeptRedactor,
 }
 
 /// A rule admitting every URL (the allowlist still applies), in `header`.
@@ -281,6 +282,7 @@ impl Invocation {
             redactor: Redactor::new([CANARY_TOKEN, CANARY_SECRET]),
             bindings: default_bindings(),
             injected: InjectedValues::new(),
+            scrubber: KeptRedactor::default(),
         }
     }
     fn ctx(&self) -> EgressContext<'_> {
@@ -294,6 +296,7 @@ impl Invocation {
             redactor: &self.redactor,
             bindings: &self.bindings,
             injected: &self.injected,
+            scrubber: &self.scrubber,
         }
     }
 }
@@ -993,6 +996,36 @@ async fn a_reflecting_endpoint_hands_back_no_credential() {
     let learned = inv.injected.take();
     for value in ["tok-0", "Bearer tok-0", CANARY_SECRET] {
         assert!(learned.iter().any(|v| v == value), "{value} not learned");
+    }
+}
+
+/// The scrubber of injected spellings is kept on the connection between requests: a
+/// token used again is served the kept one, and a rotated token is never scrubbed by the
+/// old token's.
+#[tokio::test]
+async fn the_kept_scrubber_follows_the_token() {
+    let server = serve(reflect).await;
+    let egress = loopback_egress();
+    let inv = Invocation::new(vec!["127.0.0.1"]);
+    for (round, rotate) in [false, false, true, false, true].into_iter().enumerate() {
+        if rotate {
+            inv.tokens.refreshes.fetch_add(1, Ordering::SeqCst);
+        }
+        let token = inv.tokens.current();
+        let resp = egress
+            .send(get(server.url("/headers"), oauth()), &inv.ctx())
+            .await
+            .unwrap();
+        let everything = format!("{:?} {}", resp.headers, String::from_utf8_lossy(&resp.body));
+        assert!(!everything.contains(&token), "round {round}: {everything}");
+        assert!(
+            everything.contains("authorization: [REDACTED]"),
+            "round {round}: {everything}"
+        );
+        assert_eq!(
+            server.seen()[round].headers["authorization"],
+            format!("Bearer {token}")
+        );
     }
 }
 

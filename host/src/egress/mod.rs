@@ -37,7 +37,7 @@ use bytes::Bytes;
 use ipnet::IpNet;
 use url::Url;
 
-use crate::redact::Redactor;
+use crate::redact::{KeptRedactor, Redactor};
 use crate::types::Method;
 
 pub(crate) use addr::AddressPolicy;
@@ -129,6 +129,9 @@ pub struct EgressContext<'a> {
     pub bindings: &'a Bindings,
     /// Every credential spelling injected during this invocation.
     pub injected: &'a InjectedValues,
+    /// The connection's scrubber for the spellings it last injected, reused while they
+    /// stay the same.
+    pub scrubber: &'a KeptRedactor,
     /// Requests used so far by this invocation.
     pub counter: &'a RequestCounter,
     /// Where each outbound call is recorded.
@@ -255,7 +258,7 @@ impl Egress {
         };
         let Some(rule) = rule else {
             let first = self.attempt(&attempt, None, ctx, false).await?;
-            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
+            return Ok(scrub_response(first, ctx, seen_tokens));
         };
         let credential = inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, None).await?;
         let used_token = credential.token.clone();
@@ -267,18 +270,18 @@ impl Egress {
             || !matches!(req.auth, Auth::OAuth(_))
             || !ctx.counter.take_forced_refresh()
         {
-            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
+            return Ok(scrub_response(first, ctx, seen_tokens));
         }
         let fresh = inject::force_refresh(ctx.tokens).await?;
         if used_token.as_deref() == Some(fresh.as_str()) {
             // The source declined to refresh (it just did): retrying would repeat the 401.
-            return Ok(scrub_response(first, ctx.redactor, seen_tokens));
+            return Ok(scrub_response(first, ctx, seen_tokens));
         }
         let credential =
             inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, Some(&fresh)).await?;
         remember(&credential, ctx, seen_tokens);
         let retried = self.attempt(&attempt, Some(credential), ctx, true).await?;
-        Ok(scrub_response(retried, ctx.redactor, seen_tokens))
+        Ok(scrub_response(retried, ctx, seen_tokens))
     }
 
     async fn attempt(
@@ -369,11 +372,17 @@ fn remember(credential: &Credential, ctx: &EgressContext<'_>, seen: &mut Vec<Str
 /// the body. A reflecting endpoint hands back `[REDACTED]`, never the credential.
 fn scrub_response(
     mut resp: InboundResponse,
-    redactor: &Redactor,
+    ctx: &EgressContext<'_>,
     seen: &[String],
 ) -> InboundResponse {
-    let injected = Redactor::for_one_use(seen);
-    for r in [&injected, redactor] {
+    // Most requests inject the spellings the connection's last one did: their automaton
+    // is kept for the next.
+    let injected = if seen.is_empty() {
+        Arc::new(Redactor::empty())
+    } else {
+        ctx.scrubber.get_or_build(seen, || Redactor::new(seen))
+    };
+    for r in [&*injected, ctx.redactor] {
         if r.is_empty() {
             continue;
         }
@@ -428,6 +437,7 @@ mod tests {
         );
         let policy = FnPolicy(|_: &Url| false);
         let (bindings, injected) = (Bindings::default(), InjectedValues::new());
+        let scrubber = KeptRedactor::default();
         let ctx = EgressContext {
             policy: &policy,
             tokens: None,
@@ -438,6 +448,7 @@ mod tests {
             redactor: &redactor,
             bindings: &bindings,
             injected: &injected,
+            scrubber: &scrubber,
         };
         let req = OutboundRequest {
             method: Method::Get,

@@ -77,12 +77,11 @@ impl wit::Host for HostState {
             redactor: &self.redactor,
             bindings: &self.conn.bindings,
             injected: &injected,
+            scrubber: &self.conn.injected_scrubber,
         };
         let result = egress.send(request, &ctx).await;
         // Whatever went on the wire is a secret of this invocation from now on.
-        for value in injected.take() {
-            self.learn_secret(&value);
-        }
+        self.learn_secrets(injected.take());
         match result {
             Ok(res) => Ok(Ok(wit::Response {
                 status: res.status,

@@ -89,31 +89,45 @@ impl HostState {
     /// Remembers a secret handed to the guest (an access token) so it is redacted from
     /// everything this invocation writes afterwards.
     pub(crate) fn learn_secret(&mut self, value: &str) {
-        if value.len() < crate::redact::MIN_SECRET_LEN || self.learned.iter().any(|v| v == value) {
+        self.learn_secrets(vec![value.to_string()]);
+    }
+
+    /// Remembers secrets that went out of the invocation (a token handed to the guest, or
+    /// every spelling of a credential injected into a request), all at once, so the
+    /// redactor is extended once.
+    pub(crate) fn learn_secrets(&mut self, values: Vec<String>) {
+        let mut new: Vec<String> = Vec::new();
+        for value in values {
+            if value.len() >= crate::redact::MIN_SECRET_LEN
+                && !self.learned.contains(&value)
+                && !new.contains(&value)
+            {
+                new.push(value);
+            }
+        }
+        if new.is_empty() {
             return;
         }
-        // The first token learned is most often the one the last invocation learned too:
-        // its redactor (an automaton, costly to build) is kept on the connection's context.
-        if self.learned.is_empty()
-            && let Some(kept) = self.conn.learned.get(value)
-        {
-            self.learned.push(value.to_string());
-            self.redactor = kept;
-            return;
-        }
-        let mut known: Vec<String> = self
-            .conn
-            .secrets
-            .values()
-            .map(|s| s.expose_secret().to_string())
-            .collect();
-        known.extend(self.learned.iter().cloned());
-        known.push(value.to_string());
-        self.learned.push(value.to_string());
-        self.redactor = Arc::new(Redactor::new(known));
-        if self.learned.len() == 1 {
-            self.conn.learned.put(value, self.redactor.clone());
-        }
+        let first = self.learned.is_empty();
+        self.learned.extend(new.iter().cloned());
+        let secrets = &self.conn.secrets;
+        let learned = &self.learned;
+        let build = || {
+            Redactor::new(
+                secrets
+                    .values()
+                    .map(|s| s.expose_secret())
+                    .chain(learned.iter().map(String::as_str)),
+            )
+        };
+        // The first values learned are most often the ones the last invocation learned
+        // too: the redactor (an automaton, costly to build) is kept on the connection's
+        // context for them.
+        self.redactor = if first {
+            self.conn.learned.get_or_build(&new, build)
+        } else {
+            Arc::new(build())
+        };
     }
 }
 

@@ -17,7 +17,7 @@ use keyway_host::egress::{
 use keyway_host::oauth::{
     self, CallbackParams, FixedProvider, GrantType, ProviderConfig, RefreshPolicy, TokenManager,
 };
-use keyway_host::redact::Redactor;
+use keyway_host::redact::{KeptRedactor, Redactor};
 use keyway_host::store::{ConnectionRecord, MasterKey, NewConnection, Store, TokenWrite, now_unix};
 use keyway_host::types::Method;
 use keyway_tests::provider::LocalApi;
@@ -117,6 +117,7 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
     let calls = CallLog::new();
     let bindings = oauth_bindings();
     let injected = InjectedValues::new();
+    let scrubber = KeptRedactor::default();
     let mut samples = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
         let ctx = EgressContext {
@@ -129,6 +130,7 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
             redactor: &redactor,
             bindings: &bindings,
             injected: &injected,
+            scrubber: &scrubber,
         };
         let req = OutboundRequest {
             method: Method::Get,
