@@ -20,8 +20,10 @@ const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
 /// Bytes of a freed table reset in place rather than unmapped.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
-/// How often the epoch advances; deadlines are measured in these ticks.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How often the epoch advances; deadlines are measured in these ticks, and a busy guest
+/// yields its thread at each one (so a guest started on the server's front holds it for
+/// about this long before it is moved to the guests' runtime).
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Shared by every connector and invocation of the process. Cheap to clone.
 #[derive(Clone)]

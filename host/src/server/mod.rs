@@ -24,6 +24,7 @@ mod error;
 mod health;
 mod invoke;
 pub mod metrics;
+mod placement;
 mod request_id;
 mod slots;
 
@@ -66,27 +67,33 @@ pub(crate) struct AppState {
     /// Invocation slots, in all and per API key; an invocation that finds none is
     /// refused at once (503, or 429 for a key at its share).
     pub slots: Slots,
-    /// The runtime guest code runs on, apart from the one that accepts and answers
-    /// requests, so busy guests never delay the I/O of the front (health checks, 503s).
+    /// The runtime busy guest code runs on, apart from the one that accepts and answers
+    /// requests, so busy guests delay the I/O of the front (health checks, 503s) by one
+    /// slice at most (`placement.rs`).
     pub guests: tokio::runtime::Handle,
     pub draining: AtomicBool,
 }
 
 impl AppState {
-    /// Runs `work` (anything that runs guest code) on the guests' runtime and waits for it.
-    /// It finishes even if the caller goes away, so what it holds is released only then.
+    /// Runs `work` (anything that runs guest code) and waits for it: on the caller's task
+    /// while it is the only invocation running and its guest is quick, on the guests'
+    /// runtime otherwise (`placement.rs`). It finishes even if the caller goes away, so
+    /// what it holds is released only then.
     pub(crate) async fn on_guests<F>(&self, work: F) -> Result<F::Output, error::ApiError>
     where
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.guests.spawn(work).await.map_err(|e| {
-            error::ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("the invocation task failed: {e}"),
-            )
-        })
+        let running = self.slots.busy();
+        placement::Placed::new(work, self.guests.clone(), running)
+            .await
+            .map_err(|e| {
+                error::ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("the invocation task failed: {e}"),
+                )
+            })
     }
 
     /// Runs the connector's `postConnect` step for the connection `answer` names on the
