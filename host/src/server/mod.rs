@@ -88,10 +88,12 @@ impl AppState {
         placement::Placed::new(work, self.guests.clone(), running)
             .await
             .map_err(|e| {
+                // A host bug: its text stays in the server's log.
+                tracing::error!(error = %e, "an invocation failed in the host");
                 error::ApiError::new(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    format!("the invocation task failed: {e}"),
+                    "the invocation failed in the host; the server's log says why",
                 )
             })
     }

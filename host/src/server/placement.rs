@@ -9,18 +9,21 @@
 //! accepts and answers requests (health checks, 503s) is held up by a busy guest for one
 //! slice at most.
 //!
-//! Owns: that decision, and finishing a call whose caller went away (what it holds, such
-//! as its invocation slot, is released only when the guest is done).
+//! Owns: that decision, finishing a call whose caller went away (what it holds, such as
+//! its invocation slot, is released only when the guest is done), and turning a panic
+//! of the work into an error for the caller wherever the work ran.
 //! Must not: run a call twice or lose one: the work is either polled here or owned by
 //! the task it was moved to, never both.
 
+use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinHandle;
 
 /// Guest work starts on the caller's task only while at most this many invocations run
 /// (the one starting included).
@@ -30,6 +33,29 @@ pub(crate) const ALONE: usize = 1;
 /// The guest yields at each epoch tick (`runtime::EPOCH_TICK`), so this is about how long
 /// a busy guest can hold a front thread.
 pub(crate) const SLICE: Duration = Duration::from_millis(1);
+
+/// The work did not finish: it panicked (a host bug), here or on the guests' runtime, or
+/// that runtime was shut down under it.
+#[derive(Debug)]
+pub(crate) struct TaskFailed(String);
+
+impl fmt::Display for TaskFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The message of a caught panic, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned());
+    match text {
+        Some(text) => format!("the invocation panicked: {text}"),
+        None => "the invocation panicked".to_string(),
+    }
+}
 
 /// Guest work polled on the caller's task until it proves busy (see the module doc).
 pub(crate) struct Placed<F>
@@ -73,19 +99,26 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    type Output = Result<F::Output, JoinError>;
+    type Output = Result<F::Output, TaskFailed>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Some(work) = this.here.as_mut() {
             let started = Instant::now();
-            match work.as_mut().poll(cx) {
-                Poll::Ready(output) => {
+            // A panic of the work is the caller's error, as it would be from a spawned
+            // task, not the end of the connection's task. The panicked work is dropped,
+            // never polled again.
+            match catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
+                Err(panic) => {
+                    this.here = None;
+                    return Poll::Ready(Err(TaskFailed(panic_message(&*panic))));
+                }
+                Ok(Poll::Ready(output)) => {
                     this.here = None;
                     return Poll::Ready(Ok(output));
                 }
-                Poll::Pending if started.elapsed() < SLICE => return Poll::Pending,
-                Poll::Pending => {
+                Ok(Poll::Pending) if started.elapsed() < SLICE => return Poll::Pending,
+                Ok(Poll::Pending) => {
                     if let Some(work) = this.here.take() {
                         this.moved = Some(this.guests.spawn(work));
                     }
@@ -93,7 +126,12 @@ where
             }
         }
         match this.moved.as_mut() {
-            Some(task) => Pin::new(task).poll(cx),
+            Some(task) => Pin::new(task).poll(cx).map(|joined| {
+                joined.map_err(|e| match e.try_into_panic() {
+                    Ok(panic) => TaskFailed(panic_message(&*panic)),
+                    Err(e) => TaskFailed(format!("the invocation task ended: {e}")),
+                })
+            }),
             // Only a poll after completion gets here; the work is not run again.
             None => Poll::Pending,
         }
@@ -161,6 +199,23 @@ mod tests {
         };
         let ran_on = Placed::new(work, rt.handle().clone(), 1).await.unwrap();
         assert_eq!(ran_on, "test-guest");
+        rt.shutdown_background();
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_the_callers_error_wherever_the_work_ran() {
+        let rt = guests();
+        for running in [1, ALONE + 1] {
+            let work = async {
+                if thread_name() != "never" {
+                    panic!("a host bug");
+                }
+            };
+            let failed = Placed::new(work, rt.handle().clone(), running)
+                .await
+                .expect_err("the work panicked");
+            assert_eq!(failed.to_string(), "the invocation panicked: a host bug");
+        }
         rt.shutdown_background();
     }
 
