@@ -1026,6 +1026,9 @@ async fn the_kept_scrubber_follows_the_token() {
             server.seen()[round].headers["authorization"],
             format!("Bearer {token}")
         );
+        // The scrubber used is the connection's kept one, holding this request's
+        // spellings (the token and `Bearer <token>`), not one built and thrown away.
+        assert_eq!(format!("{:?}", inv.scrubber), "KeptRedactor(2 values)");
     }
 }
 

@@ -237,3 +237,32 @@ async fn a_reflecting_endpoint_hands_back_no_credential() {
     assert!(headers.contains("x-echo-authorization"), "{headers}");
     assert!(headers.contains("[REDACTED]"), "{headers}");
 }
+
+/// The next invocation handed the same token reuses the redactor the last one built for
+/// it (kept on the connection's context), and it still scrubs what a reflecting endpoint
+/// hands back.
+#[tokio::test]
+async fn the_next_invocation_reuses_the_redactor_built_for_the_same_token() {
+    let f = fixture("acme").await;
+    let bound = f.api.url("/echo/bound");
+    let call = || {
+        let mut req = RouteRequest::new(Method::Get, "/http");
+        req.query = vec![
+            ("url".into(), bound.clone()),
+            ("auth".into(), "oauth".into()),
+        ];
+        f.loaded.component.invoke(&f.ctx, req)
+    };
+    let first = call().await.expect("answers");
+    let second = call().await.expect("answers");
+    for res in [&first, &second] {
+        let text = String::from_utf8_lossy(&res.body);
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(text.contains("authorization: [REDACTED]"), "{text}");
+        assert_eq!(res.redactor.redact(TOKEN), "[REDACTED]");
+    }
+    assert!(
+        Arc::ptr_eq(&first.redactor, &second.redactor),
+        "the second invocation built its redactor again"
+    );
+}

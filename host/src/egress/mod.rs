@@ -377,12 +377,9 @@ fn scrub_response(
 ) -> InboundResponse {
     // Most requests inject the spellings the connection's last one did: their automaton
     // is kept for the next.
-    let injected = if seen.is_empty() {
-        Arc::new(Redactor::empty())
-    } else {
-        ctx.scrubber.get_or_build(seen, || Redactor::new(seen))
-    };
-    for r in [&*injected, ctx.redactor] {
+    let injected =
+        (!seen.is_empty()).then(|| ctx.scrubber.get_or_build(seen, || Redactor::new(seen)));
+    for r in injected.as_deref().into_iter().chain([ctx.redactor]) {
         if r.is_empty() {
             continue;
         }
