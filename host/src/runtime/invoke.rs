@@ -325,6 +325,7 @@ impl LoadedComponent {
             .acquire()
             .await
             .map_err(|_| instantiate_err("the runtime is shutting down".into()))?;
+        inner.instance_started();
         clock.lap(|p| &mut p.slot);
         let started = Instant::now();
         let state = HostState::new(conn.clone(), meta, config);
