@@ -19,6 +19,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("ingester", "INGESTER"),
     ("sandbox", "SANDBOX"),
     ("http-hello", "HTTP_HELLO"),
+    ("pager", "PAGER"),
 ];
 
 fn main() {

@@ -9,7 +9,7 @@
 use crate::egress::{
     Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
 };
-use crate::ingest::IngestSink;
+use crate::ingest::{IngestSink, StreamRun, StreamState};
 use crate::redact::{KeptRedactor, Redactor};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -61,6 +61,9 @@ pub struct ConnectionContext {
     pub tokens: Option<Arc<dyn TokenSource>>,
     /// Where `ingest.batch` stores records; `None` refuses every batch.
     pub ingest: Option<Arc<dyn IngestSink>>,
+    /// The stream run this invocation is, behind the `state` door; `None` (any other
+    /// invocation) refuses it.
+    pub stream: Option<Arc<dyn StreamState>>,
     /// The connection's redactor extended with the values the last invocation learned
     /// first (a token handed out or injected, in all its spellings), so the next one
     /// handed the same values does not build it again.
@@ -81,6 +84,7 @@ impl fmt::Debug for ConnectionContext {
             .field("egress", &self.egress.is_some())
             .field("tokens", &self.tokens.is_some())
             .field("ingest", &self.ingest.is_some())
+            .field("stream", &self.stream.is_some())
             .finish()
     }
 }
@@ -106,6 +110,15 @@ impl ConnectionContext {
             tokens: None,
             ingest: None,
         }
+    }
+
+    /// This context for one run of a stream: records go to the run (held until the guest
+    /// checkpoints) and the `state` door answers from it.
+    pub fn for_stream_run(&self, run: Arc<StreamRun>) -> ConnectionContext {
+        let mut ctx = self.clone();
+        ctx.ingest = Some(run.clone());
+        ctx.stream = Some(run);
+        ctx
     }
 
     /// `text` with every known secret value of this connection replaced by `[REDACTED]`.
@@ -199,6 +212,7 @@ impl ContextBuilder {
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
             ingest: self.ingest,
+            stream: None,
             learned: Arc::default(),
             injected_scrubber: Arc::default(),
         }

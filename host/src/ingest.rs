@@ -2,19 +2,26 @@
 //! door, checked, keyed and stored idempotently.
 //!
 //! Owns: the caps on a batch, what a batch and its result are, the [`IngestSink`] seam
-//! (SQLite in production, memory in tests and the connector test runtime) and [`run`],
-//! which validates a guest's batch, hands the good records to a sink and reports each item.
+//! (SQLite in production, memory in tests and the connector test runtime), [`run`],
+//! which validates a guest's batch, hands the good records to a sink and reports each item,
+//! and a stream run's sink ([`StreamRun`], `checkpoint.rs`), which holds records until the
+//! guest checkpoints and commits them with the cursor in one transaction.
 //! Must not: check manifest grants (the door does, before calling [`run`]), echo payload
 //! text in an error (messages name the item's index and what is wrong), or block the async
 //! runtime on the database (the SQLite sink moves the write to a blocking thread).
 
+mod checkpoint;
 mod memory;
 mod sqlite;
 mod validate;
 
 use std::sync::Arc;
 
-pub use memory::MemorySink;
+pub use checkpoint::{
+    Checkpointed, CursorChange, MAX_CURSOR_BYTES, MAX_PENDING_BYTES, MAX_PENDING_RECORDS, Page,
+    PageStore, Progress, StreamRun, StreamState,
+};
+pub use memory::{MemoryCheckpoint, MemorySink};
 pub use sqlite::SqliteSink;
 pub(crate) use validate::Record;
 

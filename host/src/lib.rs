@@ -25,4 +25,6 @@ pub mod runtime;
 pub mod server;
 pub mod services;
 pub mod store;
+pub mod streams;
 pub mod types;
+pub mod webhooks;

@@ -5,7 +5,8 @@
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::{
-    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, validate,
+    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, streams,
+    validate,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
@@ -78,6 +79,11 @@ enum Command {
     /// The master key that seals secrets at rest.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// A connection's scheduled syncs: list, run now, pause, resume, reset.
+    Streams(streams::StreamsArgs),
+    /// The history of stream runs.
+    #[command(subcommand)]
+    Runs(streams::RunsCommand),
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -134,6 +140,15 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
         }
         Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir).await?),
         Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir).await?),
+        Command::Streams(args) => {
+            let config =
+                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
+            streams::run(args.command, std::sync::Arc::new(Services::open(config)?)).await
+        }
+        Command::Runs(cmd) => {
+            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            streams::run_runs(cmd, &services)
+        }
     }
 }
 

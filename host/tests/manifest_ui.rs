@@ -94,6 +94,37 @@ fn summary(c: &Connector) -> String {
     if let Some(o) = c.oauth() {
         oauth_summary(&mut s, o);
     }
+    for st in c.streams() {
+        writeln!(
+            s,
+            "stream: {} {} {} schedule={} mode={} entity={}",
+            st.key,
+            st.route.method,
+            st.route.path,
+            st.schedule.as_ref().map_or("manual", |x| x.as_str()),
+            st.mode.as_str(),
+            st.entity
+        )
+        .unwrap();
+    }
+    for w in c.webhooks() {
+        writeln!(
+            s,
+            "webhook: {} {} {} scheme={} header={} encoding={} secret={} tolerance={}",
+            w.key,
+            w.route.method,
+            w.route.path,
+            w.rule.scheme.as_str(),
+            w.rule
+                .header
+                .as_deref()
+                .unwrap_or(w.rule.scheme.default_header()),
+            w.rule.encoding.as_str(),
+            w.secret,
+            w.rule.tolerance_seconds
+        )
+        .unwrap();
+    }
     s
 }
 

@@ -2,8 +2,8 @@
 //!
 //! A connector is a `cdylib` compiled to `wasm32-wasip2`. Its routes are plain Rust
 //! functions registered with [`routes!`]; inside them the only doors to the world are the
-//! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`] and the logging
-//! macros. Sync routes share [`sync`] (options, tally, early answers); [`api`] builds
+//! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`], a stream run's
+//! [`State`] and the logging macros. Sync routes share [`sync`] (options, tally, early answers); [`api`] builds
 //! answers, [`url`] encodes URL pieces. The raw WIT bindings are an implementation detail (`wit`, hidden).
 //!
 //! ```ignore
@@ -36,6 +36,7 @@ mod oauth;
 mod request;
 mod routes;
 mod settings;
+mod state;
 pub mod sync;
 pub mod url;
 
@@ -44,6 +45,7 @@ pub use http::{Auth, Body, Http, HttpOptions, HttpResponse};
 pub use oauth::OAuth;
 pub use request::{Method, Request, Response};
 pub use settings::{Secrets, Settings};
+pub use state::{Checkpoint, State};
 
 #[doc(hidden)]
 pub mod wit {

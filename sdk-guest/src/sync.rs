@@ -5,7 +5,7 @@
 //! does that.
 
 use crate::ingest::{self, BatchOptions, BatchResult};
-use crate::{Error, Request, Response, api};
+use crate::{Error, Request, Response, State, api};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,32 +14,87 @@ pub const DEFAULT_MAX_PAGES: u32 = 100;
 /// The most pages one call may ask for.
 pub const MAX_PAGES_LIMIT: u32 = 1000;
 
-/// The request body of a sync route, all optional: `{"maxPages": 10}`.
+/// The request body of a sync route, all optional: `{"maxPages": 10}`. When the host runs
+/// the route as a manifest stream it sends `stream`, `mode`, `trigger`, `runId` and
+/// `backfill`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawOptions {
     max_pages: Option<u32>,
+    stream: Option<String>,
+    mode: Option<String>,
+    trigger: Option<String>,
+    run_id: Option<String>,
+    backfill: Option<bool>,
+}
+
+/// What the host says of a stream run it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRun {
+    /// The manifest stream's key.
+    pub stream: String,
+    /// `incremental` or `full`.
+    pub mode: String,
+    /// `schedule`, `retry`, `resume` or `manual`.
+    pub trigger: String,
+    pub run_id: String,
+    /// True when the stream has no cursor: this run starts from the beginning.
+    pub backfill: bool,
 }
 
 /// Validated sync options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOptions {
-    /// How many pages this call may fetch (`1..=MAX_PAGES_LIMIT`).
+    /// How many pages this call may fetch (`1..=MAX_PAGES_LIMIT`); a stream run that does
+    /// not say may fetch the most.
     pub max_pages: u32,
+    /// Set when the host runs the route as a manifest stream.
+    pub run: Option<StreamRun>,
 }
 
 impl SyncOptions {
     /// Reads the options from the request body; an empty body means the defaults. Any
     /// other field, or `maxPages` outside `1..=1000`, is an `invalid_input` error.
     pub fn from_request(req: &Request) -> Result<Self, Error> {
-        let raw: Option<RawOptions> = req.json()?;
-        let max_pages = raw.and_then(|r| r.max_pages).unwrap_or(DEFAULT_MAX_PAGES);
+        let raw: RawOptions = req.json::<Option<RawOptions>>()?.unwrap_or_default();
+        let run = raw.stream.map(|stream| StreamRun {
+            stream,
+            mode: raw.mode.unwrap_or_else(|| "incremental".into()),
+            trigger: raw.trigger.unwrap_or_else(|| "manual".into()),
+            run_id: raw.run_id.unwrap_or_default(),
+            backfill: raw.backfill.unwrap_or(false),
+        });
+        let default = if run.is_some() {
+            MAX_PAGES_LIMIT
+        } else {
+            DEFAULT_MAX_PAGES
+        };
+        let max_pages = raw.max_pages.unwrap_or(default);
         if max_pages == 0 || max_pages > MAX_PAGES_LIMIT {
             return Err(Error::invalid_input(format!(
                 "maxPages must be between 1 and {MAX_PAGES_LIMIT}"
             )));
         }
-        Ok(SyncOptions { max_pages })
+        Ok(SyncOptions { max_pages, run })
+    }
+
+    /// The cursor to resume from: in a stream run, the stream's last checkpoint; called
+    /// directly, none.
+    pub fn cursor(&self) -> Result<Option<String>, Error> {
+        match self.run {
+            Some(_) => State::get(),
+            None => Ok(None),
+        }
+    }
+
+    /// In a stream run, commits the records ingested since the last checkpoint with
+    /// `cursor`; called directly, records are already stored batch by batch and this does
+    /// nothing.
+    pub fn checkpoint(&self, cursor: &str) -> Result<(), Error> {
+        if self.run.is_some() {
+            State::checkpoint(cursor)?;
+        }
+        Ok(())
     }
 }
 

@@ -41,6 +41,7 @@ pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
         ..Default::default()
     }
 }
+pub mod pages;
 pub mod provider;
 pub mod server;
 

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod records;
 pub mod serve;
 pub(crate) mod settings_args;
+pub mod streams;
 pub mod validate;
 
 /// The runtime configuration of a command that loads components without opening the

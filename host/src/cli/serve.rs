@@ -67,6 +67,12 @@ pub struct ServeArgs {
     /// [default: 300].
     #[arg(long, env = "KEYWAY_REFRESH_AHEAD_SECONDS")]
     pub refresh_ahead_seconds: Option<u64>,
+    /// Do not run the stream scheduler (streams then run only when asked).
+    #[arg(long, env = "KEYWAY_NO_STREAMS")]
+    pub no_streams: bool,
+    /// Runs of one connector's streams at once [default: 2].
+    #[arg(long, env = "KEYWAY_STREAMS_PER_CONNECTOR")]
+    pub streams_per_connector: Option<usize>,
 }
 
 /// Reads the config file (if any) and merges it with the flags. `data_dir` and
@@ -101,6 +107,8 @@ pub fn config(
             sandbox_listen: args.sandbox_listen.clone(),
             refresh_interval_seconds: args.refresh_interval_seconds,
             refresh_ahead_seconds: args.refresh_ahead_seconds,
+            no_streams: args.no_streams,
+            streams_per_connector: args.streams_per_connector,
         },
     )
 }

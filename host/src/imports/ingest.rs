@@ -10,7 +10,8 @@ use crate::ingest::{self, IngestError, ItemStatus, RawBatch};
 use crate::runtime::HostState;
 use crate::runtime::wit::ingest as wit;
 
-fn to_wit_code(e: &IngestError) -> ErrorCode {
+/// The WIT code of an ingest failure (the `state` door's checkpoints share it).
+pub(super) fn to_wit_code(e: &IngestError) -> ErrorCode {
     match e {
         IngestError::InvalidInput(_) => ErrorCode::InvalidInput,
         IngestError::TooLarge(_) => ErrorCode::TooLarge,
@@ -71,6 +72,9 @@ impl wit::Host for HostState {
                 return Ok(Err(wit_error(to_wit_code(&e), self.redact(&e.to_string()))));
             }
         };
+        if let Some(run) = &self.conn.stream {
+            run.note_failed(result.failed);
+        }
         tracing::debug!(
             target: "keyway::ingest",
             connector = %self.conn.connector,

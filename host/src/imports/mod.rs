@@ -9,6 +9,7 @@ mod log;
 mod oauth;
 mod secrets;
 mod settings;
+mod state;
 
 use crate::runtime::{HostState, wit_types};
 

@@ -4,9 +4,10 @@
 //! Owns: its own list of records.
 //! Must not: be used where records must survive the process.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::checkpoint::{CursorChange, Page, PageStore};
 use super::{IngestBatch, IngestError, IngestSink, Stored};
 use crate::types::BoxFuture;
 
@@ -21,10 +22,22 @@ pub struct MemoryRecord {
     pub payload: String,
 }
 
+/// One checkpoint a stream run committed to a [`MemorySink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryCheckpoint {
+    pub stream: String,
+    /// The cursor written.
+    pub value: String,
+    /// Records the checkpoint committed as new.
+    pub imported: u32,
+}
+
 #[derive(Default)]
 struct Inner {
     seen: HashSet<(Arc<str>, String, String)>,
     records: Vec<MemoryRecord>,
+    cursors: HashMap<(Arc<str>, String), String>,
+    checkpoints: Vec<MemoryCheckpoint>,
 }
 
 /// Keeps records in memory, deduplicated per connection, entity and key.
@@ -39,14 +52,30 @@ impl MemorySink {
         self.lock().records.clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The cursor of `connection`'s `stream`.
+    pub fn cursor(&self, connection: &str, stream: &str) -> Option<String> {
+        self.lock()
+            .cursors
+            .get(&(Arc::from(connection), stream.to_string()))
+            .cloned()
     }
-}
 
-impl IngestSink for MemorySink {
-    fn batch(&self, batch: IngestBatch) -> BoxFuture<'_, Result<Vec<Stored>, IngestError>> {
+    /// Seeds (or clears) the cursor of `connection`'s `stream`.
+    pub fn set_cursor(&self, connection: &str, stream: &str, value: Option<&str>) {
+        let id = (Arc::from(connection), stream.to_string());
         let mut inner = self.lock();
+        match value {
+            Some(v) => inner.cursors.insert(id, v.to_string()),
+            None => inner.cursors.remove(&id),
+        };
+    }
+
+    /// Every checkpoint committed so far, in order.
+    pub fn checkpoints(&self) -> Vec<MemoryCheckpoint> {
+        self.lock().checkpoints.clone()
+    }
+
+    fn store(inner: &mut Inner, batch: &IngestBatch) -> Vec<Stored> {
         let mut outcomes = Vec::with_capacity(batch.records.len());
         for record in &batch.records {
             let id = (
@@ -65,6 +94,67 @@ impl IngestSink for MemorySink {
                 outcomes.push(Stored::Imported);
             } else {
                 outcomes.push(Stored::Duplicate);
+            }
+        }
+        outcomes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl IngestSink for MemorySink {
+    fn batch(&self, batch: IngestBatch) -> BoxFuture<'_, Result<Vec<Stored>, IngestError>> {
+        let outcomes = MemorySink::store(&mut self.lock(), &batch);
+        Box::pin(std::future::ready(Ok(outcomes)))
+    }
+}
+
+impl PageStore for MemorySink {
+    fn stored_keys(
+        &self,
+        connection: Arc<str>,
+        entity: String,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, Result<HashSet<String>, IngestError>> {
+        let inner = self.lock();
+        let found = keys
+            .into_iter()
+            .filter(|k| {
+                inner
+                    .seen
+                    .contains(&(connection.clone(), entity.clone(), k.clone()))
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+        let mut inner = self.lock();
+        let outcomes: Vec<Vec<Stored>> = page
+            .batches
+            .iter()
+            .map(|b| MemorySink::store(&mut inner, b))
+            .collect();
+        let id = (page.connection.clone(), page.stream.clone());
+        match &page.cursor {
+            CursorChange::Keep => {}
+            CursorChange::Set(value) => {
+                inner.cursors.insert(id, value.clone());
+                let imported = outcomes
+                    .iter()
+                    .flatten()
+                    .filter(|o| **o == Stored::Imported)
+                    .count();
+                inner.checkpoints.push(MemoryCheckpoint {
+                    stream: page.stream.clone(),
+                    value: value.clone(),
+                    imported: u32::try_from(imported).unwrap_or(u32::MAX),
+                });
+            }
+            CursorChange::Clear => {
+                inner.cursors.remove(&id);
             }
         }
         Box::pin(std::future::ready(Ok(outcomes)))

@@ -7,8 +7,11 @@
 
 use std::sync::Arc;
 
+use std::collections::HashSet;
+
+use super::checkpoint::{CursorChange, Page, PageStore};
 use super::{IngestBatch, IngestError, IngestSink, Stored};
-use crate::store::{RecordTarget, RecordWrite, Store};
+use crate::store::{CursorWrite, PageWrite, RecordTarget, RecordWrite, Store};
 use crate::types::BoxFuture;
 
 /// Stores records in the SQLite store.
@@ -38,16 +41,7 @@ impl SqliteSink {
             stream: batch.stream.as_deref(),
         };
         let outcomes = self.store.insert_records(target, &writes)?;
-        Ok(outcomes
-            .into_iter()
-            .map(|new| {
-                if new {
-                    Stored::Imported
-                } else {
-                    Stored::Duplicate
-                }
-            })
-            .collect())
+        Ok(outcomes.into_iter().map(stored).collect())
     }
 }
 
@@ -58,6 +52,82 @@ impl IngestSink for SqliteSink {
             tokio::task::spawn_blocking(move || sink.store_blocking(&batch))
                 .await
                 .map_err(|e| IngestError::Sink(format!("the record writer stopped: {e}")))?
+        })
+    }
+}
+
+fn stored(new: bool) -> Stored {
+    if new {
+        Stored::Imported
+    } else {
+        Stored::Duplicate
+    }
+}
+
+impl PageStore for SqliteSink {
+    fn stored_keys(
+        &self,
+        connection: Arc<str>,
+        entity: String,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, Result<HashSet<String>, IngestError>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                Ok(store.stored_record_keys(&connection, &entity, &keys)?)
+            })
+            .await
+            .map_err(|e| IngestError::Sink(format!("the record reader stopped: {e}")))?
+        })
+    }
+
+    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let batches = page
+                    .batches
+                    .iter()
+                    .map(|b| {
+                        (
+                            RecordTarget {
+                                connection: &b.connection,
+                                entity: &b.entity,
+                                stream: b.stream.as_deref(),
+                            },
+                            b.records
+                                .iter()
+                                .map(|r| RecordWrite {
+                                    key: r.key(),
+                                    payload: r.payload(),
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                let write = PageWrite {
+                    connection: &page.connection,
+                    stream: &page.stream,
+                    run_id: &page.run_id,
+                    batches,
+                    cursor: match &page.cursor {
+                        CursorChange::Keep => CursorWrite::Keep,
+                        CursorChange::Set(v) => CursorWrite::Set(v),
+                        CursorChange::Clear => CursorWrite::Clear,
+                    },
+                    pages: page.pages,
+                    duplicates_seen: page.duplicates_seen,
+                    failed: page.failed,
+                };
+                let outcomes = store.commit_stream_page(&write)?;
+                Ok(outcomes
+                    .into_iter()
+                    .map(|b| b.into_iter().map(stored).collect())
+                    .collect())
+            })
+            .await
+            .map_err(|e| IngestError::Sink(format!("the record writer stopped: {e}")))?
         })
     }
 }

@@ -16,7 +16,9 @@ use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problem};
 use super::settings::SettingsSchema;
 use super::template::UrlTemplate;
+use crate::streams::{Mode, Schedule};
 use crate::types::Method;
+use crate::webhooks::Rule as VerifyRule;
 
 /// A validated manifest.
 #[derive(Debug)]
@@ -28,6 +30,8 @@ pub struct Connector {
     pub(crate) version: semver::Version,
     pub(crate) permissions: Permissions,
     pub(crate) connection: Connection,
+    pub(crate) streams: Vec<Stream>,
+    pub(crate) webhooks: Vec<Webhook>,
 }
 
 impl Connector {
@@ -55,9 +59,23 @@ impl Connector {
     pub fn oauth(&self) -> Option<&OAuthConfig> {
         self.connection.oauth.as_ref()
     }
+    pub fn streams(&self) -> &[Stream] {
+        &self.streams
+    }
+    /// The stream `key`.
+    pub fn stream(&self, key: &str) -> Option<&Stream> {
+        self.streams.iter().find(|s| s.key == key)
+    }
+    pub fn webhooks(&self) -> &[Webhook] {
+        &self.webhooks
+    }
+    /// The webhook `key`.
+    pub fn webhook(&self, key: &str) -> Option<&Webhook> {
+        self.webhooks.iter().find(|w| w.key == key)
+    }
 
-    /// Problems with `testConnection` and `postConnect` against the routes the component
-    /// exports; empty when both are exported (or absent).
+    /// Problems with `testConnection`, `postConnect`, and the routes of `streams` and
+    /// `webhooks` against the routes the component exports; empty when all are exported.
     pub fn check_routes(&self, exported: &[(Method, String)]) -> Vec<Problem> {
         let mut out = Vec::new();
         let conn = Pointer::root().at("connection");
@@ -67,6 +85,12 @@ impl Connector {
         }
         if let Some(r) = self.oauth().and_then(|o| o.post_connect.as_ref()) {
             refs.push((conn.at("oauth").at("postConnect"), r));
+        }
+        for (i, stream) in self.streams.iter().enumerate() {
+            refs.push((Pointer::root().at("streams").at(i), &stream.route));
+        }
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            refs.push((Pointer::root().at("webhooks").at(i), &hook.route));
         }
         for (at, r) in refs {
             if exported.iter().any(|(m, p)| *m == r.method && *p == r.path) {
@@ -108,6 +132,27 @@ pub enum Kind {
 pub struct RouteRef {
     pub method: Method,
     pub path: String,
+}
+
+/// A sync the host runs for every connection (`streams`).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub key: String,
+    pub route: RouteRef,
+    /// `None`: it runs only when asked (`keyway streams run`).
+    pub schedule: Option<Schedule>,
+    pub mode: Mode,
+    pub entity: String,
+}
+
+/// A provider webhook (`webhooks`).
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub key: String,
+    pub route: RouteRef,
+    pub rule: VerifyRule,
+    /// The `x-secret` setting holding the signing secret.
+    pub secret: String,
 }
 
 /// What the connector's routes may do.

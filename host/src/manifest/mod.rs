@@ -32,8 +32,8 @@ use thiserror::Error;
 pub(crate) use connector::AccessType;
 pub(crate) use connector::RouteRef;
 pub use connector::{
-    ClientAuthMethod, Connection, Connector, Kind, OAuthConfig, OAuthFlow, Permissions, TokenPath,
-    TokenPaths,
+    ClientAuthMethod, Connection, Connector, Kind, OAuthConfig, OAuthFlow, Permissions, Stream,
+    TokenPath, TokenPaths, Webhook,
 };
 pub use inject::InjectRule;
 pub(crate) use inject::InjectShape;

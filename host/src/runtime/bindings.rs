@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
         "keyway:connector/oauth": async | trappable,
         "keyway:connector/http": async | trappable,
         "keyway:connector/ingest": async | trappable,
+        "keyway:connector/state": async | trappable,
         default: trappable,
     },
     exports: { default: async },

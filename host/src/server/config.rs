@@ -8,8 +8,10 @@
 //! environment or a key file only.
 
 mod refresh;
+mod streams;
 
 pub(crate) use refresh::FileRefresh;
+pub(crate) use streams::FileStreams;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::oauth::background::BackgroundOptions;
+use crate::services::SchedulerOptions;
 
 /// Where the sandbox provider listens unless told otherwise; `connectors/sandbox` names it.
 pub(crate) const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
@@ -45,6 +48,9 @@ pub(crate) struct FileConfig {
     /// The background refresher.
     #[serde(default)]
     pub refresh: FileRefresh,
+    /// The stream scheduler.
+    #[serde(default)]
+    pub streams: FileStreams,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +104,8 @@ pub(crate) struct Overrides {
     pub sandbox_listen: Option<String>,
     pub refresh_interval_seconds: Option<u64>,
     pub refresh_ahead_seconds: Option<u64>,
+    pub no_streams: bool,
+    pub streams_per_connector: Option<usize>,
 }
 
 /// Per-invocation and server-wide limits.
@@ -135,6 +143,8 @@ pub struct ServeConfig {
     pub sandbox: Option<SocketAddr>,
     /// When the background refresher passes and what it refreshes.
     pub refresh: BackgroundOptions,
+    /// The stream scheduler; `None` when switched off.
+    pub streams: Option<SchedulerOptions>,
 }
 
 fn addr(text: &str, what: &str) -> anyhow::Result<SocketAddr> {
@@ -272,6 +282,7 @@ impl ServeConfig {
             o.refresh_interval_seconds,
             o.refresh_ahead_seconds,
         )?;
+        let streams = streams::merge(&file.streams, o.no_streams, o.streams_per_connector)?;
         Ok(ServeConfig {
             listen,
             public_url,
@@ -287,6 +298,7 @@ impl ServeConfig {
             limits,
             sandbox,
             refresh,
+            streams,
         })
     }
 }

@@ -52,6 +52,19 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabels {
+    connector: String,
+    stream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamRunLabels {
+    connector: String,
+    stream: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -151,6 +164,9 @@ pub(crate) struct Metrics {
     denials: Family<ReasonLabels, Counter>,
     in_flight: Gauge,
     headers_dropped: Family<DroppedLabels, Counter>,
+    stream_runs: Family<StreamRunLabels, Counter>,
+    stream_run_durations: Family<StreamLabels, Histogram>,
+    stream_records: Family<StreamLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -174,6 +190,26 @@ impl Metrics {
         let denials = Family::<ReasonLabels, Counter>::default();
         let in_flight = Gauge::default();
         let headers_dropped = Family::<DroppedLabels, Counter>::default();
+        let stream_runs = Family::<StreamRunLabels, Counter>::default();
+        let stream_run_durations = Family::<StreamLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        let stream_records = Family::<StreamLabels, Counter>::default();
+        registry.register(
+            "stream_runs",
+            "Scheduled stream runs by connector, stream and outcome (succeeded, failed)",
+            stream_runs.clone(),
+        );
+        registry.register(
+            "stream_run_duration_seconds",
+            "Scheduled stream run wall-clock time",
+            stream_run_durations.clone(),
+        );
+        registry.register(
+            "stream_records",
+            "Records scheduled stream runs committed as new, by connector and stream",
+            stream_records.clone(),
+        );
         registry.register(
             "invocations",
             "Route invocations by connector, route and HTTP status (or error code)",
@@ -231,6 +267,9 @@ impl Metrics {
             denials,
             in_flight,
             headers_dropped,
+            stream_runs,
+            stream_run_durations,
+            stream_records,
         })
     }
 
@@ -393,5 +432,33 @@ impl PassObserver for Metrics {
                     .inc_by(count as u64);
             }
         }
+    }
+}
+
+impl crate::services::RunObserver for Metrics {
+    fn run_finished(
+        &self,
+        connector: &str,
+        stream: &str,
+        run: &crate::services::views::RunView,
+        seconds: f64,
+    ) {
+        let labels = StreamLabels {
+            connector: connector.to_string(),
+            stream: stream.to_string(),
+        };
+        self.stream_runs
+            .get_or_create(&StreamRunLabels {
+                connector: connector.to_string(),
+                stream: stream.to_string(),
+                status: run.status.to_string(),
+            })
+            .inc();
+        self.stream_run_durations
+            .get_or_create(&labels)
+            .observe(seconds);
+        self.stream_records
+            .get_or_create(&labels)
+            .inc_by(run.imported);
     }
 }

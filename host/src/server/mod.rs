@@ -27,6 +27,7 @@ pub mod metrics;
 mod placement;
 mod request_id;
 mod slots;
+mod streams;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,6 +152,25 @@ fn router(state: Arc<AppState>) -> Router {
             get(admin::invocations),
         )
         .route("/v1/credentials/{key}", put(admin::set_credentials))
+        .route("/v1/streams", get(streams::list))
+        .route(
+            "/v1/connections/{name}/streams/{key}/run",
+            post(streams::run),
+        )
+        .route(
+            "/v1/connections/{name}/streams/{key}/pause",
+            post(streams::pause),
+        )
+        .route(
+            "/v1/connections/{name}/streams/{key}/resume",
+            post(streams::resume),
+        )
+        .route(
+            "/v1/connections/{name}/streams/{key}/reset",
+            post(streams::reset),
+        )
+        .route("/v1/runs", get(streams::runs))
+        .route("/v1/runs/{id}", get(streams::show_run))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
@@ -337,6 +357,16 @@ async fn serve(
             .services
             .spawn_refresher(state.config.refresh.clone(), state.metrics.clone())
     };
+    // The stream scheduler, on the guests' runtime too; stopped after the drain.
+    let scheduler = state.config.streams.map(|options| {
+        let _runtime = state.guests.enter();
+        crate::services::Scheduler::new(
+            state.services.clone(),
+            options,
+            Some(state.metrics.clone()),
+        )
+        .spawn()
+    });
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let app = router(state.clone());
@@ -374,8 +404,12 @@ async fn serve(
             );
         }
     }
-    // No refresh starts once the invocations in flight are done or given up on.
+    // No refresh or stream run starts once the invocations in flight are done or given
+    // up on. A run cut short here resumes from its last checkpoint at the next start.
     drop(refresher);
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     // The history of every finished invocation is on disk before the process exits.
     state.services.flush_history();
     Ok(())

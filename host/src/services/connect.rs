@@ -80,6 +80,7 @@ impl Services {
             )
             .await?;
             self.tokens.invalidate(&r.record.id);
+            self.resume_after_authorization(&r.record.name);
             return Ok(AuthorizationStart::Connected(outcome));
         }
         let request = oauth::begin_authorization(
@@ -126,7 +127,21 @@ impl Services {
         )
         .await?;
         self.tokens.invalidate(&r.record.id);
+        self.resume_after_authorization(&r.record.name);
         Ok((r.record.name, outcome))
+    }
+
+    /// Streams paused because the connection needed a new authorization run again.
+    fn resume_after_authorization(&self, name: &str) {
+        match self.store.resume_reauth_paused(name) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(connection = %name, streams = n, "streams paused for re-authorization resumed")
+            }
+            Err(e) => {
+                tracing::warn!(connection = %name, error = %e, "could not resume paused streams")
+            }
+        }
     }
 
     /// Revokes the connection's grant at the provider (when it has an endpoint) and

@@ -89,6 +89,28 @@ pub enum ServiceError {
     Runtime(#[from] LoadError),
     #[error("setting up outbound HTTP: {0}")]
     Egress(String),
+    #[error(
+        "connector `{connector}` has no stream `{stream}`{}",
+        known_list(known)
+    )]
+    UnknownStream {
+        connector: String,
+        stream: String,
+        known: Vec<String>,
+    },
+    #[error("stream `{stream}` of connection `{connection}` is running; wait for its run to end")]
+    StreamRunning { connection: String, stream: String },
+    /// A host task ended without an answer (it panicked or was cancelled).
+    #[error("{0}")]
+    Task(String),
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        "; it declares no streams".to_string()
+    } else {
+        format!("; it has {}", known.join(", "))
+    }
 }
 
 /// A route invocation that ended without an answer from the guest. The message is
@@ -140,7 +162,11 @@ impl ServiceError {
             ServiceError::Invocation(_) | ServiceError::Route(_) | ServiceError::PostConnect(_) => {
                 Kind::Upstream
             }
-            ServiceError::Runtime(_) | ServiceError::Egress(_) => Kind::Internal,
+            ServiceError::Runtime(_) | ServiceError::Egress(_) | ServiceError::Task(_) => {
+                Kind::Internal
+            }
+            ServiceError::UnknownStream { .. } => Kind::NotFound,
+            ServiceError::StreamRunning { .. } => Kind::Conflict,
         }
     }
 
@@ -158,6 +184,7 @@ impl ServiceError {
             ServiceError::SecretAsPlain { .. } => "secret_as_plain",
             ServiceError::PostConnect(_) => "post_connect_failed",
             ServiceError::Resolve(ResolveError::Discovery { .. }) => "discovery_failed",
+            ServiceError::StreamRunning { .. } => "stream_running",
             _ => self.kind_code(),
         }
     }

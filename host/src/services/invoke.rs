@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::views::{AccountView, InvocationView, TestView};
 use super::{InvocationFailed, LiveConnection, ServiceError, ServiceResult, Services};
 use crate::catalog::Lookup;
+use crate::context::ConnectionContext;
 use crate::egress::CallRecord;
 use crate::manifest::RouteRef;
 use crate::redact::Redactor;
@@ -48,7 +49,17 @@ impl Services {
         connection: &LiveConnection,
         req: RouteRequest,
     ) -> ServiceResult<RouteResponse> {
-        let ctx = &connection.context;
+        self.invoke_in(connection, &connection.context, req).await
+    }
+
+    /// [`Services::invoke_live`] with a context derived from the connection's (a stream
+    /// run's), recorded the same way.
+    pub(crate) async fn invoke_in(
+        &self,
+        connection: &LiveConnection,
+        ctx: &ConnectionContext,
+        req: RouteRequest,
+    ) -> ServiceResult<RouteResponse> {
         let route = format!("{} {}", req.method, req.path);
         let started_at_ms = now_unix_ms();
         let started = Instant::now();

@@ -16,21 +16,24 @@ mod error;
 mod invoke;
 mod live;
 mod records;
+mod schedule;
+mod streams;
 pub(crate) mod views;
 
 pub use connect::AuthorizationStart;
-pub(crate) use connections::PlainValue;
-pub use connections::{NewConnectionInput, SettingsInput};
+pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
 pub(crate) use error::InvocationFailed;
 pub use error::Kind;
 pub(crate) use error::ServiceError;
 pub(crate) use error::ServiceResult;
 pub(crate) use live::LiveConnection;
+pub use schedule::{RunObserver, Scheduler, SchedulerOptions};
+pub use streams::{StartedRun, Trigger};
 
 use crate::catalog::{Catalog, LoadReport, Lookup};
 use crate::custody::StoredProviders;
 use crate::egress::{Egress, EgressConfig, EgressLimits};
-use crate::ingest::{IngestSink, SqliteSink};
+use crate::ingest::{IngestSink, PageStore, SqliteSink};
 use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher};
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
@@ -81,6 +84,8 @@ pub struct Services {
     egress: Arc<Egress>,
     egress_limits: EgressLimits,
     ingest: Arc<dyn IngestSink>,
+    /// Where stream runs commit their pages (records with their cursor).
+    pages: Arc<dyn PageStore>,
     /// API keys and connections as route calls use them, kept current by the store's
     /// change generation.
     live: live::Live,
@@ -112,9 +117,11 @@ impl Services {
             providers.clone(),
             RefreshPolicy::default(),
         ));
-        let ingest: Arc<dyn IngestSink> = Arc::new(SqliteSink::new(store.clone()));
+        let sink = Arc::new(SqliteSink::new(store.clone()));
+        let ingest: Arc<dyn IngestSink> = sink.clone();
         Ok(Services {
             ingest,
+            pages: sink,
             store,
             catalog,
             tokens,

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::manifest::Stream;
 use crate::oauth::{AuthorizationOutcome, AuthorizationRequest, ProviderRevocation};
 use crate::registry::LoadedConnector;
 use crate::store::{
     ApiKeySummary, ConnectionRecord, CredentialSummary, InvocationRecord, ProviderAccount,
-    StoredRecord,
+    StoredRecord, StreamRunRow, StreamStateRow,
 };
 
 /// A connection.
@@ -364,5 +365,114 @@ mod tests {
         assert_eq!(v["receivedAt"], "2023-11-14T22:13:20.123Z");
         assert_eq!(v["idempotencyKey"], "o-1");
         assert_eq!(v["stream"], Value::Null);
+    }
+}
+
+/// Longest cursor or checkpoint shown in a view; the stored value is kept whole.
+const MAX_SHOWN_CURSOR: usize = 256;
+
+fn shown_cursor(cursor: &Option<String>) -> Option<String> {
+    cursor.as_deref().map(|c| {
+        if c.len() <= MAX_SHOWN_CURSOR {
+            return c.to_string();
+        }
+        let mut end = MAX_SHOWN_CURSOR;
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &c[..end])
+    })
+}
+
+/// One run of a stream: what started it, how it ended, and what it stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub id: String,
+    pub connection: String,
+    pub stream: String,
+    /// `schedule`, `retry`, `resume` or `manual`.
+    pub trigger: String,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    pub status: &'static str,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub pages: u64,
+    pub imported: u64,
+    pub duplicates: u64,
+    pub failed: u64,
+    pub error: Option<String>,
+    pub start_cursor: Option<String>,
+    /// The cursor of its last checkpoint.
+    pub checkpoint: Option<String>,
+}
+
+impl From<&StreamRunRow> for RunView {
+    fn from(r: &StreamRunRow) -> Self {
+        RunView {
+            id: r.id.clone(),
+            connection: r.connection.clone(),
+            stream: r.stream.clone(),
+            trigger: r.trigger.clone(),
+            status: r.status.as_str(),
+            started_at_ms: r.started_at_ms,
+            finished_at_ms: r.finished_at_ms,
+            pages: r.pages,
+            imported: r.imported,
+            duplicates: r.duplicates,
+            failed: r.failed,
+            error: r.error.clone(),
+            start_cursor: shown_cursor(&r.start_cursor),
+            checkpoint: shown_cursor(&r.checkpoint),
+        }
+    }
+}
+
+/// One stream of one connection: its declaration, its state and its last run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    pub connection: String,
+    pub connector: String,
+    pub stream: String,
+    /// `METHOD /path`.
+    pub route: String,
+    pub schedule: Option<String>,
+    pub mode: &'static str,
+    pub entity: String,
+    pub cursor: Option<String>,
+    pub paused: bool,
+    pub pause_reason: Option<String>,
+    /// Unix seconds.
+    pub next_run_at: Option<i64>,
+    pub retry_at: Option<i64>,
+    /// Failed runs in a row.
+    pub attempts: u32,
+    pub last_run: Option<RunView>,
+}
+
+impl StreamView {
+    pub(crate) fn new(
+        connector: &str,
+        stream: &Stream,
+        state: &StreamStateRow,
+        last_run: Option<&StreamRunRow>,
+    ) -> StreamView {
+        StreamView {
+            connection: state.connection.clone(),
+            connector: connector.to_string(),
+            stream: stream.key.clone(),
+            route: format!("{} {}", stream.route.method, stream.route.path),
+            schedule: stream.schedule.as_ref().map(|s| s.as_str().to_string()),
+            mode: stream.mode.as_str(),
+            entity: stream.entity.clone(),
+            cursor: shown_cursor(&state.cursor),
+            paused: state.paused,
+            pause_reason: state.pause_reason.clone(),
+            next_run_at: state.next_run_at,
+            retry_at: state.retry_at,
+            attempts: state.attempts,
+            last_run: last_run.map(RunView::from),
+        }
     }
 }

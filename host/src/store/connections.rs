@@ -317,6 +317,8 @@ impl Store {
         for sql in [
             "DELETE FROM records WHERE connection = ?1",
             "DELETE FROM invocations WHERE connection = ?1",
+            "DELETE FROM stream_state WHERE connection = ?1",
+            "DELETE FROM stream_runs WHERE connection = ?1",
         ] {
             tx.execute(sql, [name])
                 .map_err(StoreError::sql("deleting a connection's records"))?;

@@ -146,6 +146,40 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER connection_secrets_deleted AFTER DELETE ON connection_secrets
         BEGIN UPDATE change_counter SET generation = generation + 1; END;
     "#,
+    // 6: streams. One state row per (connection, stream): the cursor last checkpointed
+    // (committed with the records it covers), the schedule's next due instant, retries and
+    // pause; one row per run with its counters and outcome.
+    r#"
+    CREATE TABLE stream_state (
+        connection   TEXT NOT NULL,
+        stream       TEXT NOT NULL,
+        cursor       TEXT,
+        paused       INTEGER NOT NULL DEFAULT 0,
+        pause_reason TEXT,
+        next_run_at  INTEGER,
+        retry_at     INTEGER,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (connection, stream)
+    );
+    CREATE TABLE stream_runs (
+        id             TEXT PRIMARY KEY,
+        connection     TEXT NOT NULL,
+        stream         TEXT NOT NULL,
+        trigger        TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        started_at_ms  INTEGER NOT NULL,
+        finished_at_ms INTEGER,
+        pages          INTEGER NOT NULL DEFAULT 0,
+        imported       INTEGER NOT NULL DEFAULT 0,
+        duplicates     INTEGER NOT NULL DEFAULT 0,
+        failed         INTEGER NOT NULL DEFAULT 0,
+        error          TEXT,
+        start_cursor   TEXT,
+        checkpoint     TEXT
+    );
+    CREATE INDEX stream_runs_by_stream ON stream_runs (connection, stream, started_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

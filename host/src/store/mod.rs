@@ -27,6 +27,7 @@ pub mod records;
 pub(crate) mod rotate;
 mod secret_settings;
 pub mod states;
+pub mod streams;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ pub(crate) use records::RecordQuery;
 pub(crate) use records::RecordTarget;
 pub(crate) use records::RecordWrite;
 pub use records::StoredRecord;
+pub(crate) use streams::{CursorWrite, PageWrite};
+pub use streams::{RunQuery, RunStatus, StreamLock, StreamRunRow, StreamStateRow};
 pub(crate) use tokens::StoredTokens;
 pub use tokens::TokenWrite;
 

@@ -65,6 +65,34 @@ const INSERT: &str = "INSERT INTO records (connection, entity, stream, idempoten
         received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
     ON CONFLICT (connection, entity, idempotency_key) DO NOTHING";
 
+/// Writes `records` of `target` inside the caller's transaction; per record, whether it
+/// was new.
+pub(super) fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    target: RecordTarget<'_>,
+    records: &[RecordWrite<'_>],
+) -> Result<Vec<bool>, StoreError> {
+    let received = now_unix_ms();
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut stmt = tx
+        .prepare_cached(INSERT)
+        .map_err(StoreError::sql("preparing the record insert"))?;
+    for record in records {
+        let changed = stmt
+            .execute(params![
+                target.connection,
+                target.entity,
+                target.stream,
+                record.key,
+                record.payload,
+                received
+            ])
+            .map_err(StoreError::sql("inserting a record"))?;
+        outcomes.push(changed == 1);
+    }
+    Ok(outcomes)
+}
+
 impl Store {
     /// Writes `records` of `target` in one transaction. Returns, per record in order,
     /// whether it was new (`true`) or a duplicate of a stored key (`false`); a key repeated
@@ -75,30 +103,11 @@ impl Store {
         target: RecordTarget<'_>,
         records: &[RecordWrite<'_>],
     ) -> Result<Vec<bool>, StoreError> {
-        let received = now_unix_ms();
         let mut conn = self.conn();
         let tx = conn
             .transaction()
             .map_err(StoreError::sql("starting a record batch"))?;
-        let mut outcomes = Vec::with_capacity(records.len());
-        {
-            let mut stmt = tx
-                .prepare_cached(INSERT)
-                .map_err(StoreError::sql("preparing the record insert"))?;
-            for record in records {
-                let changed = stmt
-                    .execute(params![
-                        target.connection,
-                        target.entity,
-                        target.stream,
-                        record.key,
-                        record.payload,
-                        received
-                    ])
-                    .map_err(StoreError::sql("inserting a record"))?;
-                outcomes.push(changed == 1);
-            }
-        }
+        let outcomes = insert_in(&tx, target, records)?;
         tx.commit()
             .map_err(StoreError::sql("committing a record batch"))?;
         Ok(outcomes)

@@ -1,8 +1,8 @@
 //! The meaning pass: raw manifest -> validated `Connector`, reporting every problem.
 //!
 //! This file walks the manifest's top level: key, name, provider, version, the settings
-//! schema, permissions, `testConnection` and the secret injection rules, then joins them
-//! into a `Connector`. The OAuth block is `oauth.rs`'s (flow rules, `hostValidation`, URL
+//! schema, permissions, `testConnection`, the secret injection rules, `streams` and
+//! `webhooks` (`streams.rs`), then joins them into a `Connector`. The OAuth block is `oauth.rs`'s (flow rules, `hostValidation`, URL
 //! templates, client, token paths), its parameter lists `params.rs`'s (scopes, extra
 //! authorize parameters, callback parameters); key, grants and routes are `grants.rs`'s,
 //! injection rules `inject.rs`'s.
@@ -14,6 +14,7 @@
 
 mod oauth;
 mod params;
+mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,6 +97,8 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         &env,
         &mut p,
     );
+    let stream_list = streams::streams(&raw.streams, &permissions, &mut p);
+    let webhook_list = streams::webhooks(&raw.webhooks, settings.as_ref(), &mut p);
     match (version, settings, oauth) {
         (Some(version), Some(settings_schema), oauth) if p.is_empty() => Ok(Connector {
             key: raw.key,
@@ -113,6 +116,8 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
                 oauth: oauth.flatten(),
                 inject: secret_inject,
             },
+            streams: stream_list,
+            webhooks: webhook_list,
         }),
         _ => Err(p),
     }

@@ -1,0 +1,635 @@
+//! Streams: each (connection, stream)'s state and the history of its runs.
+//!
+//! Owns: the `stream_state` and `stream_runs` tables, the one transaction that commits a
+//! page of records with the cursor that covers them ([`Store::commit_stream_page`]), and
+//! the run lock: an advisory lock on a file of the data directory, held by whichever
+//! process runs the stream and released by the kernel when that process dies, so a run
+//! killed with SIGKILL never blocks the next one and two never overlap.
+//! Must not: decide when a stream is due (the scheduler does) or validate records.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::connections::clip_error;
+use super::records::{RecordTarget, RecordWrite, insert_in};
+use super::{Store, StoreError, now_unix, now_unix_ms};
+
+/// What an interrupted run's row says.
+const INTERRUPTED: &str = "the process running it stopped before it finished";
+
+/// One (connection, stream)'s state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamStateRow {
+    pub connection: String,
+    pub stream: String,
+    /// The cursor last checkpointed; `None` before the first checkpoint, after a reset or
+    /// after a `full` stream finished.
+    pub cursor: Option<String>,
+    pub paused: bool,
+    pub pause_reason: Option<String>,
+    /// Unix seconds of the next scheduled run.
+    pub next_run_at: Option<i64>,
+    /// Unix seconds of the next retry of a failed run.
+    pub retry_at: Option<i64>,
+    /// Failed runs in a row.
+    pub attempts: u32,
+}
+
+/// How a run ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    /// Its process stopped (killed, crashed) before it finished.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "interrupted" => RunStatus::Interrupted,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// One run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRunRow {
+    pub id: String,
+    pub connection: String,
+    pub stream: String,
+    /// `schedule`, `retry`, `resume` or `manual`.
+    pub trigger: String,
+    pub status: RunStatus,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    /// Batches ingested and committed.
+    pub pages: u64,
+    pub imported: u64,
+    pub duplicates: u64,
+    pub failed: u64,
+    pub error: Option<String>,
+    /// The cursor the run started from.
+    pub start_cursor: Option<String>,
+    /// The cursor of its last checkpoint.
+    pub checkpoint: Option<String>,
+}
+
+/// What a commit does to the stream's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CursorWrite<'a> {
+    Keep,
+    Set(&'a str),
+    Clear,
+}
+
+/// One page of a stream run: the records ingested since the last checkpoint, the cursor
+/// that covers them, and the counters they add to the run.
+#[derive(Debug)]
+pub(crate) struct PageWrite<'a> {
+    pub connection: &'a str,
+    pub stream: &'a str,
+    pub run_id: &'a str,
+    pub batches: Vec<(RecordTarget<'a>, Vec<RecordWrite<'a>>)>,
+    pub cursor: CursorWrite<'a>,
+    /// Batches the page holds (including ones whose records were all duplicates).
+    pub pages: u32,
+    /// Records found duplicate before the commit (never buffered).
+    pub duplicates_seen: u32,
+    /// Items the guest handed over that failed validation.
+    pub failed: u32,
+}
+
+/// Filters for reading runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub connection: Option<String>,
+    pub stream: Option<String>,
+    pub limit: u32,
+}
+
+/// Held while a stream runs; dropping it (or the process dying) lets the next run start.
+#[derive(Debug)]
+pub struct StreamLock {
+    _file: File,
+}
+
+const STATE_COLUMNS: &str =
+    "connection, stream, cursor, paused, pause_reason, next_run_at, retry_at, attempts";
+const RUN_COLUMNS: &str = "id, connection, stream, trigger, status, started_at_ms, \
+     finished_at_ms, pages, imported, duplicates, failed, error, start_cursor, checkpoint";
+
+fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamStateRow> {
+    Ok(StreamStateRow {
+        connection: r.get(0)?,
+        stream: r.get(1)?,
+        cursor: r.get(2)?,
+        paused: r.get::<_, i64>(3)? != 0,
+        pause_reason: r.get(4)?,
+        next_run_at: r.get(5)?,
+        retry_at: r.get(6)?,
+        attempts: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+    })
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamRunRow> {
+    let count =
+        |i: usize| -> rusqlite::Result<u64> { Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0)) };
+    Ok(StreamRunRow {
+        id: r.get(0)?,
+        connection: r.get(1)?,
+        stream: r.get(2)?,
+        trigger: r.get(3)?,
+        status: RunStatus::parse(&r.get::<_, String>(4)?),
+        started_at_ms: r.get(5)?,
+        finished_at_ms: r.get(6)?,
+        pages: count(7)?,
+        imported: count(8)?,
+        duplicates: count(9)?,
+        failed: count(10)?,
+        error: r.get(11)?,
+        start_cursor: r.get(12)?,
+        checkpoint: r.get(13)?,
+    })
+}
+
+const ENSURE_STATE: &str = "INSERT INTO stream_state (connection, stream, updated_at)
+     VALUES (?1, ?2, ?3) ON CONFLICT (connection, stream) DO NOTHING";
+
+impl Store {
+    /// Takes the run lock of (`connection`, `stream`); `None` when a run holds it (in
+    /// this process or another).
+    pub fn lock_stream(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> Result<Option<StreamLock>, StoreError> {
+        let dir = self.data_dir().join("locks");
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut digest = Sha256::new();
+        digest.update(connection.as_bytes());
+        digest.update([0]);
+        digest.update(stream.as_bytes());
+        let name = format!("stream-{}.lock", &hex::encode(digest.finalize())[..32]);
+        let path: PathBuf = dir.join(name);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StreamLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(source)) => Err(StoreError::DataDir { path, source }),
+        }
+    }
+
+    /// Starts run `run_id` of a stream whose lock the caller holds: a run of it still
+    /// marked running was its process's, which is gone, and is marked interrupted. Returns
+    /// the stream's state as the run starts.
+    pub(crate) fn begin_stream_run(
+        &self,
+        connection: &str,
+        stream: &str,
+        run_id: &str,
+        trigger: &str,
+    ) -> Result<StreamStateRow, StoreError> {
+        let now_ms = now_unix_ms();
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("starting a stream run"))?;
+        tx.execute(ENSURE_STATE, params![connection, stream, now_unix()])
+            .map_err(StoreError::sql("starting a stream run"))?;
+        tx.execute(
+            "UPDATE stream_runs SET status = 'interrupted', finished_at_ms = ?3, error = ?4
+             WHERE connection = ?1 AND stream = ?2 AND status = 'running'",
+            params![connection, stream, now_ms, INTERRUPTED],
+        )
+        .map_err(StoreError::sql("marking interrupted runs"))?;
+        let state = tx
+            .query_row(
+                &format!(
+                    "SELECT {STATE_COLUMNS} FROM stream_state WHERE connection = ?1 AND stream = ?2"
+                ),
+                params![connection, stream],
+                state_row,
+            )
+            .map_err(StoreError::sql("reading a stream's state"))?;
+        tx.execute(
+            "INSERT INTO stream_runs (id, connection, stream, trigger, status, started_at_ms,
+                 start_cursor, checkpoint)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6)",
+            params![run_id, connection, stream, trigger, now_ms, state.cursor],
+        )
+        .map_err(StoreError::sql("recording a stream run"))?;
+        tx.commit()
+            .map_err(StoreError::sql("starting a stream run"))?;
+        Ok(state)
+    }
+
+    /// Commits one page in one transaction: its records, the cursor, and the run's
+    /// counters. Returns per batch, per record, whether it was new. On an error nothing of
+    /// the page is written.
+    pub(crate) fn commit_stream_page(
+        &self,
+        page: &PageWrite<'_>,
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("starting a checkpoint"))?;
+        let mut outcomes = Vec::with_capacity(page.batches.len());
+        let (mut imported, mut duplicates) = (0u64, u64::from(page.duplicates_seen));
+        for (target, records) in &page.batches {
+            let stored = insert_in(&tx, *target, records)?;
+            for new in &stored {
+                if *new {
+                    imported += 1;
+                } else {
+                    duplicates += 1;
+                }
+            }
+            outcomes.push(stored);
+        }
+        let now = now_unix();
+        match page.cursor {
+            CursorWrite::Keep => {}
+            CursorWrite::Set(value) => {
+                tx.execute(
+                    "UPDATE stream_state SET cursor = ?3, updated_at = ?4
+                     WHERE connection = ?1 AND stream = ?2",
+                    params![page.connection, page.stream, value, now],
+                )
+                .map_err(StoreError::sql("writing a checkpoint"))?;
+            }
+            CursorWrite::Clear => {
+                tx.execute(
+                    "UPDATE stream_state SET cursor = NULL, updated_at = ?3
+                     WHERE connection = ?1 AND stream = ?2",
+                    params![page.connection, page.stream, now],
+                )
+                .map_err(StoreError::sql("clearing a stream's cursor"))?;
+            }
+        }
+        let checkpoint = match page.cursor {
+            CursorWrite::Set(value) => Some(value),
+            _ => None,
+        };
+        tx.execute(
+            "UPDATE stream_runs SET pages = pages + ?2, imported = imported + ?3,
+                 duplicates = duplicates + ?4, failed = failed + ?5,
+                 checkpoint = coalesce(?6, checkpoint)
+             WHERE id = ?1",
+            params![
+                page.run_id,
+                page.pages,
+                imported as i64,
+                duplicates as i64,
+                page.failed,
+                checkpoint
+            ],
+        )
+        .map_err(StoreError::sql("counting a stream run's page"))?;
+        tx.commit()
+            .map_err(StoreError::sql("committing a checkpoint"))?;
+        Ok(outcomes)
+    }
+
+    /// Ends run `run_id` with `status` and, for a failure, its (already redacted) error.
+    pub(crate) fn finish_stream_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let error = error.map(clip_error);
+        self.conn()
+            .execute(
+                "UPDATE stream_runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
+                params![run_id, status.as_str(), now_unix_ms(), error],
+            )
+            .map_err(StoreError::sql("finishing a stream run"))?;
+        Ok(())
+    }
+
+    /// The state of (`connection`, `stream`), or the default for one that never ran.
+    pub fn stream_state(
+        &self,
+        connection: &str,
+        stream: &str,
+    ) -> Result<StreamStateRow, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {STATE_COLUMNS} FROM stream_state WHERE connection = ?1 AND stream = ?2"
+                ),
+                params![connection, stream],
+                state_row,
+            )
+            .optional()
+            .map_err(StoreError::sql("reading a stream's state"))?;
+        Ok(row.unwrap_or_else(|| StreamStateRow {
+            connection: connection.to_string(),
+            stream: stream.to_string(),
+            ..Default::default()
+        }))
+    }
+
+    /// Writes the scheduler's fields of (`connection`, `stream`).
+    pub(crate) fn set_stream_schedule(
+        &self,
+        connection: &str,
+        stream: &str,
+        next_run_at: Option<i64>,
+        retry_at: Option<i64>,
+        attempts: u32,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(ENSURE_STATE, params![connection, stream, now_unix()])
+            .map_err(StoreError::sql("writing a stream's schedule"))?;
+        conn.execute(
+            "UPDATE stream_state SET next_run_at = ?3, retry_at = ?4, attempts = ?5, updated_at = ?6
+             WHERE connection = ?1 AND stream = ?2",
+            params![connection, stream, next_run_at, retry_at, attempts, now_unix()],
+        )
+        .map_err(StoreError::sql("writing a stream's schedule"))?;
+        Ok(())
+    }
+
+    /// Pauses (with a reason) or resumes (clearing retries) a stream.
+    pub(crate) fn set_stream_paused(
+        &self,
+        connection: &str,
+        stream: &str,
+        pause: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(ENSURE_STATE, params![connection, stream, now_unix()])
+            .map_err(StoreError::sql("pausing a stream"))?;
+        let sql = if pause.is_some() {
+            "UPDATE stream_state SET paused = 1, pause_reason = ?3, updated_at = ?4
+             WHERE connection = ?1 AND stream = ?2"
+        } else {
+            "UPDATE stream_state SET paused = 0, pause_reason = ?3, retry_at = NULL, attempts = 0,
+                 updated_at = ?4
+             WHERE connection = ?1 AND stream = ?2"
+        };
+        conn.execute(sql, params![connection, stream, pause, now_unix()])
+            .map_err(StoreError::sql("pausing a stream"))?;
+        Ok(())
+    }
+
+    /// Resumes every stream of `connection` paused because it needed a new authorization.
+    pub(crate) fn resume_reauth_paused(&self, connection: &str) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE stream_state SET paused = 0, pause_reason = NULL, retry_at = NULL,
+                     attempts = 0, updated_at = ?2
+                 WHERE connection = ?1 AND paused = 1 AND pause_reason = 'reauth_required'",
+                params![connection, now_unix()],
+            )
+            .map_err(StoreError::sql("resuming streams"))
+    }
+
+    /// Forgets the stream's cursor: its next run is a backfill.
+    pub(crate) fn reset_stream(&self, connection: &str, stream: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(ENSURE_STATE, params![connection, stream, now_unix()])
+            .map_err(StoreError::sql("resetting a stream"))?;
+        conn.execute(
+            "UPDATE stream_state SET cursor = NULL, retry_at = NULL, attempts = 0, updated_at = ?3
+             WHERE connection = ?1 AND stream = ?2",
+            params![connection, stream, now_unix()],
+        )
+        .map_err(StoreError::sql("resetting a stream"))?;
+        Ok(())
+    }
+
+    /// Runs, newest first.
+    pub fn stream_runs(&self, query: &RunQuery) -> Result<Vec<StreamRunRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM stream_runs
+                 WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR stream = ?2)
+                 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?3"
+            ))
+            .map_err(StoreError::sql("reading stream runs"))?;
+        let rows = stmt
+            .query_map(
+                params![query.connection, query.stream, query.limit],
+                run_row,
+            )
+            .map_err(StoreError::sql("reading stream runs"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading stream runs"))
+    }
+
+    /// The run `id`.
+    pub fn stream_run(&self, id: &str) -> Result<StreamRunRow, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM stream_runs WHERE id = ?1"),
+                [id],
+                run_row,
+            )
+            .optional()
+            .map_err(StoreError::sql("reading a stream run"))?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "stream run",
+                name: id.to_string(),
+            })
+    }
+
+    /// Which of `keys` are already stored for (`connection`, `entity`).
+    pub(crate) fn stored_record_keys(
+        &self,
+        connection: &str,
+        entity: &str,
+        keys: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT 1 FROM records WHERE connection = ?1 AND entity = ?2
+                 AND idempotency_key = ?3",
+            )
+            .map_err(StoreError::sql("looking up record keys"))?;
+        let mut found = HashSet::new();
+        for key in keys {
+            if stmt
+                .exists(params![connection, entity, key])
+                .map_err(StoreError::sql("looking up record keys"))?
+            {
+                found.insert((*key).to_string());
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        (dir, store)
+    }
+
+    fn page<'a>(
+        run: &'a str,
+        records: Vec<RecordWrite<'a>>,
+        cursor: CursorWrite<'a>,
+    ) -> PageWrite<'a> {
+        PageWrite {
+            connection: "shop",
+            stream: "orders",
+            run_id: run,
+            batches: vec![(
+                RecordTarget {
+                    connection: "shop",
+                    entity: "Order",
+                    stream: Some("orders"),
+                },
+                records,
+            )],
+            cursor,
+            pages: 1,
+            duplicates_seen: 0,
+            failed: 0,
+        }
+    }
+
+    #[test]
+    fn a_page_and_its_cursor_commit_together() {
+        let (_dir, s) = store();
+        let state = s
+            .begin_stream_run("shop", "orders", "run-1", "manual")
+            .unwrap();
+        assert_eq!(state.cursor, None);
+        let w = |key| RecordWrite { key, payload: "{}" };
+        let out = s
+            .commit_stream_page(&page("run-1", vec![w("a"), w("b")], CursorWrite::Set("p2")))
+            .unwrap();
+        assert_eq!(out, vec![vec![true, true]]);
+        assert_eq!(
+            s.stream_state("shop", "orders").unwrap().cursor.as_deref(),
+            Some("p2")
+        );
+
+        // A page whose insert fails writes neither its records nor its cursor.
+        s.conn()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.idempotency_key = 'bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        assert!(
+            s.commit_stream_page(&page(
+                "run-1",
+                vec![w("c"), w("bad")],
+                CursorWrite::Set("p3")
+            ))
+            .is_err()
+        );
+        assert_eq!(s.count_records("shop").unwrap(), 2);
+        assert_eq!(
+            s.stream_state("shop", "orders").unwrap().cursor.as_deref(),
+            Some("p2")
+        );
+        let run = s.stream_run("run-1").unwrap();
+        assert_eq!(
+            (run.pages, run.imported, run.checkpoint.as_deref()),
+            (1, 2, Some("p2"))
+        );
+    }
+
+    #[test]
+    fn a_run_left_running_is_interrupted_by_the_next() {
+        let (_dir, s) = store();
+        s.begin_stream_run("shop", "orders", "run-1", "schedule")
+            .unwrap();
+        s.begin_stream_run("shop", "orders", "run-2", "resume")
+            .unwrap();
+        let first = s.stream_run("run-1").unwrap();
+        assert_eq!(first.status, RunStatus::Interrupted);
+        assert!(first.error.as_deref().unwrap().contains("stopped"));
+        s.finish_stream_run("run-2", RunStatus::Succeeded, None)
+            .unwrap();
+        let runs = s
+            .stream_runs(&RunQuery {
+                connection: Some("shop".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].id, "run-2");
+        assert_eq!(runs[0].status, RunStatus::Succeeded);
+    }
+
+    #[test]
+    fn the_run_lock_admits_one_holder_until_it_is_dropped() {
+        let (_dir, s) = store();
+        let held = s.lock_stream("shop", "orders").unwrap().unwrap();
+        assert!(s.lock_stream("shop", "orders").unwrap().is_none());
+        assert!(s.lock_stream("shop", "refunds").unwrap().is_some());
+        drop(held);
+        assert!(s.lock_stream("shop", "orders").unwrap().is_some());
+    }
+
+    #[test]
+    fn pause_resume_and_reset() {
+        let (_dir, s) = store();
+        s.set_stream_schedule("shop", "orders", Some(100), Some(50), 2)
+            .unwrap();
+        s.set_stream_paused("shop", "orders", Some("reauth_required"))
+            .unwrap();
+        let st = s.stream_state("shop", "orders").unwrap();
+        assert!(st.paused);
+        assert_eq!(s.resume_reauth_paused("shop").unwrap(), 1);
+        let st = s.stream_state("shop", "orders").unwrap();
+        assert!(!st.paused);
+        assert_eq!(
+            (st.retry_at, st.attempts, st.next_run_at),
+            (None, 0, Some(100))
+        );
+        s.begin_stream_run("shop", "orders", "r", "manual").unwrap();
+        s.commit_stream_page(&PageWrite {
+            batches: Vec::new(),
+            ..page("r", Vec::new(), CursorWrite::Set("c"))
+        })
+        .unwrap();
+        s.reset_stream("shop", "orders").unwrap();
+        assert_eq!(s.stream_state("shop", "orders").unwrap().cursor, None);
+    }
+}

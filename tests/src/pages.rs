@@ -1,0 +1,179 @@
+//! A paged "items" API on 127.0.0.1 for stream tests and the stream benchmark:
+//! `GET /items?page=N` answers ten items `{"id": N*10+i}` and `next` (N+1, or null on the
+//! last page). A test can make one page hang until released (to kill a run mid-way), make
+//! the next requests fail with 500, and count the requests per page.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Items per page.
+pub const PAGE_ITEMS: u64 = 10;
+
+struct State {
+    pages: AtomicU64,
+    /// `u64::MAX`: no page hangs.
+    hang_at: AtomicU64,
+    hung: Notify,
+    release: Notify,
+    fail_next: AtomicUsize,
+    requests: Mutex<BTreeMap<u64, u32>>,
+}
+
+/// The running API.
+#[derive(Clone)]
+pub struct PagesApi {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl PagesApi {
+    /// Starts the API with `pages` pages on an ephemeral loopback port.
+    pub async fn start(pages: u64) -> PagesApi {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(State {
+            pages: AtomicU64::new(pages),
+            hang_at: AtomicU64::new(u64::MAX),
+            hung: Notify::new(),
+            release: Notify::new(),
+            fail_next: AtomicUsize::new(0),
+            requests: Mutex::new(BTreeMap::new()),
+        });
+        let api = PagesApi {
+            addr,
+            state: state.clone(),
+        };
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(state.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        api
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Makes a request for `page` hang until [`PagesApi::release`].
+    pub fn hang_at(&self, page: u64) {
+        self.state.hang_at.store(page, Ordering::SeqCst);
+    }
+
+    /// Resolves once a request for the hanging page has arrived.
+    pub async fn hung(&self) {
+        self.state.hung.notified().await;
+    }
+
+    /// Lets hanging requests go on and stops hanging.
+    pub fn release(&self) {
+        self.state.hang_at.store(u64::MAX, Ordering::SeqCst);
+        self.state.release.notify_waiters();
+    }
+
+    /// Makes the next `n` requests answer 500.
+    pub fn fail_next(&self, n: usize) {
+        self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests received per page number.
+    pub fn requests(&self) -> BTreeMap<u64, u32> {
+        self.state
+            .requests
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let page: u64 = req
+        .uri()
+        .query()
+        .and_then(|q| q.strip_prefix("page="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    if let Ok(mut m) = state.requests.lock() {
+        *m.entry(page).or_default() += 1;
+    }
+    let answer = |status: u16, body: String| {
+        let mut res = Response::new(Full::new(Bytes::from(body)));
+        *res.status_mut() =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        res.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        Ok(res)
+    };
+    if state
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return answer(500, r#"{"error":"try again"}"#.into());
+    }
+    if page == state.hang_at.load(Ordering::SeqCst) {
+        let released = state.release.notified();
+        state.hung.notify_one();
+        released.await;
+    }
+    let pages = state.pages.load(Ordering::SeqCst);
+    let items: Vec<serde_json::Value> = (0..PAGE_ITEMS)
+        .map(|i| serde_json::json!({ "id": page * PAGE_ITEMS + i, "name": format!("item {i} of page {page}") }))
+        .collect();
+    let next = (page + 1 < pages).then_some(page + 1);
+    answer(
+        200,
+        serde_json::json!({ "items": items, "next": next }).to_string(),
+    )
+}
+
+/// The pager connector's manifest for an API at `base`, with `streams` as given (JSON).
+pub fn pager_manifest(base: &str, streams: &str) -> String {
+    format!(
+        r#"{{
+        "key": "pager", "name": "Pager", "provider": "pages", "kind": "source",
+        "version": "0.1.0",
+        "permissions": {{
+            "http": ["{base}/*"],
+            "entities": {{ "Item": ["write"] }},
+            "secrets": {{ "token": ["read"] }}
+        }},
+        "connection": {{
+            "settingsSchema": {{
+                "type": "object",
+                "properties": {{
+                    "baseUrl": {{ "type": "string" }},
+                    "token": {{ "type": "string", "x-secret": true }}
+                }},
+                "required": ["baseUrl"]
+            }}
+        }},
+        "streams": {streams}
+    }}"#
+    )
+}
