@@ -6,7 +6,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::{
     CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, streams,
-    validate,
+    validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
@@ -84,6 +84,9 @@ enum Command {
     /// The history of stream runs.
     #[command(subcommand)]
     Runs(streams::RunsCommand),
+    /// Provider webhooks: their paths, deliveries, retries of dead ones, test deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -144,6 +147,10 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
             let config =
                 keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
             streams::run(args.command, std::sync::Arc::new(Services::open(config)?)).await
+        }
+        Command::Webhooks(cmd) => {
+            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            webhooks::run(cmd, &services).await
         }
         Command::Runs(cmd) => {
             let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;

@@ -154,6 +154,11 @@ async fn handle(
 
 /// The pager connector's manifest for an API at `base`, with `streams` as given (JSON).
 pub fn pager_manifest(base: &str, streams: &str) -> String {
+    pager_manifest_with(base, streams, "[]")
+}
+
+/// [`pager_manifest`] with `webhooks` as given (JSON); `webhook_secret` signs them.
+pub fn pager_manifest_with(base: &str, streams: &str, webhooks: &str) -> String {
     format!(
         r#"{{
         "key": "pager", "name": "Pager", "provider": "pages", "kind": "source",
@@ -168,12 +173,14 @@ pub fn pager_manifest(base: &str, streams: &str) -> String {
                 "type": "object",
                 "properties": {{
                     "baseUrl": {{ "type": "string" }},
-                    "token": {{ "type": "string", "x-secret": true }}
+                    "token": {{ "type": "string", "x-secret": true }},
+                    "webhook_secret": {{ "type": "string", "x-secret": true }}
                 }},
                 "required": ["baseUrl"]
             }}
         }},
-        "streams": {streams}
+        "streams": {streams},
+        "webhooks": {webhooks}
     }}"#
     )
 }

@@ -21,6 +21,7 @@ pub mod serve;
 pub(crate) mod settings_args;
 pub mod streams;
 pub mod validate;
+pub mod webhooks;
 
 /// The runtime configuration of a command that loads components without opening the
 /// store: compiled components cached in the data directory and authenticated with the
@@ -66,7 +67,7 @@ impl CliError {
         use crate::services::Kind;
         match self {
             CliError::Service(e) => match e.kind() {
-                Kind::Invalid | Kind::NotFound | Kind::Conflict => 2,
+                Kind::Invalid | Kind::Refused | Kind::NotFound | Kind::Conflict => 2,
                 Kind::Upstream => 3,
                 Kind::Internal => 4,
             },

@@ -51,6 +51,7 @@ impl From<ServiceError> for ApiError {
                 StatusCode::from_u16(route).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             (None, Kind::Invalid) => StatusCode::BAD_REQUEST,
+            (None, Kind::Refused) => StatusCode::UNAUTHORIZED,
             (None, Kind::NotFound) => StatusCode::NOT_FOUND,
             (None, Kind::Conflict) => StatusCode::CONFLICT,
             (None, Kind::Upstream) => StatusCode::BAD_GATEWAY,
@@ -80,7 +81,10 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        // A webhook delivery is refused for its signature, not for a missing bearer key.
+        if self.status == StatusCode::UNAUTHORIZED
+            && !matches!(self.code, "bad_signature" | "stale_delivery")
+        {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -167,6 +167,9 @@ pub(crate) struct Metrics {
     stream_runs: Family<StreamRunLabels, Counter>,
     stream_run_durations: Family<StreamLabels, Histogram>,
     stream_records: Family<StreamLabels, Counter>,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
+    webhook_queue: Gauge,
 }
 
 fn duration_histogram() -> Histogram {
@@ -195,6 +198,24 @@ impl Metrics {
             duration_histogram as fn() -> Histogram,
         );
         let stream_records = Family::<StreamLabels, Counter>::default();
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        let webhook_queue = Gauge::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries received, by outcome (accepted, duplicate, refused, failed)",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_attempts",
+            "Webhook deliveries handed to routes, by outcome (delivered, retry, dead)",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries waiting for their route",
+            webhook_queue.clone(),
+        );
         registry.register(
             "stream_runs",
             "Scheduled stream runs by connector, stream and outcome (succeeded, failed)",
@@ -270,6 +291,9 @@ impl Metrics {
             stream_runs,
             stream_run_durations,
             stream_records,
+            webhook_deliveries,
+            webhook_attempts,
+            webhook_queue,
         })
     }
 
@@ -432,6 +456,32 @@ impl PassObserver for Metrics {
                     .inc_by(count as u64);
             }
         }
+    }
+}
+
+impl Metrics {
+    /// One delivery arrived at a webhook endpoint, with what became of it.
+    pub(crate) fn webhook_received(&self, outcome: &str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+}
+
+impl crate::services::DeliveryObserver for Metrics {
+    fn attempted(&self, outcome: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    fn queue_depth(&self, waiting: u64) {
+        self.webhook_queue
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
     }
 }
 

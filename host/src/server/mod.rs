@@ -28,6 +28,7 @@ mod placement;
 mod request_id;
 mod slots;
 mod streams;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,6 +172,13 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/runs", get(streams::runs))
         .route("/v1/runs/{id}", get(streams::show_run))
+        .route("/v1/webhooks", get(webhooks::list))
+        .route(
+            "/v1/connections/{name}/webhooks/{key}/test",
+            post(webhooks::test),
+        )
+        .route("/v1/webhook-deliveries", get(webhooks::deliveries))
+        .route("/v1/webhook-deliveries/{id}/retry", post(webhooks::retry))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
@@ -211,6 +219,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route(callback::CALLBACK_PATH, get(callback::callback))
+        .route("/v1/webhooks/{connection}/{key}", post(webhooks::receive))
         .merge(admin)
         .merge(routes)
         .fallback(health::not_found)
@@ -367,6 +376,17 @@ async fn serve(
         )
         .spawn()
     });
+    // The webhook delivery worker, on the guests' runtime; stopped after the drain.
+    let deliveries = {
+        let _runtime = state.guests.enter();
+        crate::services::DeliveryWorker::new(
+            state.services.clone(),
+            crate::services::DeliveryOptions::default(),
+            Some(state.metrics.clone()),
+        )
+        .context("starting the webhook delivery worker")?
+        .spawn()
+    };
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let app = router(state.clone());
@@ -410,6 +430,7 @@ async fn serve(
     if let Some(scheduler) = scheduler {
         scheduler.abort();
     }
+    deliveries.abort();
     // The history of every finished invocation is on disk before the process exits.
     state.services.flush_history();
     Ok(())

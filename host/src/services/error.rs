@@ -17,6 +17,9 @@ use crate::store::StoreError;
 pub enum Kind {
     /// The input is wrong: fix it and retry (400).
     Invalid,
+    /// The caller could not prove who it is (401): a webhook delivery whose signature
+    /// does not verify, or that is stale.
+    Refused,
     /// Nothing by that name (404).
     NotFound,
     /// The name is taken, or the state of the thing forbids it (409).
@@ -100,9 +103,39 @@ pub enum ServiceError {
     },
     #[error("stream `{stream}` of connection `{connection}` is running; wait for its run to end")]
     StreamRunning { connection: String, stream: String },
+    #[error(
+        "connector `{connector}` has no webhook `{webhook}`{}",
+        known_webhooks(known)
+    )]
+    UnknownWebhook {
+        connector: String,
+        webhook: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "connection `{connection}` has no value for the secret setting `{setting}`, which signs webhook `{webhook}`; set it first"
+    )]
+    MissingWebhookSecret {
+        connection: String,
+        webhook: String,
+        setting: String,
+    },
+    #[error("webhook `{webhook}`: delivery refused: {reason}")]
+    WebhookRefused {
+        webhook: String,
+        reason: crate::webhooks::VerifyError,
+    },
     /// A host task ended without an answer (it panicked or was cancelled).
     #[error("{0}")]
     Task(String),
+}
+
+fn known_webhooks(known: &[String]) -> String {
+    if known.is_empty() {
+        "; it declares no webhooks".to_string()
+    } else {
+        format!("; it has {}", known.join(", "))
+    }
 }
 
 fn known_list(known: &[String]) -> String {
@@ -165,7 +198,11 @@ impl ServiceError {
             ServiceError::Runtime(_) | ServiceError::Egress(_) | ServiceError::Task(_) => {
                 Kind::Internal
             }
-            ServiceError::UnknownStream { .. } => Kind::NotFound,
+            ServiceError::UnknownStream { .. } | ServiceError::UnknownWebhook { .. } => {
+                Kind::NotFound
+            }
+            ServiceError::MissingWebhookSecret { .. } => Kind::Conflict,
+            ServiceError::WebhookRefused { .. } => Kind::Refused,
             ServiceError::StreamRunning { .. } => Kind::Conflict,
         }
     }
@@ -185,6 +222,10 @@ impl ServiceError {
             ServiceError::PostConnect(_) => "post_connect_failed",
             ServiceError::Resolve(ResolveError::Discovery { .. }) => "discovery_failed",
             ServiceError::StreamRunning { .. } => "stream_running",
+            ServiceError::WebhookRefused { reason, .. } => match reason {
+                crate::webhooks::VerifyError::Stale { .. } => "stale_delivery",
+                _ => "bad_signature",
+            },
             _ => self.kind_code(),
         }
     }
@@ -192,6 +233,7 @@ impl ServiceError {
     fn kind_code(&self) -> &'static str {
         match self.kind() {
             Kind::Invalid => "invalid_input",
+            Kind::Refused => "refused",
             Kind::NotFound => "not_found",
             Kind::Conflict => match self {
                 ServiceError::Store(StoreError::AlreadyExists { .. }) => "already_exists",

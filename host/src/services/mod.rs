@@ -19,16 +19,20 @@ mod records;
 mod schedule;
 mod streams;
 pub(crate) mod views;
+mod webhooks;
 
 pub use connect::AuthorizationStart;
 pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
 pub(crate) use error::InvocationFailed;
 pub use error::Kind;
-pub(crate) use error::ServiceError;
+pub use error::ServiceError;
 pub(crate) use error::ServiceResult;
 pub(crate) use live::LiveConnection;
 pub use schedule::{RunObserver, Scheduler, SchedulerOptions};
 pub use streams::{StartedRun, Trigger};
+pub use webhooks::{
+    DeliveryObserver, DeliveryOptions, DeliveryWorker, MAX_DELIVERY_BYTES, Receipt,
+};
 
 use crate::catalog::{Catalog, LoadReport, Lookup};
 use crate::custody::StoredProviders;
@@ -86,6 +90,8 @@ pub struct Services {
     ingest: Arc<dyn IngestSink>,
     /// Where stream runs commit their pages (records with their cursor).
     pages: Arc<dyn PageStore>,
+    /// Woken when a webhook delivery is queued, so the worker does not wait its interval.
+    deliveries_waiting: Arc<tokio::sync::Notify>,
     /// API keys and connections as route calls use them, kept current by the store's
     /// change generation.
     live: live::Live,
@@ -130,6 +136,7 @@ impl Services {
             egress,
             egress_limits: config.egress_limits,
             live: live::Live::new(),
+            deliveries_waiting: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::manifest::Stream;
+use crate::manifest::{Stream, Webhook};
 use crate::oauth::{AuthorizationOutcome, AuthorizationRequest, ProviderRevocation};
 use crate::registry::LoadedConnector;
 use crate::store::{
-    ApiKeySummary, ConnectionRecord, CredentialSummary, InvocationRecord, ProviderAccount,
-    StoredRecord, StreamRunRow, StreamStateRow,
+    ApiKeySummary, ConnectionRecord, CredentialSummary, DeliveryCounts, DeliveryRow,
+    DeliveryStatus, InvocationRecord, ProviderAccount, StoredRecord, StreamRunRow, StreamStateRow,
 };
 
 /// A connection.
@@ -473,6 +473,89 @@ impl StreamView {
             retry_at: state.retry_at,
             attempts: state.attempts,
             last_run: last_run.map(RunView::from),
+        }
+    }
+}
+
+/// One webhook of one connection: where the provider sends it and what its deliveries
+/// came to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub connection: String,
+    pub connector: String,
+    pub webhook: String,
+    /// The path to give the provider, below the server's public URL.
+    pub path: String,
+    /// `METHOD /path` of the route deliveries go to.
+    pub route: String,
+    pub scheme: &'static str,
+    /// The secret setting that signs deliveries (its name only).
+    pub secret_setting: String,
+    pub waiting: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub last_received_at_ms: Option<i64>,
+}
+
+impl WebhookView {
+    pub(crate) fn new(
+        connection: &str,
+        connector: &str,
+        hook: &Webhook,
+        counts: DeliveryCounts,
+    ) -> WebhookView {
+        WebhookView {
+            connection: connection.to_string(),
+            connector: connector.to_string(),
+            webhook: hook.key.clone(),
+            path: format!("/v1/webhooks/{connection}/{}", hook.key),
+            route: format!("{} {}", hook.route.method, hook.route.path),
+            scheme: hook.rule.scheme.as_str(),
+            secret_setting: hook.secret.clone(),
+            waiting: counts.waiting,
+            delivered: counts.delivered,
+            dead: counts.dead,
+            last_received_at_ms: counts.last_received_at_ms,
+        }
+    }
+}
+
+/// One webhook delivery (its body is not shown: it is provider data of any size).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub connection: String,
+    pub webhook: String,
+    pub delivery_id: String,
+    /// `queued`, `running`, `delivered` or `dead`.
+    pub status: &'static str,
+    pub attempts: u32,
+    pub received_at_ms: i64,
+    pub next_attempt_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub invocation_id: Option<String>,
+    pub body_bytes: usize,
+}
+
+impl From<&DeliveryRow> for DeliveryView {
+    fn from(r: &DeliveryRow) -> Self {
+        DeliveryView {
+            id: r.id.clone(),
+            connection: r.connection.clone(),
+            webhook: r.webhook.clone(),
+            delivery_id: r.delivery_id.clone(),
+            status: r.status.as_str(),
+            attempts: r.attempts,
+            received_at_ms: r.received_at_ms,
+            next_attempt_at_ms: (r.status == DeliveryStatus::Queued)
+                .then_some(r.next_attempt_at_ms),
+            finished_at_ms: r.finished_at_ms,
+            last_error: r.last_error.clone(),
+            invocation_id: r.invocation_id.clone(),
+            body_bytes: r.body.len(),
         }
     }
 }

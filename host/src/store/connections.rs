@@ -319,6 +319,7 @@ impl Store {
             "DELETE FROM invocations WHERE connection = ?1",
             "DELETE FROM stream_state WHERE connection = ?1",
             "DELETE FROM stream_runs WHERE connection = ?1",
+            "DELETE FROM webhook_deliveries WHERE connection = ?1",
         ] {
             tx.execute(sql, [name])
                 .map_err(StoreError::sql("deleting a connection's records"))?;

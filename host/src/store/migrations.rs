@@ -180,6 +180,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX stream_runs_by_stream ON stream_runs (connection, stream, started_at_ms);
     "#,
+    // 7: webhook deliveries, stored before they are acknowledged: the durable queue their
+    // worker reads, unique per provider delivery id so a replay is known.
+    r#"
+    CREATE TABLE webhook_deliveries (
+        id                 TEXT PRIMARY KEY,
+        connection         TEXT NOT NULL,
+        webhook            TEXT NOT NULL,
+        delivery_id        TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        received_at_ms     INTEGER NOT NULL,
+        next_attempt_at_ms INTEGER NOT NULL,
+        finished_at_ms     INTEGER,
+        last_error         TEXT,
+        invocation_id      TEXT,
+        headers            TEXT NOT NULL DEFAULT '[]',
+        body               BLOB NOT NULL,
+        UNIQUE (connection, webhook, delivery_id)
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -58,6 +58,41 @@ fn sync_items(req: Request) -> Result<Response, Error> {
     ))
 }
 
+/// `POST /webhooks/items`: a delivery `{"items": [...], "page": N?, "fail": bool?}`. It
+/// stores one `Item` record per delivery naming the headers the route saw (keyed by the
+/// delivery id, so a delivery handed over twice is stored once), then the items given or
+/// those of page N of the API (which a test can make hang), or answers 500 when `fail`.
+fn webhook_items(req: Request) -> Result<Response, Error> {
+    let body: Value = req.json()?;
+    if body["fail"].as_bool() == Some(true) {
+        return Ok(api::provider_error("asked to fail", 500));
+    }
+    let delivery = req.header("x-keyway-delivery").unwrap_or("-").to_string();
+    let seen: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    let mut items =
+        vec![json!({ "id": format!("hook-{delivery}"), "headers": seen, "body": body.clone() })];
+    if let Some(page) = body["page"].as_u64() {
+        let res = Http::get(
+            &format!("{}/items?page={page}", base_url()?),
+            HttpOptions::default(),
+        )?;
+        let fetched: Value = res.json()?;
+        items.extend(fetched["items"].as_array().cloned().unwrap_or_default());
+    }
+    items.extend(body["items"].as_array().cloned().unwrap_or_default());
+    let key = |v: &Value, _: usize| format!("item-{}", v["id"]);
+    let batch = ingest::batch(
+        "Item",
+        &items,
+        ingest::BatchOptions::default().idempotency_key(&key),
+    )?;
+    Ok(api::json(&json!({ "imported": batch.imported })))
+}
+
 fn sync_leak(req: Request) -> Result<Response, Error> {
     let options = SyncOptions::from_request(&req)?;
     let secret = Secrets::get("token")?;
@@ -72,4 +107,5 @@ fn sync_leak(req: Request) -> Result<Response, Error> {
 routes! {
     POST "/sync/items" (internal) => sync_items,
     POST "/sync/leak" (internal) => sync_leak,
+    POST "/webhooks/items" (internal) => webhook_items,
 }

@@ -1,0 +1,420 @@
+//! Webhook deliveries: each verified delivery stored before it is acknowledged, then
+//! handed to its route by a worker, retried, and dead-lettered after too many failures.
+//!
+//! Owns: the `webhook_deliveries` table: the durable queue (one row per provider delivery,
+//! unique by connection, webhook and the provider's delivery id, so a replay is known),
+//! claiming due rows, and recording each attempt's outcome.
+//! Must not: verify signatures or store a signature or a secret (the caller keeps only
+//! the headers a route may see).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::connections::clip_error;
+use super::{Store, StoreError, now_unix_ms};
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Queued,
+    /// Being handed to its route now.
+    Running,
+    /// The route answered 2xx.
+    Delivered,
+    /// Every attempt failed; kept for an operator to look at or retry.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Running => "running",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    /// The status named `text`, for filters.
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        Some(match text {
+            "queued" => DeliveryStatus::Queued,
+            "running" => DeliveryStatus::Running,
+            "delivered" => DeliveryStatus::Delivered,
+            "dead" => DeliveryStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// A delivery to store.
+#[derive(Debug)]
+pub(crate) struct NewDelivery<'a> {
+    pub id: &'a str,
+    pub connection: &'a str,
+    pub webhook: &'a str,
+    pub delivery_id: &'a str,
+    /// The headers the route may see, as a JSON array of `[name, value]`.
+    pub headers: &'a str,
+    pub body: &'a [u8],
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub connection: String,
+    pub webhook: String,
+    /// The provider's id for the delivery (or one derived from its signature).
+    pub delivery_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub received_at_ms: i64,
+    pub next_attempt_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// The invocation of the last attempt.
+    pub invocation_id: Option<String>,
+    /// `[name, value]` pairs, JSON.
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+/// What one webhook's deliveries came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub waiting: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub last_received_at_ms: Option<i64>,
+}
+
+/// Filters for reading deliveries.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub connection: Option<String>,
+    pub webhook: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    pub limit: u32,
+}
+
+const COLUMNS: &str = "id, connection, webhook, delivery_id, status, attempts, received_at_ms, \
+     next_attempt_at_ms, finished_at_ms, last_error, invocation_id, headers, body";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        connection: r.get(1)?,
+        webhook: r.get(2)?,
+        delivery_id: r.get(3)?,
+        status: DeliveryStatus::parse(&r.get::<_, String>(4)?).unwrap_or(DeliveryStatus::Queued),
+        attempts: u32::try_from(r.get::<_, i64>(5)?).unwrap_or(u32::MAX),
+        received_at_ms: r.get(6)?,
+        next_attempt_at_ms: r.get(7)?,
+        finished_at_ms: r.get(8)?,
+        last_error: r.get(9)?,
+        invocation_id: r.get(10)?,
+        headers: r.get(11)?,
+        body: r.get(12)?,
+    })
+}
+
+impl Store {
+    /// Queues a delivery (`Ok(Ok(()))`). When one with the same provider delivery id was
+    /// already received for this connection and webhook (a replay), nothing is written and
+    /// the earlier one is returned as `Ok(Err(earlier))`.
+    pub(crate) fn queue_delivery(
+        &self,
+        new: &NewDelivery<'_>,
+    ) -> Result<Result<(), DeliveryRow>, StoreError> {
+        let now = now_unix_ms();
+        let conn = self.conn();
+        let inserted = conn
+            .execute(
+                "INSERT INTO webhook_deliveries (id, connection, webhook, delivery_id, status,
+                     attempts, received_at_ms, next_attempt_at_ms, headers, body)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5, ?6, ?7)
+                 ON CONFLICT (connection, webhook, delivery_id) DO NOTHING",
+                params![
+                    new.id,
+                    new.connection,
+                    new.webhook,
+                    new.delivery_id,
+                    now,
+                    new.headers,
+                    new.body
+                ],
+            )
+            .map_err(StoreError::sql("queueing a webhook delivery"))?;
+        if inserted == 1 {
+            return Ok(Ok(()));
+        }
+        let earlier = conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM webhook_deliveries
+                     WHERE connection = ?1 AND webhook = ?2 AND delivery_id = ?3"
+                ),
+                params![new.connection, new.webhook, new.delivery_id],
+                row,
+            )
+            .map_err(StoreError::sql("reading a replayed delivery"))?;
+        Ok(Err(earlier))
+    }
+
+    /// Claims up to `limit` deliveries due at `now_ms`, oldest first, marking them running.
+    pub(crate) fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("claiming webhook deliveries"))?;
+        let rows: Vec<DeliveryRow> = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM webhook_deliveries
+                     WHERE status = 'queued' AND next_attempt_at_ms <= ?1
+                     ORDER BY next_attempt_at_ms, received_at_ms LIMIT ?2"
+                ))
+                .map_err(StoreError::sql("claiming webhook deliveries"))?;
+            stmt.query_map(params![now_ms, limit], row)
+                .map_err(StoreError::sql("claiming webhook deliveries"))?
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::sql("claiming webhook deliveries"))?
+        };
+        for r in &rows {
+            tx.execute(
+                "UPDATE webhook_deliveries SET status = 'running' WHERE id = ?1",
+                [&r.id],
+            )
+            .map_err(StoreError::sql("claiming webhook deliveries"))?;
+        }
+        tx.commit()
+            .map_err(StoreError::sql("claiming webhook deliveries"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeliveryRow {
+                status: DeliveryStatus::Running,
+                ..r
+            })
+            .collect())
+    }
+
+    /// Puts deliveries left running by a process that stopped back in the queue.
+    pub(crate) fn requeue_running_deliveries(&self) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_deliveries SET status = 'queued' WHERE status = 'running'",
+                [],
+            )
+            .map_err(StoreError::sql("requeueing webhook deliveries"))
+    }
+
+    /// Records one attempt: delivered, queued again at `retry_at_ms`, or dead.
+    pub(crate) fn finish_delivery_attempt(
+        &self,
+        id: &str,
+        status: DeliveryStatus,
+        retry_at_ms: Option<i64>,
+        error: Option<&str>,
+        invocation_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = now_unix_ms();
+        let finished =
+            matches!(status, DeliveryStatus::Delivered | DeliveryStatus::Dead).then_some(now);
+        self.conn()
+            .execute(
+                "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1,
+                     next_attempt_at_ms = coalesce(?3, next_attempt_at_ms), finished_at_ms = ?4,
+                     last_error = ?5, invocation_id = coalesce(?6, invocation_id)
+                 WHERE id = ?1",
+                params![
+                    id,
+                    status.as_str(),
+                    retry_at_ms,
+                    finished,
+                    error.map(clip_error),
+                    invocation_id
+                ],
+            )
+            .map_err(StoreError::sql("recording a delivery attempt"))?;
+        Ok(())
+    }
+
+    /// Queues a dead delivery again, with its attempts forgotten.
+    pub(crate) fn retry_delivery(&self, id: &str) -> Result<DeliveryRow, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE webhook_deliveries SET status = 'queued', attempts = 0,
+                     next_attempt_at_ms = ?2, finished_at_ms = NULL
+                 WHERE id = ?1 AND status = 'dead'",
+                params![id, now_unix_ms()],
+            )
+            .map_err(StoreError::sql("retrying a delivery"))?;
+        let found = self.delivery(id)?;
+        if changed == 0 {
+            return Err(StoreError::Invalid {
+                what: "delivery",
+                value: id.to_string(),
+                reason: "only a dead delivery can be retried",
+            });
+        }
+        Ok(found)
+    }
+
+    /// The delivery `id`.
+    pub fn delivery(&self, id: &str) -> Result<DeliveryRow, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()
+            .map_err(StoreError::sql("reading a delivery"))?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "delivery",
+                name: id.to_string(),
+            })
+    }
+
+    /// Deliveries, newest first.
+    pub fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM webhook_deliveries
+                 WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR webhook = ?2)
+                   AND (?3 IS NULL OR status = ?3)
+                 ORDER BY received_at_ms DESC, rowid DESC LIMIT ?4"
+            ))
+            .map_err(StoreError::sql("reading deliveries"))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    q.connection,
+                    q.webhook,
+                    q.status.map(DeliveryStatus::as_str),
+                    q.limit
+                ],
+                row,
+            )
+            .map_err(StoreError::sql("reading deliveries"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading deliveries"))
+    }
+
+    /// How many deliveries of (`connection`, `webhook`) are waiting, delivered and dead,
+    /// and when the last one arrived.
+    pub fn delivery_counts(
+        &self,
+        connection: &str,
+        webhook: &str,
+    ) -> Result<DeliveryCounts, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT
+                     coalesce(sum(status IN ('queued', 'running')), 0),
+                     coalesce(sum(status = 'delivered'), 0),
+                     coalesce(sum(status = 'dead'), 0),
+                     max(received_at_ms)
+                 FROM webhook_deliveries WHERE connection = ?1 AND webhook = ?2",
+                params![connection, webhook],
+                |r| {
+                    let n = |i: usize| -> rusqlite::Result<u64> {
+                        Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+                    };
+                    Ok(DeliveryCounts {
+                        waiting: n(0)?,
+                        delivered: n(1)?,
+                        dead: n(2)?,
+                        last_received_at_ms: r.get(3)?,
+                    })
+                },
+            )
+            .map_err(StoreError::sql("counting deliveries"))
+    }
+
+    /// Deliveries waiting for an attempt (the queue's depth).
+    pub fn queued_deliveries(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM webhook_deliveries WHERE status IN ('queued', 'running')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(StoreError::sql("counting queued deliveries"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+
+    fn delivery<'a>(id: &'a str, delivery_id: &'a str) -> NewDelivery<'a> {
+        NewDelivery {
+            id,
+            connection: "shop",
+            webhook: "orders",
+            delivery_id,
+            headers: "[]",
+            body: b"{}",
+        }
+    }
+
+    #[test]
+    fn a_replay_is_known_and_the_queue_hands_each_delivery_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        assert!(s.queue_delivery(&delivery("d1", "evt_1")).unwrap().is_ok());
+        let replay = s.queue_delivery(&delivery("d2", "evt_1")).unwrap();
+        assert_eq!(replay.unwrap_err().id, "d1");
+        assert!(s.queue_delivery(&delivery("d3", "evt_2")).unwrap().is_ok());
+        let now = now_unix_ms() + 1;
+        let claimed = s.claim_deliveries(now, 10).unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(s.claim_deliveries(now, 10).unwrap().is_empty());
+        assert_eq!(s.queued_deliveries().unwrap(), 2);
+
+        s.finish_delivery_attempt("d1", DeliveryStatus::Delivered, None, None, Some("inv-1"))
+            .unwrap();
+        s.finish_delivery_attempt(
+            "d3",
+            DeliveryStatus::Queued,
+            Some(now + 1000),
+            Some("503"),
+            None,
+        )
+        .unwrap();
+        assert!(s.claim_deliveries(now, 10).unwrap().is_empty());
+        let retried = s.claim_deliveries(now + 1000, 10).unwrap();
+        assert_eq!(retried[0].id, "d3");
+        assert_eq!(retried[0].attempts, 1);
+        s.finish_delivery_attempt("d3", DeliveryStatus::Dead, None, Some("500"), None)
+            .unwrap();
+        let dead = s
+            .deliveries(&DeliveryQuery {
+                status: Some(DeliveryStatus::Dead),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].attempts, 2);
+        assert!(s.retry_delivery("d1").is_err());
+        assert_eq!(
+            s.retry_delivery("d3").unwrap().status,
+            DeliveryStatus::Queued
+        );
+
+        // A process that stopped mid-attempt leaves rows running; they are queued again.
+        assert_eq!(s.claim_deliveries(now_unix_ms() + 1, 10).unwrap().len(), 1);
+        assert_eq!(s.requeue_running_deliveries().unwrap(), 1);
+    }
+}
