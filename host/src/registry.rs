@@ -1,7 +1,8 @@
 //! Connectors made ready to run: a connector directory's validated manifest, its
 //! component (compiled, linked, route table read), the check that the routes the manifest
 //! names are exported, and the [`ConnectionContext`] an invocation gets from the manifest's
-//! grants and a connection's validated settings.
+//! grants and a connection's validated settings, and the requests the host itself sends a
+//! stream's or a webhook's route.
 //!
 //! This module owns finding a connector's component and joining manifest and component.
 //! It must not validate manifests (the `manifest` module does) nor run routes (`runtime`).
@@ -10,10 +11,10 @@ use crate::context::{ConnectionContext, Grants};
 use crate::egress::{self, Bindings, Egress, EgressLimits, InjectFormat, TokenSource, UrlPolicy};
 use crate::ingest::IngestSink;
 use crate::manifest::{
-    self, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest, ManifestError,
-    ValidSettings,
+    self, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest, ManifestError, Stream,
+    ValidSettings, Webhook,
 };
-use crate::runtime::{LoadError, LoadedComponent, Runtime};
+use crate::runtime::{LoadError, LoadedComponent, RouteRequest, Runtime};
 use http::HeaderName;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +45,50 @@ pub struct LoadedConnector {
     pub component_path: PathBuf,
     pub component: LoadedComponent,
     policy: Arc<dyn UrlPolicy>,
+}
+
+/// The request the host sends a stream's route for one run: `{"stream", "mode",
+/// "trigger", "runId", "backfill"}` as JSON (the SDK's `SyncOptions` reads it).
+pub fn stream_request(
+    stream: &Stream,
+    trigger: &str,
+    run_id: &str,
+    backfill: bool,
+) -> RouteRequest {
+    let body = serde_json::json!({
+        "stream": stream.key,
+        "mode": stream.mode.as_str(),
+        "trigger": trigger,
+        "runId": run_id,
+        "backfill": backfill,
+    });
+    let mut req = RouteRequest::new(stream.route.method, stream.route.path.clone());
+    req.headers
+        .push(("content-type".into(), "application/json".into()));
+    req.body = body.to_string().into_bytes();
+    req
+}
+
+/// The request the host sends a webhook's route for one attempt at a delivery: the body,
+/// the headers a route may see ([`crate::webhooks::route_headers`], already kept), and
+/// `x-keyway-webhook`, `x-keyway-delivery` and `x-keyway-attempt`.
+pub fn webhook_request(
+    hook: &Webhook,
+    kept_headers: Vec<(String, String)>,
+    delivery_id: &str,
+    attempt: u32,
+    body: Vec<u8>,
+) -> RouteRequest {
+    let mut req = RouteRequest::new(hook.route.method, hook.route.path.clone());
+    req.headers = kept_headers;
+    req.headers
+        .push(("x-keyway-webhook".into(), hook.key.clone()));
+    req.headers
+        .push(("x-keyway-delivery".into(), delivery_id.to_string()));
+    req.headers
+        .push(("x-keyway-attempt".into(), attempt.to_string()));
+    req.body = body;
+    req
 }
 
 impl LoadedConnector {

@@ -12,6 +12,25 @@ fn admin(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     req.bearer_auth(ADMIN_KEY)
 }
 
+/// The newest stream run of `demo` that `pick` accepts, once it has ended.
+async fn wait_for_run(
+    http: &reqwest::Client,
+    server: &Server,
+    pick: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        let runs = send(admin(http.get(server.url("/v1/runs?connection=demo")))).await;
+        if let Some(run) = runs.json["runs"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| pick(r) && r["status"] != "running"))
+        {
+            return run.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no such run ended:\n{}", server.logs());
+}
+
 #[tokio::test]
 async fn sandbox_flow_from_connection_to_records() {
     // The sandbox connector names the provider's default address; the test uses it.
@@ -82,16 +101,11 @@ async fn sandbox_flow_from_connection_to_records() {
     assert_eq!(shown.json["status"], "connected", "{}", shown.text);
     assert_eq!(shown.json["account"]["name"], "Sandbox Coffee Co.");
 
-    let (_, key) = server.create_api_key("newcomer");
-    let sync = send(
-        http.post(server.url("/v1/connections/demo/routes/sync/orders"))
-            .bearer_auth(&key),
-    )
-    .await;
-    assert_eq!(sync.status, 200, "{}", sync.text);
-    assert_eq!(sync.json["imported"], 42, "{}", sync.text);
-    assert_eq!(sync.json["pages"], 5);
-    assert!(sync.headers.contains_key("x-keyway-invocation-id"));
+    // Connected: the `orders` stream's first run (a backfill) starts by itself.
+    let first = wait_for_run(&http, &server, |r| r["trigger"] == "schedule").await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(first["imported"], 42, "{first}");
+    assert_eq!(first["pages"], 5, "{first}");
 
     let records = send(admin(
         http.get(server.url("/v1/connections/demo/records?limit=100")),
@@ -102,13 +116,78 @@ async fn sandbox_flow_from_connection_to_records() {
     assert_eq!(list[0]["entity"], "order");
     assert_eq!(list[0]["idempotencyKey"], "sandbox-order-ord_0000");
 
-    let rerun = send(
-        http.post(server.url("/v1/connections/demo/routes/sync/orders"))
-            .bearer_auth(&key),
-    )
+    // The sync route called directly pages through everything and stores nothing new.
+    let (_, key) = server.create_api_key("newcomer");
+    for _ in 0..2 {
+        let sync = send(
+            http.post(server.url("/v1/connections/demo/routes/sync/orders"))
+                .bearer_auth(&key),
+        )
+        .await;
+        assert_eq!(sync.status, 200, "{}", sync.text);
+        assert_eq!(sync.json["imported"], 0, "{}", sync.text);
+        assert_eq!(sync.json["duplicates"], 42, "{}", sync.text);
+        assert_eq!(sync.json["pages"], 5);
+        assert!(sync.headers.contains_key("x-keyway-invocation-id"));
+    }
+
+    // An order placed at the shop: the next run asks only for what changed since the
+    // last one and imports just that order. (The schedule is paused first so that the run
+    // under test is the manual one; a paused stream still runs when asked.)
+    let paused = send(admin(
+        http.post(server.url("/v1/connections/demo/streams/orders/pause")),
+    ))
     .await;
-    assert_eq!(rerun.json["imported"], 0, "{}", rerun.text);
-    assert_eq!(rerun.json["duplicates"], 42);
+    assert_eq!(paused.status, 200, "{}", paused.text);
+    let placed = send(http.post(format!("http://{sandbox_listen}/dev/orders"))).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let started = send(admin(
+        http.post(server.url("/v1/connections/demo/streams/orders/run")),
+    ))
+    .await;
+    assert_eq!(started.status, 202, "{}", started.text);
+    let run_id = started.json["runId"].as_str().expect("run id").to_string();
+    let next = wait_for_run(&http, &server, |r| r["id"] == run_id.as_str()).await;
+    assert_eq!(next["status"], "succeeded", "{next}");
+    assert_eq!(
+        (next["imported"].clone(), next["pages"].clone()),
+        (1.into(), 1.into()),
+        "{next}"
+    );
+    assert!(
+        next["startCursor"]
+            .as_str()
+            .unwrap_or("")
+            .contains("2026-01-02T17:30:00Z"),
+        "{next}"
+    );
+
+    // A signed test webhook, verified with the connection's secret, reaches the route.
+    let secret = send(with_json(
+        admin(http.patch(server.url("/v1/connections/demo"))),
+        &serde_json::json!({ "secretSettings": { "webhook_secret": "sandbox-whsec-canary-51c2" } }),
+    ))
+    .await;
+    assert_eq!(secret.status, 200, "{}", secret.text);
+    let test = send(admin(
+        http.post(server.url("/v1/connections/demo/webhooks/orders/test")),
+    ))
+    .await;
+    assert_eq!(test.status, 202, "{}", test.text);
+    let mut events = 0;
+    for _ in 0..300 {
+        let r = send(admin(http.get(
+            server.url("/v1/connections/demo/records?entity=webhook_event"),
+        )))
+        .await;
+        events = r.json["records"].as_array().map_or(0, Vec::len);
+        if events == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(events, 1, "{}", server.logs());
+    assert!(!server.logs().contains("sandbox-whsec-canary-51c2"));
 
     let metrics = send(http.get(server.url("/metrics"))).await;
     assert!(

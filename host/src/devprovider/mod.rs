@@ -93,9 +93,15 @@ struct Grants {
 struct SandboxState {
     client_secret: SecretString,
     grants: Mutex<Grants>,
+    /// Orders placed with `POST /dev/orders`, after the first ones.
+    added: Mutex<Vec<serde_json::Value>>,
 }
 
 impl SandboxState {
+    fn added(&self) -> MutexGuard<'_, Vec<serde_json::Value>> {
+        self.added.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn grants(&self) -> MutexGuard<'_, Grants> {
         self.grants.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -123,6 +129,7 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<Sandbox> {
     let state = Arc::new(SandboxState {
         client_secret: client_secret.clone(),
         grants: Mutex::new(Grants::default()),
+        added: Mutex::new(Vec::new()),
     });
     let app = Router::new()
         .route("/", get(page::home))
@@ -132,6 +139,7 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<Sandbox> {
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/api/me", get(api::me))
         .route("/api/orders", get(api::orders))
+        .route("/dev/orders", post(api::place_order))
         .with_state(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

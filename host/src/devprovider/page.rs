@@ -22,7 +22,9 @@ pub async fn home() -> Html<String> {
     Html(layout(
         "Keyway sandbox provider",
         "<p>A local OAuth 2.0 provider with a paged orders API, for trying Keyway without an \
-         external account. Connect to it with the <code>sandbox</code> connector.</p>",
+         external account. Connect to it with the <code>sandbox</code> connector.</p>\
+         <form method=\"post\" action=\"/dev/orders\"><button>Place an order</button></form>\
+         <p>A placed order is picked up by the next run of the <code>orders</code> stream.</p>",
     ))
 }
 

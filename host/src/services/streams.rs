@@ -20,7 +20,8 @@ use super::views::{RunView, StreamView};
 use super::{ServiceError, ServiceResult, Services};
 use crate::ingest::{Progress, StreamRun};
 use crate::manifest::Stream;
-use crate::runtime::{MAX_ERROR_TEXT, RouteRequest};
+use crate::registry::stream_request;
+use crate::runtime::MAX_ERROR_TEXT;
 use crate::store::{RunQuery, RunStatus, StreamLock, new_id};
 use crate::streams::Mode;
 
@@ -114,17 +115,7 @@ impl Services {
         let services = self.clone();
         let id = run_id.clone();
         let done = tokio::spawn(async move {
-            let body = serde_json::json!({
-                "stream": stream.key,
-                "mode": stream.mode.as_str(),
-                "trigger": trigger.as_str(),
-                "runId": id,
-                "backfill": backfill,
-            });
-            let mut req = RouteRequest::new(stream.route.method, stream.route.path.clone());
-            req.headers
-                .push(("content-type".into(), "application/json".into()));
-            req.body = body.to_string().into_bytes();
+            let req = stream_request(&stream, trigger.as_str(), &id, backfill);
             let ctx = live.context.for_stream_run(run.clone());
             let outcome = services.invoke_in(&live, &ctx, req).await;
             let failure = match &outcome {

@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 
 use super::views::{DeliveryView, WebhookView};
 use super::{ServiceError, ServiceResult, Services};
-use crate::runtime::{MAX_ERROR_TEXT, RouteRequest};
+use crate::registry::webhook_request;
+use crate::runtime::MAX_ERROR_TEXT;
 use crate::store::{
     DeliveryQuery, DeliveryRow, DeliveryStatus, NewDelivery, new_id, now_unix, now_unix_ms,
 };
@@ -29,9 +30,6 @@ use crate::webhooks::{self, Verified};
 
 /// Largest delivery body: 1 MiB, the size of one record.
 pub const MAX_DELIVERY_BYTES: usize = 1 << 20;
-/// Most headers kept for the route, and the longest value kept.
-const MAX_KEPT_HEADERS: usize = 32;
-const MAX_KEPT_HEADER_VALUE: usize = 1024;
 
 /// What a verified delivery became.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,35 +42,6 @@ pub enum Receipt {
         delivery_id: String,
         received_at_ms: i64,
     },
-}
-
-/// Headers a route may see: `content-type`, `user-agent` and `x-*` ones, except the
-/// signature header and anything that carries a credential.
-fn kept_headers(headers: &[(String, String)], signature: &str) -> Vec<(String, String)> {
-    const SIGNATURES: [&str; 4] = [
-        "x-signature",
-        "x-shopify-hmac-sha256",
-        "x-slack-signature",
-        "stripe-signature",
-    ];
-    headers
-        .iter()
-        .filter(|(name, value)| {
-            let lower = name.to_ascii_lowercase();
-            let wanted =
-                lower == "content-type" || lower == "user-agent" || lower.starts_with("x-");
-            wanted
-                && !lower.eq_ignore_ascii_case(signature)
-                && !SIGNATURES.contains(&lower.as_str())
-                && !lower.starts_with("x-keyway-")
-                && !lower.contains("token")
-                && !lower.contains("auth")
-                && !lower.contains("cookie")
-                && value.len() <= MAX_KEPT_HEADER_VALUE
-        })
-        .take(MAX_KEPT_HEADERS)
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .collect()
 }
 
 impl Services {
@@ -119,12 +88,7 @@ impl Services {
             webhook: key.to_string(),
             reason: e,
         })?;
-        let signature = hook
-            .rule
-            .header
-            .clone()
-            .unwrap_or_else(|| hook.rule.scheme.default_header().to_string());
-        let kept = kept_headers(headers, &signature);
+        let kept = webhooks::route_headers(headers, &hook.rule);
         let kept = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
         let id = new_id("dlv");
         let queued = self.store.queue_delivery(&NewDelivery {
@@ -213,15 +177,13 @@ impl Services {
         .await;
         let outcome = match prepared {
             Ok((live, hook)) => {
-                let mut req = RouteRequest::new(hook.route.method, hook.route.path.clone());
-                req.headers = serde_json::from_str(&row.headers).unwrap_or_default();
-                req.headers
-                    .push(("x-keyway-webhook".into(), row.webhook.clone()));
-                req.headers
-                    .push(("x-keyway-delivery".into(), row.delivery_id.clone()));
-                req.headers
-                    .push(("x-keyway-attempt".into(), attempt.to_string()));
-                req.body = row.body.clone();
+                let req = webhook_request(
+                    &hook,
+                    serde_json::from_str(&row.headers).unwrap_or_default(),
+                    &row.delivery_id,
+                    attempt,
+                    row.body.clone(),
+                );
                 match self.invoke_live(&live, req).await {
                     Ok(res) if (200..300).contains(&res.status) => Ok(res.invocation_id),
                     Ok(res) => Err((

@@ -29,7 +29,11 @@ pub enum Error {
     /// answer). `code` is the host's stable code (`route_not_found`, `guest_trap`, ...).
     #[error("{code}: {message}")]
     Invoke { code: String, message: String },
-    /// The call itself was malformed (unknown method).
+    /// The call itself was malformed (unknown method, unknown stream or webhook).
     #[error("{0}")]
     Request(String),
+    /// A webhook delivery the host would refuse (bad signature, stale timestamp); the
+    /// route did not run.
+    #[error("delivery refused: {0}")]
+    Refused(String),
 }

@@ -5,10 +5,13 @@
 //! This module owns the batch log. It must not validate batches or decide duplicates:
 //! the host's ingest path and `MemorySink` do.
 
-use keyway_host::ingest::{IngestBatch, IngestError, IngestSink, MemorySink, Stored};
+use keyway_host::ingest::{
+    IngestBatch, IngestError, IngestSink, MemoryCheckpoint, MemorySink, Page, PageStore, Stored,
+};
 use keyway_host::types::BoxFuture;
 use serde_json::Value;
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// One batch that reached the sink.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +39,8 @@ pub(crate) struct RecordingSink {
     calls: Mutex<Vec<IngestCall>>,
 }
 
-impl IngestSink for RecordingSink {
-    fn batch(&self, batch: IngestBatch) -> BoxFuture<'_, Result<Vec<Stored>, IngestError>> {
+impl RecordingSink {
+    fn log(&self, batch: &IngestBatch) {
         let call = IngestCall {
             entity: batch.entity.clone(),
             stream: batch.stream.clone(),
@@ -52,7 +55,46 @@ impl IngestSink for RecordingSink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(call);
+    }
+
+    /// The cursor of `connection`'s `stream`.
+    pub(crate) fn cursor(&self, connection: &str, stream: &str) -> Option<String> {
+        self.records.cursor(connection, stream)
+    }
+
+    pub(crate) fn set_cursor(&self, connection: &str, stream: &str, value: Option<&str>) {
+        self.records.set_cursor(connection, stream, value);
+    }
+
+    pub(crate) fn checkpoints(&self) -> Vec<MemoryCheckpoint> {
+        self.records.checkpoints()
+    }
+}
+
+impl IngestSink for RecordingSink {
+    fn batch(&self, batch: IngestBatch) -> BoxFuture<'_, Result<Vec<Stored>, IngestError>> {
+        self.log(&batch);
         self.records.batch(batch)
+    }
+}
+
+/// A stream run's pages: logged as batches when they are committed (records held
+/// between checkpoints are not stored, so not logged, until then).
+impl PageStore for RecordingSink {
+    fn stored_keys(
+        &self,
+        connection: Arc<str>,
+        entity: String,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, Result<HashSet<String>, IngestError>> {
+        self.records.stored_keys(connection, entity, keys)
+    }
+
+    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+        for batch in &page.batches {
+            self.log(batch);
+        }
+        self.records.commit(page)
     }
 }
 

@@ -40,6 +40,7 @@ mod oauth;
 mod pattern;
 mod runtime;
 mod shared;
+mod streams;
 
 pub use error::Error;
 pub use http::{HttpCall, MockHttp, MockResponse};
@@ -47,3 +48,4 @@ pub use ingest::{IngestCall, IngestView, StoredRecord};
 pub use oauth::{OAuthState, RefreshOutcome};
 pub use pattern::matches as pattern_matches;
 pub use runtime::{RouteResult, TestRuntime, TestRuntimeBuilder};
+pub use streams::{StreamCall, StreamOutcome, WebhookCall};

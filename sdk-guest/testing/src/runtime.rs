@@ -13,6 +13,7 @@ use crate::ingest::{IngestView, RecordingSink};
 use crate::logs;
 use crate::oauth::{OAuthState, SeededTokens};
 use crate::shared;
+use crate::streams::{StreamCall, WebhookCall};
 use keyway_host::context::ConnectionContext;
 use keyway_host::egress::{Egress, EgressConfig, EgressLimits, TokenSource};
 use keyway_host::ingest::IngestSink;
@@ -138,6 +139,7 @@ impl TestRuntimeBuilder {
         let context = connector.context(Some(&self.connection), &settings, &doors);
         Ok(TestRuntime {
             connector,
+            connection: self.connection,
             context,
             http,
             ingest,
@@ -182,6 +184,7 @@ impl RouteResult {
 /// One connection of a connector, ready to call.
 pub struct TestRuntime {
     connector: Arc<LoadedConnector>,
+    connection: String,
     context: ConnectionContext,
     http: Arc<MockHttp>,
     ingest: Arc<RecordingSink>,
@@ -243,19 +246,64 @@ impl TestRuntime {
             req.headers
                 .push(("content-type".into(), "application/json".into()));
         }
+        self.invoke_in(&self.context, req)
+    }
+
+    /// Runs `req` with `ctx` (this connection's context, or one derived from it).
+    pub(crate) fn invoke_in(
+        &self,
+        ctx: &ConnectionContext,
+        req: RouteRequest,
+    ) -> Result<RouteResult, Error> {
         let span = tracing::info_span!(logs::SPAN_NAME, runtime = self.tag);
         let component = &self.connector.component;
-        let res = shared::block_on(component.invoke(&self.context, req).instrument(span))?
-            .map_err(|e| Error::Invoke {
+        let res = shared::block_on(component.invoke(ctx, req).instrument(span))?.map_err(|e| {
+            Error::Invoke {
                 code: e.code().to_string(),
-                message: self.context.redact(&e.to_string()),
-            })?;
+                message: ctx.redact(&e.to_string()),
+            }
+        })?;
         Ok(RouteResult {
             status: res.status,
             headers: res.headers,
             body: res.body,
             invocation_id: res.invocation_id,
         })
+    }
+
+    /// The manifest stream `key`, to run as the host's scheduler would: from a seeded
+    /// cursor, with checkpoints committed as the host commits them.
+    pub fn stream(&self, key: &str) -> Result<StreamCall<'_>, Error> {
+        let manifest = self.connector.connector();
+        let stream = manifest.stream(key).cloned().ok_or_else(|| {
+            Error::Request(format!(
+                "connector `{}` has no stream `{key}` (it has: {})",
+                manifest.key(),
+                names(manifest.streams().iter().map(|s| s.key.as_str()))
+            ))
+        })?;
+        Ok(StreamCall { rt: self, stream })
+    }
+
+    /// The manifest webhook `key`, to deliver to as a provider would.
+    pub fn webhook(&self, key: &str) -> Result<WebhookCall<'_>, Error> {
+        let manifest = self.connector.connector();
+        let hook = manifest.webhook(key).cloned().ok_or_else(|| {
+            Error::Request(format!(
+                "connector `{}` has no webhook `{key}` (it has: {})",
+                manifest.key(),
+                names(manifest.webhooks().iter().map(|w| w.key.as_str()))
+            ))
+        })?;
+        Ok(WebhookCall { rt: self, hook })
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<RecordingSink> {
+        &self.ingest
+    }
+
+    pub(crate) fn connection(&self) -> &str {
+        &self.connection
     }
 
     /// Calls the manifest's `connection.testConnection` route.
@@ -304,5 +352,14 @@ impl TestRuntime {
     /// The host's invocation context (grants, redactor) of this connection.
     pub fn context(&self) -> &ConnectionContext {
         &self.context
+    }
+}
+
+fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<&str> = items.collect();
+    if list.is_empty() {
+        "none".to_string()
+    } else {
+        list.join(", ")
     }
 }
