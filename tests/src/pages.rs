@@ -1,6 +1,6 @@
 //! A paged "items" API on 127.0.0.1 for stream tests and the stream benchmark:
-//! `GET /items?page=N` answers ten items `{"id": N*10+i}` and `next` (N+1, or null on the
-//! last page). A test can make one page hang until released (to kill a run mid-way), make
+//! `GET /items?page=N` answers a page of items (ten unless started with another count),
+//! ids following on from the last page's, and `next` (N+1, or null on the last page). A test can make one page hang until released (to kill a run mid-way), make
 //! the next requests fail with 500, and count the requests per page.
 
 use bytes::Bytes;
@@ -17,11 +17,12 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-/// Items per page.
+/// Items per page unless started with another count.
 pub const PAGE_ITEMS: u64 = 10;
 
 struct State {
     pages: AtomicU64,
+    per_page: u64,
     /// `u64::MAX`: no page hangs.
     hang_at: AtomicU64,
     hung: Notify,
@@ -38,14 +39,20 @@ pub struct PagesApi {
 }
 
 impl PagesApi {
-    /// Starts the API with `pages` pages on an ephemeral loopback port.
+    /// Starts the API with `pages` pages of [`PAGE_ITEMS`] on an ephemeral loopback port.
     pub async fn start(pages: u64) -> PagesApi {
+        PagesApi::start_with(pages, PAGE_ITEMS).await
+    }
+
+    /// Starts the API with `pages` pages of `per_page` items.
+    pub async fn start_with(pages: u64, per_page: u64) -> PagesApi {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
             pages: AtomicU64::new(pages),
+            per_page,
             hang_at: AtomicU64::new(u64::MAX),
             hung: Notify::new(),
             release: Notify::new(),
@@ -142,8 +149,8 @@ async fn handle(
         released.await;
     }
     let pages = state.pages.load(Ordering::SeqCst);
-    let items: Vec<serde_json::Value> = (0..PAGE_ITEMS)
-        .map(|i| serde_json::json!({ "id": page * PAGE_ITEMS + i, "name": format!("item {i} of page {page}") }))
+    let items: Vec<serde_json::Value> = (0..state.per_page)
+        .map(|i| serde_json::json!({ "id": page * state.per_page + i, "name": format!("item {i} of page {page}") }))
         .collect();
     let next = (page + 1 < pages).then_some(page + 1);
     answer(

@@ -467,29 +467,34 @@ impl Store {
             })
     }
 
-    /// Which of `keys` are already stored for (`connection`, `entity`).
+    /// Which of `keys` are already stored for (`connection`, `entity`): one statement for
+    /// the whole list (handed over as a JSON array).
     pub(crate) fn stored_record_keys(
         &self,
         connection: &str,
         entity: &str,
         keys: &[&str],
     ) -> Result<HashSet<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let list = serde_json::to_string(keys).map_err(|_| StoreError::Invalid {
+            what: "record keys",
+            value: String::new(),
+            reason: "they cannot be written as JSON",
+        })?;
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT 1 FROM records WHERE connection = ?1 AND entity = ?2
-                 AND idempotency_key = ?3",
+                "SELECT idempotency_key FROM records WHERE connection = ?1 AND entity = ?2
+                 AND idempotency_key IN (SELECT value FROM json_each(?3))",
             )
             .map_err(StoreError::sql("looking up record keys"))?;
-        let mut found = HashSet::new();
-        for key in keys {
-            if stmt
-                .exists(params![connection, entity, key])
-                .map_err(StoreError::sql("looking up record keys"))?
-            {
-                found.insert((*key).to_string());
-            }
-        }
+        let found = stmt
+            .query_map(params![connection, entity, list], |r| r.get::<_, String>(0))
+            .map_err(StoreError::sql("looking up record keys"))?
+            .collect::<Result<HashSet<_>, _>>()
+            .map_err(StoreError::sql("looking up record keys"))?;
         Ok(found)
     }
 }
@@ -595,6 +600,30 @@ mod tests {
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].id, "run-2");
         assert_eq!(runs[0].status, RunStatus::Succeeded);
+    }
+
+    #[test]
+    fn stored_keys_are_found_in_one_statement() {
+        let (_dir, s) = store();
+        s.begin_stream_run("shop", "orders", "r", "manual").unwrap();
+        let w = |key| RecordWrite { key, payload: "{}" };
+        s.commit_stream_page(&page("r", vec![w("a"), w("b\"c")], CursorWrite::Keep))
+            .unwrap();
+        let found = s
+            .stored_record_keys("shop", "Order", &["a", "b\"c", "z"])
+            .unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found.contains("b\"c") && !found.contains("z"));
+        assert!(
+            s.stored_record_keys("shop", "Other", &["a"])
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.stored_record_keys("shop", "Order", &[])
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod report;
 mod stampede;
 mod start;
 mod stats;
+mod streams;
 mod tokens;
 mod wrk;
 
@@ -83,6 +84,7 @@ enum SectionName {
     Start,
     Outbound,
     Front,
+    Streams,
 }
 
 /// How long and how often to measure.
@@ -159,7 +161,7 @@ fn main() -> anyhow::Result<()> {
     let wanted = |s: SectionName| cli.only.is_empty() || cli.only.contains(&s);
     let mut report = report::Report::new();
     type Run = fn(&Plan, &Path) -> anyhow::Result<(report::Section, Vec<report::Target>)>;
-    let sections: [(SectionName, &str, Run); 8] = [
+    let sections: [(SectionName, &str, Run); 9] = [
         (SectionName::Invoke, "1, invocation", |p, _| invoke::run(p)),
         (SectionName::Http, "2, HTTP", |p, w| {
             http::run(p, &wasmtime_cli(w)?)
@@ -179,6 +181,9 @@ fn main() -> anyhow::Result<()> {
         ),
         (SectionName::Front, "8, front under busy guests", |p, _| {
             front::run(p)
+        }),
+        (SectionName::Streams, "9, stream run", |p, _| {
+            streams::run(p)
         }),
     ];
     let mut failed = Vec::new();
