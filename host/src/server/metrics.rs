@@ -218,17 +218,17 @@ impl Metrics {
         );
         registry.register(
             "stream_runs",
-            "Scheduled stream runs by connector, stream and outcome (succeeded, failed)",
+            "Stream runs (scheduled or asked for) by connector, stream and outcome (succeeded, failed)",
             stream_runs.clone(),
         );
         registry.register(
             "stream_run_duration_seconds",
-            "Scheduled stream run wall-clock time",
+            "Stream run wall-clock time",
             stream_run_durations.clone(),
         );
         registry.register(
             "stream_records",
-            "Records scheduled stream runs committed as new, by connector and stream",
+            "Records stream runs committed as new, by connector and stream",
             stream_records.clone(),
         );
         registry.register(

@@ -256,6 +256,7 @@ async fn prepare(
     let services = Arc::new(Services::open(services_config)?);
     let metrics = Metrics::new();
     services.observe_refreshes(metrics.clone());
+    services.observe_runs(metrics.clone());
     let admin = AdminKey::load_or_create(&config.data_dir)?;
     let connectors = services.load_connectors().await;
     let listener = TcpListener::bind(config.listen)
@@ -369,12 +370,7 @@ async fn serve(
     // The stream scheduler, on the guests' runtime too; stopped after the drain.
     let scheduler = state.config.streams.map(|options| {
         let _runtime = state.guests.enter();
-        crate::services::Scheduler::new(
-            state.services.clone(),
-            options,
-            Some(state.metrics.clone()),
-        )
-        .spawn()
+        crate::services::Scheduler::new(state.services.clone(), options).spawn()
     });
     // The webhook delivery worker, on the guests' runtime; stopped after the drain.
     let deliveries = {

@@ -28,8 +28,8 @@ pub use error::Kind;
 pub use error::ServiceError;
 pub(crate) use error::ServiceResult;
 pub(crate) use live::LiveConnection;
-pub use schedule::{RunObserver, Scheduler, SchedulerOptions};
-pub use streams::{StartedRun, Trigger};
+pub use schedule::{Scheduler, SchedulerOptions};
+pub use streams::{RunObserver, StartedRun, Trigger};
 pub use webhooks::{
     DeliveryObserver, DeliveryOptions, DeliveryWorker, MAX_DELIVERY_BYTES, Receipt,
 };
@@ -90,6 +90,8 @@ pub struct Services {
     ingest: Arc<dyn IngestSink>,
     /// Where stream runs commit their pages (records with their cursor).
     pages: Arc<dyn PageStore>,
+    /// Sees every stream run this process finishes (the server's metrics).
+    run_observer: std::sync::OnceLock<Arc<dyn streams::RunObserver>>,
     /// Woken when a webhook delivery is queued, so the worker does not wait its interval.
     deliveries_waiting: Arc<tokio::sync::Notify>,
     /// API keys and connections as route calls use them, kept current by the store's
@@ -137,6 +139,7 @@ impl Services {
             egress_limits: config.egress_limits,
             live: live::Live::new(),
             deliveries_waiting: Arc::new(tokio::sync::Notify::new()),
+            run_observer: std::sync::OnceLock::new(),
         })
     }
 

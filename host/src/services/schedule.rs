@@ -48,11 +48,6 @@ impl Default for SchedulerOptions {
     }
 }
 
-/// Sees each run the scheduler finishes (the server's metrics).
-pub trait RunObserver: Send + Sync {
-    fn run_finished(&self, connector: &str, stream: &str, run: &RunView, seconds: f64);
-}
-
 /// Starts due stream runs.
 pub struct Scheduler {
     services: Arc<Services>,
@@ -60,7 +55,6 @@ pub struct Scheduler {
     /// (connection, stream) runs this process started and that have not ended.
     running: Mutex<HashSet<(String, String)>>,
     per_connector: Mutex<HashMap<String, Arc<Semaphore>>>,
-    observer: Option<Arc<dyn RunObserver>>,
 }
 
 /// Why a stream is due.
@@ -77,17 +71,12 @@ fn due_trigger(schedule_due: bool, retry_due: bool, interrupted: bool) -> Option
 }
 
 impl Scheduler {
-    pub fn new(
-        services: Arc<Services>,
-        options: SchedulerOptions,
-        observer: Option<Arc<dyn RunObserver>>,
-    ) -> Arc<Scheduler> {
+    pub fn new(services: Arc<Services>, options: SchedulerOptions) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             services,
             options,
             running: Mutex::new(HashSet::new()),
             per_connector: Mutex::new(HashMap::new()),
-            observer,
         })
     }
 
@@ -218,25 +207,13 @@ impl Scheduler {
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(id.clone());
                 let me = self.clone();
-                let connector_key = record.connector.clone();
                 let attempts = state.attempts;
                 started.push(tokio::spawn(async move {
-                    let clock = std::time::Instant::now();
-                    let outcome = started_run.done.await;
-                    let seconds = clock.elapsed().as_secs_f64();
-                    let outcome = match outcome {
+                    let outcome = match started_run.done.await {
                         Ok(outcome) => outcome,
                         Err(e) => Err(ServiceError::Task(format!("the run's task stopped: {e}"))),
                     };
-                    me.after_run(
-                        &id.0,
-                        &id.1,
-                        &connector_key,
-                        outcome,
-                        attempts,
-                        now,
-                        seconds,
-                    );
+                    me.after_run(&id.0, &id.1, outcome, attempts, now);
                     me.running
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -251,25 +228,17 @@ impl Scheduler {
     /// Books what follows a run: nothing after a success, a retry (or, past the last
     /// attempt, the next scheduled run) after a failure, a pause when the connection must
     /// be authorized again.
-    #[allow(clippy::too_many_arguments)]
     fn after_run(
         &self,
         connection: &str,
         stream: &str,
-        connector: &str,
         outcome: ServiceResult<RunView>,
         attempts: u32,
         now: i64,
-        seconds: f64,
     ) {
         let store = &self.services.store;
         let succeeded = match &outcome {
-            Ok(run) => {
-                if let Some(observer) = &self.observer {
-                    observer.run_finished(connector, stream, run, seconds);
-                }
-                run.status == RunStatus::Succeeded.as_str()
-            }
+            Ok(run) => run.status == RunStatus::Succeeded.as_str(),
             Err(e) => {
                 tracing::warn!(target: "keyway::streams", connection, stream, error = %e, "a stream run failed to end");
                 false

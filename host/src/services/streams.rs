@@ -46,6 +46,12 @@ impl Trigger {
     }
 }
 
+/// Sees every stream run this process finishes, whoever started it (the server's
+/// metrics).
+pub trait RunObserver: Send + Sync {
+    fn run_finished(&self, connector: &str, stream: &str, run: &RunView, seconds: f64);
+}
+
 /// A run under way: its id, its counters as it goes, and its end.
 pub struct StartedRun {
     pub run_id: String,
@@ -116,6 +122,7 @@ impl Services {
         let id = run_id.clone();
         let done = tokio::spawn(async move {
             let req = stream_request(&stream, trigger.as_str(), &id, backfill);
+            let clock = std::time::Instant::now();
             let ctx = live.context.for_stream_run(run.clone());
             let outcome = services.invoke_in(&live, &ctx, req).await;
             let failure = match &outcome {
@@ -128,7 +135,16 @@ impl Services {
                 )),
                 Err(e) => Some(e.to_string()),
             };
-            services.end_run(&run, &stream, failure, lock).await
+            let view = services.end_run(&run, &stream, failure, lock).await;
+            if let (Ok(view), Some(observer)) = (&view, services.run_observer.get()) {
+                observer.run_finished(
+                    &live.connector_key,
+                    &stream.key,
+                    view,
+                    clock.elapsed().as_secs_f64(),
+                );
+            }
+            view
         });
         Ok(StartedRun {
             run_id,
@@ -164,6 +180,13 @@ impl Services {
             .finish_stream_run(run.run_id(), status, failure.as_deref())?;
         drop(lock);
         Ok(RunView::from(&self.store.stream_run(run.run_id())?))
+    }
+
+    /// Lets `observer` see every stream run this process finishes (set once).
+    pub(crate) fn observe_runs(&self, observer: Arc<dyn RunObserver>) {
+        if self.run_observer.set(observer).is_err() {
+            tracing::warn!("a stream run observer was already set; the new one is ignored");
+        }
     }
 
     /// Runs `connection`'s stream `key` to its end.
