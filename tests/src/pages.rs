@@ -191,3 +191,45 @@ pub fn pager_manifest_with(base: &str, streams: &str, webhooks: &str) -> String 
     }}"#
     )
 }
+
+/// In-process services over `data_dir` with the connectors of `connectors_dir`, allowed
+/// to reach this machine's APIs, with the test suite's component cache.
+pub fn pager_services(
+    data_dir: &std::path::Path,
+    connectors_dir: &std::path::Path,
+) -> Arc<keyway_host::services::Services> {
+    let mut config = keyway_host::services::ServicesConfig::new(
+        data_dir.to_path_buf(),
+        vec![connectors_dir.to_path_buf()],
+    );
+    config.runtime = crate::test_runtime_config();
+    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("a CIDR")];
+    Arc::new(keyway_host::services::Services::open(config).expect("services"))
+}
+
+/// Creates the pager connection `name` for `api`, with the secret settings given.
+pub fn create_pager_connection(
+    services: &keyway_host::services::Services,
+    name: &str,
+    api: &PagesApi,
+    secrets: &[(&str, &str)],
+) -> Result<(), keyway_host::services::ServiceError> {
+    use keyway_host::services::{NewConnectionInput, PlainValue, SettingsInput};
+    services
+        .create_connection(NewConnectionInput {
+            name: name.into(),
+            connector: "pager".into(),
+            lookup: keyway_host::catalog::Lookup::KeyOnly,
+            settings: SettingsInput {
+                plain: vec![(
+                    "baseUrl".into(),
+                    PlainValue::Json(serde_json::Value::String(api.base())),
+                )],
+                secret: secrets
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), secrecy::SecretString::from(v.to_string())))
+                    .collect(),
+            },
+        })
+        .map(|_| ())
+}

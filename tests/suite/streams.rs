@@ -10,13 +10,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_host::catalog::Lookup;
-use keyway_host::services::{
-    NewConnectionInput, PlainValue, Scheduler, SchedulerOptions, Services, ServicesConfig,
-    SettingsInput, Trigger,
-};
+use keyway_host::services::{Scheduler, SchedulerOptions, Trigger};
 use keyway_host::store::MasterKey;
-use keyway_tests::pages::{PagesApi, pager_manifest};
+use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest, pager_services};
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
 use keyway_tests::{components, keyway_bin};
 use serde_json::Value;
@@ -245,17 +241,6 @@ async fn a_checkpoint_carrying_a_secret_is_refused_and_never_stored() {
     assert_eq!(invocations, "1");
 }
 
-/// Services and a scheduler over `setup`, in this process.
-fn services(setup: &Setup) -> Arc<Services> {
-    let mut config = ServicesConfig::new(
-        setup.data.path().to_path_buf(),
-        vec![setup.connectors.path().to_path_buf()],
-    );
-    config.runtime = keyway_tests::test_runtime_config();
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
-    Arc::new(Services::open(config).expect("services"))
-}
-
 async fn tick(scheduler: &Arc<Scheduler>, now: i64) -> usize {
     let started = scheduler.tick(now).await.expect("a scheduler pass");
     let n = started.len();
@@ -277,21 +262,8 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
         &api,
         r#"[{ "key": "items", "route": "/sync/items", "entity": "Item", "schedule": "*/15 * * * *", "mode": "full" }]"#,
     );
-    let services = services(&setup);
-    services
-        .create_connection(NewConnectionInput {
-            name: "shop".into(),
-            connector: "pager".into(),
-            lookup: Lookup::KeyOnly,
-            settings: SettingsInput {
-                plain: vec![(
-                    "baseUrl".into(),
-                    PlainValue::Json(Value::String(api.base())),
-                )],
-                secret: Default::default(),
-            },
-        })
-        .expect("create connection");
+    let services = pager_services(setup.data.path(), setup.connectors.path());
+    create_pager_connection(&services, "shop", &api, &[]).expect("create connection");
     let scheduler = Scheduler::new(services.clone(), SchedulerOptions::default());
     let state =
         |db: &rusqlite::Connection| -> (Option<i64>, Option<i64>, i64, i64, Option<String>) {
@@ -509,30 +481,38 @@ async fn keyway_serve_runs_a_schedule_by_itself_and_answers_the_streams_api() {
     .await;
     assert_eq!(status, 404);
 
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
     // Every run is counted, the scheduled ones and the one asked for (the stream is paused,
-    // so the count stands still).
+    // so the count stands still; a run is counted just after its row is written).
     let (_, all) = call(
         reqwest::Method::GET,
         "/v1/runs?connection=shop&limit=1000",
         None,
     )
     .await;
-    let counted = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(
-                r#"keyway_stream_runs_total{connector="pager",stream="items",status="succeeded"} "#,
-            )
-        })
-        .and_then(|n| n.trim().parse::<usize>().ok());
+    let mut metrics = String::new();
+    let mut counted = None;
+    for _ in 0..100 {
+        metrics = http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        counted = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    r#"keyway_stream_runs_total{connector="pager",stream="items",status="succeeded"} "#,
+                )
+            })
+            .and_then(|n| n.trim().parse::<usize>().ok());
+        if counted == Some(count(&all)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(counted, Some(count(&all)), "{metrics}");
     assert!(metrics.contains("keyway_stream_records_total"), "{metrics}");
     drop(server);

@@ -5,21 +5,15 @@
 //! secret), retries a failing one with backoff (driven in virtual time) and dead-letters
 //! it; `keyway serve` answers 202 while a slow route is still running.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_host::catalog::Lookup;
-use keyway_host::services::{
-    DeliveryOptions, DeliveryWorker, NewConnectionInput, PlainValue, Receipt, ServiceError,
-    Services, ServicesConfig, SettingsInput,
-};
+use keyway_host::services::{DeliveryOptions, DeliveryWorker, Receipt, ServiceError, Services};
 use keyway_host::store::{DeliveryQuery, DeliveryStatus, now_unix};
 use keyway_host::webhooks::{self, Encoding, Rule, Scheme};
 use keyway_tests::components;
-use keyway_tests::pages::{PagesApi, pager_manifest_with};
+use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest_with, pager_services};
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec-canary-7d1f3a9c0b2e";
@@ -62,31 +56,8 @@ async fn fixture(api: &PagesApi) -> Fixture {
         components::PAGER,
     );
     let data = tempfile::tempdir().expect("tempdir");
-    let mut config = ServicesConfig::new(
-        data.path().to_path_buf(),
-        vec![connectors.path().to_path_buf()],
-    );
-    config.runtime = keyway_tests::test_runtime_config();
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
-    let services = Arc::new(Services::open(config).expect("services"));
-    let mut secret = BTreeMap::new();
-    secret.insert(
-        "webhook_secret".to_string(),
-        SecretString::from(SECRET.to_string()),
-    );
-    services
-        .create_connection(NewConnectionInput {
-            name: "shop".into(),
-            connector: "pager".into(),
-            lookup: Lookup::KeyOnly,
-            settings: SettingsInput {
-                plain: vec![(
-                    "baseUrl".into(),
-                    PlainValue::Json(Value::String(api.base())),
-                )],
-                secret,
-            },
-        })
+    let services = pager_services(data.path(), connectors.path());
+    create_pager_connection(&services, "shop", api, &[("webhook_secret", SECRET)])
         .expect("create connection");
     Fixture {
         db_path: data.path().join("keyway.db"),
@@ -482,14 +453,22 @@ async fn keyway_serve_acknowledges_at_once_while_a_slow_route_runs() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(delivered, 2, "{}", server.logs());
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    // The attempt is counted just after its row is written: wait for the count too.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if metrics.contains(r#"keyway_webhook_attempts_total{outcome="delivered"} 2"#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for line in [
         r#"keyway_webhook_deliveries_total{outcome="accepted"} 2"#,
         r#"keyway_webhook_deliveries_total{outcome="duplicate"} 1"#,

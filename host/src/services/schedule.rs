@@ -24,7 +24,6 @@ use tokio::task::JoinHandle;
 
 use super::views::RunView;
 use super::{ServiceError, ServiceResult, Services, Trigger};
-use crate::catalog::Lookup;
 use crate::store::{ConnectionRecord, ConnectionStatus, RunQuery, RunStatus, now_unix};
 use crate::streams::{Backoff, catch_up};
 
@@ -127,14 +126,7 @@ impl Scheduler {
     pub async fn tick(self: &Arc<Self>, now: i64) -> ServiceResult<Vec<JoinHandle<()>>> {
         let store = &self.services.store;
         let mut started = Vec::new();
-        for record in store.list_connections()? {
-            let Ok(connector) = self
-                .services
-                .connector(&record.connector, Lookup::KeyOrPath)
-                .await
-            else {
-                continue;
-            };
+        for (record, connector) in self.services.connections_with_connectors(None).await? {
             let manifest = connector.connector();
             if manifest.streams().is_empty() || !Self::can_run(&record, manifest.oauth().is_some())
             {

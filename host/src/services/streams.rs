@@ -18,11 +18,12 @@ use tokio::task::JoinHandle;
 
 use super::views::{RunView, StreamView};
 use super::{ServiceError, ServiceResult, Services};
+use crate::catalog::Lookup;
 use crate::ingest::{Progress, StreamRun};
 use crate::manifest::Stream;
-use crate::registry::stream_request;
+use crate::registry::{LoadedConnector, stream_request};
 use crate::runtime::MAX_ERROR_TEXT;
-use crate::store::{RunQuery, RunStatus, StreamLock, new_id};
+use crate::store::{ConnectionRecord, RunQuery, RunStatus, StreamLock, new_id};
 use crate::streams::Mode;
 
 /// What started a run.
@@ -182,6 +183,25 @@ impl Services {
         Ok(RunView::from(&self.store.stream_run(run.run_id())?))
     }
 
+    /// `connection` (or every connection) with its loaded connector; a connection whose
+    /// connector cannot be loaded now is left out.
+    pub(crate) async fn connections_with_connectors(
+        &self,
+        connection: Option<&str>,
+    ) -> ServiceResult<Vec<(ConnectionRecord, Arc<LoadedConnector>)>> {
+        let records = match connection {
+            Some(name) => vec![self.store.connection_by_name(name)?],
+            None => self.store.list_connections()?,
+        };
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            if let Ok(connector) = self.connector(&record.connector, Lookup::KeyOrPath).await {
+                out.push((record, connector));
+            }
+        }
+        Ok(out)
+    }
+
     /// Lets `observer` see every stream run this process finishes (set once).
     pub(crate) fn observe_runs(&self, observer: Arc<dyn RunObserver>) {
         if self.run_observer.set(observer).is_err() {
@@ -205,18 +225,8 @@ impl Services {
 
     /// Every stream of every connection (or of `connection`), with its state and last run.
     pub async fn list_streams(&self, connection: Option<&str>) -> ServiceResult<Vec<StreamView>> {
-        let records = match connection {
-            Some(name) => vec![self.store.connection_by_name(name)?],
-            None => self.store.list_connections()?,
-        };
         let mut out = Vec::new();
-        for record in records {
-            let Ok(connector) = self
-                .connector(&record.connector, crate::catalog::Lookup::KeyOrPath)
-                .await
-            else {
-                continue;
-            };
+        for (record, connector) in self.connections_with_connectors(connection).await? {
             for stream in connector.connector().streams() {
                 let state = self.store.stream_state(&record.name, &stream.key)?;
                 let last = self.store.stream_runs(&RunQuery {

@@ -14,12 +14,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::views::{DeliveryView, WebhookView};
 use super::{ServiceError, ServiceResult, Services};
+use crate::manifest::Webhook;
 use crate::registry::webhook_request;
 use crate::runtime::MAX_ERROR_TEXT;
 use crate::store::{
@@ -45,6 +46,34 @@ pub enum Receipt {
 }
 
 impl Services {
+    /// `connection`'s webhook `key` and the secret that signs it.
+    async fn webhook_of(
+        &self,
+        connection: &str,
+        key: &str,
+    ) -> ServiceResult<(Webhook, SecretString)> {
+        let live = self.live_connection(connection).await?;
+        let manifest = live.connector.connector();
+        let hook = manifest
+            .webhook(key)
+            .ok_or_else(|| ServiceError::UnknownWebhook {
+                connector: live.connector_key.clone(),
+                webhook: key.to_string(),
+                known: manifest.webhooks().iter().map(|w| w.key.clone()).collect(),
+            })?;
+        let secret = live
+            .context
+            .secrets
+            .get(&hook.secret)
+            .cloned()
+            .ok_or_else(|| ServiceError::MissingWebhookSecret {
+                connection: connection.to_string(),
+                webhook: key.to_string(),
+                setting: hook.secret.clone(),
+            })?;
+        Ok((hook.clone(), secret))
+    }
+
     /// Verifies and queues a delivery for `connection`'s webhook `key`, as received at
     /// `now` (unix seconds).
     pub async fn receive_webhook(
@@ -55,28 +84,13 @@ impl Services {
         body: &[u8],
         now: i64,
     ) -> ServiceResult<Receipt> {
-        let live = self.live_connection(connection).await?;
-        let manifest = live.connector.connector();
-        let hook = manifest
-            .webhook(key)
-            .ok_or_else(|| ServiceError::UnknownWebhook {
-                connector: live.connector_key.clone(),
-                webhook: key.to_string(),
-                known: manifest.webhooks().iter().map(|w| w.key.clone()).collect(),
-            })?;
         if body.len() > MAX_DELIVERY_BYTES {
             return Err(ServiceError::Input {
                 field: "body".into(),
                 message: format!("a delivery is at most {MAX_DELIVERY_BYTES} bytes"),
             });
         }
-        let secret = live.context.secrets.get(&hook.secret).ok_or_else(|| {
-            ServiceError::MissingWebhookSecret {
-                connection: connection.to_string(),
-                webhook: key.to_string(),
-                setting: hook.secret.clone(),
-            }
-        })?;
+        let (hook, secret) = self.webhook_of(connection, key).await?;
         let Verified { delivery_id, .. } = webhooks::verify(
             &hook.rule,
             secret.expose_secret().as_bytes(),
@@ -115,22 +129,7 @@ impl Services {
     /// Signs a sample delivery with the connection's secret and receives it, as the
     /// provider would send it: the "send a test webhook" of the operator.
     pub async fn test_webhook(&self, connection: &str, key: &str) -> ServiceResult<Receipt> {
-        let live = self.live_connection(connection).await?;
-        let manifest = live.connector.connector();
-        let hook = manifest
-            .webhook(key)
-            .ok_or_else(|| ServiceError::UnknownWebhook {
-                connector: live.connector_key.clone(),
-                webhook: key.to_string(),
-                known: manifest.webhooks().iter().map(|w| w.key.clone()).collect(),
-            })?;
-        let secret = live.context.secrets.get(&hook.secret).ok_or_else(|| {
-            ServiceError::MissingWebhookSecret {
-                connection: connection.to_string(),
-                webhook: key.to_string(),
-                setting: hook.secret.clone(),
-            }
-        })?;
+        let (hook, secret) = self.webhook_of(connection, key).await?;
         let delivery = new_id("test");
         let body = serde_json::json!({
             "id": delivery,
@@ -245,18 +244,8 @@ impl Services {
     /// The webhooks of every connection (or of `connection`), with their URL paths and
     /// what their deliveries came to.
     pub async fn list_webhooks(&self, connection: Option<&str>) -> ServiceResult<Vec<WebhookView>> {
-        let records = match connection {
-            Some(name) => vec![self.store.connection_by_name(name)?],
-            None => self.store.list_connections()?,
-        };
         let mut out = Vec::new();
-        for record in records {
-            let Ok(connector) = self
-                .connector(&record.connector, crate::catalog::Lookup::KeyOrPath)
-                .await
-            else {
-                continue;
-            };
+        for (record, connector) in self.connections_with_connectors(connection).await? {
             for hook in connector.connector().webhooks() {
                 let counts = self.store.delivery_counts(&record.name, &hook.key)?;
                 out.push(WebhookView::new(

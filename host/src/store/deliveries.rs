@@ -169,8 +169,10 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
         let mut conn = self.conn();
+        // Read, then write: taken for writing from the start, or another connection's
+        // commit in between (the history writer's) would fail it with BUSY_SNAPSHOT.
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("claiming webhook deliveries"))?;
         let rows: Vec<DeliveryRow> = {
             let mut stmt = tx

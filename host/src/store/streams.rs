@@ -221,7 +221,7 @@ impl Store {
         let now_ms = now_unix_ms();
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("starting a stream run"))?;
         tx.execute(ENSURE_STATE, params![connection, stream, now_unix()])
             .map_err(StoreError::sql("starting a stream run"))?;
@@ -261,7 +261,7 @@ impl Store {
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("starting a checkpoint"))?;
         let mut outcomes = Vec::with_capacity(page.batches.len());
         let (mut imported, mut duplicates) = (0u64, u64::from(page.duplicates_seen));

@@ -8,16 +8,12 @@ use crate::Plan;
 use crate::report::{Section, Target};
 use crate::stats::{ratio, thousands};
 use anyhow::{Context, ensure};
-use keyway_host::catalog::Lookup;
 use keyway_host::runtime::RouteRequest;
-use keyway_host::services::{
-    NewConnectionInput, PlainValue, Services, ServicesConfig, SettingsInput, Trigger,
-};
+use keyway_host::services::Trigger;
 use keyway_host::types::Method;
-use keyway_tests::pages::{PagesApi, pager_manifest};
-use keyway_tests::{components, test_runtime_config};
+use keyway_tests::components;
+use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest, pager_services};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PAGES: u64 = 100;
@@ -49,27 +45,8 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     )?;
     std::fs::copy(components::PAGER, dir.join("connector.wasm"))?;
     let data = tempfile::tempdir()?;
-    let mut config = ServicesConfig::new(
-        data.path().to_path_buf(),
-        vec![connectors.path().to_path_buf()],
-    );
-    config.runtime = test_runtime_config();
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse()?];
-    let services = Arc::new(Services::open(config)?);
-    let create = |name: &str| {
-        services.create_connection(NewConnectionInput {
-            name: name.into(),
-            connector: "pager".into(),
-            lookup: Lookup::KeyOnly,
-            settings: SettingsInput {
-                plain: vec![(
-                    "baseUrl".into(),
-                    PlainValue::Json(Value::String(api.base())),
-                )],
-                secret: Default::default(),
-            },
-        })
-    };
+    let services = pager_services(data.path(), connectors.path());
+    let create = |name: &str| create_pager_connection(&services, name, &api, &[]);
     // Warm-up: compile and load the component, open the pool.
     create("warm")?;
     rt.block_on(services.run_stream("warm", "items", Trigger::Manual))?;
