@@ -17,6 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+/// How long one stream run may take: 15 minutes. A sync that needs longer stops at the
+/// deadline and its next run resumes from its last checkpoint.
+pub const STREAM_RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// What the connector's manifest grants it.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
@@ -64,6 +68,8 @@ pub struct ConnectionContext {
     /// The stream run this invocation is, behind the `state` door; `None` (any other
     /// invocation) refuses it.
     pub stream: Option<Arc<dyn StreamState>>,
+    /// This invocation's wall-clock limit when it is not the runtime's (a stream run's).
+    pub deadline: Option<std::time::Duration>,
     /// The connection's redactor extended with the values the last invocation learned
     /// first (a token handed out or injected, in all its spellings), so the next one
     /// handed the same values does not build it again.
@@ -113,11 +119,13 @@ impl ConnectionContext {
     }
 
     /// This context for one run of a stream: records go to the run (held until the guest
-    /// checkpoints) and the `state` door answers from it.
+    /// checkpoints), the `state` door answers from it, and the run may take up to
+    /// [`STREAM_RUN_DEADLINE`] (a sync of many pages is no route call).
     pub fn for_stream_run(&self, run: Arc<StreamRun>) -> ConnectionContext {
         let mut ctx = self.clone();
         ctx.ingest = Some(run.clone());
         ctx.stream = Some(run);
+        ctx.deadline = Some(STREAM_RUN_DEADLINE);
         ctx
     }
 
@@ -213,6 +221,7 @@ impl ContextBuilder {
             tokens: self.tokens,
             ingest: self.ingest,
             stream: None,
+            deadline: None,
             learned: Arc::default(),
             injected_scrubber: Arc::default(),
         }

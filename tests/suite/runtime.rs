@@ -307,6 +307,29 @@ async fn an_endless_loop_ends_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_context_of_its_own_deadline_is_held_to_it() {
+    // The runtime allows 200 ms; the context (as a stream run's does) asks for more, and
+    // the loop runs past the runtime's deadline until its own.
+    let rt = Runtime::new(RuntimeConfig {
+        deadline: Duration::from_millis(200),
+        ..test_runtime_config()
+    })
+    .expect("runtime");
+    let bad = rt
+        .load_component("misbehave", Path::new(components::MISBEHAVE))
+        .await
+        .expect("loads");
+    let mut ctx = ConnectionContext::empty("misbehave");
+    ctx.deadline = Some(Duration::from_millis(900));
+    let err = bad
+        .invoke(&ctx, RouteRequest::new(Method::Post, "/loop"))
+        .await
+        .expect_err("loop is stopped");
+    assert_eq!(err.code(), "deadline_exceeded", "{err}");
+    assert!(err.to_string().contains("900ms"), "{err}");
+}
+
+#[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_limit() {
     let rt = Runtime::new(RuntimeConfig {
         memory_limit: 16 << 20,

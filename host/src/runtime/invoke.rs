@@ -314,6 +314,8 @@ impl LoadedComponent {
     {
         let inner = &self.runtime.inner;
         let config = &inner.config;
+        // A context may ask for its own deadline (a stream run's is longer than a call's).
+        let deadline = conn.deadline.unwrap_or(config.deadline);
         let route = meta.route.clone();
         let instantiate_err = |reason: String| InvokeError::Instantiate {
             connector: self.key.clone(),
@@ -334,7 +336,7 @@ impl LoadedComponent {
         store.limiter(|state| &mut state.limits);
         // Every epoch tick the guest yields to the executor, so a busy guest never holds a
         // worker thread for longer than a tick; past the deadline it traps instead.
-        let cutoff = started + config.deadline;
+        let cutoff = started + deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= cutoff {
@@ -346,7 +348,7 @@ impl LoadedComponent {
 
         clock.lap(|p| &mut p.store);
 
-        let outcome = tokio::time::timeout(config.deadline + EPOCH_TICK * 10, async {
+        let outcome = tokio::time::timeout(deadline + EPOCH_TICK * 10, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;
             clock.lap(|p| &mut p.instantiate);
             call(&mut store, &bindings).await
@@ -363,10 +365,10 @@ impl LoadedComponent {
             Err(_elapsed) => Err(InvokeError::DeadlineExceeded {
                 connector: self.key.clone(),
                 route,
-                deadline: config.deadline,
+                deadline,
             }),
             Ok(Ok(value)) => Ok((value, state.calls.take(), state.redactor.clone())),
-            Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr)),
+            Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr, deadline)),
         };
         drop(store);
         clock.lap(|p| &mut p.finish);
@@ -379,6 +381,7 @@ impl LoadedComponent {
         e: wasmtime::Error,
         route: String,
         last_stderr: Option<String>,
+        deadline: std::time::Duration,
     ) -> InvokeError {
         let state = store.data();
         let config = &self.runtime.inner.config;
@@ -386,7 +389,7 @@ impl LoadedComponent {
             return InvokeError::DeadlineExceeded {
                 connector: self.key.clone(),
                 route,
-                deadline: config.deadline,
+                deadline,
             };
         }
         if state.limits.memory_denied {
