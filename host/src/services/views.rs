@@ -180,6 +180,10 @@ pub(crate) struct ConnectorView {
     pub version: String,
     pub oauth: bool,
     pub routes: Vec<RouteView>,
+    /// `key: METHOD /path (schedule, mode)` per declared stream.
+    pub streams: Vec<String>,
+    /// `key: METHOD /path (scheme)` per declared webhook.
+    pub webhooks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -205,6 +209,33 @@ impl From<&LoadedConnector> for ConnectorView {
                     method: r.method.as_str(),
                     path: r.path.clone(),
                     auth: r.auth.as_str(),
+                })
+                .collect(),
+            streams: c
+                .streams()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}: {} {} ({}, {})",
+                        s.key,
+                        s.route.method,
+                        s.route.path,
+                        s.schedule.as_ref().map_or("manual", |x| x.as_str()),
+                        s.mode.as_str()
+                    )
+                })
+                .collect(),
+            webhooks: c
+                .webhooks()
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{}: {} {} ({})",
+                        w.key,
+                        w.route.method,
+                        w.route.path,
+                        w.rule.scheme.as_str()
+                    )
                 })
                 .collect(),
         }

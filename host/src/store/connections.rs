@@ -221,7 +221,7 @@ impl Store {
         {
             let mut conn = self.conn();
             let tx = conn
-                .transaction()
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::sql("creating a connection"))?;
             let exists: bool = tx
                 .query_row(
@@ -303,7 +303,7 @@ impl Store {
         self.flush_history();
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("deleting a connection"))?;
         let n = tx
             .execute("DELETE FROM connections WHERE name = ?1", [name])

@@ -5,6 +5,10 @@
 //! opens existing data, the row types of connections, credentials, tokens, authorization
 //! states, leases and ingested records (one file each), re-sealing under a new key, and the
 //! invocation history, committed by a writer thread behind the caller (`history.rs`).
+//! Every transaction that writes is begun `IMMEDIATE` (the write lock taken first, waiting
+//! out the busy timeout): a deferred one that reads first fails at once with
+//! `SQLITE_BUSY_SNAPSHOT` when another connection (the history writer, another process)
+//! commits between its read and its write.
 //! Must not: hold plaintext secrets anywhere but in `SecretString`s handed to callers, put a
 //! secret in an error or log line, or talk to the network. It is the bottom layer: it
 //! imports no module of the crate but `types` and `redact` (`host/tests/layers.rs` checks),

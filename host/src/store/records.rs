@@ -105,7 +105,7 @@ impl Store {
     ) -> Result<Vec<bool>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("starting a record batch"))?;
         let outcomes = insert_in(&tx, target, records)?;
         tx.commit()

@@ -72,7 +72,7 @@ impl Store {
         let text = serde_json::Value::Object(settings.clone()).to_string();
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("updating settings"))?;
         let n = tx
             .execute(

@@ -225,7 +225,7 @@ impl Store {
         let sealer = self.sealer();
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("storing tokens"))?;
         let generation = write_tokens(&tx, &sealer, connection_id, write, false)?;
         tx.execute(
@@ -255,7 +255,7 @@ impl Store {
         let sealer = self.sealer();
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("storing refreshed tokens"))?;
         let generation = write_tokens(&tx, &sealer, connection_id, write, true)?;
         let now = now_unix();
@@ -288,7 +288,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("deleting tokens"))?;
         tx.execute(
             "DELETE FROM tokens WHERE connection_id = ?1",
