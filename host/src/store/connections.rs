@@ -403,6 +403,28 @@ pub(crate) mod tests {
     use crate::store::MasterKey;
     use secrecy::ExposeSecret;
 
+    #[test]
+    fn a_write_waits_for_another_connections_commit_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            std::sync::Arc::new(Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap());
+        // Another connection (another process, or the history writer) is mid-write.
+        let other = rusqlite::Connection::open(store.db_path()).unwrap();
+        other
+            .execute_batch(
+                "BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('probe', x'00');",
+            )
+            .unwrap();
+        let s = store.clone();
+        let create = std::thread::spawn(move || s.create_connection(&new_conn("late")));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        other.execute_batch("COMMIT").unwrap();
+        // Begun deferred, the creation read first, then found the snapshot stale on its
+        // write (BUSY_SNAPSHOT, at once, whatever the busy timeout).
+        let created = create.join().unwrap();
+        assert!(created.is_ok(), "{created:?}");
+    }
+
     pub(crate) fn new_conn(name: &str) -> NewConnection {
         let mut settings = serde_json::Map::new();
         settings.insert("subdomain".into(), "acme".into());
