@@ -277,6 +277,12 @@ impl Services {
     }
 }
 
+/// How long a delivered delivery's body is kept: 7 days. Its row, and so its delivery id,
+/// stays for good: a replay is known however late it comes.
+pub const DELIVERED_BODY_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the worker drops old delivered bodies.
+const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
+
 /// How the delivery worker behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryOptions {
@@ -318,6 +324,8 @@ pub struct DeliveryWorker {
     slots: Arc<Semaphore>,
     /// Deliveries this process is attempting now.
     running: Mutex<HashSet<String>>,
+    /// When old delivered bodies were last dropped (unix ms).
+    pruned_at_ms: std::sync::atomic::AtomicI64,
 }
 
 impl DeliveryWorker {
@@ -337,6 +345,7 @@ impl DeliveryWorker {
             options,
             observer,
             running: Mutex::new(HashSet::new()),
+            pruned_at_ms: std::sync::atomic::AtomicI64::new(0),
         }))
     }
 
@@ -345,6 +354,16 @@ impl DeliveryWorker {
     pub async fn tick(self: &Arc<Self>, now_ms: i64) -> ServiceResult<Vec<JoinHandle<()>>> {
         if let Some(observer) = &self.observer {
             observer.queue_depth(self.services.store.queued_deliveries()?);
+        }
+        let last = self.pruned_at_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if now_ms - last >= PRUNE_EVERY_MS {
+            self.pruned_at_ms
+                .store(now_ms, std::sync::atomic::Ordering::Relaxed);
+            let before = now_ms - DELIVERED_BODY_RETENTION.as_millis() as i64;
+            let cleared = self.services.store.clear_delivered_bodies(before)?;
+            if cleared > 0 {
+                tracing::info!(target: "keyway::webhooks", deliveries = cleared, "bodies of deliveries delivered over 7 days ago dropped");
+            }
         }
         let free = self.slots.available_permits();
         if free == 0 {

@@ -3,7 +3,8 @@
 //!
 //! Owns: the `webhook_deliveries` table: the durable queue (one row per provider delivery,
 //! unique by connection, webhook and the provider's delivery id, so a replay is known),
-//! claiming due rows, and recording each attempt's outcome.
+//! claiming due rows, recording each attempt's outcome, and dropping the bodies of old
+//! delivered rows (their ids stay, so a replay is still known).
 //! Must not: verify signatures or store a signature or a secret (the caller keeps only
 //! the headers a route may see).
 
@@ -341,6 +342,18 @@ impl Store {
             .map_err(StoreError::sql("counting deliveries"))
     }
 
+    /// Drops the body and headers of deliveries delivered before `before_ms`; the row (and
+    /// so the delivery id a replay is recognised by) stays. Returns how many were cleared.
+    pub(crate) fn clear_delivered_bodies(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_deliveries SET body = x'', headers = '[]'
+                 WHERE status = 'delivered' AND finished_at_ms < ?1 AND length(body) > 0",
+                [before_ms],
+            )
+            .map_err(StoreError::sql("clearing delivered bodies"))
+    }
+
     /// Deliveries waiting for an attempt (the queue's depth).
     pub fn queued_deliveries(&self) -> Result<u64, StoreError> {
         self.conn()
@@ -418,5 +431,10 @@ mod tests {
         // A process that stopped mid-attempt leaves rows running; they are queued again.
         assert_eq!(s.claim_deliveries(now_unix_ms() + 1, 10).unwrap().len(), 1);
         assert_eq!(s.requeue_running_deliveries().unwrap(), 1);
+
+        // Old delivered bodies are dropped; the id still tells a replay.
+        assert_eq!(s.clear_delivered_bodies(now_unix_ms() + 1).unwrap(), 1);
+        assert!(s.delivery("d1").unwrap().body.is_empty());
+        assert!(s.queue_delivery(&delivery("d9", "evt_1")).unwrap().is_err());
     }
 }
