@@ -2,7 +2,8 @@
 //! component and a local paged API. A run killed with SIGKILL half-way resumes from its
 //! last checkpoint with nothing lost or stored twice; the scheduler (driven in virtual
 //! time) runs due streams once, never two runs of one stream at once, retries with
-//! backoff, pauses on re-authorization; `keyway serve` runs a schedule by itself and
+//! backoff, pauses on re-authorization, resumes a run its process left, and holds one
+//! connector's runs to its limit; `keyway serve` runs a schedule by itself and
 //! answers the streams API; a checkpoint carrying a secret is refused.
 
 use std::collections::BTreeSet;
@@ -360,6 +361,33 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
         .await
         .expect("resume");
     assert_eq!(tick(&scheduler, later + 1800).await, 1);
+
+    // A run its process left behind (killed while the lock was held): the next pass resumes
+    // it at once, before its schedule, and the leftover is marked interrupted.
+    db.execute(
+        "INSERT INTO stream_runs (id, connection, stream, trigger, status, started_at_ms)
+         VALUES ('run_left', 'shop', 'items', 'schedule', 'running', 99999999999999)",
+        [],
+    )
+    .expect("a leftover run");
+    assert_eq!(tick(&scheduler, later + 1801).await, 1);
+    let runs = services
+        .stream_runs(&keyway_host::store::RunQuery {
+            connection: Some("shop".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .expect("runs");
+    let resumed = runs
+        .iter()
+        .find(|r| r.trigger == "resume")
+        .expect("a resumed run");
+    assert_eq!(resumed.status, "succeeded");
+    let left = runs
+        .iter()
+        .find(|r| r.id == "run_left")
+        .expect("the leftover");
+    assert_eq!(left.status, "interrupted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,4 +544,40 @@ async fn keyway_serve_runs_a_schedule_by_itself_and_answers_the_streams_api() {
     assert_eq!(counted, Some(count(&all)), "{metrics}");
     assert!(metrics.contains("keyway_stream_records_total"), "{metrics}");
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connectors_runs_wait_for_its_limit() {
+    let api = PagesApi::start(2).await;
+    let setup = Setup::new(
+        &api,
+        r#"[{ "key": "items", "route": "/sync/items", "entity": "Item", "schedule": "every 1m" }]"#,
+    );
+    let services = pager_services(setup.data.path(), setup.connectors.path());
+    for name in ["a", "b"] {
+        create_pager_connection(&services, name, &api, &[]).expect("create connection");
+    }
+    let scheduler = Scheduler::new(
+        services.clone(),
+        SchedulerOptions {
+            per_connector: 1,
+            ..SchedulerOptions::default()
+        },
+    );
+    // Both are due; the first holds the connector's only slot while its page hangs.
+    api.hang_at(0);
+    let first = scheduler.tick(T0).await.expect("pass");
+    assert_eq!(first.len(), 1);
+    api.hung().await;
+    assert_eq!(scheduler.tick(T0 + 1).await.expect("pass").len(), 0);
+    assert_eq!(scheduler.running(), 1);
+    api.release();
+    for h in first {
+        h.await.expect("run");
+    }
+    // The slot is free: the other one runs now, still due.
+    assert_eq!(tick(&scheduler, T0 + 2).await, 1);
+    let db = setup.db();
+    assert_eq!(keys(&db, "a").len(), 20);
+    assert_eq!(keys(&db, "b").len(), 20);
 }

@@ -328,11 +328,25 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let error = error.map(clip_error);
-        self.conn()
-            .execute(
-                "UPDATE stream_runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
-                params![run_id, status.as_str(), now_unix_ms(), error],
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::sql("finishing a stream run"))?;
+        tx.execute(
+            "UPDATE stream_runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
+            params![run_id, status.as_str(), now_unix_ms(), error],
+        )
+        .map_err(StoreError::sql("finishing a stream run"))?;
+        // A success, whoever asked for it, ends the failures in a row and their retry.
+        if status == RunStatus::Succeeded {
+            tx.execute(
+                "UPDATE stream_state SET retry_at = NULL, attempts = 0, updated_at = ?2
+                 WHERE (connection, stream) = (SELECT connection, stream FROM stream_runs WHERE id = ?1)",
+                params![run_id, now_unix()],
             )
+            .map_err(StoreError::sql("finishing a stream run"))?;
+        }
+        tx.commit()
             .map_err(StoreError::sql("finishing a stream run"))?;
         Ok(())
     }
