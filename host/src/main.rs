@@ -129,7 +129,7 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
         }
         Command::ApiKeys(cmd) => Ok(api_keys::run(cmd, &data_dir)?),
         Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
-        Command::Validate(args) => Ok(validate::run(&args)?),
+        Command::Validate(args) => Ok(validate::run(&args, &data_dir).await?),
         Command::Connectors(cmd) => Ok(connectors::run(&cmd, &data_dir).await?),
         Command::Records(args) => {
             let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;

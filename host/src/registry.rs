@@ -265,7 +265,7 @@ pub async fn load(
 /// Where the component of the connector in `dir` is: `dir/connector.wasm`, else the
 /// build output `target/wasm32-wasip2/component/<crate>.wasm` of the crate in `dir`,
 /// looked up in `CARGO_TARGET_DIR` and in the `target/` of `dir` and its ancestors.
-pub(crate) fn find_component(dir: &Path) -> Result<PathBuf, RegistryError> {
+pub fn find_component(dir: &Path) -> Result<PathBuf, RegistryError> {
     let mut tried = vec![dir.join(COMPONENT_FILE)];
     if let Some(name) = crate_name(dir) {
         let file = format!("{}.wasm", name.replace('-', "_"));

@@ -53,21 +53,37 @@ fn json_report_shape() {
     assert!(ok.get("problems").is_none());
 }
 
-#[test]
-fn exit_code_is_one_when_any_manifest_fails() {
+#[tokio::test]
+async fn exit_code_is_one_when_any_manifest_fails() {
+    let data = tempfile::tempdir().unwrap();
     let both = ValidateArgs {
         paths: vec![corpus("valid/square.json"), corpus("invalid/bad_kind.json")],
         json: false,
+        no_component: false,
     };
-    assert_eq!(run(&both).unwrap(), ExitCode::from(1));
+    assert_eq!(run(&both, data.path()).await.unwrap(), ExitCode::from(1));
+    // Lone manifest files with no component beside them: the manifests alone are checked.
     let good = ValidateArgs {
         paths: vec![corpus("valid/square.json"), corpus("valid/shopify.json")],
         json: true,
+        no_component: false,
     };
-    assert_eq!(run(&good).unwrap(), ExitCode::SUCCESS);
+    assert_eq!(run(&good, data.path()).await.unwrap(), ExitCode::SUCCESS);
     let missing = ValidateArgs {
         paths: vec![corpus("valid/does-not-exist")],
         json: false,
+        no_component: false,
     };
-    assert_eq!(run(&missing).unwrap(), ExitCode::from(1));
+    assert_eq!(run(&missing, data.path()).await.unwrap(), ExitCode::from(1));
+}
+
+#[test]
+fn a_json_syntax_error_says_line_and_column() {
+    let report = check(&corpus("invalid/not_json.json"));
+    let out = lines(&report);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].ends_with("not_json.json: line 4, column 3: not valid JSON: expected `,` or `}`"),
+        "{out:?}"
+    );
 }

@@ -259,3 +259,99 @@ fn connectors_list_shows_key_version_and_routes() {
         text(&out.stderr)
     );
 }
+
+/// A connector directory in a temporary folder: `manifest`, and `component` copied in as
+/// `connector.wasm` when given.
+fn connector_folder(manifest: &str, component: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("connector.json"), manifest).expect("manifest");
+    if let Some(wasm) = component {
+        std::fs::copy(wasm, dir.path().join("connector.wasm")).expect("component");
+    }
+    dir
+}
+
+#[test]
+fn validate_checks_the_component_against_the_manifest() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hello =
+        std::fs::read_to_string(connector_dir("hello").join("connector.json")).expect("manifest");
+
+    // The component exports every route the manifest names: ok, naming the component.
+    let good = connector_folder(&hello, Some(components::HELLO));
+    let out = keyway(
+        &["validate", good.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ok hello 0.1.0 (component "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A route the manifest names and the component lacks; a stream route too.
+    let lacking = hello.replacen(
+        r#""connection": {"#,
+        r#""streams": [{ "key": "things", "route": "/sync/things", "entity": "Thing" }],
+  "connection": {
+    "testConnection": { "route": "/setup/nope", "method": "POST" },"#,
+        1,
+    );
+    let lacking = lacking.replacen(
+        r#""entities": {}"#,
+        r#""entities": { "Thing": ["write"] }"#,
+        1,
+    );
+    let bad = connector_folder(&lacking, Some(components::HELLO));
+    let out = keyway(
+        &["validate", bad.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("/connection/testConnection/route: route POST /setup/nope is not exported by the component"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("/streams/0/route: route POST /sync/things is not exported by the component"),
+        "{stdout}"
+    );
+
+    // No component at all: said, with the way out.
+    let none = connector_folder(&hello, None);
+    let out = keyway(
+        &["validate", none.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("no component found") && stdout.contains("--no-component"),
+        "{stdout}"
+    );
+    let out = keyway(
+        &[
+            "validate",
+            "--no-component",
+            none.path().to_str().expect("utf-8"),
+        ],
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // Something that is not a connector component.
+    let foreign = connector_folder(&hello, Some(components::NOT_A_CONNECTOR));
+    let out = keyway(
+        &["validate", foreign.path().to_str().expect("utf-8")],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("component "),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1,18 +1,24 @@
-//! `keyway validate`: check connector manifests and print every problem.
+//! `keyway validate`: check connector manifests, and the component of each connector
+//! against its manifest, and print every problem.
 //!
 //! Owns the command's arguments and output format: one line per problem as
 //! `<file>: <json-pointer>: <message>`, one `<file>: ok <key> <version>` line per valid
-//! connector, or the same as JSON with `--json`. Must not load components or change
-//! anything on disk; validation itself lives in `crate::manifest`.
+//! connector, or the same as JSON with `--json`. A connector directory must have a built
+//! component that loads and exports every route its manifest names (`--no-component`
+//! skips this); a lone manifest file is checked against a component only when one is
+//! found beside it. Must not change anything on disk; validation itself lives in
+//! `crate::manifest`, the component check in `crate::registry` and `crate::runtime`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
 
 use crate::manifest::{self, Problem};
+use crate::registry;
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ValidateArgs {
@@ -22,6 +28,9 @@ pub struct ValidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Check the manifests alone, not the components against them.
+    #[arg(long)]
+    pub no_component: bool,
 }
 
 /// The outcome for one path.
@@ -33,6 +42,9 @@ pub struct FileReport {
     pub key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The component checked against the manifest, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
 }
@@ -45,6 +57,7 @@ pub fn check(path: &std::path::Path) -> FileReport {
             valid: true,
             key: Some(loaded.connector.key().to_owned()),
             version: Some(loaded.connector.version().to_string()),
+            component: None,
             problems: Vec::new(),
         },
         Err(e) => FileReport {
@@ -52,16 +65,68 @@ pub fn check(path: &std::path::Path) -> FileReport {
             valid: false,
             key: None,
             version: None,
+            component: None,
             problems: e.problems().into_vec(),
         },
+    }
+}
+
+/// Checks the component of the valid manifest at `path` against it: it must be found
+/// (for a connector directory), load as a `keyway:connector` component, and export every
+/// route the manifest names. Adds what is wrong to `report`.
+pub async fn check_component(report: &mut FileReport, path: &Path, runtime: &Runtime) {
+    if !report.valid {
+        return;
+    }
+    let Ok(loaded) = manifest::load_dir_or_file(path) else {
+        return;
+    };
+    let component = match registry::find_component(&loaded.dir) {
+        Ok(found) => found,
+        Err(e) if path.is_dir() => {
+            report.valid = false;
+            report.problems.push(Problem::new(
+                "",
+                format!("{e}, or check the manifest alone with `keyway validate --no-component`"),
+            ));
+            return;
+        }
+        Err(_) => return,
+    };
+    report.component = Some(component.display().to_string());
+    let problems = match runtime
+        .load_component(loaded.connector.key(), &component)
+        .await
+    {
+        Ok(c) => {
+            let exported: Vec<_> = c
+                .routes()
+                .iter()
+                .map(|r| (r.method, r.path.clone()))
+                .collect();
+            loaded.connector.check_routes(&exported)
+        }
+        Err(e) => vec![Problem::new(
+            "",
+            format!("component {}: {e}", component.display()),
+        )],
+    };
+    if !problems.is_empty() {
+        report.valid = false;
+        report.problems.extend(problems);
     }
 }
 
 /// The text lines for one report.
 pub fn lines(report: &FileReport) -> Vec<String> {
     if report.valid {
+        let component = report
+            .component
+            .as_deref()
+            .map(|c| format!(" (component {c})"))
+            .unwrap_or_default();
         vec![format!(
-            "{}: ok {} {}",
+            "{}: ok {} {}{component}",
             report.file,
             report.key.as_deref().unwrap_or_default(),
             report.version.as_deref().unwrap_or_default()
@@ -70,14 +135,22 @@ pub fn lines(report: &FileReport) -> Vec<String> {
         report
             .problems
             .iter()
-            .map(|p| format!("{}: {}: {}", report.file, p.pointer, p.message))
+            .map(|p| format!("{}: {p}", report.file))
             .collect()
     }
 }
 
-/// Runs the command; exit 1 when any manifest has a problem.
-pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let reports: Vec<FileReport> = args.paths.iter().map(|p| check(p)).collect();
+/// Runs the command; exit 1 when any manifest has a problem. Components are compiled with
+/// the data directory's cache when a master key is there.
+pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut reports: Vec<FileReport> = args.paths.iter().map(|p| check(p)).collect();
+    if !args.no_component && reports.iter().any(|r| r.valid) {
+        let runtime = Runtime::new(super::cached_runtime_config(data_dir)?)
+            .context("starting the component runtime")?;
+        for (report, path) in reports.iter_mut().zip(&args.paths) {
+            check_component(report, path, &runtime).await;
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {

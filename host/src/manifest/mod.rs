@@ -92,9 +92,11 @@ impl ManifestError {
 /// Parses and validates manifest text; `source_name` only labels the debug log line.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Connector, Problems> {
     let result = serde_json::from_str::<serde_json::Value>(text)
-        .map_err(|e| Problems::from(vec![Problem::new("", format!("not valid JSON: {e}"))]))
-        .and_then(|doc| structure::check(&doc))
-        .and_then(validate::validate);
+        .map_err(|e| Problems::from(vec![json_syntax_problem(&e)]))
+        .and_then(|doc| match structure::check(&doc) {
+            Ok(raw) => validate::validate(raw),
+            Err(structural) => Err(with_meaning_problems(&doc, structural)),
+        });
     match &result {
         Ok(c) => tracing::debug!(source = source_name, key = c.key(), "manifest is valid"),
         Err(p) => tracing::debug!(
@@ -104,6 +106,105 @@ pub fn parse_str(text: &str, source_name: &str) -> Result<Connector, Problems> {
         ),
     }
     result
+}
+
+/// Top-level fields a repaired document needs, with values every meaning check accepts.
+const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("key", "placeholder"),
+    ("name", "placeholder"),
+    ("provider", "placeholder"),
+    ("kind", "source"),
+    ("version", "0.0.0"),
+];
+
+/// `structural` and every problem of meaning in the rest of `doc`, so one run reports
+/// both (a bad `version` is reported beside a misspelled `kind`). What the structural
+/// check refused is cut out of a copy of the document (a missing required field takes its
+/// parent with it; one at the top gets a placeholder) until the copy passes it; the
+/// meaning pass then runs on the copy, and what it says of a cut or filled-in place is
+/// left out. A copy that still fails after a few cuts adds nothing.
+fn with_meaning_problems(doc: &serde_json::Value, structural: Problems) -> Problems {
+    let mut repaired = doc.clone();
+    let mut touched: Vec<String> = Vec::new();
+    let mut pending = structural.clone();
+    for _ in 0..8 {
+        for p in pending.iter() {
+            let missing = p.message.starts_with("missing required field");
+            let target = if missing {
+                match p.pointer.rsplit_once('/') {
+                    Some(("", field)) => match PLACEHOLDERS.iter().find(|(k, _)| *k == field) {
+                        Some((k, v)) => {
+                            if let Some(obj) = repaired.as_object_mut() {
+                                obj.insert((*k).into(), serde_json::Value::from(*v));
+                            }
+                            touched.push(p.pointer.clone());
+                            continue;
+                        }
+                        None => return structural,
+                    },
+                    Some((parent, _)) => parent.to_string(),
+                    None => return structural,
+                }
+            } else {
+                p.pointer.clone()
+            };
+            if target.is_empty() {
+                return structural;
+            }
+            touched.push(remove_at(&mut repaired, &target));
+        }
+        match structure::check(&repaired) {
+            Ok(raw) => {
+                let mut all = structural;
+                if let Err(meaning) = validate::validate(raw) {
+                    for p in meaning.iter() {
+                        let under =
+                            |t: &String| p.pointer == *t || p.pointer.starts_with(&format!("{t}/"));
+                        if !touched.iter().any(under) && !all.iter().any(|q| q == p) {
+                            all.push(p.pointer.clone(), p.message.clone());
+                        }
+                    }
+                }
+                return all;
+            }
+            Err(next) => pending = next,
+        }
+    }
+    structural
+}
+
+/// Removes the value at JSON pointer `pointer` and returns the pointer of what was
+/// removed: an object member as asked, but for an array element the whole array (taking
+/// one element out would move the pointers of the ones after it).
+fn remove_at(doc: &mut serde_json::Value, pointer: &str) -> String {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return pointer.to_string();
+    };
+    if matches!(doc.pointer(parent), Some(serde_json::Value::Array(_))) {
+        return remove_at(doc, parent);
+    }
+    let last = last.replace("~1", "/").replace("~0", "~");
+    if let Some(serde_json::Value::Object(map)) = doc.pointer_mut(parent) {
+        map.remove(&last);
+    }
+    pointer.to_string()
+}
+
+/// A JSON syntax error as a problem that says where: `line L, column C: not valid JSON:
+/// <what>` (serde's own text without its trailing position).
+fn json_syntax_problem(e: &serde_json::Error) -> Problem {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(what, _)| what);
+    Problem::new(
+        "",
+        format!(
+            "line {}, column {}: not valid JSON: {what}",
+            e.line(),
+            e.column()
+        ),
+    )
 }
 
 /// Loads `path`: a manifest file, or a connector directory holding `connector.json`.

@@ -24,9 +24,15 @@ impl Problem {
     }
 }
 
+/// `<pointer>: <message>`, or the message alone for a problem of the whole document (a
+/// syntax error says its line and column itself).
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.pointer, self.message)
+        if self.pointer.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.pointer, self.message)
+        }
     }
 }
 
@@ -150,18 +156,30 @@ where
 {
     let lowered = given.to_ascii_lowercase();
     let limit = (given.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let close = candidates
+        .iter()
         .filter_map(|c| {
             let d = if c.to_ascii_lowercase() == lowered {
                 0
             } else {
                 strsim::damerau_levenshtein(&lowered, &c.to_ascii_lowercase())
             };
-            (d <= limit).then_some((d, c))
+            (d <= limit).then_some((d, *c))
         })
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // A name cut short (`tokenUrl` for `tokenUrlTemplate`): the one field it begins, when
+    // only one does and the given part is not a mere fragment.
+    close.or_else(|| {
+        let mut starting = candidates
+            .iter()
+            .filter(|c| lowered.len() >= 4 && c.to_ascii_lowercase().starts_with(&lowered));
+        match (starting.next(), starting.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
 }
 
 /// `"; did you mean \"x\"?"` or an empty string: ready to append to a message.
@@ -178,6 +196,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_cut_short_is_matched_to_the_one_field_it_begins() {
+        let fields = ["authorizationUrlTemplate", "tokenUrlTemplate", "scopes"];
+        assert_eq!(did_you_mean("tokenUrl", fields), Some("tokenUrlTemplate"));
+        assert_eq!(did_you_mean("scope", fields), Some("scopes"));
+        assert_eq!(did_you_mean("url", fields), None);
+        assert_eq!(did_you_mean("tok", fields), None);
+        assert_eq!(did_you_mean("webhookUrl", fields), None);
+    }
 
     #[test]
     fn pointer_escapes_segments() {
