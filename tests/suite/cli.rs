@@ -355,3 +355,29 @@ fn validate_checks_the_component_against_the_manifest() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn call_without_a_connection_on_an_oauth_connector_says_to_name_one() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let sandbox = connector_dir("sandbox");
+    let out = keyway(
+        &[
+            "call",
+            sandbox.to_str().expect("utf-8 path"),
+            "POST",
+            "/setup/test_connection",
+            "--component",
+            components::SANDBOX,
+            "--allow-cidr",
+            "127.0.0.1/32",
+        ],
+        data.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("runs without a stored connection") && stdout.contains("--connection NAME"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("has no OAuth configuration"), "{stdout}");
+}

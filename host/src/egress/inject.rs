@@ -313,11 +313,15 @@ pub async fn force_refresh(tokens: Option<&dyn TokenSource>) -> Result<String, E
     Ok(source.force_refresh().await?)
 }
 
+/// Why an invocation has no OAuth token to hand out or inject: the connector has an OAuth
+/// block (an inject rule admitted the URL), but the invocation runs for no stored
+/// connection (an ad-hoc `keyway call` without `--connection`).
+pub const NO_STORED_GRANT: &str = "this invocation runs without a stored connection, so it has no OAuth \
+     token: run it for an authorized connection (`keyway call <dir> <METHOD> <path> \
+     --connection NAME`)";
+
 fn no_oauth() -> EgressError {
-    EgressError::new(
-        EgressErrorCode::NotPermitted,
-        "auth oauth was requested but this connector has no OAuth configuration",
-    )
+    EgressError::new(EgressErrorCode::NotPermitted, NO_STORED_GRANT)
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub(crate) use host_client::HostRequest;
 pub use host_client::MAX_HOST_RESPONSE_BYTES;
 pub(crate) use inject::Credential;
 pub use inject::{
+    NO_STORED_GRANT,
     Auth, Bindings, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, SecretSource,
     TokenSource,
 };

@@ -5,6 +5,7 @@
 
 use super::{ErrorCode, WitError, wit_error};
 use crate::egress::TokenErrorCode;
+use crate::egress::NO_STORED_GRANT;
 use crate::runtime::HostState;
 use crate::runtime::wit::oauth as wit;
 use std::time::Duration;
@@ -49,10 +50,7 @@ impl wit::Host for HostState {
             return Ok(Err(wit_error(ErrorCode::NotPermitted, reason)));
         }
         let Some(tokens) = self.conn.tokens.clone() else {
-            return Ok(Err(wit_error(
-                ErrorCode::NotPermitted,
-                "no stored OAuth grant",
-            )));
+            return Ok(Err(wit_error(ErrorCode::NotPermitted, NO_STORED_GRANT)));
         };
         match tokens
             .token(Duration::from_secs(u64::from(min_ttl_seconds)))
@@ -81,10 +79,7 @@ impl wit::Host for HostState {
                 Ok(scopes) => Ok(Ok(scopes)),
                 Err(e) => Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message)))),
             },
-            None => Ok(Err(wit_error(
-                ErrorCode::NotPermitted,
-                "this invocation has no stored OAuth grant behind it",
-            ))),
+            None => Ok(Err(wit_error(ErrorCode::NotPermitted, NO_STORED_GRANT))),
         }
     }
 }
