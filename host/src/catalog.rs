@@ -13,6 +13,7 @@ mod index;
 
 pub(crate) use index::AmbiguousKey;
 pub(crate) use index::ConnectorIndex;
+pub(crate) use index::canonical;
 pub use index::connector_dirs;
 
 use crate::manifest::{self, LoadedManifest, MANIFEST_FILE, ManifestError};

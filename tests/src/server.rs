@@ -66,6 +66,8 @@ impl Default for Connectors {
 pub struct Server {
     child: Child,
     pub data_dir: tempfile::TempDir,
+    /// The connectors directory the server was started with (the CLI uses it too).
+    connectors: PathBuf,
     pub base: String,
     pub sandbox: Option<String>,
     stderr: Arc<Mutex<String>>,
@@ -138,6 +140,7 @@ impl Server {
         Server {
             child,
             data_dir,
+            connectors: connectors.to_path_buf(),
             base: base.unwrap_or_default(),
             sandbox,
             stderr,
@@ -198,6 +201,7 @@ impl Server {
         Command::new(keyway_bin())
             .args(args)
             .env("KEYWAY_DATA_DIR", self.data_dir.path())
+            .env("KEYWAY_CONNECTORS", &self.connectors)
             .env("KEYWAY_LOG", "warn")
             .env_remove("KEYWAY_MASTER_KEY")
             .stdin(Stdio::null())

@@ -381,3 +381,54 @@ fn call_without_a_connection_on_an_oauth_connector_says_to_name_one() {
     );
     assert!(!stdout.contains("has no OAuth configuration"), "{stdout}");
 }
+
+#[test]
+fn a_connection_of_a_connector_outside_the_connector_directories_is_refused_with_the_fix() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hello =
+        std::fs::read_to_string(connector_dir("hello").join("connector.json")).expect("manifest");
+    let elsewhere = connector_folder(&hello, Some(components::HELLO));
+    let served = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(keyway_bin())
+        .args([
+            "connections",
+            "create",
+            "h",
+            "--connector",
+            elsewhere.path().to_str().expect("utf-8"),
+        ])
+        .env("KEYWAY_DATA_DIR", data.path())
+        .env("KEYWAY_CONNECTORS", served.path())
+        .env("KEYWAY_LOG", "warn")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .output()
+        .expect("run keyway");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("declares connector `hello`") && err.contains("--connectors"),
+        "{err}"
+    );
+
+    // Named by its directory inside the connector directories, it is accepted: later
+    // commands find it by key.
+    let inside = served.path().join("hello");
+    std::fs::create_dir_all(&inside).expect("dir");
+    std::fs::write(inside.join("connector.json"), &hello).expect("manifest");
+    std::fs::copy(components::HELLO, inside.join("connector.wasm")).expect("component");
+    let out = Command::new(keyway_bin())
+        .args([
+            "connections",
+            "create",
+            "h",
+            "--connector",
+            inside.to_str().expect("utf-8"),
+        ])
+        .env("KEYWAY_DATA_DIR", data.path())
+        .env("KEYWAY_CONNECTORS", served.path())
+        .env("KEYWAY_LOG", "warn")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .output()
+        .expect("run keyway");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

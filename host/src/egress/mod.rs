@@ -51,9 +51,8 @@ pub(crate) use host_client::HostRequest;
 pub use host_client::MAX_HOST_RESPONSE_BYTES;
 pub(crate) use inject::Credential;
 pub use inject::{
-    NO_STORED_GRANT,
-    Auth, Bindings, InjectFormat, InjectRule, InjectedValues, NoSecrets, OAuthAuth, SecretSource,
-    TokenSource,
+    Auth, Bindings, InjectFormat, InjectRule, InjectedValues, NO_STORED_GRANT, NoSecrets,
+    OAuthAuth, SecretSource, TokenSource,
 };
 pub use limits::{EgressLimits, RequestCounter};
 pub(crate) use policy::check_url;

@@ -4,8 +4,8 @@
 //! A token handed out is added to the invocation's redactor.
 
 use super::{ErrorCode, WitError, wit_error};
-use crate::egress::TokenErrorCode;
 use crate::egress::NO_STORED_GRANT;
+use crate::egress::TokenErrorCode;
 use crate::runtime::HostState;
 use crate::runtime::wit::oauth as wit;
 use std::time::Duration;

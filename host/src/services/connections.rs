@@ -100,6 +100,40 @@ impl Services {
                 (other, Lookup::KeyOrPath) => other.into(),
             })?;
         let c = &manifest.connector;
+        // Every later command (authorize, test, call, serve) finds the connector by key
+        // in the connector directories: one named by a directory elsewhere would be lost.
+        if input.lookup == Lookup::KeyOrPath {
+            let served = self.catalog.index().by_key(c.key()).ok().flatten();
+            let same = served.as_ref().is_some_and(|m| {
+                crate::catalog::canonical(&m.dir) == crate::catalog::canonical(&manifest.dir)
+            });
+            if !same {
+                let dirs: Vec<String> = self
+                    .catalog
+                    .index()
+                    .dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                let parent = manifest
+                    .dir
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| ".".into());
+                return Err(ServiceError::Input {
+                    field: "connector".into(),
+                    message: format!(
+                        "{} declares connector `{}`, which the connector directories ({}) do \
+                         not serve from there; later commands look connectors up by key in \
+                         them. Run with `--connectors {parent}` (or KEYWAY_CONNECTORS), or \
+                         move the directory under one of them",
+                        manifest.dir.display(),
+                        c.key(),
+                        dirs.join(", ")
+                    ),
+                });
+            }
+        }
         let plain = plain_values(c, input.settings.plain)?;
         let valid = c
             .validate_parts(&plain, &BTreeMap::new(), &input.settings.secret)
