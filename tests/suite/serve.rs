@@ -115,6 +115,21 @@ async fn sandbox_flow_from_connection_to_records() {
     assert_eq!(list.len(), 42);
     assert_eq!(list[0]["entity"], "order");
     assert_eq!(list[0]["idempotencyKey"], "sandbox-order-ord_0000");
+    assert_eq!(records.json["next"], Value::Null, "{}", records.text);
+    // Paged: a full page says where the next one starts.
+    let page = send(admin(
+        http.get(server.url("/v1/connections/demo/records?limit=40")),
+    ))
+    .await;
+    let next = page.json["next"].as_i64().expect("a next cursor");
+    let rest = send(admin(http.get(server.url(&format!(
+        "/v1/connections/demo/records?limit=40&after={next}"
+    )))))
+    .await;
+    let rest_list = rest.json["records"].as_array().expect("records");
+    assert_eq!(rest_list.len(), 2, "{}", rest.text);
+    assert_eq!(rest_list[1]["idempotencyKey"], "sandbox-order-ord_0041");
+    assert_eq!(rest.json["next"], Value::Null);
 
     // The sync route called directly pages through everything and stores nothing new.
     let (_, key) = server.create_api_key("newcomer");

@@ -26,6 +26,7 @@ pub enum ApiKeysCommand {
     },
     /// List keys (ids and names, never the keys).
     List {
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },

@@ -45,6 +45,7 @@ pub enum ConnectionsCommand {
     Authorize(AuthorizeArgs),
     /// List connections with status, token expiry, last refresh and last error.
     List {
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },
@@ -53,6 +54,7 @@ pub enum ConnectionsCommand {
     /// Show one connection.
     Show {
         name: String,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },

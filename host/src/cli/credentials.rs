@@ -21,6 +21,7 @@ pub enum CredentialsCommand {
     Set(SetArgs),
     /// Show credential keys and client ids (never secrets).
     List {
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },

@@ -27,6 +27,9 @@ pub struct RecordsArgs {
     /// At most this many records.
     #[arg(long)]
     pub limit: Option<u32>,
+    /// Only records after this id in the order asked for (the last id of the page before).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<i64>,
     /// Which records come first.
     #[arg(long, value_enum, default_value_t = Order::Oldest)]
     pub order: Order,
@@ -53,6 +56,7 @@ pub fn run(args: &RecordsArgs, services: &Services) -> Result<ExitCode, CliError
             Order::Newest => RecordOrder::Newest,
         },
         limit: args.limit,
+        after: args.after,
     };
     let records = match services.records(&query) {
         Ok(records) => records,
@@ -81,6 +85,12 @@ pub fn run(args: &RecordsArgs, services: &Services) -> Result<ExitCode, CliError
         if records.is_empty() {
             eprintln!("no records");
         }
+    }
+    if let (Some(limit), Some(last)) = (args.limit, records.last())
+        && limit > 0
+        && records.len() == limit as usize
+    {
+        eprintln!("more may follow: --after {}", last.id);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,7 @@ pub enum StreamsCommand {
         /// Only this connection's streams.
         #[arg(long)]
         connection: Option<String>,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },
@@ -42,6 +43,7 @@ pub enum StreamsCommand {
     Run {
         connection: String,
         stream: String,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },
@@ -65,6 +67,7 @@ pub enum RunsCommand {
         /// At most this many runs.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },

@@ -19,6 +19,7 @@ pub enum WebhooksCommand {
     List {
         #[arg(long)]
         connection: Option<String>,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },
@@ -33,6 +34,7 @@ pub enum WebhooksCommand {
         status: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Print JSON (the API's shape) instead of text lines.
         #[arg(long)]
         json: bool,
     },

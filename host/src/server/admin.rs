@@ -188,6 +188,8 @@ pub(crate) struct RecordsQuery {
     limit: Option<u32>,
     #[serde(default)]
     newest: bool,
+    /// The `next` of the page before.
+    after: Option<i64>,
 }
 
 pub async fn records(
@@ -195,6 +197,7 @@ pub async fn records(
     Path(name): Path<String>,
     Query(q): Query<RecordsQuery>,
 ) -> ApiResult {
+    let limit = q.limit.unwrap_or(100).min(10_000);
     let records = state.services.records(&RecordQuery {
         connection: name,
         entity: q.entity,
@@ -204,9 +207,14 @@ pub async fn records(
         } else {
             RecordOrder::Oldest
         },
-        limit: Some(q.limit.unwrap_or(100).min(10_000)),
+        limit: Some(limit),
+        after: q.after,
     })?;
-    Ok(Json(json!({ "records": records })).into_response())
+    // A full page may have more after it: `next` is the cursor to ask for them with.
+    let next = (limit > 0 && records.len() == limit as usize)
+        .then(|| records.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(json!({ "records": records, "next": next })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -59,6 +59,8 @@ pub struct RecordQuery {
     pub order: RecordOrder,
     /// At most this many records; `None` for all.
     pub limit: Option<u32>,
+    /// Only records after this one in the order asked for (a page's `next`).
+    pub after: Option<i64>,
 }
 
 const INSERT: &str = "INSERT INTO records (connection, entity, stream, idempotency_key, payload,
@@ -130,6 +132,13 @@ impl Store {
         if let Some(stream) = &query.stream {
             sql.push_str(" AND stream = ?");
             args.push(stream);
+        }
+        if let Some(after) = &query.after {
+            sql.push_str(match query.order {
+                RecordOrder::Oldest => " AND id > ?",
+                RecordOrder::Newest => " AND id < ?",
+            });
+            args.push(after);
         }
         sql.push_str(match query.order {
             RecordOrder::Oldest => " ORDER BY id ASC",
@@ -303,9 +312,33 @@ mod tests {
         assert_eq!(
             keys(RecordQuery {
                 limit: Some(0),
-                ..all
+                ..all.clone()
             }),
             Vec::<String>::new()
+        );
+        // Pages: after the last id of one page come the next ones, in either order.
+        let first = s
+            .list_records(&RecordQuery {
+                limit: Some(2),
+                ..all.clone()
+            })
+            .unwrap();
+        let last = first.last().map(|r| r.id);
+        assert_eq!(
+            keys(RecordQuery {
+                limit: Some(2),
+                after: last,
+                ..all.clone()
+            }),
+            ["3", "4"]
+        );
+        assert_eq!(
+            keys(RecordQuery {
+                order: RecordOrder::Newest,
+                after: last,
+                ..all
+            }),
+            ["1"]
         );
     }
 
