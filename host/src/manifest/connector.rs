@@ -273,6 +273,9 @@ pub struct OAuthConfig {
     pub revocation_url: Option<UrlTemplate>,
     pub issuer_url: Option<UrlTemplate>,
     pub scopes: Vec<String>,
+    /// Scopes a grant must include (`requiredScopes`, or every requested scope but the
+    /// protocol ones); a grant lacking one gives `missing_scopes`.
+    pub required_scopes: Vec<String>,
     /// Default `" "`.
     pub scope_separator: String,
     pub access_type: Option<AccessType>,

@@ -298,6 +298,11 @@ pub(crate) struct RawOAuth {
     /// Scopes to request.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Scopes a connection must have been granted: a grant lacking one makes every token
+    /// request fail with `missing_scopes` (the connection must be authorized again with
+    /// them). Default: every scope in `scopes` but `offline_access`; `[]` requires none.
+    #[serde(default)]
+    pub required_scopes: Option<Vec<String>>,
     /// Joins scopes in the request (default: a space).
     #[serde(default)]
     pub scope_separator: Option<String>,

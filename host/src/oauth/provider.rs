@@ -65,20 +65,6 @@ pub struct ProviderConfig {
     pub callback_params: Vec<String>,
 }
 
-/// Scopes that ask the provider for something other than API access (a refresh token)
-/// and that providers do not report back as granted (Microsoft omits `offline_access`
-/// from the token's `scope`); requested, never required.
-const PROTOCOL_SCOPES: &[&str] = &["offline_access"];
-
-/// The scopes a connection must have been granted, from the scopes its manifest requests.
-pub fn required_scopes(requested: &[String]) -> Vec<String> {
-    requested
-        .iter()
-        .filter(|s| !PROTOCOL_SCOPES.contains(&s.as_str()))
-        .cloned()
-        .collect()
-}
-
 impl ProviderConfig {
     /// A configuration with the common defaults: space-separated scopes, PKCE on, Basic
     /// client authentication, standard token paths, refresh enabled.
@@ -333,10 +319,6 @@ mod tests {
     fn missing_scopes() {
         let mut c = cfg();
         c.required_scopes = vec!["a".into(), "b".into()];
-        assert_eq!(
-            required_scopes(&["offline_access".into(), "User.Read".into()]),
-            vec!["User.Read".to_string()]
-        );
         assert_eq!(c.missing_scopes(&["a".into()]), vec!["b".to_string()]);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::discovery::{DiscoveryError, OidcEndpoints, discover};
 use super::http::OAuthHttp;
-use super::provider::{ProviderConfig, TokenPaths, required_scopes};
+use super::provider::{ProviderConfig, TokenPaths};
 use crate::manifest::{AccessType, Connector, ExpandError, UrlTemplate, ValidSettings};
 
 /// Why a connector's OAuth block could not be resolved for a connection. Names the
@@ -106,7 +106,7 @@ impl ProviderResolver {
             config.apply_discovery(d, false);
         }
         config.scopes = oauth.scopes.clone();
-        config.required_scopes = required_scopes(&oauth.scopes);
+        config.required_scopes = oauth.required_scopes.clone();
         config.scope_separator = oauth.scope_separator.clone();
         config.access_type_offline = matches!(oauth.access_type, Some(AccessType::Offline));
         config.pkce = oauth.pkce;

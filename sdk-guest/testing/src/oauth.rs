@@ -117,6 +117,7 @@ fn put(root: &mut Value, path: &str, value: Value) {
 pub struct OAuthState {
     token: Option<String>,
     scopes: Option<Vec<String>>,
+    required_scopes: Option<Vec<String>>,
     expires_in: Option<Duration>,
     refresh_allowed: bool,
     outcomes: VecDeque<RefreshOutcome>,
@@ -137,6 +138,7 @@ impl OAuthState {
         OAuthState {
             token: None,
             scopes: None,
+            required_scopes: None,
             expires_in: None,
             refresh_allowed: true,
             outcomes: VecDeque::new(),
@@ -150,6 +152,19 @@ impl OAuthState {
         S: Into<String>,
     {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The scopes the grant must hold, as the host requires them (default: the manifest's
+    /// `requiredScopes`, or every scope it requests but `offline_access`). Each must be
+    /// one the manifest requests; a grant lacking one fails every token request with
+    /// `missing_scopes`.
+    pub fn required_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -206,9 +221,21 @@ impl SeededTokens {
         // paths, required scopes and refresh switch, as `custody` fills them.
         let endpoint = url::Url::parse("https://token-endpoint.invalid/")
             .map_err(|e| format!("placeholder token URL: {e}"))?;
+        if let Some(required) = &state.required_scopes
+            && let Some(stray) = required.iter().find(|s| !oauth.scopes.contains(s))
+        {
+            return Err(format!(
+                "required scope `{stray}` is not one the manifest requests ({}); the host \
+                 could never require it",
+                oauth.scopes.join(", ")
+            ));
+        }
         let mut provider = ProviderConfig::new(oauth.flow, endpoint);
         provider.scopes = oauth.scopes.clone();
-        provider.required_scopes = keyway_host::oauth::provider::required_scopes(&oauth.scopes);
+        provider.required_scopes = state
+            .required_scopes
+            .clone()
+            .unwrap_or_else(|| oauth.required_scopes.clone());
         provider.scope_separator = oauth.scope_separator.clone();
         provider.refresh_enabled = oauth.refresh_enabled;
         provider.token_paths = TokenPaths {

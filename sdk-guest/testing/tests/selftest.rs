@@ -250,6 +250,28 @@ fn missing_scope_is_named() {
 }
 
 #[test]
+fn required_scopes_decide_what_a_grant_must_hold() {
+    // Only items.read required: a grant without items.write still works.
+    let rt = TestRuntime::builder(fixture())
+        .oauth(
+            OAuthState::connected(CANARY_TOKEN)
+                .scopes(["items.read"])
+                .required_scopes(["items.read"]),
+        )
+        .build()
+        .unwrap();
+    rt.http().get_json_once(ITEMS, json!({ "items": [] }));
+    let res = rt.call("POST", "/items", json!({})).unwrap();
+    assert_ne!(error_code(&res), "missing_scopes", "{}", res.text());
+    // A required scope the manifest never requests is refused at build time.
+    let err = TestRuntime::builder(fixture())
+        .oauth(OAuthState::connected(CANARY_TOKEN).required_scopes(["admin"]))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("`admin`"), "{err}");
+}
+
+#[test]
 fn timeout_is_the_hosts_timeout_error() {
     let rt = connected();
     rt.http()

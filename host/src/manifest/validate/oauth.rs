@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::params::{callback_params, extra_authorize_params, names_hint, scopes};
+use super::params::{callback_params, extra_authorize_params, names_hint, required_scopes, scopes};
 use crate::manifest::connector::{
     AccessType, ClientAuthMethod, OAuthClient, OAuthConfig, OAuthFlow, TokenPath, TokenPaths,
 };
@@ -172,6 +172,7 @@ pub(super) fn oauth(
 
     // Scopes and extra authorize params.
     let scope_separator = scopes(&o, at, p);
+    let required_scopes = required_scopes(&o, at, p);
     extra_authorize_params(&o, at, p);
 
     // Client.
@@ -234,6 +235,7 @@ pub(super) fn oauth(
         revocation_url,
         issuer_url,
         scopes: o.scopes,
+        required_scopes,
         scope_separator,
         access_type: o.access_type.map(|a| match a {
             RawAccessType::Offline => AccessType::Offline,

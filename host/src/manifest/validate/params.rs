@@ -40,6 +40,38 @@ pub(super) fn names_hint(settings: Option<&SettingsSchema>, name: &str) -> Strin
         .unwrap_or_default()
 }
 
+/// Scopes that ask the provider for something other than API access (a refresh token)
+/// and that providers do not report back as granted (Microsoft omits `offline_access`
+/// from the token's `scope`); requested, never required by default.
+const PROTOCOL_SCOPES: &[&str] = &["offline_access"];
+
+/// The scopes a grant must include: `requiredScopes` when given (each one of `scopes`),
+/// else every requested scope but the protocol ones.
+pub(super) fn required_scopes(o: &RawOAuth, at: &Pointer, p: &mut Problems) -> Vec<String> {
+    match &o.required_scopes {
+        None => o
+            .scopes
+            .iter()
+            .filter(|s| !PROTOCOL_SCOPES.contains(&s.as_str()))
+            .cloned()
+            .collect(),
+        Some(required) => {
+            for (i, scope) in required.iter().enumerate() {
+                if !o.scopes.contains(scope) {
+                    p.push(
+                        at.at("requiredScopes").at(i),
+                        format!(
+                            "\"{scope}\" is not among the scopes requested (a grant holds only what was asked for){}",
+                            hint(scope, o.scopes.iter().map(String::as_str))
+                        ),
+                    );
+                }
+            }
+            required.clone()
+        }
+    }
+}
+
 /// Checks `scopes` and `scopeSeparator`; answers the separator.
 pub(super) fn scopes(o: &RawOAuth, at: &Pointer, p: &mut Problems) -> String {
     let scope_separator = o.scope_separator.clone().unwrap_or_else(|| " ".to_owned());
