@@ -225,7 +225,7 @@ mod tests {
     fn non_object_document() {
         assert_eq!(
             problems(json!([1])),
-            vec![": a manifest must be a JSON object, found an array".to_owned()]
+            vec!["a manifest must be a JSON object, found an array".to_owned()]
         );
     }
 }
