@@ -29,6 +29,7 @@ extern crate self as keyway_sdk;
 
 pub mod api;
 mod error;
+mod failure;
 mod http;
 pub mod ingest;
 pub mod log;
@@ -41,6 +42,7 @@ pub mod sync;
 pub mod url;
 
 pub use error::{Error, ErrorCode};
+pub use failure::ProviderFailure;
 pub use http::{Auth, Body, Http, HttpOptions, HttpResponse};
 pub use oauth::OAuth;
 pub use request::{Method, Request, Response};

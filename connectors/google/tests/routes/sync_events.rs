@@ -139,7 +139,7 @@ fn a_403_usage_limit_is_treated_as_a_rate_limit() {
     assert_eq!(error["code"], "provider_error");
     assert_eq!(error["details"]["providerStatus"], 403);
     assert_eq!(
-        error["details"]["providerReasons"],
+        error["details"]["providerCodes"],
         json!(["userRateLimitExceeded"])
     );
     assert!(error["message"].as_str().unwrap().contains("rate limiting"));

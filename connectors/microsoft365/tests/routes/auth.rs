@@ -123,7 +123,10 @@ fn throttling_is_a_provider_error_with_the_retry_hint() {
     let body = res.json();
     assert_eq!(body["error"]["code"], "provider_error");
     assert_eq!(body["error"]["details"]["providerStatus"], 429);
-    assert_eq!(body["error"]["details"]["providerCode"], "TooManyRequests");
+    assert_eq!(
+        body["error"]["details"]["providerCodes"],
+        json!(["TooManyRequests"])
+    );
     assert_eq!(body["error"]["details"]["retryAfterSeconds"], 17);
     assert_eq!(
         body["error"]["details"]["progress"]["counts"]["imported"],
@@ -156,8 +159,8 @@ fn a_403_is_a_provider_error_naming_graphs_code() {
     assert_eq!(res.status, 502);
     assert_eq!(res.json()["error"]["details"]["providerStatus"], 403);
     assert_eq!(
-        res.json()["error"]["details"]["providerCode"],
-        "ErrorAccessDenied"
+        res.json()["error"]["details"]["providerCodes"],
+        json!(["ErrorAccessDenied"])
     );
     assert_eq!(rt.token_requests(), 0);
 }

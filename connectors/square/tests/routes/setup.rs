@@ -115,6 +115,9 @@ fn square_server_error_is_a_provider_error_with_its_status() {
     let error = &res.json()["error"];
     assert_eq!(error["code"], "provider_error");
     assert_eq!(error["details"]["providerStatus"], 500);
-    assert_eq!(error["details"]["providerCode"], "INTERNAL_SERVER_ERROR");
+    assert_eq!(
+        error["details"]["providerCodes"],
+        serde_json::json!(["INTERNAL_SERVER_ERROR"])
+    );
     assert!(!res.text().contains("request detail"));
 }
