@@ -4,6 +4,7 @@
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use keyway_host::cli::new as new_cmd;
 use keyway_host::cli::{
     CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, streams,
     validate, webhooks,
@@ -84,6 +85,9 @@ enum Command {
     /// The history of stream runs.
     #[command(subcommand)]
     Runs(streams::RunsCommand),
+    /// Start something new: `keyway new connector NAME [--oauth|--api-key]`.
+    #[command(subcommand)]
+    New(new_cmd::NewCommand),
     /// Provider webhooks: their paths, deliveries, retries of dead ones, test deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -148,6 +152,7 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
                 keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
             streams::run(args.command, std::sync::Arc::new(Services::open(config)?)).await
         }
+        Command::New(cmd) => Ok(new_cmd::run(cmd)?),
         Command::Webhooks(cmd) => {
             let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
             webhooks::run(cmd, &services).await

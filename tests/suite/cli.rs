@@ -432,3 +432,111 @@ fn a_connection_of_a_connector_outside_the_connector_directories_is_refused_with
         .expect("run keyway");
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn keyway_new_connector_writes_a_crate_that_validates_and_builds() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    let repo = keyway_tests::workspace_root();
+    // A workspace of its own whose dependencies are this repository's SDK crates, with this
+    // repository's lock file, so the generated crate is built as it would be here.
+    std::fs::write(
+        root.path().join("Cargo.toml"),
+        format!(
+            r#"[workspace]
+resolver = "3"
+members = ["connectors/*"]
+
+[workspace.package]
+version = "0.1.0"
+edition = "2024"
+rust-version = "1.95"
+license = "Apache-2.0"
+
+[workspace.dependencies]
+serde_json = "1"
+keyway-sdk = {{ path = "{sdk}" }}
+keyway-testing = {{ path = "{testing}" }}
+"#,
+            sdk = repo.join("sdk-guest").display(),
+            testing = repo.join("sdk-guest/testing").display()
+        ),
+    )
+    .expect("workspace");
+    std::fs::copy(repo.join("Cargo.lock"), root.path().join("Cargo.lock")).expect("lock");
+    let connectors = root.path().join("connectors");
+    let new = |args: &[&str]| {
+        Command::new(keyway_bin())
+            .args(["new", "connector"])
+            .args(args)
+            .args(["--dir", connectors.to_str().expect("utf-8")])
+            .current_dir(root.path())
+            .env("KEYWAY_LOG", "warn")
+            .output()
+            .expect("run keyway new")
+    };
+    for (name, flag) in [("acme-crm", "--oauth"), ("acme-keys", "--api-key")] {
+        let out = new(&[name, flag]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("entered"), "{stdout}");
+        let dir = connectors.join(name);
+        for file in [
+            "Cargo.toml",
+            "connector.json",
+            "src/lib.rs",
+            "tests/connector.rs",
+        ] {
+            assert!(dir.join(file).is_file(), "{file} missing");
+        }
+        let out = keyway(
+            &["validate", "--no-component", dir.to_str().expect("utf-8")],
+            data.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stdout));
+    }
+    // The lock file took the two crates and nothing else moved.
+    let lock = std::fs::read_to_string(root.path().join("Cargo.lock")).expect("lock");
+    assert!(lock.contains("name = \"acme-crm\"") && lock.contains("name = \"acme-keys\""));
+    // The generated code builds for the component target as it is.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .current_dir(root.path())
+        .args([
+            "check",
+            "--offline",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .args(["-p", "acme-crm", "-p", "acme-keys"])
+        .env("CARGO_TARGET_DIR", root.path().join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo check");
+    assert!(built.status.success(), "{}", text(&built.stderr));
+
+    // An existing directory and a bad name are refused, saying why.
+    let again = new(&["acme-crm"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    let bad = new(&["Acme_CRM"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("lowercase letters"),
+        "{}",
+        text(&bad.stderr)
+    );
+    // Nothing half-made was left beside the connectors.
+    let leftovers: Vec<_> = std::fs::read_dir(root.path())
+        .expect("read")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".keyway-new"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

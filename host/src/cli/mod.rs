@@ -16,6 +16,7 @@ pub mod connections;
 pub mod connectors;
 pub mod credentials;
 pub mod keys;
+pub mod new;
 pub mod records;
 pub mod serve;
 pub(crate) mod settings_args;
