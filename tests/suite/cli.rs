@@ -389,20 +389,18 @@ fn a_connection_of_a_connector_outside_the_connector_directories_is_refused_with
         std::fs::read_to_string(connector_dir("hello").join("connector.json")).expect("manifest");
     let elsewhere = connector_folder(&hello, Some(components::HELLO));
     let served = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(keyway_bin())
-        .args([
-            "connections",
-            "create",
-            "h",
-            "--connector",
-            elsewhere.path().to_str().expect("utf-8"),
-        ])
-        .env("KEYWAY_DATA_DIR", data.path())
-        .env("KEYWAY_CONNECTORS", served.path())
-        .env("KEYWAY_LOG", "warn")
-        .env_remove("KEYWAY_MASTER_KEY")
-        .output()
-        .expect("run keyway");
+    let create = |dir: &std::path::Path| {
+        Command::new(keyway_bin())
+            .args(["connections", "create", "h", "--connector"])
+            .arg(dir)
+            .env("KEYWAY_DATA_DIR", data.path())
+            .env("KEYWAY_CONNECTORS", served.path())
+            .env("KEYWAY_LOG", "warn")
+            .env_remove("KEYWAY_MASTER_KEY")
+            .output()
+            .expect("run keyway")
+    };
+    let out = create(elsewhere.path());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
@@ -416,20 +414,7 @@ fn a_connection_of_a_connector_outside_the_connector_directories_is_refused_with
     std::fs::create_dir_all(&inside).expect("dir");
     std::fs::write(inside.join("connector.json"), &hello).expect("manifest");
     std::fs::copy(components::HELLO, inside.join("connector.wasm")).expect("component");
-    let out = Command::new(keyway_bin())
-        .args([
-            "connections",
-            "create",
-            "h",
-            "--connector",
-            inside.to_str().expect("utf-8"),
-        ])
-        .env("KEYWAY_DATA_DIR", data.path())
-        .env("KEYWAY_CONNECTORS", served.path())
-        .env("KEYWAY_LOG", "warn")
-        .env_remove("KEYWAY_MASTER_KEY")
-        .output()
-        .expect("run keyway");
+    let out = create(&inside);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
