@@ -219,7 +219,7 @@ fn invalid_manifests_report_every_problem() {
                         "{name}: bad pointer {:?}",
                         p.pointer
                     );
-                    writeln!(text, "{name}: {p}").unwrap();
+                    writeln!(text, "{}", p.in_file(&name)).unwrap();
                 }
                 failures.extend(snapshot(&file.with_extension("err"), &text));
             }

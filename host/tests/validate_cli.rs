@@ -1,5 +1,6 @@
 //! `keyway validate` output: one `<file>: ok <key> <version>` line per valid connector,
-//! one `<file>: <pointer>: <message>` line per problem, exit 1 on any problem.
+//! one `<file>:<line>:<column>: <pointer>: <message>` line per problem, exit 1 on any
+//! problem.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,16 +31,23 @@ fn invalid_manifest_prints_every_problem_on_its_own_line() {
     assert!(!report.valid);
     let out = lines(&report);
     assert!(out.len() >= 5, "{out:#?}");
-    let prefix = format!("{}: ", path.display());
+    // `<file>:<line>:<column>: <pointer>: <message>`, each line saying where to look.
+    let prefix = format!("{}:", path.display());
     for line in &out {
         let rest = line.strip_prefix(&prefix).unwrap();
+        let (line_no, rest) = rest.split_once(':').unwrap();
+        let (column, rest) = rest.split_once(": ").unwrap();
+        assert!(
+            line_no.parse::<usize>().is_ok() && column.parse::<usize>().is_ok(),
+            "{line}"
+        );
         let (pointer, message) = rest.split_once(": ").unwrap();
         assert!(pointer.starts_with('/'), "{line}");
         assert!(!message.is_empty(), "{line}");
     }
-    assert!(out.contains(&format!(
-        "{prefix}/connection/oauth/hostValidation: setting \"shop_domain\" appears in the host of authorizationUrlTemplate but has no hostValidation rule"
-    )));
+    assert!(out.iter().any(|l| l.ends_with(
+        ": /connection/oauth/hostValidation: setting \"shop_domain\" appears in the host of authorizationUrlTemplate but has no hostValidation rule"
+    )), "{out:#?}");
 }
 
 #[test]

@@ -135,7 +135,7 @@ pub fn lines(report: &FileReport) -> Vec<String> {
         report
             .problems
             .iter()
-            .map(|p| format!("{}: {p}", report.file))
+            .map(|p| p.in_file(&report.file))
             .collect()
     }
 }

@@ -16,6 +16,7 @@ mod connector;
 mod grants;
 mod host_validation;
 mod inject;
+mod locate;
 mod patterns;
 mod problems;
 mod raw;
@@ -96,6 +97,10 @@ pub fn parse_str(text: &str, source_name: &str) -> Result<Connector, Problems> {
         .and_then(|doc| match structure::check(&doc) {
             Ok(raw) => validate::validate(raw),
             Err(structural) => Err(with_meaning_problems(&doc, structural)),
+        })
+        .map_err(|mut problems| {
+            locate::locate(text, &mut problems);
+            problems
         });
     match &result {
         Ok(c) => tracing::debug!(source = source_name, key = c.key(), "manifest is valid"),

@@ -13,13 +13,31 @@ pub struct Problem {
     pub pointer: String,
     /// What is wrong, in one sentence.
     pub message: String,
+    /// Where the pointer lands in the manifest's text (1-based), when it was read from
+    /// text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl Problem {
+    /// The problem as one line about `file`: `<file>:<line>:<column>: <pointer>: <message>`
+    /// when its place in the text is known (editors jump to it), else
+    /// `<file>: <pointer>: <message>`.
+    pub fn in_file(&self, file: &str) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{file}:{line}:{column}: {self}"),
+            _ => format!("{file}: {self}"),
+        }
+    }
+
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             message: message.into(),
+            line: None,
+            column: None,
         }
     }
 }
@@ -55,6 +73,11 @@ impl Problems {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Lets `f` change every problem in place.
+    pub(crate) fn for_each_mut(&mut self, f: impl FnMut(&mut Problem)) {
+        self.0.iter_mut().for_each(f);
     }
 
     pub fn len(&self) -> usize {
