@@ -208,6 +208,17 @@ pub fn from_error(err: &Error) -> Response {
     )
 }
 
+/// [`from_error`] with `details.progress`: what a sync stored before the host error, so
+/// the caller knows it was not lost.
+pub fn from_error_with_progress(err: &Error, progress: Value) -> Response {
+    error_body(
+        err.code.http_status(),
+        err.code.as_str(),
+        &err.message,
+        Some(json!({ "progress": progress })),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

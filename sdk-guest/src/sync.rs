@@ -179,6 +179,13 @@ impl Tally {
         })
     }
 
+    /// The answer for a host error part-way through the sync (a batch refused, a request
+    /// the host would not send or that timed out): the error's own status and code, with
+    /// this tally as `details.progress`, so the caller sees what was stored before it.
+    pub fn host_failure(&self, err: &Error) -> Response {
+        api::from_error_with_progress(err, self.to_json())
+    }
+
     /// Logs the finished sync (`sync finished`) and answers the tally with `200`.
     pub fn report(&self) -> Response {
         crate::info!(
@@ -242,6 +249,19 @@ mod tests {
             let err = SyncOptions::from_request(&request(bad)).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidInput, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_host_error_part_way_answers_the_progress() {
+        let mut tally = Tally::new("things");
+        tally.pages = 3;
+        tally.imported = 20;
+        let res = tally.host_failure(&Error::new(ErrorCode::Timeout, "the request timed out"));
+        assert_eq!(res.status, 504);
+        let body: Value = serde_json::from_slice(&res.body).unwrap();
+        assert_eq!(body["error"]["code"], "timeout");
+        assert_eq!(body["error"]["details"]["progress"]["imported"], 20);
+        assert_eq!(body["error"]["details"]["progress"]["pages"], 3);
     }
 
     #[test]
