@@ -18,8 +18,8 @@ mod validate;
 use std::sync::Arc;
 
 pub use checkpoint::{
-    Checkpointed, CursorChange, MAX_CURSOR_BYTES, MAX_PENDING_BYTES, MAX_PENDING_RECORDS, Page,
-    PageStore, Progress, StreamRun, StreamState,
+    Checkpointed, CursorChange, MAX_CHECKPOINTS, MAX_CURSOR_BYTES, MAX_PENDING_BYTES,
+    MAX_PENDING_RECORDS, Page, PageStore, Progress, StreamRun, StreamState,
 };
 pub use memory::{MemoryCheckpoint, MemorySink};
 pub use sqlite::SqliteSink;

@@ -23,6 +23,9 @@ pub const MAX_PENDING_RECORDS: usize = 50_000;
 pub const MAX_PENDING_BYTES: usize = 64 << 20;
 /// Longest cursor, in bytes: 64 KiB.
 pub const MAX_CURSOR_BYTES: usize = 64 << 10;
+/// Most checkpoints one run may commit: 10,000. Each is a durable transaction; a guest
+/// checkpointing in a loop would otherwise keep the disk syncing for its whole deadline.
+pub const MAX_CHECKPOINTS: u64 = 10_000;
 
 /// What a commit does to the stream's cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +60,9 @@ pub trait PageStore: Send + Sync {
     ) -> BoxFuture<'_, Result<HashSet<String>, IngestError>>;
 
     /// Stores the page's records and cursor together; per batch, per record, the outcome.
-    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>>;
+    /// The page is shared so that a failed commit hands its records back to the run
+    /// without a copy of them having been made.
+    fn commit(&self, page: Arc<Page>) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>>;
 }
 
 /// What the `state` door asks of the run it serves.
@@ -170,7 +175,7 @@ impl StreamRun {
         cursor: CursorChange,
     ) -> Result<Checkpointed, IngestError> {
         let taken = std::mem::take(pending);
-        let page = Page {
+        let page = Arc::new(Page {
             connection: self.connection.clone(),
             stream: self.stream.clone(),
             run_id: self.run_id.clone(),
@@ -179,12 +184,12 @@ impl StreamRun {
             pages: taken.pages,
             duplicates_seen: taken.duplicates_seen,
             failed: taken.failed,
-        };
-        // Kept to be put back if the commit fails: nothing of the page was written.
-        let (batches_back, keys_back) = (page.batches.clone(), taken.keys);
+        });
+        // Put back if the commit fails: nothing of the page was written.
+        let keys_back = taken.keys;
         let (records, bytes) = (taken.records, taken.bytes);
         let (pages, dups, failed) = (taken.pages, taken.duplicates_seen, taken.failed);
-        match self.pages.commit(page).await {
+        match self.pages.commit(page.clone()).await {
             Ok(outcomes) => {
                 let mut done = Checkpointed::default();
                 for outcome in outcomes.iter().flatten() {
@@ -208,6 +213,9 @@ impl StreamRun {
                 Ok(done)
             }
             Err(e) => {
+                // The store's task is done with the page: it is ours alone again.
+                let batches_back = Arc::try_unwrap(page)
+                    .map_or_else(|shared| shared.batches.clone(), |p| p.batches);
                 *pending = Pending {
                     batches: batches_back,
                     keys: keys_back,
@@ -293,6 +301,12 @@ impl StreamState for StreamRun {
                     value.len()
                 )));
             }
+            if self.progress.borrow().checkpoints >= MAX_CHECKPOINTS {
+                return Err(IngestError::TooLarge(format!(
+                    "a stream run commits at most {MAX_CHECKPOINTS} checkpoints; checkpoint once \
+                     per page, not per record"
+                )));
+            }
             let mut pending = self.pending.lock().await;
             self.commit_locked(&mut pending, CursorChange::Set(value))
                 .await
@@ -307,5 +321,75 @@ impl StreamState for StreamRun {
             pending.failed = pending.failed.saturating_add(items);
         }
         self.progress.send_modify(|p| p.failed += u64::from(items));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{MemorySink, RawBatch, run};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A page store whose commits fail while `failing` is set.
+    struct Flaky {
+        inner: MemorySink,
+        failing: AtomicBool,
+    }
+
+    impl PageStore for Flaky {
+        fn stored_keys(
+            &self,
+            connection: Arc<str>,
+            entity: String,
+            keys: Vec<String>,
+        ) -> BoxFuture<'_, Result<HashSet<String>, IngestError>> {
+            self.inner.stored_keys(connection, entity, keys)
+        }
+
+        fn commit(&self, page: Arc<Page>) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Box::pin(std::future::ready(Err(IngestError::Sink("down".into()))));
+            }
+            self.inner.commit(page)
+        }
+    }
+
+    fn batch(ids: &[u32]) -> RawBatch {
+        RawBatch {
+            entity: "Item".into(),
+            payloads: ids.iter().map(|i| format!(r#"{{"id":{i}}}"#)).collect(),
+            keys: Some(ids.iter().map(|i| format!("k{i}")).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_keeps_the_page_for_the_next_checkpoint() {
+        let store = Arc::new(Flaky {
+            inner: MemorySink::default(),
+            failing: AtomicBool::new(true),
+        });
+        let run_ = StreamRun::new(store.clone(), Arc::from("c"), "s", "r", None);
+        let res = run(&run_, Arc::from("c"), batch(&[1, 2])).await.unwrap();
+        assert_eq!(res.imported, 2);
+        assert!(run_.checkpoint("p1".into()).await.is_err());
+        assert!(store.inner.records().is_empty());
+        assert_eq!(run_.cursor(), None);
+        store.failing.store(false, Ordering::SeqCst);
+        let done = run_.checkpoint("p1".into()).await.unwrap();
+        assert_eq!(done.imported, 2);
+        assert_eq!(store.inner.records().len(), 2);
+        assert_eq!(run_.cursor().as_deref(), Some("p1"));
+    }
+
+    #[tokio::test]
+    async fn a_run_checkpoints_a_bounded_number_of_times() {
+        let store = Arc::new(MemorySink::default());
+        let run_ = StreamRun::new(store, Arc::from("c"), "s", "r", None);
+        run_.progress
+            .send_modify(|p| p.checkpoints = MAX_CHECKPOINTS);
+        let err = run_.checkpoint("again".into()).await.unwrap_err();
+        assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("10000 checkpoints"), "{err}");
     }
 }

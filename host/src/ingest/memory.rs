@@ -130,7 +130,7 @@ impl PageStore for MemorySink {
         Box::pin(std::future::ready(Ok(found)))
     }
 
-    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+    fn commit(&self, page: Arc<Page>) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
         let mut inner = self.lock();
         let outcomes: Vec<Vec<Stored>> = page
             .batches

@@ -82,7 +82,7 @@ impl PageStore for SqliteSink {
         })
     }
 
-    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+    fn commit(&self, page: Arc<Page>) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
         let store = self.store.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {

@@ -90,7 +90,7 @@ impl PageStore for RecordingSink {
         self.records.stored_keys(connection, entity, keys)
     }
 
-    fn commit(&self, page: Page) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
+    fn commit(&self, page: Arc<Page>) -> BoxFuture<'_, Result<Vec<Vec<Stored>>, IngestError>> {
         for batch in &page.batches {
             self.log(batch);
         }
