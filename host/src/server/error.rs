@@ -18,6 +18,9 @@ pub(crate) struct ApiError {
     pub message: String,
     pub invocation_id: Option<String>,
     pub retry_after_secs: Option<u64>,
+    /// A 401 for a missing or wrong bearer key says how to authenticate
+    /// (`WWW-Authenticate: Bearer`); a webhook refused for its signature does not.
+    pub bearer_challenge: bool,
 }
 
 impl ApiError {
@@ -28,6 +31,7 @@ impl ApiError {
             message: message.into(),
             invocation_id: None,
             retry_after_secs: None,
+            bearer_challenge: status == StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -65,6 +69,7 @@ impl From<ServiceError> for ApiError {
         };
         ApiError {
             invocation_id: e.invocation_id().map(str::to_string),
+            bearer_challenge: status == StatusCode::UNAUTHORIZED && e.kind() != Kind::Refused,
             ..ApiError::new(status, e.code(), message)
         }
     }
@@ -81,13 +86,28 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        // A webhook delivery is refused for its signature, not for a missing bearer key.
-        if self.status == StatusCode::UNAUTHORIZED
-            && !matches!(self.code, "bad_signature" | "stale_delivery")
-        {
+        if self.bearer_challenge {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_or_wrong_key_is_challenged() {
+        let key = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "no key").into_response();
+        assert_eq!(key.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let refused = ApiError::from(ServiceError::WebhookRefused {
+            webhook: "orders".into(),
+            reason: crate::webhooks::VerifyError::BadSignature,
+        })
+        .into_response();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(refused.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 }
