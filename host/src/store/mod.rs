@@ -32,6 +32,7 @@ pub mod records;
 pub(crate) mod rotate;
 mod secret_settings;
 pub mod states;
+mod stream_lock;
 pub mod streams;
 pub mod tokens;
 
@@ -62,8 +63,9 @@ pub(crate) use records::RecordQuery;
 pub(crate) use records::RecordTarget;
 pub(crate) use records::RecordWrite;
 pub use records::StoredRecord;
+pub use stream_lock::StreamLock;
 pub(crate) use streams::{CursorWrite, PageWrite};
-pub use streams::{RunQuery, RunStatus, StreamLock, StreamRunRow, StreamStateRow};
+pub use streams::{RunQuery, RunStatus, StreamRunRow, StreamStateRow};
 pub(crate) use tokens::StoredTokens;
 pub use tokens::TokenWrite;
 
