@@ -453,3 +453,7 @@ fn body_string_field(body: &[u8], field: &str) -> Option<String> {
 #[cfg(test)]
 #[path = "verify_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "verify_refusal_tests.rs"]
+mod refusal_tests;
