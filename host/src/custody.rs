@@ -25,13 +25,22 @@ pub(crate) struct StoredProviders {
 }
 
 impl StoredProviders {
-    /// The resolved configuration of a stored connection; `None` when its connector has
-    /// no OAuth block.
+    /// The resolved configuration of a stored connection (a connector's or an app
+    /// connection); `None` when its connector has no OAuth block.
     pub async fn resolve(
         &self,
         connection: &ConnectionRecord,
     ) -> Result<Option<ProviderConfig>, ProviderError> {
         let other = |e: Box<dyn std::error::Error + Send + Sync>| ProviderError::Other(e);
+        if connection.app {
+            let app = self.store.app_connection_by_id(&connection.id)?;
+            return self
+                .resolver
+                .resolve_app(&app)
+                .await
+                .map(Some)
+                .map_err(|e| other(e.into()));
+        }
         let manifest = self
             .catalog
             .manifest(&connection.connector, Lookup::KeyOrPath)

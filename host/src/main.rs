@@ -6,8 +6,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::new as new_cmd;
 use keyway_host::cli::{
-    CliError, api_keys, call, connections, connectors, credentials, keys, records, serve, streams,
-    validate, webhooks,
+    CliError, api_keys, app_connections, call, connections, connectors, credentials, keys, records,
+    serve, streams, validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
@@ -74,6 +74,9 @@ enum Command {
     Records(records::RecordsArgs),
     /// Connection lifecycle: create, authorize, list, show, test, revoke, delete.
     Connections(connections::ConnectionsArgs),
+    /// App connections: OAuth connections defined once by name, used by any route granted them.
+    #[command(name = "app-connections")]
+    AppConnections(app_connections::AppConnectionsArgs),
     /// OAuth app credentials (client secrets come from stdin or an environment variable).
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
@@ -144,6 +147,12 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
                 keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
             let services = Services::open(config)?;
             connections::run(args.command, &services).await
+        }
+        Command::AppConnections(args) => {
+            let config =
+                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
+            let services = Services::open(config)?;
+            app_connections::run(args.command, &services).await
         }
         Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir).await?),
         Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir).await?),

@@ -21,7 +21,8 @@ use crate::oauth::callback::CallbackListener;
 use crate::oauth::{AuthorizationOutcome, ProviderRevocation};
 use crate::services::views::ConnectionView;
 use crate::services::{
-    AuthorizationStart, NewConnectionInput, PlainValue, ServiceError, Services, SettingsInput,
+    AuthorizationStart, Expected, NewConnectionInput, PlainValue, ServiceError, Services,
+    SettingsInput,
 };
 
 /// `keyway connections`: the subcommand and the options all of them share.
@@ -161,12 +162,12 @@ fn settings_error(e: ServiceError) -> CliError {
     }
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub(super) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-fn fmt_time(t: Option<i64>) -> String {
+pub(super) fn fmt_time(t: Option<i64>) -> String {
     let Some(t) = t else {
         return "-".into();
     };
@@ -208,6 +209,17 @@ fn print_outcome(outcome: &AuthorizationOutcome) -> ExitCode {
     );
     for (k, v) in &outcome.callback_params {
         println!("Recorded {k} = {v}");
+    }
+    if let Some(claims) = &outcome.id_claims {
+        println!(
+            "id_token validated: subject {}{}",
+            claims.subject,
+            claims
+                .email
+                .as_deref()
+                .map(|e| format!(", email {e}"))
+                .unwrap_or_default()
+        );
     }
     if outcome.missing_scopes.is_empty() {
         ExitCode::SUCCESS
@@ -303,32 +315,31 @@ pub async fn run(cmd: ConnectionsCommand, services: &Services) -> Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
-        ConnectionsCommand::Revoke { name } => {
-            match services.revoke(&name).await? {
-                ProviderRevocation::Revoked => {
-                    println!("Revoked at the provider; local tokens deleted.")
-                }
-                ProviderRevocation::NoEndpoint => {
-                    println!("The provider has no revocation endpoint; local tokens deleted.")
-                }
-                ProviderRevocation::NoTokens => {
-                    println!("No tokens were stored; connection marked revoked.")
-                }
-                ProviderRevocation::Failed(e) => {
-                    eprintln!(
-                        "warning: the provider revocation failed ({e}); local tokens deleted anyway"
-                    );
-                    return Ok(ExitCode::from(2));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        ConnectionsCommand::Revoke { name } => Ok(print_revocation(services.revoke(&name).await?)),
         ConnectionsCommand::Delete { name } => {
             services.delete_connection(&name)?;
             println!("Deleted connection `{name}`.");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Says what a revocation did; exit code 2 when the provider refused it.
+pub(super) fn print_revocation(outcome: ProviderRevocation) -> ExitCode {
+    match outcome {
+        ProviderRevocation::Revoked => println!("Revoked at the provider; local tokens deleted."),
+        ProviderRevocation::NoEndpoint => {
+            println!("The provider has no revocation endpoint; local tokens deleted.")
+        }
+        ProviderRevocation::NoTokens => {
+            println!("No tokens were stored; connection marked revoked.")
+        }
+        ProviderRevocation::Failed(e) => {
+            eprintln!("warning: the provider revocation failed ({e}); local tokens deleted anyway");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn print_connection(c: &ConnectionView) {
@@ -382,14 +393,33 @@ async fn post_connect(services: &Services, name: &str) -> Result<(), CliError> {
 }
 
 async fn authorize(services: &Services, args: AuthorizeArgs) -> Result<ExitCode, CliError> {
+    authorize_flow(services, Expected::Connection(&args.name), &args).await
+}
+
+/// The loopback authorization of a connector connection or an app connection: listen,
+/// print or open the provider's URL, wait for the callback, complete, print the outcome.
+pub(super) async fn authorize_flow(
+    services: &Services,
+    target: Expected<'_>,
+    args: &AuthorizeArgs,
+) -> Result<ExitCode, CliError> {
     let listener = CallbackListener::bind(args.port.unwrap_or(0))
         .await
         .context("listening for the OAuth callback")?;
     let redirect = listener.redirect_uri();
-    let request = match services
-        .begin_authorization(&args.name, &redirect, args.scopes.clone())
-        .await?
-    {
+    let started = match target {
+        Expected::Connection(name) => {
+            services
+                .begin_authorization(name, &redirect, args.scopes.clone())
+                .await?
+        }
+        Expected::App(name) => {
+            services
+                .begin_app_authorization(name, &redirect, args.scopes.clone())
+                .await?
+        }
+    };
+    let request = match started {
         AuthorizationStart::Connected(outcome) => return Ok(print_outcome(&outcome)),
         AuthorizationStart::Redirect(request) => request,
     };
@@ -407,7 +437,7 @@ async fn authorize(services: &Services, args: AuthorizeArgs) -> Result<ExitCode,
         .await
         .context("waiting for the OAuth callback")?;
     let (_, outcome) = services
-        .complete_authorization(&callback, Some(&args.name))
+        .complete_authorization(&callback, Some(target))
         .await?;
     Ok(print_outcome(&outcome))
 }

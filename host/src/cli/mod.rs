@@ -11,6 +11,7 @@
 //! (they live in `services`, shared with the server).
 
 pub mod api_keys;
+pub mod app_connections;
 pub mod call;
 pub mod connections;
 pub mod connectors;

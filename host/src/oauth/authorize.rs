@@ -19,11 +19,17 @@ use rand::RngCore;
 use secrecy::SecretString;
 use url::Url;
 
+use secrecy::ExposeSecret;
+
 use super::classify::Failure;
 use super::client;
 use super::http::OAuthHttp;
+use super::id_token::{IdClaims, IdTokenError};
 use super::provider::{GrantType, ProviderConfig};
-use crate::store::{ClientCredentials, ConnectionRecord, Store, StoreError, TokenWrite, now_unix};
+use crate::store::states::NewState;
+use crate::store::{
+    ClientCredentials, ConnectionRecord, ProviderAccount, Store, StoreError, TokenWrite, now_unix,
+};
 
 /// How long a started authorization stays valid.
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
@@ -37,6 +43,7 @@ const RESERVED: &[&str] = &[
     "scope",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
 ];
 
 /// Errors of the authorization-code flow. None carries a code, verifier or token.
@@ -67,6 +74,8 @@ pub enum AuthorizeError {
     MissingCode,
     #[error("the code exchange failed: {0}")]
     Exchange(Failure),
+    #[error("the id_token failed validation, so no token was stored: {0}")]
+    IdToken(#[from] IdTokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -133,16 +142,23 @@ pub fn begin_authorization(
     for (k, v) in &p.extra_authorize_params {
         request = request.add_extra_param(k.as_str(), v.as_str());
     }
+    // An OIDC request carries a nonce its id_token must echo, so a token minted for
+    // another request cannot be passed off as this one's.
+    let nonce = (p.id_token.is_some() && scopes.iter().any(|s| s == "openid")).then(random_state);
+    if let Some(n) = &nonce {
+        request = request.add_extra_param("nonce", n.as_str());
+    }
     let (url, _) = request.url();
     let expires_at = now_unix() + STATE_TTL.as_secs() as i64;
-    store.insert_state(
-        &state,
-        &connection.id,
-        verifier.as_ref(),
-        redirect_uri.as_str(),
-        &scopes,
+    store.insert_state(&NewState {
+        state: &state,
+        connection_id: &connection.id,
+        pkce_verifier: verifier.as_ref(),
+        redirect_uri: redirect_uri.as_str(),
+        scopes: &scopes,
+        nonce: nonce.as_deref(),
         expires_at,
-    )?;
+    })?;
     Ok(AuthorizationRequest {
         url,
         redirect_uri: redirect_uri.clone(),
@@ -191,6 +207,8 @@ pub struct AuthorizationOutcome {
     pub expires_at: Option<i64>,
     pub has_refresh_token: bool,
     pub callback_params: BTreeMap<String, String>,
+    /// The subject and email of a validated id_token.
+    pub id_claims: Option<IdClaims>,
 }
 
 /// Completes the authorization of `expected_connection_id` from the callback parameters.
@@ -236,6 +254,22 @@ pub async fn complete_authorization(
     )
     .await
     .map_err(AuthorizeError::Exchange)?;
+    // With an issuer, the id_token is checked before anything is stored.
+    let openid = pending.scopes.iter().any(|s| s == "openid");
+    let id_claims = match (&p.id_token, &tokens.id_token) {
+        (Some(check), Some(id_token)) => Some(
+            check
+                .validate(
+                    http,
+                    id_token.expose_secret(),
+                    &creds.client_id,
+                    pending.nonce.as_deref(),
+                )
+                .await?,
+        ),
+        (Some(_), None) if openid => return Err(IdTokenError::Missing.into()),
+        _ => None,
+    };
     // RFC 6749 5.1: an omitted scope means the requested scopes were granted.
     let granted = tokens.scopes.clone().unwrap_or(pending.scopes);
     let callback_params: BTreeMap<String, String> = p
@@ -257,6 +291,16 @@ pub async fn complete_authorization(
         scopes: Some(granted.clone()),
     };
     store.save_authorized_tokens(expected_connection_id, &write, &granted, &callback_params)?;
+    if let Some(claims) = &id_claims {
+        store.set_provider_account(
+            expected_connection_id,
+            &ProviderAccount {
+                id: Some(claims.subject.clone()),
+                name: claims.email.clone(),
+                domain: None,
+            },
+        )?;
+    }
     Ok(AuthorizationOutcome {
         connection_id: expected_connection_id.to_string(),
         missing_scopes: p.missing_scopes(&granted),
@@ -264,6 +308,7 @@ pub async fn complete_authorization(
         expires_at,
         has_refresh_token: tokens.refresh_token.is_some(),
         callback_params,
+        id_claims,
     })
 }
 

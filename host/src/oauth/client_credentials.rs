@@ -51,6 +51,7 @@ pub async fn connect_client_credentials(
         granted_scopes: granted,
         expires_at,
         has_refresh_token,
+        id_claims: None,
         callback_params: BTreeMap::new(),
     })
 }

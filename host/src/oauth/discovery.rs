@@ -24,6 +24,8 @@ pub struct OidcEndpoints {
     pub authorization_endpoint: Option<Url>,
     pub token_endpoint: Url,
     pub revocation_endpoint: Option<Url>,
+    /// Where the issuer publishes the keys its id_tokens are signed with.
+    pub jwks_uri: Option<Url>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +34,7 @@ struct RawMetadata {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
+    jwks_uri: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,7 @@ pub(crate) fn parse_metadata(
         token_endpoint: parse("token_endpoint", raw.token_endpoint)?
             .ok_or_else(|| invalid("no `token_endpoint`".into()))?,
         revocation_endpoint: parse("revocation_endpoint", raw.revocation_endpoint)?,
+        jwks_uri: parse("jwks_uri", raw.jwks_uri)?,
     })
 }
 
@@ -152,6 +156,9 @@ impl OidcEndpoints {
         }
         if let Some(u) = &self.revocation_endpoint {
             out.push(("revocation_endpoint", u));
+        }
+        if let Some(u) = &self.jwks_uri {
+            out.push(("jwks_uri", u));
         }
         out
     }

@@ -63,6 +63,9 @@ pub struct ProviderConfig {
     pub required_scopes: Vec<String>,
     /// Extra query parameters the provider adds to the callback (e.g. `realmId`) to keep.
     pub callback_params: Vec<String>,
+    /// Set when the provider names an OIDC issuer: an id_token it returns is validated
+    /// (and one is required when `openid` was requested) before any token is stored.
+    pub id_token: Option<super::id_token::IdTokenCheck>,
 }
 
 impl ProviderConfig {
@@ -84,6 +87,7 @@ impl ProviderConfig {
             refresh_enabled: true,
             required_scopes: Vec::new(),
             callback_params: Vec::new(),
+            id_token: None,
         }
     }
 
@@ -119,6 +123,8 @@ pub struct TokenSet {
     pub token_type: Option<String>,
     pub expires_in: Option<Duration>,
     pub scopes: Option<Vec<String>>,
+    /// The OIDC `id_token`, when the answer has one (read at the top level).
+    pub id_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -132,6 +138,7 @@ impl std::fmt::Debug for TokenSet {
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("scopes", &self.scopes)
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -224,6 +231,7 @@ impl ProviderConfig {
             token_type: opt_string(&value, &p.token_type)?,
             expires_in,
             scopes,
+            id_token: opt_string(&value, "id_token")?.map(SecretString::from),
         })
     }
 }

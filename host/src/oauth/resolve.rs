@@ -8,12 +8,20 @@
 //! discovery request runs on the caller's runtime.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use url::Url;
 
 use super::discovery::{DiscoveryError, OidcEndpoints, discover};
 use super::http::OAuthHttp;
-use super::provider::{ProviderConfig, TokenPaths};
+use super::id_token::{IdTokenCheck, JwksCache};
+use super::provider::{GrantType, ProviderConfig, TokenPaths};
 use crate::manifest::{AccessType, Connector, ExpandError, UrlTemplate, ValidSettings};
+use crate::store::AppConnectionRow;
+
+/// Scopes an app connection with an issuer requests when neither it nor `authorize`
+/// names any.
+pub const DEFAULT_OIDC_SCOPES: &[&str] = &["openid", "profile", "email"];
 
 /// Why a connector's OAuth block could not be resolved for a connection. Names the
 /// connector and the template or issuer, never a setting's value.
@@ -34,12 +42,36 @@ pub enum ResolveError {
         #[source]
         source: DiscoveryError,
     },
+    #[error(
+        "{owner}: the issuer {issuer} publishes no `jwks_uri`, so its id_tokens cannot be validated"
+    )]
+    NoJwks { owner: String, issuer: String },
+    #[error("app connection `{name}`: {what} `{value}` is not a URL: {reason}")]
+    AppUrl {
+        name: String,
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("app connection `{name}`: no {what}: give an issuer URL to discover it, or `{flag}`")]
+    AppNoEndpoint {
+        name: String,
+        what: &'static str,
+        flag: &'static str,
+    },
+    #[error("app connection `{name}`: OIDC discovery: {source}")]
+    AppDiscovery {
+        name: String,
+        #[source]
+        source: DiscoveryError,
+    },
 }
 
 /// Resolves provider configurations; one per host, shared by every use.
 pub struct ProviderResolver {
     http: OAuthHttp,
     discovered: Mutex<HashMap<String, OidcEndpoints>>,
+    jwks: Arc<JwksCache>,
 }
 
 impl ProviderResolver {
@@ -48,6 +80,7 @@ impl ProviderResolver {
         ProviderResolver {
             http,
             discovered: Mutex::new(HashMap::new()),
+            jwks: Arc::new(JwksCache::new()),
         }
     }
 
@@ -104,6 +137,7 @@ impl ProviderResolver {
             .transpose()?;
         if let Some(d) = &discovered {
             config.apply_discovery(d, false);
+            config.id_token = Some(self.id_token_check(d, &format!("connector `{key}`"))?);
         }
         config.scopes = oauth.scopes.clone();
         config.required_scopes = oauth.required_scopes.clone();
@@ -126,6 +160,86 @@ impl ProviderResolver {
         config.refresh_enabled = oauth.refresh_enabled;
         config.callback_params = oauth.callback_params.clone();
         Ok(Some(config))
+    }
+
+    /// The id_token check for an issuer found by discovery.
+    fn id_token_check(&self, d: &OidcEndpoints, owner: &str) -> Result<IdTokenCheck, ResolveError> {
+        let jwks_uri = d.jwks_uri.clone().ok_or_else(|| ResolveError::NoJwks {
+            owner: owner.to_string(),
+            issuer: d.issuer.to_string(),
+        })?;
+        Ok(IdTokenCheck {
+            issuer: d.issuer.as_str().trim_end_matches('/').to_string(),
+            jwks_uri,
+            keys: self.jwks.clone(),
+        })
+    }
+
+    /// The provider configuration of an app connection: endpoints from discovery at its
+    /// issuer, the operator's overrides winning; without an issuer both overrides are
+    /// needed. Authorization code with PKCE, standard token paths.
+    pub async fn resolve_app(
+        &self,
+        app: &AppConnectionRow,
+    ) -> Result<ProviderConfig, ResolveError> {
+        let name = &app.connection.name;
+        let url = |what: &'static str, value: &str| {
+            Url::parse(value).map_err(|e| ResolveError::AppUrl {
+                name: name.clone(),
+                what,
+                value: value.chars().take(200).collect(),
+                reason: e.to_string(),
+            })
+        };
+        let discovered =
+            match &app.issuer_url {
+                Some(issuer) => {
+                    let issuer = url("issuer URL", issuer)?;
+                    Some(self.discover(&issuer).await.map_err(|source| {
+                        ResolveError::AppDiscovery {
+                            name: name.clone(),
+                            source,
+                        }
+                    })?)
+                }
+                None => None,
+            };
+        let token_url = match (&app.token_url, &discovered) {
+            (Some(t), _) => url("token URL", t)?,
+            (None, Some(d)) => d.token_endpoint.clone(),
+            (None, None) => {
+                return Err(ResolveError::AppNoEndpoint {
+                    name: name.clone(),
+                    what: "token endpoint",
+                    flag: "--token-url",
+                });
+            }
+        };
+        let mut config = ProviderConfig::new(GrantType::AuthorizationCode, token_url);
+        config.authorization_url = app
+            .auth_url
+            .as_deref()
+            .map(|a| url("authorization URL", a))
+            .transpose()?;
+        if let Some(d) = &discovered {
+            config.apply_discovery(d, false);
+            config.id_token = Some(self.id_token_check(d, &format!("app connection `{name}`"))?);
+        }
+        if config.authorization_url.is_none() {
+            return Err(ResolveError::AppNoEndpoint {
+                name: name.clone(),
+                what: "authorization endpoint",
+                flag: "--auth-url",
+            });
+        }
+        config.scopes = if !app.scopes.is_empty() {
+            app.scopes.clone()
+        } else if discovered.is_some() {
+            DEFAULT_OIDC_SCOPES.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(config)
     }
 
     /// OIDC discovery for `issuer`, once per issuer per process.

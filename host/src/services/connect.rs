@@ -25,6 +25,15 @@ pub enum AuthorizationStart {
     Connected(AuthorizationOutcome),
 }
 
+/// The connection a callback must belong to, when the caller knows it.
+#[derive(Debug, Clone, Copy)]
+pub enum Expected<'a> {
+    /// A connector connection, by name.
+    Connection(&'a str),
+    /// An app connection, by name.
+    App(&'a str),
+}
+
 struct Resolved {
     record: ConnectionRecord,
     provider: ProviderConfig,
@@ -66,9 +75,28 @@ impl Services {
         redirect_uri: &Url,
         scopes: Option<Vec<String>>,
     ) -> ServiceResult<AuthorizationStart> {
-        let r = self
-            .resolve_oauth(self.store.connection_by_name(name)?)
-            .await?;
+        self.begin_for(self.store.connection_by_name(name)?, redirect_uri, scopes)
+            .await
+    }
+
+    /// Starts authorizing the app connection `name` (always the browser flow).
+    pub async fn begin_app_authorization(
+        &self,
+        name: &str,
+        redirect_uri: &Url,
+        scopes: Option<Vec<String>>,
+    ) -> ServiceResult<AuthorizationStart> {
+        let app = self.store.app_connection(name)?;
+        self.begin_for(app.connection, redirect_uri, scopes).await
+    }
+
+    async fn begin_for(
+        &self,
+        record: ConnectionRecord,
+        redirect_uri: &Url,
+        scopes: Option<Vec<String>>,
+    ) -> ServiceResult<AuthorizationStart> {
+        let r = self.resolve_oauth(record).await?;
         let creds = self.app_credentials(&r.record)?;
         if r.provider.grant_type == GrantType::ClientCredentials {
             let outcome = oauth::connect_client_credentials(
@@ -100,10 +128,11 @@ impl Services {
     pub async fn complete_authorization(
         &self,
         params: &CallbackParams,
-        expected: Option<&str>,
+        expected: Option<Expected<'_>>,
     ) -> ServiceResult<(String, AuthorizationOutcome)> {
         let record = match expected {
-            Some(name) => self.store.connection_by_name(name)?,
+            Some(Expected::Connection(name)) => self.store.connection_by_name(name)?,
+            Some(Expected::App(name)) => self.store.app_connection(name)?.connection,
             None => {
                 let state = params
                     .get("state")
@@ -147,9 +176,17 @@ impl Services {
     /// Revokes the connection's grant at the provider (when it has an endpoint) and
     /// deletes its tokens.
     pub async fn revoke(&self, name: &str) -> ServiceResult<ProviderRevocation> {
-        let r = self
-            .resolve_oauth(self.store.connection_by_name(name)?)
-            .await?;
+        self.revoke_for(self.store.connection_by_name(name)?).await
+    }
+
+    /// Revokes the app connection `name`'s grant and deletes its tokens.
+    pub async fn revoke_app(&self, name: &str) -> ServiceResult<ProviderRevocation> {
+        self.revoke_for(self.store.app_connection(name)?.connection)
+            .await
+    }
+
+    async fn revoke_for(&self, record: ConnectionRecord) -> ServiceResult<ProviderRevocation> {
+        let r = self.resolve_oauth(record).await?;
         let creds = match &r.record.credential_key {
             Some(k) => Some(self.store.credentials(k)?),
             None => None,

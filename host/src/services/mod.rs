@@ -10,6 +10,7 @@
 //! Must not: parse a command line or an HTTP request, or decide what the store, catalog,
 //! registry, runtime or `oauth` decide.
 
+mod app_connections;
 mod connect;
 mod connections;
 mod error;
@@ -21,7 +22,8 @@ mod streams;
 pub(crate) mod views;
 mod webhooks;
 
-pub use connect::AuthorizationStart;
+pub use app_connections::AppConnectionInput;
+pub use connect::{AuthorizationStart, Expected};
 pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
 pub(crate) use error::InvocationFailed;
 pub use error::Kind;

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::oauth::{AuthorizationOutcome, AuthorizationRequest, ProviderRevocation};
 use crate::registry::LoadedConnector;
 use crate::store::{
-    ApiKeySummary, ConnectionRecord, CredentialSummary, InvocationRecord, ProviderAccount,
-    StoredRecord,
+    ApiKeySummary, AppConnectionRow, ConnectionRecord, CredentialSummary, InvocationRecord,
+    ProviderAccount, StoredRecord,
 };
 
 mod jobs;
@@ -65,6 +65,53 @@ impl From<&ConnectionRecord> for ConnectionView {
             token_expires_at: c.token_expires_at,
             last_refresh_at: c.last_refresh_at,
             last_error: c.last_error.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// An app connection: its endpoints, client id and token state (never the secret).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConnectionView {
+    pub name: String,
+    pub status: &'static str,
+    pub provider_url: String,
+    pub issuer_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub client_id: String,
+    pub granted_scopes: Option<Vec<String>>,
+    /// The subject (`id`) and email (`name`) of the id_token validated at authorization.
+    pub account: Option<AccountView>,
+    pub has_tokens: bool,
+    pub token_expires_at: Option<i64>,
+    pub last_refresh_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&AppConnectionRow> for AppConnectionView {
+    fn from(a: &AppConnectionRow) -> Self {
+        let c = ConnectionView::from(&a.connection);
+        AppConnectionView {
+            name: c.name,
+            status: c.status,
+            provider_url: a.provider_url.clone(),
+            issuer_url: a.issuer_url.clone(),
+            auth_url: a.auth_url.clone(),
+            token_url: a.token_url.clone(),
+            scopes: a.scopes.clone(),
+            client_id: a.client_id.clone(),
+            granted_scopes: c.granted_scopes,
+            account: c.account,
+            has_tokens: c.has_tokens,
+            token_expires_at: c.token_expires_at,
+            last_refresh_at: c.last_refresh_at,
+            last_error: c.last_error,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

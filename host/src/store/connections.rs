@@ -114,6 +114,8 @@ pub struct ConnectionRecord {
     pub cooldown_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An app connection (`app-connections`), not a connector's.
+    pub app: bool,
 }
 
 /// The provider account a connection is bound to (from the connector's `postConnect` route).
@@ -128,7 +130,8 @@ const SELECT: &str = "SELECT c.id, c.name, c.connector, c.credential_key, c.sett
     c.granted_scopes, c.callback_params, c.account_id, c.account_name, c.account_domain,
     c.token_generation, t.expires_at, t.connection_id IS NOT NULL, c.last_refresh_at,
     c.last_error, c.refresh_failures, c.cooldown_until, c.created_at, c.updated_at,
-    (SELECT group_concat(key, char(31)) FROM connection_secrets s WHERE s.connection_id = c.id)
+    (SELECT group_concat(key, char(31)) FROM connection_secrets s WHERE s.connection_id = c.id),
+    c.kind = 'app'
     FROM connections c LEFT JOIN tokens t ON t.connection_id = c.id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(
@@ -173,6 +176,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
         secret_setting_keys: secret_keys
             .map(|s| s.split('\u{1f}').map(str::to_string).collect())
             .unwrap_or_default(),
+        app: row.get(21)?,
     })
 }
 
@@ -223,16 +227,21 @@ impl Store {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::sql("creating a connection"))?;
-            let exists: bool = tx
+            let exists: Option<String> = tx
                 .query_row(
-                    "SELECT count(*) > 0 FROM connections WHERE name = ?1",
+                    "SELECT kind FROM connections WHERE name = ?1",
                     [&new.name],
-                    |r| r.get(0),
+                    |r| r.get::<_, String>(0),
                 )
+                .optional()
                 .map_err(StoreError::sql("creating a connection"))?;
-            if exists {
+            if let Some(kind) = exists {
                 return Err(StoreError::AlreadyExists {
-                    what: "connection",
+                    what: if kind == "app" {
+                        "app connection"
+                    } else {
+                        "connection"
+                    },
                     name: new.name.clone(),
                 });
             }
@@ -261,7 +270,9 @@ impl Store {
 
     pub(crate) fn connection_by_name(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
         self.conn()
-            .prepare_cached(&format!("{SELECT} WHERE c.name = ?1"))
+            .prepare_cached(&format!(
+                "{SELECT} WHERE c.name = ?1 AND c.kind = 'connector'"
+            ))
             .and_then(|mut stmt| stmt.query_row([name], from_row))
             .optional()
             .map_err(StoreError::sql("reading a connection"))?
@@ -286,7 +297,9 @@ impl Store {
     pub(crate) fn list_connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare(&format!("{SELECT} ORDER BY c.name"))
+            .prepare(&format!(
+                "{SELECT} WHERE c.kind = 'connector' ORDER BY c.name"
+            ))
             .map_err(StoreError::sql("listing connections"))?;
         let rows = stmt
             .query_map([], from_row)
@@ -306,7 +319,10 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("deleting a connection"))?;
         let n = tx
-            .execute("DELETE FROM connections WHERE name = ?1", [name])
+            .execute(
+                "DELETE FROM connections WHERE name = ?1 AND kind = 'connector'",
+                [name],
+            )
             .map_err(StoreError::sql("deleting a connection"))?;
         if n == 0 {
             return Err(StoreError::NotFound {

@@ -123,7 +123,7 @@ impl Store {
         let mut stmt = conn
             .prepare(
                 "SELECT key, client_id, client_secret IS NOT NULL, updated_at FROM credentials
-                 ORDER BY key",
+                 WHERE key NOT LIKE 'app:%' ORDER BY key",
             )
             .map_err(StoreError::sql("listing credentials"))?;
         stmt.query_map([], |r| {

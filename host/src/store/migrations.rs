@@ -201,6 +201,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at_ms);
     "#,
+    // 8: app connections. An app connection is a connection row of kind `app` (so tokens,
+    // states, leases, refresh and revocation are shared with connector connections, and a
+    // name means one thing) plus its provider endpoints and the hash of the configuration
+    // last applied; an authorization state may carry the OIDC nonce its id_token must echo.
+    r#"
+    ALTER TABLE connections ADD COLUMN kind TEXT NOT NULL DEFAULT 'connector';
+    CREATE TABLE app_connections (
+        connection_id TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+        provider_url  TEXT NOT NULL,
+        issuer_url    TEXT,
+        auth_url      TEXT,
+        token_url     TEXT,
+        scopes        TEXT NOT NULL DEFAULT '[]',
+        config_hash   TEXT NOT NULL
+    );
+    ALTER TABLE oauth_states ADD COLUMN nonce TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@
 //! the types of the layers above.
 
 pub mod api_keys;
+pub mod app_connections;
 mod changes;
 pub use changes::CHANGE_CHECK;
 pub mod connections;
@@ -45,6 +46,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub(crate) use api_keys::ApiKeySummary;
 pub(crate) use api_keys::{KeyCheck, LiveApiKeys};
+pub use app_connections::{AppConnectionConfig, AppConnectionRow};
 pub(crate) use connections::ProviderAccount;
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
 pub use credentials::ClientCredentials;

@@ -220,14 +220,15 @@ mod tests {
             )
             .unwrap();
         store
-            .insert_state(
-                "st",
-                &c.id,
-                Some(&SecretString::from("v")),
-                "http://x",
-                &[],
-                now_unix() + 60,
-            )
+            .insert_state(&crate::store::states::NewState {
+                state: "st",
+                connection_id: &c.id,
+                pkce_verifier: Some(&SecretString::from("v")),
+                redirect_uri: "http://x",
+                scopes: &[],
+                nonce: None,
+                expires_at: now_unix() + 60,
+            })
             .unwrap();
         (store, c.id)
     }

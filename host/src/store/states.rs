@@ -18,6 +18,19 @@ pub struct PendingState {
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub expires_at: i64,
+    /// The OIDC nonce sent with the authorization request, which its id_token must carry.
+    pub nonce: Option<String>,
+}
+
+/// An authorization being started, as [`Store::insert_state`] records it.
+pub(crate) struct NewState<'a> {
+    pub state: &'a str,
+    pub connection_id: &'a str,
+    pub pkce_verifier: Option<&'a SecretString>,
+    pub redirect_uri: &'a str,
+    pub scopes: &'a [String],
+    pub nonce: Option<&'a str>,
+    pub expires_at: i64,
 }
 
 impl std::fmt::Debug for PendingState {
@@ -38,17 +51,9 @@ pub(crate) fn state_hash(state: &str) -> String {
 
 impl Store {
     /// Records a started authorization.
-    pub(crate) fn insert_state(
-        &self,
-        state: &str,
-        connection_id: &str,
-        pkce_verifier: Option<&SecretString>,
-        redirect_uri: &str,
-        scopes: &[String],
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        let hash = state_hash(state);
-        let sealed = pkce_verifier.map(|v| {
+    pub(crate) fn insert_state(&self, new: &NewState<'_>) -> Result<(), StoreError> {
+        let hash = state_hash(new.state);
+        let sealed = new.pkce_verifier.map(|v| {
             self.sealer().seal_str(
                 Aad::new("oauth_states", &hash, "pkce_verifier"),
                 v.expose_secret(),
@@ -61,15 +66,16 @@ impl Store {
             .map_err(StoreError::sql("purging expired states"))?;
         conn.execute(
             "INSERT INTO oauth_states (state_hash, connection_id, pkce_verifier, redirect_uri,
-                scopes, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                scopes, expires_at, created_at, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 hash,
-                connection_id,
+                new.connection_id,
                 sealed,
-                redirect_uri,
-                serde_json::Value::from(scopes.to_vec()).to_string(),
-                expires_at,
-                now
+                new.redirect_uri,
+                serde_json::Value::from(new.scopes.to_vec()).to_string(),
+                new.expires_at,
+                now,
+                new.nonce
             ],
         )
         .map_err(StoreError::sql("storing an authorization state"))?;
@@ -94,18 +100,27 @@ impl Store {
     /// already used. Expiry is left to the caller to judge, so it can say why it refused.
     pub fn take_state(&self, state: &str) -> Result<Option<PendingState>, StoreError> {
         let hash = state_hash(state);
-        type Row = (String, Option<Vec<u8>>, String, String, i64);
+        type Row = (String, Option<Vec<u8>>, String, String, i64, Option<String>);
         let row: Option<Row> = self
             .conn()
             .query_row(
                 "DELETE FROM oauth_states WHERE state_hash = ?1
-                 RETURNING connection_id, pkce_verifier, redirect_uri, scopes, expires_at",
+                 RETURNING connection_id, pkce_verifier, redirect_uri, scopes, expires_at, nonce",
                 [&hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()
             .map_err(StoreError::sql("taking an authorization state"))?;
-        let Some((connection_id, verifier, redirect_uri, scopes, expires_at)) = row else {
+        let Some((connection_id, verifier, redirect_uri, scopes, expires_at, nonce)) = row else {
             return Ok(None);
         };
         let pkce_verifier = match verifier {
@@ -121,6 +136,7 @@ impl Store {
             redirect_uri,
             scopes: serde_json::from_str(&scopes).unwrap_or_default(),
             expires_at,
+            nonce,
         }))
     }
 }
@@ -138,17 +154,19 @@ mod tests {
         let c = store.create_connection(&new_conn("a")).unwrap();
         let v = SecretString::from("verifier");
         store
-            .insert_state(
-                "s1",
-                &c.id,
-                Some(&v),
-                "http://127.0.0.1/cb",
-                &["a".into()],
-                now_unix() + 600,
-            )
+            .insert_state(&NewState {
+                state: "s1",
+                connection_id: &c.id,
+                pkce_verifier: Some(&v),
+                redirect_uri: "http://127.0.0.1/cb",
+                scopes: &["a".into()],
+                nonce: Some("n0nce"),
+                expires_at: now_unix() + 600,
+            })
             .unwrap();
         let taken = store.take_state("s1").unwrap().unwrap();
         assert_eq!(taken.connection_id, c.id);
+        assert_eq!(taken.nonce.as_deref(), Some("n0nce"));
         assert_eq!(taken.pkce_verifier.unwrap().expose_secret(), "verifier");
         assert!(store.take_state("s1").unwrap().is_none());
         assert!(store.take_state("other").unwrap().is_none());

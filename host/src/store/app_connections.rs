@@ -1,0 +1,404 @@
+//! App connections: application-level OAuth connections an operator defines once by name
+//! and routes use by name. Each is a `connections` row of kind `app` (tokens, states,
+//! leases, refresh and revocation are the connection machinery's own) plus its endpoints
+//! in `app_connections`, and its client credentials under the credential key `app:<name>`
+//! (sealed like any client secret; `credentials set` cannot write that key).
+//!
+//! Owns: the `app_connections` table and the creation, update and deletion of the three
+//! rows together.
+//! Must not: resolve endpoints (discovery is `oauth`'s) or keep a client secret unsealed.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::connections::validate_name;
+use super::{Aad, ConnectionRecord, ConnectionStatus, Store, StoreError, new_id, now_unix};
+
+/// What an operator configures for an app connection. `Debug` hides the client secret.
+#[derive(Clone)]
+pub struct AppConnectionConfig {
+    pub provider_url: String,
+    pub issuer_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    /// Scopes requested when `authorize` names none.
+    pub scopes: Vec<String>,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl std::fmt::Debug for AppConnectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConnectionConfig")
+            .field("provider_url", &self.provider_url)
+            .field("issuer_url", &self.issuer_url)
+            .field("auth_url", &self.auth_url)
+            .field("token_url", &self.token_url)
+            .field("scopes", &self.scopes)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppConnectionConfig {
+    /// A digest of everything configured, the client secret included (so a rotated
+    /// secret counts as a change), that reveals nothing of it: SHA-256 over a
+    /// length-prefixed encoding of each field.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |v: Option<&str>| match v {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+        };
+        field(Some(&self.provider_url));
+        field(self.issuer_url.as_deref());
+        field(self.auth_url.as_deref());
+        field(self.token_url.as_deref());
+        field(Some(&self.scopes.join(" ")));
+        field(Some(&self.client_id));
+        field(Some(self.client_secret.expose_secret()));
+        hex::encode(h.finalize())
+    }
+}
+
+/// An app connection as stored: its connection row and its endpoints (no secret).
+#[derive(Debug, Clone)]
+pub struct AppConnectionRow {
+    pub connection: ConnectionRecord,
+    pub provider_url: String,
+    pub issuer_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub token_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub client_id: String,
+    pub config_hash: String,
+}
+
+/// The credential key an app connection's client id and secret are stored under.
+pub fn credential_key(name: &str) -> String {
+    format!("app:{name}")
+}
+
+fn write_credentials(
+    tx: &Transaction<'_>,
+    store: &Store,
+    name: &str,
+    config: &AppConnectionConfig,
+    now: i64,
+) -> Result<(), StoreError> {
+    let key = credential_key(name);
+    let sealed = store.sealer().seal_str(
+        Aad::new("credentials", &key, "client_secret"),
+        config.client_secret.expose_secret(),
+    );
+    tx.execute(
+        "INSERT INTO credentials (key, client_id, client_secret, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT(key) DO UPDATE SET client_id = excluded.client_id,
+            client_secret = excluded.client_secret, updated_at = excluded.updated_at",
+        params![key, config.client_id, sealed, now],
+    )
+    .map_err(StoreError::sql("storing an app connection's credentials"))?;
+    Ok(())
+}
+
+fn scopes_json(scopes: &[String]) -> String {
+    serde_json::Value::from(scopes.to_vec()).to_string()
+}
+
+impl Store {
+    /// Creates the app connection `name`, not yet authorized. The name is shared with
+    /// connector connections: one name means one connection.
+    pub fn create_app_connection(
+        &self,
+        name: &str,
+        config: &AppConnectionConfig,
+    ) -> Result<AppConnectionRow, StoreError> {
+        validate_name(name)?;
+        let id = new_id("app");
+        let now = now_unix();
+        {
+            let mut conn = self.conn();
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::sql("creating an app connection"))?;
+            let taken: Option<String> = tx
+                .query_row(
+                    "SELECT kind FROM connections WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(StoreError::sql("creating an app connection"))?;
+            if let Some(kind) = taken {
+                return Err(StoreError::AlreadyExists {
+                    what: if kind == "app" {
+                        "app connection"
+                    } else {
+                        "connector connection"
+                    },
+                    name: name.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO connections (id, name, connector, credential_key, status, kind,
+                    created_at, updated_at) VALUES (?1, ?2, '', ?3, ?4, 'app', ?5, ?5)",
+                params![
+                    id,
+                    name,
+                    credential_key(name),
+                    ConnectionStatus::PendingAuthorization.as_str(),
+                    now
+                ],
+            )
+            .map_err(StoreError::sql("creating an app connection"))?;
+            tx.execute(
+                "INSERT INTO app_connections (connection_id, provider_url, issuer_url, auth_url,
+                    token_url, scopes, config_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    config.provider_url,
+                    config.issuer_url,
+                    config.auth_url,
+                    config.token_url,
+                    scopes_json(&config.scopes),
+                    config.content_hash()
+                ],
+            )
+            .map_err(StoreError::sql("creating an app connection"))?;
+            write_credentials(&tx, self, name, config, now)?;
+            tx.commit()
+                .map_err(StoreError::sql("creating an app connection"))?;
+        }
+        self.app_connection(name)
+    }
+
+    /// Replaces the configuration of the app connection `name`. Its tokens stay: a
+    /// changed endpoint or client is used from the next refresh, and an operator who
+    /// changed the provider re-authorizes.
+    pub fn update_app_connection(
+        &self,
+        name: &str,
+        config: &AppConnectionConfig,
+    ) -> Result<AppConnectionRow, StoreError> {
+        let current = self.app_connection(name)?;
+        let now = now_unix();
+        {
+            let mut conn = self.conn();
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::sql("updating an app connection"))?;
+            tx.execute(
+                "UPDATE app_connections SET provider_url = ?2, issuer_url = ?3, auth_url = ?4,
+                    token_url = ?5, scopes = ?6, config_hash = ?7 WHERE connection_id = ?1",
+                params![
+                    current.connection.id,
+                    config.provider_url,
+                    config.issuer_url,
+                    config.auth_url,
+                    config.token_url,
+                    scopes_json(&config.scopes),
+                    config.content_hash()
+                ],
+            )
+            .map_err(StoreError::sql("updating an app connection"))?;
+            tx.execute(
+                "UPDATE connections SET updated_at = ?2 WHERE id = ?1",
+                params![current.connection.id, now],
+            )
+            .map_err(StoreError::sql("updating an app connection"))?;
+            write_credentials(&tx, self, name, config, now)?;
+            tx.commit()
+                .map_err(StoreError::sql("updating an app connection"))?;
+        }
+        self.app_connection(name)
+    }
+
+    /// The app connection `name`.
+    pub fn app_connection(&self, name: &str) -> Result<AppConnectionRow, StoreError> {
+        let id: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT id FROM connections WHERE name = ?1 AND kind = 'app'",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sql("reading an app connection"))?;
+        let id = id.ok_or_else(|| StoreError::NotFound {
+            what: "app connection",
+            name: name.to_string(),
+        })?;
+        self.app_connection_by_id(&id)
+    }
+
+    /// The app connection whose connection row is `id`.
+    pub fn app_connection_by_id(&self, id: &str) -> Result<AppConnectionRow, StoreError> {
+        let connection = self.connection_by_id(id)?;
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .conn()
+            .query_row(
+                "SELECT a.provider_url, a.issuer_url, a.auth_url, a.token_url, a.scopes,
+                    a.config_hash, k.client_id
+                 FROM app_connections a LEFT JOIN credentials k ON k.key = ?2
+                 WHERE a.connection_id = ?1",
+                params![id, credential_key(&connection.name)],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(StoreError::sql("reading an app connection"))?;
+        let (provider_url, issuer_url, auth_url, token_url, scopes, config_hash, client_id) =
+            row.ok_or_else(|| StoreError::NotFound {
+                what: "app connection",
+                name: connection.name.clone(),
+            })?;
+        Ok(AppConnectionRow {
+            connection,
+            provider_url,
+            issuer_url,
+            auth_url,
+            token_url,
+            scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+            client_id: client_id.unwrap_or_default(),
+            config_hash,
+        })
+    }
+
+    /// Every app connection, by name.
+    pub fn list_app_connections(&self) -> Result<Vec<AppConnectionRow>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT id FROM connections WHERE kind = 'app' ORDER BY name")
+                .map_err(StoreError::sql("listing app connections"))?;
+            stmt.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<_, _>>())
+                .map_err(StoreError::sql("listing app connections"))?
+        };
+        ids.iter().map(|id| self.app_connection_by_id(id)).collect()
+    }
+
+    /// Deletes the app connection `name` with its tokens, states and credentials.
+    pub fn delete_app_connection(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::sql("deleting an app connection"))?;
+        let n = tx
+            .execute(
+                "DELETE FROM connections WHERE name = ?1 AND kind = 'app'",
+                [name],
+            )
+            .map_err(StoreError::sql("deleting an app connection"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "app connection",
+                name: name.to_string(),
+            });
+        }
+        tx.execute(
+            "DELETE FROM credentials WHERE key = ?1",
+            [credential_key(name)],
+        )
+        .map_err(StoreError::sql("deleting an app connection"))?;
+        tx.commit()
+            .map_err(StoreError::sql("deleting an app connection"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MasterKey;
+    use crate::store::connections::tests::new_conn;
+
+    pub(crate) fn config(secret: &str) -> AppConnectionConfig {
+        AppConnectionConfig {
+            provider_url: "https://idp.test".into(),
+            issuer_url: Some("https://idp.test".into()),
+            auth_url: None,
+            token_url: None,
+            scopes: vec!["openid".into()],
+            client_id: "cid".into(),
+            client_secret: SecretString::from(secret.to_string()),
+        }
+    }
+
+    #[test]
+    fn created_listed_updated_and_deleted_apart_from_connector_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        store.create_connection(&new_conn("crm")).unwrap();
+        let app = store
+            .create_app_connection("google-oauth", &config("s3cret-canary"))
+            .unwrap();
+        assert!(app.connection.app);
+        assert_eq!(app.client_id, "cid");
+        // Names are one namespace; each kind stays out of the other's lookups.
+        let err = store
+            .create_app_connection("crm", &config("x"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("connector connection `crm`"),
+            "{err}"
+        );
+        let err = store
+            .create_connection(&new_conn("google-oauth"))
+            .unwrap_err();
+        assert!(err.to_string().contains("app connection"), "{err}");
+        assert!(store.connection_by_name("google-oauth").is_err());
+        assert!(store.list_connections().unwrap().iter().all(|c| !c.app));
+        assert!(store.app_connection("crm").is_err());
+        assert!(store.list_credentials().unwrap().is_empty());
+        // The secret is sealed and opens under the app key.
+        let creds = store.credentials(&credential_key("google-oauth")).unwrap();
+        assert_eq!(
+            creds.client_secret.unwrap().expose_secret(),
+            "s3cret-canary"
+        );
+        let raw = std::fs::read(dir.path().join(crate::store::DB_FILE)).unwrap();
+        assert!(!raw.windows(13).any(|w| w == b"s3cret-canary"));
+        // A changed secret is a changed hash.
+        let before = app.config_hash.clone();
+        let same = store
+            .update_app_connection("google-oauth", &config("s3cret-canary"))
+            .unwrap();
+        assert_eq!(same.config_hash, before);
+        let changed = store
+            .update_app_connection("google-oauth", &config("rotated"))
+            .unwrap();
+        assert_ne!(changed.config_hash, before);
+        assert!(!changed.config_hash.contains("rotated"));
+        assert_eq!(store.list_app_connections().unwrap().len(), 1);
+        assert!(store.delete_connection("google-oauth").is_err());
+        store.delete_app_connection("google-oauth").unwrap();
+        assert!(store.credentials(&credential_key("google-oauth")).is_err());
+        assert!(store.list_app_connections().unwrap().is_empty());
+        assert!(store.connection_by_name("crm").is_ok());
+    }
+}
