@@ -23,9 +23,16 @@
 //   POST /__proxy/hold                  -> hold token requests (never forwarded) until release
 //   POST /__proxy/release               -> forward held requests
 //   POST /__proxy/drop                  -> close held requests without forwarding them
+//   POST /__proxy/id-token?mode=M       -> the next token answer's id_token is changed:
+//     resign  same claims, signed with the rotation key (published only after rotate-keys)
+//     forge   same claims, signed with a key that is never published
+//     tamper  a claim changed after signing (the signature no longer verifies)
+//     aud | expired | nonce  that claim changed, validly re-signed with the provider's key
 // Interaction control (on the provider port):
 //   POST /__control/deny-next           -> the next interaction ends with access_denied
+//   POST /__control/rotate-keys         -> the JWKS also publishes the rotation key
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -39,6 +46,53 @@ const accessTtl = Number.parseInt(process.env.KEYWAY_OIDC_ACCESS_TTL || '60', 10
 
 let provider;
 let denyNext = false;
+
+// Signing keys: the provider's own (published), the rotation key (published after
+// rotate-keys) and a key no JWKS ever names.
+function rsaKey(kid) {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pub = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  const priv = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  return { kid, privateKey, pub, priv };
+}
+const providerKey = rsaKey('provider-key-1');
+const rotationKey = rsaKey('rotation-key-2');
+const unpublishedKey = rsaKey('unpublished-key-3');
+let rotated = false;
+
+function b64url(value) {
+  return Buffer.from(value).toString('base64url');
+}
+
+function signJwt(claims, key) {
+  const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: key.kid }));
+  const payload = b64url(JSON.stringify(claims));
+  const sig = crypto.sign('sha256', Buffer.from(`${header}.${payload}`), key.privateKey);
+  return `${header}.${payload}.${sig.toString('base64url')}`;
+}
+
+// Rewrites an id_token as the proxy's mode says.
+function rewriteIdToken(token, mode) {
+  const [, payload] = token.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  switch (mode) {
+    case 'resign': return signJwt(claims, rotationKey);
+    case 'forge': return signJwt(claims, unpublishedKey);
+    case 'tamper': {
+      const parts = token.split('.');
+      parts[1] = b64url(JSON.stringify({ ...claims, sub: 'someone-else' }));
+      return parts.join('.');
+    }
+    case 'aud': return signJwt({ ...claims, aud: 'another-client' }, providerKey);
+    case 'expired': {
+      const now = Math.floor(Date.now() / 1000);
+      return signJwt({ ...claims, iat: now - 7200, exp: now - 3600 }, providerKey);
+    }
+    case 'nonce': return signJwt({ ...claims, nonce: 'not-the-one-sent' }, providerKey);
+    default: return token;
+  }
+}
+let idTokenMode = null;
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -99,6 +153,15 @@ const server = http.createServer(async (req, res) => {
       json(res, 200, { ok: true });
       return;
     }
+    if (req.method === 'POST' && url.pathname === '/__control/rotate-keys') {
+      rotated = true;
+      json(res, 200, { ok: true });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/jwks') {
+      json(res, 200, { keys: rotated ? [providerKey.pub, rotationKey.pub] : [providerKey.pub] });
+      return;
+    }
     provider.callback()(req, res);
   } catch (err) {
     console.error('harness error:', err && err.message);
@@ -130,6 +193,7 @@ provider = new Provider(issuer, {
     },
   ],
   cookies: { keys: ['keyway-test-cookie-key'] },
+  jwks: { keys: [providerKey.priv] },
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },
@@ -169,8 +233,28 @@ function forward(req, res, body) {
     path: req.url,
     headers: { ...req.headers, host: `127.0.0.1:${port}` },
   }, (up) => {
-    res.writeHead(up.statusCode, up.headers);
-    up.pipe(res);
+    if (!(idTokenMode && req.url.startsWith('/token'))) {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+      return;
+    }
+    const chunks = [];
+    up.on('data', (c) => chunks.push(c));
+    up.on('end', () => {
+      let text = Buffer.concat(chunks).toString('utf8');
+      try {
+        const answer = JSON.parse(text);
+        if (answer.id_token) {
+          answer.id_token = rewriteIdToken(answer.id_token, idTokenMode);
+          idTokenMode = null;
+          text = JSON.stringify(answer);
+        }
+      } catch (_) { /* not JSON: passed on as it is */ }
+      const headers = { ...up.headers, 'content-length': Buffer.byteLength(text) };
+      delete headers['transfer-encoding'];
+      res.writeHead(up.statusCode, headers);
+      res.end(text);
+    });
   });
   upstream.on('error', () => {
     if (!res.headersSent) json(res, 502, { error: 'proxy_upstream_error' });
@@ -189,6 +273,7 @@ const proxy = http.createServer(async (req, res) => {
     stats.grantTypes = {};
     stats.clientAuth = {};
     fault = null;
+    idTokenMode = null;
     holding = false;
     const pending = held;
     held = [];
@@ -202,6 +287,11 @@ const proxy = http.createServer(async (req, res) => {
       count: Number.parseInt(url.searchParams.get('count') || '1000000', 10),
       retryAfter: url.searchParams.get('retryAfter'),
     };
+    json(res, 200, { ok: true });
+    return;
+  }
+  if (req.method === 'POST' && url.pathname === '/__proxy/id-token') {
+    idTokenMode = url.searchParams.get('mode');
     json(res, 200, { ok: true });
     return;
   }

@@ -9,7 +9,7 @@ use keyway_host::catalog::Lookup;
 use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
-    AuthorizationStart, NewConnectionInput, Services, ServicesConfig, SettingsInput,
+    AuthorizationStart, Expected, NewConnectionInput, Services, ServicesConfig, SettingsInput,
 };
 use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
@@ -120,7 +120,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let query = server.drive_authorization(&request.url, REDIRECT).await;
     let callback = CallbackParams::from_query(&query).expect("callback");
     services
-        .complete_authorization(&callback, Some("e2e-conn"))
+        .complete_authorization(&callback, Some(Expected::Connection("e2e-conn")))
         .await
         .expect("code exchange");
     let token_requests_after_connect = server.token_requests().await;
