@@ -20,6 +20,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("sandbox", "SANDBOX"),
     ("http-hello", "HTTP_HELLO"),
     ("pager", "PAGER"),
+    ("two-apps", "TWO_APPS"),
 ];
 
 fn main() {

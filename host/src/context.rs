@@ -7,7 +7,8 @@
 //! network itself: the backends do.
 
 use crate::egress::{
-    Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource, UrlPolicy,
+    AppTokens, Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource,
+    UrlPolicy,
 };
 use crate::ingest::{IngestSink, StreamRun, StreamState};
 use crate::redact::{KeptRedactor, Redactor};
@@ -37,6 +38,10 @@ pub struct Grants {
     pub expose_access_token: bool,
     /// True when the manifest has an OAuth block.
     pub has_oauth: bool,
+    /// App connections whose token `oauth.access-token-for` may hand out.
+    pub readable_apps: BTreeSet<String>,
+    /// App connections whose token the host may inject (`auth: oauth-connection`).
+    pub injectable_apps: BTreeSet<String>,
 }
 
 /// Everything an invocation of one connector for one connection can see. Cheap to clone.
@@ -63,6 +68,8 @@ pub struct ConnectionContext {
     pub egress_limits: Arc<EgressLimits>,
     /// The connection's OAuth tokens; `None` when there is no stored grant.
     pub tokens: Option<Arc<dyn TokenSource>>,
+    /// The tokens of the app connections the manifest grants and the host defines.
+    pub app_tokens: Arc<AppTokens>,
     /// Where `ingest.batch` stores records; `None` refuses every batch.
     pub ingest: Option<Arc<dyn IngestSink>>,
     /// The stream run this invocation is, behind the `state` door; `None` (any other
@@ -89,6 +96,7 @@ impl fmt::Debug for ConnectionContext {
             .field("grants", &self.grants)
             .field("egress", &self.egress.is_some())
             .field("tokens", &self.tokens.is_some())
+            .field("app_tokens", &self.app_tokens.keys().collect::<Vec<_>>())
             .field("ingest", &self.ingest.is_some())
             .field("stream", &self.stream.is_some())
             .finish()
@@ -114,6 +122,7 @@ impl ConnectionContext {
             egress: None,
             egress_limits: EgressLimits::default(),
             tokens: None,
+            app_tokens: AppTokens::new(),
             ingest: None,
         }
     }
@@ -147,6 +156,7 @@ pub struct ContextBuilder {
     egress: Option<Arc<Egress>>,
     egress_limits: EgressLimits,
     tokens: Option<Arc<dyn TokenSource>>,
+    app_tokens: AppTokens,
     ingest: Option<Arc<dyn IngestSink>>,
 }
 
@@ -193,6 +203,12 @@ impl ContextBuilder {
         self
     }
 
+    /// The app connections' tokens, by name.
+    pub fn app_tokens(mut self, tokens: AppTokens) -> Self {
+        self.app_tokens = tokens;
+        self
+    }
+
     pub fn tokens(mut self, tokens: Arc<dyn TokenSource>) -> Self {
         self.tokens = Some(tokens);
         self
@@ -219,6 +235,7 @@ impl ContextBuilder {
             egress: self.egress,
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
+            app_tokens: Arc::new(self.app_tokens),
             ingest: self.ingest,
             stream: None,
             deadline: None,

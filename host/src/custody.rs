@@ -8,7 +8,7 @@
 //! blocks (`oauth::resolve`) or talk to token endpoints (`oauth`).
 
 use crate::catalog::{Catalog, Lookup};
-use crate::egress::{TokenError as DoorError, TokenErrorCode, TokenSource};
+use crate::egress::{TokenDetails, TokenError as DoorError, TokenErrorCode, TokenSource};
 use crate::oauth::{ProviderConfig, ProviderError, ProviderResolver, TokenError, TokenManager};
 use crate::store::{ConnectionRecord, Store};
 use crate::types::BoxFuture;
@@ -118,6 +118,23 @@ impl TokenSource for ConnectionTokens {
             self.last_generation
                 .store(token.generation, Ordering::SeqCst);
             Ok(token.expose().to_string())
+        })
+    }
+
+    fn token_details(&self, min_ttl: Duration) -> BoxFuture<'_, Result<TokenDetails, DoorError>> {
+        Box::pin(async move {
+            let token = self
+                .manager
+                .access_token(&self.connection_id, min_ttl)
+                .await
+                .map_err(door_error)?;
+            self.last_generation
+                .store(token.generation, Ordering::SeqCst);
+            Ok(TokenDetails {
+                access_token: token.expose().to_string(),
+                token_type: token.token_type.as_deref().map(str::to_string),
+                expires_at: token.expires_at,
+            })
         })
     }
 

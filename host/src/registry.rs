@@ -114,6 +114,8 @@ impl LoadedConnector {
             secret_settings: schema.secret_names().map(str::to_string).collect(),
             expose_access_token: oauth.is_some_and(|o| o.expose_access_token),
             has_oauth: oauth.is_some(),
+            readable_apps: c.permissions().readable_apps.clone(),
+            injectable_apps: c.permissions().injectable_apps.clone(),
         }
     }
 
@@ -145,6 +147,7 @@ impl LoadedConnector {
         if let Some(tokens) = &doors.tokens {
             b = b.tokens(tokens.clone());
         }
+        b = b.app_tokens(doors.app_tokens.clone());
         if let Some(ingest) = &doors.ingest {
             b = b.ingest(ingest.clone());
         }
@@ -195,6 +198,13 @@ impl LoadedConnector {
                 .collect();
             out.secrets.insert(name.clone(), bound);
         }
+        for (name, rules) in &connection.app_inject {
+            let bound = rules
+                .iter()
+                .filter_map(|r| bind(r, &mut out.unbound))
+                .collect();
+            out.apps.insert(name.clone(), bound);
+        }
         out
     }
 }
@@ -205,6 +215,8 @@ pub struct Doors {
     pub egress: Option<Arc<Egress>>,
     pub egress_limits: EgressLimits,
     pub tokens: Option<Arc<dyn TokenSource>>,
+    /// The app connections the manifest grants that the host defines, by name.
+    pub app_tokens: egress::AppTokens,
     /// Where `ingest.batch` stores records.
     pub ingest: Option<Arc<dyn IngestSink>>,
 }

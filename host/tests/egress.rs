@@ -289,6 +289,7 @@ impl Invocation {
         EgressContext {
             policy: self.policy.as_ref(),
             tokens: Some(&self.tokens),
+            app_tokens: &keyway_host::egress::NO_APP_TOKENS,
             secrets: &OneSecret,
             counter: &self.counter,
             calls: &self.calls,
@@ -668,6 +669,7 @@ async fn canary_secrets_are_redacted_from_errors_and_records() {
     let leaky = LeakyTokens;
     let ctx = EgressContext {
         tokens: Some(&leaky),
+        app_tokens: &keyway_host::egress::NO_APP_TOKENS,
         ..inv.ctx()
     };
     let err = egress
@@ -696,6 +698,7 @@ async fn oauth_without_oauth_configuration_is_not_permitted() {
     let inv = Invocation::new(vec!["127.0.0.1"]);
     let ctx = EgressContext {
         tokens: None,
+        app_tokens: &keyway_host::egress::NO_APP_TOKENS,
         secrets: &NoSecrets,
         ..inv.ctx()
     };
@@ -1094,6 +1097,7 @@ async fn no_retry_when_the_refresh_gave_the_same_token() {
     let inv = Invocation::new(vec!["127.0.0.1"]);
     let ctx = EgressContext {
         tokens: Some(&JustRefreshed),
+        app_tokens: &keyway_host::egress::NO_APP_TOKENS,
         ..inv.ctx()
     };
     let resp = egress

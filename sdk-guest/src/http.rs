@@ -19,6 +19,9 @@ pub enum Auth {
     OAuth { min_ttl_seconds: u32 },
     /// The secret setting named here (granted `inject` in the manifest).
     Secret(String),
+    /// The token of the app connection `name` (granted `inject` in
+    /// `permissions.connections`), where its `connection.appInject` rule admits.
+    AppConnection { name: String, min_ttl_seconds: u32 },
 }
 
 /// Options for one request.
@@ -177,6 +180,13 @@ impl Http {
             Auth::None => wit::Auth::None,
             Auth::OAuth { min_ttl_seconds } => wit::Auth::Oauth(wit::OauthAuth { min_ttl_seconds }),
             Auth::Secret(name) => wit::Auth::Secret(name),
+            Auth::AppConnection {
+                name,
+                min_ttl_seconds,
+            } => wit::Auth::OauthConnection(wit::OauthConnectionAuth {
+                name,
+                min_ttl_seconds,
+            }),
         };
         let req = wit::Request {
             method: method.to_wit(),

@@ -44,7 +44,7 @@ pub mod url;
 pub use error::{Error, ErrorCode};
 pub use failure::ProviderFailure;
 pub use http::{Auth, Body, Http, HttpOptions, HttpResponse};
-pub use oauth::OAuth;
+pub use oauth::{AppConnection, ConnectionToken, OAuth};
 pub use request::{Method, Request, Response};
 pub use settings::{Secrets, Settings};
 pub use state::{Checkpoint, State};

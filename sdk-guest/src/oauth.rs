@@ -18,4 +18,67 @@ impl OAuth {
     pub fn granted_scopes() -> Result<Vec<String>, Error> {
         wit::granted_scopes().map_err(Error::from)
     }
+
+    /// The app connection `name`, defined by the operator with `keyway app-connections`
+    /// and granted in the manifest's `permissions.connections`.
+    pub fn connection(name: &str) -> AppConnection {
+        AppConnection {
+            name: name.to_string(),
+        }
+    }
+}
+
+/// An app connection used by name (see [`OAuth::connection`]).
+#[derive(Debug, Clone)]
+pub struct AppConnection {
+    name: String,
+}
+
+/// An app connection's token and what is known of it. `Debug` hides the token.
+#[derive(Clone)]
+pub struct ConnectionToken {
+    pub access_token: String,
+    /// The provider's `token_type` (usually `Bearer`), when it gave one.
+    pub token_type: Option<String>,
+    /// Unix seconds; `None` when the provider gave no lifetime.
+    pub expires_at: Option<i64>,
+    pub granted_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ConnectionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionToken")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("granted_scopes", &self.granted_scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppConnection {
+    /// The name this handle uses.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its access token, valid for at least `min_ttl_seconds`. Needs `["token"]` in
+    /// `permissions.connections`: `not_permitted` otherwise, `not_found` when the host
+    /// defines no app connection of that name.
+    pub fn access_token(&self, min_ttl_seconds: u32) -> Result<ConnectionToken, Error> {
+        let t = wit::access_token_for(&self.name, min_ttl_seconds).map_err(Error::from)?;
+        Ok(ConnectionToken {
+            access_token: t.access_token,
+            token_type: t.token_type,
+            expires_at: t.expires_at,
+            granted_scopes: t.granted_scopes,
+        })
+    }
+
+    /// Host-side injection of its token (`["inject"]` and a `connection.appInject` rule).
+    pub fn auth(&self, min_ttl_seconds: u32) -> crate::Auth {
+        crate::Auth::AppConnection {
+            name: self.name.clone(),
+            min_ttl_seconds,
+        }
+    }
 }

@@ -185,7 +185,12 @@ async fn app_connections_authorize_validate_id_tokens_and_revoke() {
 
     // The happy path: the id_token is checked and its subject recorded.
     let out = authorize(&data, &server, "google-oauth", port).await;
-    assert!(out.status.success(), "authorize: {:?} {}", out.status, text(&out));
+    assert!(
+        out.status.success(),
+        "authorize: {:?} {}",
+        out.status,
+        text(&out)
+    );
     assert!(
         text(&out).contains("id_token validated: subject test-user"),
         "{}",
@@ -291,4 +296,152 @@ async fn a_long_lived_host_fetches_the_keys_again_when_the_provider_rotates() {
     server.proxy_control("id-token?mode=resign").await;
     let outcome = authorize_once().await.expect("rotated key accepted");
     assert_eq!(outcome.1.id_claims.expect("claims").subject, "test-user");
+}
+
+/// Creates and authorizes the app connection `name` in-process.
+async fn connect_app(services: &Services, server: &OidcServer, name: &str, redirect: &str) {
+    let input = keyway_host::services::AppConnectionInput {
+        provider_url: server.issuer.to_string(),
+        issuer_url: Some(server.issuer.to_string()),
+        auth_url: None,
+        token_url: Some(server.proxied_token_url().to_string()),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        client_id: server.client_id.clone(),
+        client_secret: secrecy::SecretString::from(CLIENT_SECRET),
+    };
+    services
+        .create_app_connection(name, &input)
+        .expect("app connection");
+    let redirect_url = url::Url::parse(redirect).expect("url");
+    let AuthorizationStart::Redirect(request) = services
+        .begin_app_authorization(name, &redirect_url, None)
+        .await
+        .expect("authorization URL")
+    else {
+        panic!("app connections use the browser flow");
+    };
+    let query = server.drive_authorization(&request.url, redirect).await;
+    let callback = CallbackParams::from_query(&query).expect("callback");
+    services
+        .complete_authorization(&callback, Some(Expected::App(name)))
+        .await
+        .expect("authorized");
+}
+
+#[tokio::test]
+async fn one_route_uses_two_app_connections_read_and_injected() {
+    use keyway_host::catalog::Lookup;
+    use keyway_host::runtime::RouteRequest;
+    use keyway_host::services::{NewConnectionInput, PlainValue, SettingsInput};
+    use keyway_host::types::Method;
+
+    let redirect = "http://127.0.0.1:9/callback";
+    let server = OidcServer::start(CLIENT_SECRET, &[redirect], 2);
+    let api = keyway_tests::provider::LocalApi::start().await;
+    let connectors = keyway_tests::server::Connectors::new();
+    let manifest = serde_json::json!({
+        "key": "two-apps", "name": "Two apps", "provider": "local", "kind": "source",
+        "version": "0.1.0",
+        "permissions": {
+            "http": [api.url("/*")],
+            "connections": { "google-oauth": ["token"], "ms365-oauth": ["inject"] }
+        },
+        "connection": {
+            "settingsSchema": { "type": "object", "properties": { "baseUrl": { "type": "string" } } },
+            "appInject": { "ms365-oauth": [{ "url": api.url("/ok") }] }
+        }
+    });
+    connectors.add(
+        "two-apps",
+        &manifest.to_string(),
+        keyway_tests::components::TWO_APPS,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = ServicesConfig::new(
+        dir.path().join("data"),
+        vec![connectors.path().to_path_buf()],
+    );
+    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
+    config.runtime = keyway_tests::test_runtime_config();
+    let services = Services::open(config).expect("services");
+    services
+        .create_connection(NewConnectionInput {
+            name: "apps-conn".into(),
+            connector: "two-apps".into(),
+            lookup: Lookup::KeyOnly,
+            settings: SettingsInput {
+                plain: vec![(
+                    "baseUrl".into(),
+                    PlainValue::Text(api.url("").trim_end_matches('/').to_string()),
+                )],
+                secret: Default::default(),
+            },
+        })
+        .expect("connection");
+    let call = |path: &'static str, query: Vec<(&str, &str)>| {
+        let mut req = RouteRequest::new(Method::Get, path);
+        req.query = query
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let services = &services;
+        async move {
+            let res = services.invoke("apps-conn", req).await.expect("route ran");
+            let body: Value = serde_json::from_slice(&res.body).expect("json answer");
+            (res.status, body)
+        }
+    };
+    let code = |body: &Value| body["code"].as_str().map(str::to_string);
+
+    // Granted but not defined on this host: not_found, for either use.
+    let (_, body) = call("/try", vec![("name", "google-oauth")]).await;
+    assert_eq!(code(&body).as_deref(), Some("NotFound"), "{body}");
+    connect_app(&services, &server, "google-oauth", redirect).await;
+    connect_app(&services, &server, "ms365-oauth", redirect).await;
+
+    let (status, body) = call("/profiles", vec![]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["google"]["status"], 200);
+    assert_eq!(body["microsoft"]["status"], 200);
+    assert_eq!(body["google"]["tokenType"], "Bearer");
+    assert!(body["google"]["expiresAt"].as_i64().is_some(), "{body}");
+    assert!(body["google"]["tokenLength"].as_u64().unwrap_or(0) > 10);
+    // A token the guest read and echoes leaves the route redacted.
+    assert_eq!(body["google"]["echo"], "[REDACTED]", "{body}");
+    let seen = api.seen();
+    let auth: Vec<String> = seen
+        .iter()
+        .filter(|s| s.path == "/ok")
+        .map(|s| s.header("authorization").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(auth.len(), 2, "{auth:?}");
+    assert!(
+        auth.iter()
+            .all(|a| a.starts_with("Bearer ") && a.len() > 17)
+    );
+    assert_ne!(auth[0], auth[1], "each app connection has its own token");
+    // The injected token never reached the guest: it is in no answer.
+    let injected = auth[1].trim_start_matches("Bearer ");
+    assert!(!body.to_string().contains(injected));
+
+    // Ungranted and inject-only names are refused for reading; an ungranted name is
+    // refused for injection too.
+    let (_, body) = call("/try", vec![("name", "dropbox")]).await;
+    assert_eq!(code(&body).as_deref(), Some("NotPermitted"), "{body}");
+    let (_, body) = call("/try", vec![("name", "ms365-oauth")]).await;
+    assert_eq!(code(&body).as_deref(), Some("NotPermitted"), "{body}");
+    let (_, body) = call("/try", vec![("name", "google-oauth"), ("how", "inject")]).await;
+    assert_eq!(code(&body).as_deref(), Some("NotPermitted"), "{body}");
+
+    // The tokens live 2 s: the next call refreshes both through the token manager.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let before = server.stats().await["grantTypes"]["refresh_token"]
+        .as_u64()
+        .unwrap_or(0);
+    let (status, body) = call("/profiles", vec![]).await;
+    assert_eq!(status, 200, "{body}");
+    let after = server.stats().await["grantTypes"]["refresh_token"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(after, before + 2, "one refresh per app connection");
 }

@@ -104,6 +104,7 @@ async fn fixture(tenant: &str) -> Fixture {
         )),
         egress_limits: EgressLimits::default(),
         tokens: Some(Arc::new(FixedToken)),
+        app_tokens: Default::default(),
         ingest: None,
     };
     let ctx = loaded.context(Some("hostile-conn"), &settings, &doors);

@@ -33,6 +33,16 @@ pub trait TokenSource: Send + Sync {
     /// may answer with the same token when it refreshed very recently (the rejection is
     /// then not the token's fault and a refresh would not help).
     fn force_refresh(&self) -> BoxFuture<'_, Result<String, TokenError>>;
+    /// A token valid for at least `min_ttl` with what is known of it (type, expiry).
+    fn token_details(&self, min_ttl: Duration) -> BoxFuture<'_, Result<TokenDetails, TokenError>> {
+        Box::pin(async move {
+            Ok(TokenDetails {
+                access_token: self.token(min_ttl).await?,
+                token_type: None,
+                expires_at: None,
+            })
+        })
+    }
     /// The scopes the provider granted.
     fn granted_scopes(&self) -> BoxFuture<'_, Result<Vec<String>, TokenError>> {
         Box::pin(async {
@@ -41,6 +51,24 @@ pub trait TokenSource: Send + Sync {
                 "this token source does not report granted scopes",
             ))
         })
+    }
+}
+
+/// An access token with its type and expiry (unix seconds), as the `oauth` door's
+/// `access-token-for` answers it. `Debug` hides the token.
+#[derive(Clone)]
+pub struct TokenDetails {
+    pub access_token: String,
+    pub token_type: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+impl fmt::Debug for TokenDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenDetails")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,6 +104,55 @@ pub enum Auth {
     OAuth(OAuthAuth),
     /// The secret setting of this name.
     Secret(String),
+    /// The access token of the app connection of this name.
+    AppConnection(AppConnectionAuth),
+}
+
+/// `auth: oauth-connection(name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConnectionAuth {
+    pub name: String,
+    pub min_ttl_seconds: u32,
+}
+
+/// The app connections an invocation may use, by name (only those its manifest grants
+/// and the host defines).
+pub type AppTokens = std::collections::BTreeMap<String, std::sync::Arc<dyn TokenSource>>;
+
+/// No app connections, for an invocation granted none.
+pub static NO_APP_TOKENS: AppTokens = AppTokens::new();
+
+impl Auth {
+    /// Whether this is an OAuth token (the connection's or an app connection's), which a
+    /// 401 may refresh, and the lifetime it must have left.
+    pub(crate) fn token_ttl(&self) -> Option<u32> {
+        match self {
+            Auth::OAuth(o) => Some(o.min_ttl_seconds),
+            Auth::AppConnection(a) => Some(a.min_ttl_seconds),
+            Auth::None | Auth::Secret(_) => None,
+        }
+    }
+
+    /// The token source this credential comes from: the connection's own, or the named
+    /// app connection's; refused when there is none.
+    pub(crate) fn token_source<'a>(
+        &self,
+        tokens: Option<&'a dyn TokenSource>,
+        apps: &'a AppTokens,
+    ) -> Result<&'a dyn TokenSource, EgressError> {
+        match self {
+            Auth::AppConnection(a) => apps.get(&a.name).map(|s| &**s).ok_or_else(|| {
+                EgressError::new(
+                    EgressErrorCode::NotFound,
+                    format!(
+                        "app connection `{}` is not defined on this host; create it with `keyway app-connections create {}`",
+                        a.name, a.name
+                    ),
+                )
+            }),
+            _ => tokens.ok_or_else(no_oauth),
+        }
+    }
 }
 
 /// How a credential is written into its header.
@@ -122,6 +199,8 @@ pub struct Bindings {
     pub oauth: Vec<InjectRule>,
     /// Rules for each secret setting granted `inject`, in manifest order.
     pub secrets: BTreeMap<String, Vec<InjectRule>>,
+    /// Rules for each app connection granted `inject`, in manifest order.
+    pub apps: BTreeMap<String, Vec<InjectRule>>,
     /// Rules that could not be bound for this connection, with the reason (a setting
     /// their URL needs is missing); named in refusals so an author sees why.
     pub unbound: Vec<String>,
@@ -155,6 +234,23 @@ impl Bindings {
                         format!(
                             "secret setting `{name}` may not be injected: the manifest needs \
                              permissions.secrets.{name}: [\"inject\"] and a connection.inject.{name} rule"
+                        ),
+                    ));
+                }
+            },
+            Auth::AppConnection(a) => match self.apps.get(&a.name) {
+                Some(rules) => (
+                    rules.as_slice(),
+                    format!("the token of app connection `{}`", a.name),
+                    format!("connection.appInject.{}", a.name),
+                ),
+                None => {
+                    return Err(EgressError::new(
+                        EgressErrorCode::NotPermitted,
+                        format!(
+                            "app connection `{0}` may not be injected: the manifest needs \
+                             permissions.connections.{0}: [\"inject\"] and a connection.appInject.{0} rule",
+                            a.name
                         ),
                     ));
                 }
@@ -242,28 +338,29 @@ pub async fn credential(
     auth: &Auth,
     rule: &InjectRule,
     tokens: Option<&dyn TokenSource>,
+    apps: &AppTokens,
     secrets: &dyn SecretSource,
     refreshed: Option<&str>,
 ) -> Result<Credential, EgressError> {
-    let (value, token) = match auth {
-        Auth::None => {
+    let (value, token) = match (auth, auth.token_ttl()) {
+        (Auth::None, _) => {
             return Err(EgressError::new(
                 EgressErrorCode::Internal,
                 "no credential to inject for auth none",
             ));
         }
-        Auth::OAuth(oauth) => {
+        (Auth::Secret(name), _) => (secrets.secret(name)?, None),
+        (_, ttl) => {
             let token = match refreshed {
                 Some(token) => token.to_owned(),
                 None => {
-                    let source = tokens.ok_or_else(no_oauth)?;
-                    let min_ttl = Duration::from_secs(u64::from(oauth.min_ttl_seconds));
+                    let source = auth.token_source(tokens, apps)?;
+                    let min_ttl = Duration::from_secs(u64::from(ttl.unwrap_or(0)));
                     source.token(min_ttl).await?
                 }
             };
             (token.clone(), Some(token))
         }
-        Auth::Secret(name) => (secrets.secret(name)?, None),
     };
     let mut spellings = vec![value.clone()];
     let text = match &rule.format {
@@ -308,9 +405,12 @@ pub async fn credential(
 }
 
 /// Forces one token refresh for an OAuth request that got a 401.
-pub async fn force_refresh(tokens: Option<&dyn TokenSource>) -> Result<String, EgressError> {
-    let source = tokens.ok_or_else(no_oauth)?;
-    Ok(source.force_refresh().await?)
+pub async fn force_refresh(
+    auth: &Auth,
+    tokens: Option<&dyn TokenSource>,
+    apps: &AppTokens,
+) -> Result<String, EgressError> {
+    Ok(auth.token_source(tokens, apps)?.force_refresh().await?)
 }
 
 /// Why an invocation has no OAuth token to hand out or inject: the connector has an OAuth

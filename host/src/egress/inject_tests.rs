@@ -55,9 +55,16 @@ fn url(s: &str) -> Url {
 #[tokio::test]
 async fn oauth_default_and_shopify_shapes() {
     let t = Fixed("tok-123");
-    let c = credential(&oauth(), &bearer("a.test"), Some(&t), &NoSecrets, None)
-        .await
-        .unwrap();
+    let c = credential(
+        &oauth(),
+        &bearer("a.test"),
+        Some(&t),
+        &NO_APP_TOKENS,
+        &NoSecrets,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(c.name, header::AUTHORIZATION);
     assert_eq!(c.value, "Bearer tok-123");
     assert!(c.value.is_sensitive());
@@ -70,22 +77,43 @@ async fn oauth_default_and_shopify_shapes() {
         "x-shopify-access-token",
         InjectFormat::Prefix(String::new()),
     );
-    let c = credential(&oauth(), &shopify, Some(&t), &NoSecrets, None)
-        .await
-        .unwrap();
+    let c = credential(
+        &oauth(),
+        &shopify,
+        Some(&t),
+        &NO_APP_TOKENS,
+        &NoSecrets,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(c.name.as_str(), "x-shopify-access-token");
     assert_eq!(c.value, "tok-123");
-    let c = credential(&oauth(), &shopify, Some(&t), &NoSecrets, Some("fresh"))
-        .await
-        .unwrap();
+    let c = credential(
+        &oauth(),
+        &shopify,
+        Some(&t),
+        &NO_APP_TOKENS,
+        &NoSecrets,
+        Some("fresh"),
+    )
+    .await
+    .unwrap();
     assert_eq!(c.value, "fresh");
 }
 
 #[tokio::test]
 async fn oauth_without_source_is_not_permitted() {
-    let err = credential(&oauth(), &bearer("a.test"), None, &NoSecrets, None)
-        .await
-        .unwrap_err();
+    let err = credential(
+        &oauth(),
+        &bearer("a.test"),
+        None,
+        &NO_APP_TOKENS,
+        &NoSecrets,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, EgressErrorCode::NotPermitted);
 }
 
@@ -100,6 +128,7 @@ async fn secrets_as_prefix_and_basic() {
         &Auth::Secret("api_key".into()),
         &bearer("a.test"),
         None,
+        &NO_APP_TOKENS,
         &s,
         None,
     )
@@ -114,9 +143,16 @@ async fn secrets_as_prefix_and_basic() {
             password_secret: Some("pw".into()),
         },
     );
-    let c = credential(&Auth::Secret("user".into()), &basic, None, &s, None)
-        .await
-        .unwrap();
+    let c = credential(
+        &Auth::Secret("user".into()),
+        &basic,
+        None,
+        &NO_APP_TOKENS,
+        &s,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(c.value, "Basic YWxpY2U6czNjcmV0");
     for spelling in [
         "alice",
@@ -130,6 +166,7 @@ async fn secrets_as_prefix_and_basic() {
         &Auth::Secret("nope".into()),
         &bearer("a.test"),
         None,
+        &NO_APP_TOKENS,
         &s,
         None,
     )
@@ -142,9 +179,16 @@ async fn secrets_as_prefix_and_basic() {
 #[tokio::test]
 async fn token_with_newline_is_refused_without_echo() {
     let t = Fixed("evil\r\nX-Injected: 1");
-    let err = credential(&oauth(), &bearer("a.test"), Some(&t), &NoSecrets, None)
-        .await
-        .unwrap_err();
+    let err = credential(
+        &oauth(),
+        &bearer("a.test"),
+        Some(&t),
+        &NO_APP_TOKENS,
+        &NoSecrets,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, EgressErrorCode::Internal);
     assert!(!err.message.contains("evil"));
 }
@@ -161,8 +205,40 @@ fn the_first_admitting_rule_wins_and_no_rule_refuses_by_name() {
             rule("other.test", "x-token", InjectFormat::Prefix(String::new())),
         ],
         secrets: BTreeMap::from([("api_key".to_string(), vec![bearer("keys.test")])]),
+        apps: BTreeMap::from([("ms365".to_string(), vec![bearer("graph.test")])]),
         unbound: vec!["connection.oauth.inject[2]: setting `shop` is missing".into()],
     };
+    // An app connection's token goes only where its own rules admit, and an app
+    // connection granted nothing is refused by name.
+    let app = |name: &str| {
+        Auth::AppConnection(AppConnectionAuth {
+            name: name.into(),
+            min_ttl_seconds: 0,
+        })
+    };
+    assert!(
+        bindings
+            .rule_for(&app("ms365"), &url("https://graph.test/me"))
+            .unwrap()
+            .is_some()
+    );
+    let err = bindings
+        .rule_for(&app("ms365"), &url("https://api.test/me"))
+        .unwrap_err();
+    assert!(
+        err.message.contains("connection.appInject.ms365"),
+        "{}",
+        err.message
+    );
+    let err = bindings
+        .rule_for(&app("google"), &url("https://graph.test/me"))
+        .unwrap_err();
+    assert_eq!(err.code, EgressErrorCode::NotPermitted);
+    assert!(
+        err.message.contains("permissions.connections.google"),
+        "{}",
+        err.message
+    );
     let r = bindings
         .rule_for(&oauth(), &url("https://other.test/x"))
         .unwrap()

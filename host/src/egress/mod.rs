@@ -51,8 +51,8 @@ pub(crate) use host_client::HostRequest;
 pub use host_client::MAX_HOST_RESPONSE_BYTES;
 pub(crate) use inject::Credential;
 pub use inject::{
-    Auth, Bindings, InjectFormat, InjectRule, InjectedValues, NO_STORED_GRANT, NoSecrets,
-    OAuthAuth, SecretSource, TokenSource,
+    AppConnectionAuth, AppTokens, Auth, Bindings, InjectFormat, InjectRule, InjectedValues,
+    NO_APP_TOKENS, NO_STORED_GRANT, NoSecrets, OAuthAuth, SecretSource, TokenDetails, TokenSource,
 };
 pub use limits::{EgressLimits, RequestCounter};
 pub(crate) use policy::check_url;
@@ -123,6 +123,8 @@ pub struct EgressContext<'a> {
     pub policy: &'a dyn UrlPolicy,
     /// The connection's OAuth tokens; `None` when the connector has no OAuth block.
     pub tokens: Option<&'a dyn TokenSource>,
+    /// The app connections the manifest grants, by name.
+    pub app_tokens: &'a AppTokens,
     /// The connection's injectable secret settings.
     pub secrets: &'a dyn SecretSource,
     /// Where each credential may be injected, and how.
@@ -260,25 +262,40 @@ impl Egress {
             let first = self.attempt(&attempt, None, ctx, false).await?;
             return Ok(scrub_response(first, ctx, seen_tokens));
         };
-        let credential = inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, None).await?;
+        let credential = inject::credential(
+            &req.auth,
+            rule,
+            ctx.tokens,
+            ctx.app_tokens,
+            ctx.secrets,
+            None,
+        )
+        .await?;
         let used_token = credential.token.clone();
         remember(&credential, ctx, seen_tokens);
         let first = self.attempt(&attempt, Some(credential), ctx, false).await?;
         // One forced refresh per invocation at most: a route that keeps hitting 401s
         // cannot turn each into a refresh at the provider.
         if first.status != 401
-            || !matches!(req.auth, Auth::OAuth(_))
+            || req.auth.token_ttl().is_none()
             || !ctx.counter.take_forced_refresh()
         {
             return Ok(scrub_response(first, ctx, seen_tokens));
         }
-        let fresh = inject::force_refresh(ctx.tokens).await?;
+        let fresh = inject::force_refresh(&req.auth, ctx.tokens, ctx.app_tokens).await?;
         if used_token.as_deref() == Some(fresh.as_str()) {
             // The source declined to refresh (it just did): retrying would repeat the 401.
             return Ok(scrub_response(first, ctx, seen_tokens));
         }
-        let credential =
-            inject::credential(&req.auth, rule, ctx.tokens, ctx.secrets, Some(&fresh)).await?;
+        let credential = inject::credential(
+            &req.auth,
+            rule,
+            ctx.tokens,
+            ctx.app_tokens,
+            ctx.secrets,
+            Some(&fresh),
+        )
+        .await?;
         remember(&credential, ctx, seen_tokens);
         let retried = self.attempt(&attempt, Some(credential), ctx, true).await?;
         Ok(scrub_response(retried, ctx, seen_tokens))
@@ -438,6 +455,7 @@ mod tests {
         let ctx = EgressContext {
             policy: &policy,
             tokens: None,
+            app_tokens: &NO_APP_TOKENS,
             secrets: &NoSecrets,
             counter: &counter,
             calls: &calls,

@@ -18,6 +18,10 @@ fn to_request(req: wit::Request) -> OutboundRequest {
             min_ttl_seconds: o.min_ttl_seconds,
         }),
         wit::Auth::Secret(name) => egress::Auth::Secret(name),
+        wit::Auth::OauthConnection(a) => egress::Auth::AppConnection(egress::AppConnectionAuth {
+            name: a.name,
+            min_ttl_seconds: a.min_ttl_seconds,
+        }),
     };
     OutboundRequest {
         method: Method::from(req.method),
@@ -70,6 +74,7 @@ impl wit::Host for HostState {
         let ctx = EgressContext {
             policy: &*self.conn.http_policy,
             tokens: self.conn.tokens.as_deref(),
+            app_tokens: &self.conn.app_tokens,
             secrets: &secrets,
             counter: &self.requests,
             calls: &self.calls,

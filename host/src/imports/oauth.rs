@@ -1,7 +1,8 @@
 //! `keyway:connector/oauth`: the connection's access token. Refused with `not-permitted`
 //! when the manifest has no OAuth block or keeps the token in strict custody, and when
 //! the invocation has no stored grant behind it (an ad-hoc call with no connection).
-//! A token handed out is added to the invocation's redactor.
+//! A token handed out is added to the invocation's redactor. `access-token-for` hands out
+//! an app connection's token by name, only when the manifest grants it `token`.
 
 use super::{ErrorCode, WitError, wit_error};
 use crate::egress::NO_STORED_GRANT;
@@ -62,6 +63,53 @@ impl wit::Host for HostState {
             }
             Err(e) => Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message)))),
         }
+    }
+
+    async fn access_token_for(
+        &mut self,
+        name: String,
+        min_ttl_seconds: u32,
+    ) -> wasmtime::Result<Result<wit::ConnectionToken, WitError>> {
+        let shown: String = name.chars().take(64).collect();
+        if !self.conn.grants.readable_apps.contains(&name) {
+            let hint = if self.conn.grants.injectable_apps.contains(&name) {
+                " (it is granted [\"inject\"] only: use http auth oauth-connection so the host injects it)"
+            } else {
+                ""
+            };
+            return Ok(Err(wit_error(
+                ErrorCode::NotPermitted,
+                format!(
+                    "connector `{}` may not read the token of app connection `{shown}`: the manifest needs permissions.connections.{shown}: [\"token\"]{hint}",
+                    self.conn.connector
+                ),
+            )));
+        }
+        let Some(source) = self.conn.app_tokens.get(&name).cloned() else {
+            return Ok(Err(wit_error(
+                ErrorCode::NotFound,
+                format!(
+                    "app connection `{shown}` is not defined on this host; create it with `keyway app-connections create {shown}`"
+                ),
+            )));
+        };
+        let details = match source
+            .token_details(Duration::from_secs(u64::from(min_ttl_seconds)))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                return Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message))));
+            }
+        };
+        self.learn_secret(&details.access_token);
+        let granted_scopes = source.granted_scopes().await.unwrap_or_default();
+        Ok(Ok(wit::ConnectionToken {
+            access_token: details.access_token,
+            token_type: details.token_type,
+            expires_at: details.expires_at,
+            granted_scopes,
+        }))
     }
 
     async fn granted_scopes(&mut self) -> wasmtime::Result<Result<Vec<String>, WitError>> {

@@ -165,6 +165,12 @@ pub struct Permissions {
     pub secrets: BTreeSet<String>,
     /// `x-secret` settings the host may inject where `connection.inject` admits.
     pub injectable_secrets: BTreeSet<String>,
+    /// App connections whose token the guest may read (`permissions.connections.<name>:
+    /// ["token"]`).
+    pub readable_apps: BTreeSet<String>,
+    /// App connections whose token the host may inject where `connection.appInject`
+    /// admits (`["inject"]`).
+    pub injectable_apps: BTreeSet<String>,
 }
 
 impl Permissions {
@@ -188,6 +194,8 @@ pub struct Connection {
     pub oauth: Option<OAuthConfig>,
     /// Injection rules of each secret setting granted `inject`.
     pub inject: BTreeMap<String, Vec<InjectRule>>,
+    /// Injection rules per app connection granted `inject`.
+    pub app_inject: BTreeMap<String, Vec<InjectRule>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,9 @@
 use super::connector::{Permissions, RouteRef};
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
-use super::raw::{RawEntityVerb, RawMethod, RawPermissions, RawRouteRef, RawSecretVerb};
+use super::raw::{
+    RawConnectionVerb, RawEntityVerb, RawMethod, RawPermissions, RawRouteRef, RawSecretVerb,
+};
 use super::settings::SettingsSchema;
 use crate::types::Method;
 
@@ -98,7 +100,36 @@ pub(super) fn permissions(
             out.injectable_secrets.insert(name.clone());
         }
     }
+    for (name, verbs) in &raw.connections {
+        let c_at = at.at("connections").at(name);
+        if !is_app_connection_name(name) {
+            p.push(
+                &c_at,
+                format!("app connection name \"{name}\" must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen"),
+            );
+        }
+        if verbs.is_empty() {
+            p.push(&c_at, "grants nothing; use [\"token\"] or [\"inject\"]");
+        }
+        if verbs.contains(&RawConnectionVerb::Token) {
+            out.readable_apps.insert(name.clone());
+        }
+        if verbs.contains(&RawConnectionVerb::Inject) {
+            out.injectable_apps.insert(name.clone());
+        }
+    }
     out
+}
+
+/// The rule `keyway app-connections create` enforces on names.
+pub(crate) fn is_app_connection_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 pub(super) fn route(raw: &RawRouteRef, at: &Pointer, p: &mut Problems) -> Option<RouteRef> {

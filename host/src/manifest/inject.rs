@@ -247,22 +247,56 @@ fn check_prefix(prefix: &str, at: &Pointer, p: &mut Problems) {
     }
 }
 
-/// Checks `connection.inject` against the `inject` grants: every granted secret has a
-/// rule, every rule's secret is granted, and validates each rule list.
-pub(crate) fn secret_rules(
+/// Which credentials a family of named rules is for: secret settings
+/// (`connection.inject`, granted in `permissions.secrets`) or app connections
+/// (`connection.appInject`, granted in `permissions.connections`).
+#[derive(Clone, Copy)]
+pub(crate) enum Family {
+    Secrets,
+    AppConnections,
+}
+
+impl Family {
+    fn place(self) -> &'static str {
+        match self {
+            Family::Secrets => "inject",
+            Family::AppConnections => "appInject",
+        }
+    }
+    fn grant(self) -> &'static str {
+        match self {
+            Family::Secrets => "secrets",
+            Family::AppConnections => "connections",
+        }
+    }
+    fn noun(self) -> &'static str {
+        match self {
+            Family::Secrets => "secret",
+            Family::AppConnections => "app connection",
+        }
+    }
+}
+
+/// Checks `connection.inject` (or `connection.appInject`) against the `inject` grants:
+/// every granted name has a rule, every rule's name is granted, and validates each rule
+/// list. `secrets` are the secret settings a basic password may name.
+pub(crate) fn named_rules(
+    family: Family,
     raw: &BTreeMap<String, Vec<RawInjectRule>>,
     injectable: &BTreeSet<String>,
+    secrets: &BTreeSet<String>,
     env: &TemplateEnv<'_>,
     p: &mut Problems,
 ) -> BTreeMap<String, Vec<InjectRule>> {
-    let at = Pointer::root().at("connection").at("inject");
+    let (place, grant, noun) = (family.place(), family.grant(), family.noun());
+    let at = Pointer::root().at("connection").at(place);
     let mut out = BTreeMap::new();
     for (name, list) in raw {
         let n_at = at.at(name);
         if !injectable.contains(name) {
             p.push(
                 &n_at,
-                format!("secret \"{name}\" is not granted inject; add permissions.secrets.{name}: [\"inject\"]"),
+                format!("{noun} \"{name}\" is not granted inject; add permissions.{grant}.{name}: [\"inject\"]"),
             );
             continue;
         }
@@ -270,13 +304,14 @@ pub(crate) fn secret_rules(
             p.push(&n_at, "names no rule; give at least one { \"url\": ... }");
             continue;
         }
-        out.insert(name.clone(), rules(list, &n_at, false, env, injectable, p));
+        let token = matches!(family, Family::AppConnections);
+        out.insert(name.clone(), rules(list, &n_at, token, env, secrets, p));
     }
     for name in injectable {
         if !raw.contains_key(name) {
             p.push(
-                Pointer::root().at("permissions").at("secrets").at(name),
-                format!("grants inject but connection.inject.{name} names no rule saying where it may go"),
+                Pointer::root().at("permissions").at(grant).at(name),
+                format!("grants inject but connection.{place}.{name} names no rule saying where it may go"),
             );
         }
     }

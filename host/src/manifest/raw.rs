@@ -157,6 +157,21 @@ pub(crate) struct RawPermissions {
     /// "api_token": ["inject"] }`.
     #[serde(default)]
     pub secrets: BTreeMap<String, Vec<RawSecretVerb>>,
+    /// App connections (defined by the operator with `keyway app-connections`) the routes
+    /// may use by name: `token` lets the guest read the access token
+    /// (`oauth.access-token-for`), `inject` lets the host put it on requests that a
+    /// `connection.appInject.<name>` rule admits; for example `{ "google-oauth": ["token"],
+    /// "ms365-oauth": ["inject"] }`.
+    #[serde(default)]
+    pub connections: BTreeMap<String, Vec<RawConnectionVerb>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "ConnectionVerb")]
+pub(crate) enum RawConnectionVerb {
+    Token,
+    Inject,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -196,6 +211,10 @@ pub(crate) struct RawConnection {
     /// rules for one setting, first match wins. No rule, no injection.
     #[serde(default)]
     pub inject: BTreeMap<String, Vec<RawInjectRule>>,
+    /// Where the host may inject each app connection granted `inject`, and how: the rules
+    /// for one app connection, first match wins. No rule, no injection.
+    #[serde(default)]
+    pub app_inject: BTreeMap<String, Vec<RawInjectRule>>,
 }
 
 /// Where a credential may be sent and in which header. The guest asks only for the

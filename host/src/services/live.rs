@@ -24,8 +24,10 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::catalog::Lookup;
 use crate::context::ConnectionContext;
 use crate::custody::ConnectionTokens;
+use crate::egress::{AppTokens, TokenSource};
+use crate::manifest::Connector;
 use crate::registry::{Doors, LoadedConnector};
-use crate::store::{KeyCheck, LiveApiKeys, Store};
+use crate::store::{KeyCheck, LiveApiKeys, Store, StoreError};
 
 /// The live API keys as read under one generation.
 struct KeySnapshot {
@@ -115,6 +117,33 @@ impl Live {
 }
 
 impl Services {
+    /// The tokens of the app connections `connector` is granted, for those the host
+    /// defines (a granted name it does not define is `not_found` at the door). An app
+    /// connection created or deleted later moves the change generation, so a context
+    /// built here is rebuilt then.
+    fn app_tokens(&self, connector: &Connector) -> ServiceResult<AppTokens> {
+        let permissions = connector.permissions();
+        let mut out = AppTokens::new();
+        for name in permissions
+            .readable_apps
+            .iter()
+            .chain(&permissions.injectable_apps)
+        {
+            if out.contains_key(name) {
+                continue;
+            }
+            match self.store.app_connection(name) {
+                Ok(app) => {
+                    let source = ConnectionTokens::new(self.tokens.clone(), &app.connection.id);
+                    out.insert(name.clone(), Arc::new(source) as Arc<dyn TokenSource>);
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
     /// The connection `name` ready to run routes: from memory while nothing it was built
     /// from changed, else read, validated and built again.
     pub(crate) async fn live_connection(&self, name: &str) -> ServiceResult<Arc<LiveConnection>> {
@@ -147,6 +176,7 @@ impl Services {
                 .connector()
                 .oauth()
                 .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
+            app_tokens: self.app_tokens(connector.connector())?,
             ingest: Some(self.ingest.clone()),
         };
         let context = connector.context(Some(&record.name), &settings, &doors);

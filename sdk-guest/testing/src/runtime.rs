@@ -134,6 +134,7 @@ impl TestRuntimeBuilder {
             egress: Some(Arc::new(egress)),
             egress_limits: self.limits,
             tokens: tokens.clone().map(|t| t as Arc<dyn TokenSource>),
+            app_tokens: Default::default(),
             ingest: Some(ingest.clone() as Arc<dyn IngestSink>),
         };
         let context = connector.context(Some(&self.connection), &settings, &doors);

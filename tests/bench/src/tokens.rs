@@ -123,6 +123,7 @@ async fn through_egress(plan: &Plan, api: &LocalApi) -> anyhow::Result<Spread> {
         let ctx = EgressContext {
             policy: &policy,
             tokens: Some(&FixedToken),
+            app_tokens: &keyway_host::egress::NO_APP_TOKENS,
             secrets: &NoSecrets,
             counter: &counter,
             calls: &calls,

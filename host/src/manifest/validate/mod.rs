@@ -91,8 +91,18 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         host_rules,
         host_validation_at: conn_at.at("oauth").at("hostValidation"),
     };
-    let secret_inject = inject::secret_rules(
+    let secret_inject = inject::named_rules(
+        inject::Family::Secrets,
         &raw.connection.inject,
+        &permissions.injectable_secrets,
+        &permissions.injectable_secrets,
+        &env,
+        &mut p,
+    );
+    let app_inject = inject::named_rules(
+        inject::Family::AppConnections,
+        &raw.connection.app_inject,
+        &permissions.injectable_apps,
         &permissions.injectable_secrets,
         &env,
         &mut p,
@@ -115,6 +125,7 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
                 settings_schema,
                 oauth: oauth.flatten(),
                 inject: secret_inject,
+                app_inject,
             },
             streams: stream_list,
             webhooks: webhook_list,

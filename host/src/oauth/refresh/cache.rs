@@ -19,6 +19,7 @@ struct Cached {
     token: SecretString,
     generation: i64,
     expires_at: Option<i64>,
+    token_type: Option<Arc<str>>,
     missing: Arc<[String]>,
     granted: Arc<[String]>,
 }
@@ -57,6 +58,7 @@ impl TokenCache {
             secret: c.token.clone(),
             generation: c.generation,
             expires_at: c.expires_at,
+            token_type: c.token_type.clone(),
         }))
     }
 
@@ -101,6 +103,7 @@ impl TokenCache {
                     token: t.access_token.clone(),
                     generation: t.generation,
                     expires_at: t.expires_at,
+                    token_type: t.token_type.as_deref().map(Arc::from),
                     missing: missing.into(),
                     granted: granted.into(),
                 },
@@ -109,6 +112,7 @@ impl TokenCache {
             secret: t.access_token.clone(),
             generation: t.generation,
             expires_at: t.expires_at,
+            token_type: t.token_type.as_deref().map(Arc::from),
         }
     }
 

@@ -78,6 +78,8 @@ pub struct AccessToken {
     /// Changes whenever the stored token changes; pass it back to `force_refresh`.
     pub generation: i64,
     pub expires_at: Option<i64>,
+    /// The provider's `token_type`, when it gave one.
+    pub token_type: Option<std::sync::Arc<str>>,
 }
 
 impl AccessToken {
