@@ -146,6 +146,7 @@ fn context_with(
             secret_settings: ["api_token".to_string(), "webhook_secret".to_string()].into(),
             expose_access_token: expose_token,
             has_oauth: true,
+            ..Grants::default()
         })
         .http_policy(Arc::new(policy(&f.api)))
         .bindings(bindings)
