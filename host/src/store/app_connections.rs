@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::connections::validate_name;
+use super::connections::{refuse_taken_name, validate_name};
 use super::{Aad, ConnectionRecord, ConnectionStatus, Store, StoreError, new_id, now_unix};
 
 /// What an operator configures for an app connection. `Debug` hides the client secret.
@@ -127,24 +127,7 @@ impl Store {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::sql("creating an app connection"))?;
-            let taken: Option<String> = tx
-                .query_row(
-                    "SELECT kind FROM connections WHERE name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(StoreError::sql("creating an app connection"))?;
-            if let Some(kind) = taken {
-                return Err(StoreError::AlreadyExists {
-                    what: if kind == "app" {
-                        "app connection"
-                    } else {
-                        "connector connection"
-                    },
-                    name: name.to_string(),
-                });
-            }
+            refuse_taken_name(&tx, name)?;
             tx.execute(
                 "INSERT INTO connections (id, name, connector, credential_key, status, kind,
                     created_at, updated_at) VALUES (?1, ?2, '', ?3, ?4, 'app', ?5, ?5)",

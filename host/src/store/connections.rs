@@ -1,66 +1,19 @@
 //! Connection rows: name, connector, validated settings (secret ones sealed per field),
 //! lifecycle status and refresh bookkeeping.
 //!
-//! Owns: the `connections` and `connection_secrets` tables.
+//! Owns: the `connections` and `connection_secrets` tables (creating, reading, listing and
+//! deleting rows; a connection's status and bookkeeping writes are `connection_state.rs`).
 //! Must not: validate settings against a manifest (the caller hands over settings that have
 //! already passed validation) or store a secret setting unsealed.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use rusqlite::{OptionalExtension, Row, params};
 use secrecy::SecretString;
 
+pub use super::connection_state::ConnectionStatus;
 use super::{Store, StoreError, new_id, now_unix};
-
-/// Lifecycle status of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionStatus {
-    PendingAuthorization,
-    Connected,
-    ReauthRequired,
-    RefreshFailing,
-    Revoked,
-}
-
-impl ConnectionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionStatus::PendingAuthorization => "pending_authorization",
-            ConnectionStatus::Connected => "connected",
-            ConnectionStatus::ReauthRequired => "reauth_required",
-            ConnectionStatus::RefreshFailing => "refresh_failing",
-            ConnectionStatus::Revoked => "revoked",
-        }
-    }
-}
-
-impl fmt::Display for ConnectionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ConnectionStatus {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "pending_authorization" => ConnectionStatus::PendingAuthorization,
-            "connected" => ConnectionStatus::Connected,
-            "reauth_required" => ConnectionStatus::ReauthRequired,
-            "refresh_failing" => ConnectionStatus::RefreshFailing,
-            "revoked" => ConnectionStatus::Revoked,
-            other => {
-                return Err(StoreError::Invalid {
-                    what: "connection status",
-                    value: other.to_string(),
-                    reason: "unknown status in the database",
-                });
-            }
-        })
-    }
-}
 
 /// A connection to create. Settings must already be validated by the caller.
 pub struct NewConnection {
@@ -118,14 +71,6 @@ pub struct ConnectionRecord {
     pub app: bool,
 }
 
-/// The provider account a connection is bound to (from the connector's `postConnect` route).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ProviderAccount {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub domain: Option<String>,
-}
-
 const SELECT: &str = "SELECT c.id, c.name, c.connector, c.credential_key, c.settings, c.status,
     c.granted_scopes, c.callback_params, c.account_id, c.account_name, c.account_domain,
     c.token_generation, t.expires_at, t.connection_id IS NOT NULL, c.last_refresh_at,
@@ -180,6 +125,33 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
     })
 }
 
+/// Refuses `name` when a connection of either kind has it: one name means one
+/// connection, so an app connection and a connector connection never share a name.
+pub(super) fn refuse_taken_name(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+) -> Result<(), StoreError> {
+    let kind: Option<String> = tx
+        .query_row(
+            "SELECT kind FROM connections WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StoreError::sql("checking a connection name"))?;
+    match kind {
+        None => Ok(()),
+        Some(kind) => Err(StoreError::AlreadyExists {
+            what: if kind == "app" {
+                "app connection"
+            } else {
+                "connector connection"
+            },
+            name: name.to_string(),
+        }),
+    }
+}
+
 /// Connection names: 1-63 characters, lowercase ASCII letters, digits and hyphens, not
 /// starting or ending with a hyphen.
 pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {
@@ -201,19 +173,6 @@ pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Shortens an error text kept in the database and shown by `connections list`.
-pub(crate) fn clip_error(text: &str) -> String {
-    const MAX: usize = 300;
-    if text.len() <= MAX {
-        return text.to_string();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 impl Store {
     /// Creates a connection in `pending_authorization`.
     pub fn create_connection(&self, new: &NewConnection) -> Result<ConnectionRecord, StoreError> {
@@ -227,24 +186,7 @@ impl Store {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::sql("creating a connection"))?;
-            let exists: Option<String> = tx
-                .query_row(
-                    "SELECT kind FROM connections WHERE name = ?1",
-                    [&new.name],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(StoreError::sql("creating a connection"))?;
-            if let Some(kind) = exists {
-                return Err(StoreError::AlreadyExists {
-                    what: if kind == "app" {
-                        "app connection"
-                    } else {
-                        "connection"
-                    },
-                    name: new.name.clone(),
-                });
-            }
+            refuse_taken_name(&tx, &new.name)?;
             tx.execute(
                 "INSERT INTO connections (id, name, connector, credential_key, settings, status,
                     created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -342,73 +284,6 @@ impl Store {
         }
         tx.commit()
             .map_err(StoreError::sql("deleting a connection"))?;
-        Ok(())
-    }
-
-    /// Sets the status and the last error shown to operators.
-    pub(crate) fn set_connection_status(
-        &self,
-        connection_id: &str,
-        status: ConnectionStatus,
-        last_error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET status = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
-                params![
-                    connection_id,
-                    status.as_str(),
-                    last_error.map(clip_error),
-                    now_unix()
-                ],
-            )
-            .map_err(StoreError::sql("updating connection status"))?;
-        Ok(())
-    }
-
-    /// Records a failed refresh that does not change the connection's authorization.
-    pub(crate) fn record_refresh_failure(
-        &self,
-        connection_id: &str,
-        status: ConnectionStatus,
-        error: &str,
-        cooldown_until: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET status = ?2, last_error = ?3, cooldown_until = ?4,
-                    refresh_failures = refresh_failures + 1, updated_at = ?5 WHERE id = ?1",
-                params![
-                    connection_id,
-                    status.as_str(),
-                    clip_error(error),
-                    cooldown_until,
-                    now_unix()
-                ],
-            )
-            .map_err(StoreError::sql("recording a refresh failure"))?;
-        Ok(())
-    }
-
-    /// Records the provider account a connection is bound to.
-    pub(crate) fn set_provider_account(
-        &self,
-        connection_id: &str,
-        account: &ProviderAccount,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET account_id = ?2, account_name = ?3, account_domain = ?4,
-                    updated_at = ?5 WHERE id = ?1",
-                params![
-                    connection_id,
-                    account.id,
-                    account.name,
-                    account.domain,
-                    now_unix()
-                ],
-            )
-            .map_err(StoreError::sql("recording the provider account"))?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::connections::clip_error;
+use super::connection_state::clip_error;
 use super::{Store, StoreError, now_unix_ms};
 
 /// Where a delivery is in its life.

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::connections::clip_error;
+use super::connection_state::clip_error;
 use super::records::{RecordTarget, RecordWrite, insert_in};
 use super::{Store, StoreError, now_unix, now_unix_ms};
 
