@@ -8,37 +8,15 @@
 //! Must not: take a client secret from anywhere but the input (the edges read it from the
 //! environment or stdin), or show one.
 
-use secrecy::SecretString;
 use url::Url;
 
 use super::views::AppConnectionView;
 use super::{ServiceError, ServiceResult, Services};
 use crate::store::AppConnectionConfig;
 
-/// An app connection as an operator gives it. `Debug` hides the client secret.
-#[derive(Clone)]
-pub struct AppConnectionInput {
-    pub provider_url: String,
-    pub issuer_url: Option<String>,
-    pub auth_url: Option<String>,
-    pub token_url: Option<String>,
-    pub scopes: Vec<String>,
-    pub client_id: String,
-    pub client_secret: SecretString,
-}
-
-impl std::fmt::Debug for AppConnectionInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppConnectionInput")
-            .field("provider_url", &self.provider_url)
-            .field("issuer_url", &self.issuer_url)
-            .field("auth_url", &self.auth_url)
-            .field("token_url", &self.token_url)
-            .field("scopes", &self.scopes)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
+/// An app connection as an operator gives it: the store's configuration, before
+/// [`checked`] normalizes it. `Debug` hides the client secret.
+pub use crate::store::AppConnectionConfig as AppConnectionInput;
 
 fn check_url(field: &str, value: &str) -> ServiceResult<String> {
     let invalid = |message: String| ServiceError::Input {
@@ -63,51 +41,49 @@ fn check_url(field: &str, value: &str) -> ServiceResult<String> {
     Ok(url.to_string())
 }
 
-impl AppConnectionInput {
-    /// The configuration to store, every field checked; names the field at fault.
-    pub(crate) fn validate(&self) -> ServiceResult<AppConnectionConfig> {
-        let optional =
-            |field: &str, v: &Option<String>| v.as_deref().map(|u| check_url(field, u)).transpose();
-        let issuer_url = optional("issuerUrl", &self.issuer_url)?;
-        let auth_url = optional("authUrl", &self.auth_url)?;
-        let token_url = optional("tokenUrl", &self.token_url)?;
-        if issuer_url.is_none() && (auth_url.is_none() || token_url.is_none()) {
-            return Err(ServiceError::Input {
-                field: if auth_url.is_none() {
-                    "authUrl"
-                } else {
-                    "tokenUrl"
-                }
-                .into(),
-                message: "without an issuer URL (whose discovery names the endpoints), both \
-                          the authorization and the token URL must be given"
-                    .into(),
-            });
-        }
-        if self.client_id.trim().is_empty() {
-            return Err(ServiceError::Input {
-                field: "clientId".into(),
-                message: "must not be empty".into(),
-            });
-        }
-        for scope in &self.scopes {
-            if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ServiceError::Input {
-                    field: "scopes".into(),
-                    message: format!("`{scope}` is not a scope (no spaces, not empty)"),
-                });
+/// The configuration to store, every field of `input` checked; names the field at fault.
+pub(crate) fn checked(input: &AppConnectionInput) -> ServiceResult<AppConnectionConfig> {
+    let optional =
+        |field: &str, v: &Option<String>| v.as_deref().map(|u| check_url(field, u)).transpose();
+    let issuer_url = optional("issuerUrl", &input.issuer_url)?;
+    let auth_url = optional("authUrl", &input.auth_url)?;
+    let token_url = optional("tokenUrl", &input.token_url)?;
+    if issuer_url.is_none() && (auth_url.is_none() || token_url.is_none()) {
+        return Err(ServiceError::Input {
+            field: if auth_url.is_none() {
+                "authUrl"
+            } else {
+                "tokenUrl"
             }
-        }
-        Ok(AppConnectionConfig {
-            provider_url: check_url("providerUrl", &self.provider_url)?,
-            issuer_url: issuer_url.map(|u| u.trim_end_matches('/').to_string()),
-            auth_url,
-            token_url,
-            scopes: self.scopes.clone(),
-            client_id: self.client_id.trim().to_string(),
-            client_secret: self.client_secret.clone(),
-        })
+            .into(),
+            message: "without an issuer URL (whose discovery names the endpoints), both \
+                          the authorization and the token URL must be given"
+                .into(),
+        });
     }
+    if input.client_id.trim().is_empty() {
+        return Err(ServiceError::Input {
+            field: "clientId".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    for scope in &input.scopes {
+        if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ServiceError::Input {
+                field: "scopes".into(),
+                message: format!("`{scope}` is not a scope (no spaces, not empty)"),
+            });
+        }
+    }
+    Ok(AppConnectionConfig {
+        provider_url: check_url("providerUrl", &input.provider_url)?,
+        issuer_url: issuer_url.map(|u| u.trim_end_matches('/').to_string()),
+        auth_url,
+        token_url,
+        scopes: input.scopes.clone(),
+        client_id: input.client_id.trim().to_string(),
+        client_secret: input.client_secret.clone(),
+    })
 }
 
 impl Services {
@@ -117,7 +93,7 @@ impl Services {
         name: &str,
         input: &AppConnectionInput,
     ) -> ServiceResult<AppConnectionView> {
-        let config = input.validate()?;
+        let config = checked(input)?;
         let row = self.store.create_app_connection(name, &config)?;
         Ok(AppConnectionView::from(&row))
     }
@@ -128,7 +104,7 @@ impl Services {
         name: &str,
         input: &AppConnectionInput,
     ) -> ServiceResult<AppConnectionView> {
-        let config = input.validate()?;
+        let config = checked(input)?;
         let row = self.store.update_app_connection(name, &config)?;
         self.tokens.invalidate(&row.connection.id);
         Ok(AppConnectionView::from(&row))
@@ -162,6 +138,7 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     fn input() -> AppConnectionInput {
         AppConnectionInput {
@@ -177,7 +154,7 @@ mod tests {
 
     #[test]
     fn input_is_checked_field_by_field() {
-        let ok = input().validate().unwrap();
+        let ok = checked(&input()).unwrap();
         assert_eq!(
             ok.issuer_url.as_deref(),
             Some("https://accounts.example.test")
@@ -185,14 +162,14 @@ mod tests {
         let mut bad = input();
         bad.provider_url = "accounts.example.test".into();
         assert!(
-            bad.validate()
+            checked(&bad)
                 .unwrap_err()
                 .to_string()
                 .starts_with("providerUrl:")
         );
         let mut bad = input();
         bad.issuer_url = None;
-        let err = bad.validate().unwrap_err().to_string();
+        let err = checked(&bad).unwrap_err().to_string();
         assert!(
             err.starts_with("authUrl:") && err.contains("issuer"),
             "{err}"
@@ -200,7 +177,7 @@ mod tests {
         bad.auth_url = Some("https://a.test/auth".into());
         bad.token_url = Some("ftp://a.test/token".into());
         assert!(
-            bad.validate()
+            checked(&bad)
                 .unwrap_err()
                 .to_string()
                 .starts_with("tokenUrl:")
@@ -208,7 +185,7 @@ mod tests {
         let mut bad = input();
         bad.scopes = vec!["openid email".into()];
         assert!(
-            bad.validate()
+            checked(&bad)
                 .unwrap_err()
                 .to_string()
                 .starts_with("scopes:")
@@ -216,7 +193,7 @@ mod tests {
         let mut bad = input();
         bad.client_id = " ".into();
         assert!(
-            bad.validate()
+            checked(&bad)
                 .unwrap_err()
                 .to_string()
                 .starts_with("clientId:")

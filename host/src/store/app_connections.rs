@@ -10,10 +10,10 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::connections::{refuse_taken_name, validate_name};
-use super::{Aad, ConnectionRecord, ConnectionStatus, Store, StoreError, new_id, now_unix};
+use super::{Aad, ConnectionRecord, ConnectionStatus, Store, StoreError, SubKey, new_id, now_unix};
 
 /// What an operator configures for an app connection. `Debug` hides the client secret.
 #[derive(Clone)]
@@ -42,17 +42,22 @@ impl std::fmt::Debug for AppConnectionConfig {
 }
 
 impl AppConnectionConfig {
-    /// A digest of everything configured, the client secret included (so a rotated
-    /// secret counts as a change), that reveals nothing of it: SHA-256 over a
-    /// length-prefixed encoding of each field.
-    pub fn content_hash(&self) -> String {
-        let mut h = Sha256::new();
+    /// A keyed digest (HMAC-SHA256 under `key`) of everything configured, the client
+    /// secret included so a rotated secret counts as a change, over a length-prefixed
+    /// encoding of each field. Keyed, because the column is plain text and a client
+    /// secret may be weak. After a master-key rotation every digest differs once.
+    fn digest(&self, key: &SubKey) -> String {
+        use hmac::Mac;
+        let mut mac = match <hmac::Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret()) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
         let mut field = |v: Option<&str>| match v {
-            None => h.update([0u8]),
+            None => mac.update(&[0u8]),
             Some(s) => {
-                h.update([1u8]);
-                h.update((s.len() as u64).to_be_bytes());
-                h.update(s.as_bytes());
+                mac.update(&[1u8]);
+                mac.update(&(s.len() as u64).to_be_bytes());
+                mac.update(s.as_bytes());
             }
         };
         field(Some(&self.provider_url));
@@ -62,8 +67,36 @@ impl AppConnectionConfig {
         field(Some(&self.scopes.join(" ")));
         field(Some(&self.client_id));
         field(Some(self.client_secret.expose_secret()));
-        hex::encode(h.finalize())
+        hex::encode(mac.finalize().into_bytes())
     }
+}
+
+/// Writes (or replaces) an app connection's endpoints and digest.
+fn write_endpoints(
+    tx: &Transaction<'_>,
+    id: &str,
+    config: &AppConnectionConfig,
+    digest: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO app_connections (connection_id, provider_url, issuer_url, auth_url,
+            token_url, scopes, config_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(connection_id) DO UPDATE SET provider_url = excluded.provider_url,
+            issuer_url = excluded.issuer_url, auth_url = excluded.auth_url,
+            token_url = excluded.token_url, scopes = excluded.scopes,
+            config_hash = excluded.config_hash",
+        params![
+            id,
+            config.provider_url,
+            config.issuer_url,
+            config.auth_url,
+            config.token_url,
+            serde_json::Value::from(config.scopes.clone()).to_string(),
+            digest
+        ],
+    )
+    .map_err(StoreError::sql("storing an app connection's endpoints"))?;
+    Ok(())
 }
 
 /// An app connection as stored: its connection row and its endpoints (no secret).
@@ -107,10 +140,6 @@ fn write_credentials(
     Ok(())
 }
 
-fn scopes_json(scopes: &[String]) -> String {
-    serde_json::Value::from(scopes.to_vec()).to_string()
-}
-
 impl Store {
     /// Creates the app connection `name`, not yet authorized. The name is shared with
     /// connector connections: one name means one connection.
@@ -140,20 +169,7 @@ impl Store {
                 ],
             )
             .map_err(StoreError::sql("creating an app connection"))?;
-            tx.execute(
-                "INSERT INTO app_connections (connection_id, provider_url, issuer_url, auth_url,
-                    token_url, scopes, config_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    config.provider_url,
-                    config.issuer_url,
-                    config.auth_url,
-                    config.token_url,
-                    scopes_json(&config.scopes),
-                    config.content_hash()
-                ],
-            )
-            .map_err(StoreError::sql("creating an app connection"))?;
+            write_endpoints(&tx, &id, config, &config.digest(&self.config_key))?;
             write_credentials(&tx, self, name, config, now)?;
             tx.commit()
                 .map_err(StoreError::sql("creating an app connection"))?;
@@ -176,20 +192,12 @@ impl Store {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(StoreError::sql("updating an app connection"))?;
-            tx.execute(
-                "UPDATE app_connections SET provider_url = ?2, issuer_url = ?3, auth_url = ?4,
-                    token_url = ?5, scopes = ?6, config_hash = ?7 WHERE connection_id = ?1",
-                params![
-                    current.connection.id,
-                    config.provider_url,
-                    config.issuer_url,
-                    config.auth_url,
-                    config.token_url,
-                    scopes_json(&config.scopes),
-                    config.content_hash()
-                ],
-            )
-            .map_err(StoreError::sql("updating an app connection"))?;
+            write_endpoints(
+                &tx,
+                &current.connection.id,
+                config,
+                &config.digest(&self.config_key),
+            )?;
             tx.execute(
                 "UPDATE connections SET updated_at = ?2 WHERE id = ?1",
                 params![current.connection.id, now],
@@ -377,6 +385,15 @@ mod tests {
             .unwrap();
         assert_ne!(changed.config_hash, before);
         assert!(!changed.config_hash.contains("rotated"));
+        // The digest is keyed: the same configuration under another master key (or a
+        // plain SHA-256 of the fields) gives another value, so the column cannot be used
+        // to guess a weak secret offline.
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = Store::open_with_key(other_dir.path(), &MasterKey::generate()).unwrap();
+        let elsewhere = other
+            .create_app_connection("google-oauth", &config("rotated"))
+            .unwrap();
+        assert_ne!(elsewhere.config_hash, changed.config_hash);
         assert_eq!(store.list_app_connections().unwrap().len(), 1);
         assert!(store.delete_connection("google-oauth").is_err());
         store.delete_app_connection("google-oauth").unwrap();

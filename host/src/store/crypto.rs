@@ -86,6 +86,8 @@ impl fmt::Display for KeyOrigin {
 
 /// The label of the compiled-component cache's sub-key (see [`MasterKey::derive_subkey`]).
 pub(crate) const COMPONENT_CACHE_LABEL: &str = "component-cache";
+/// The label of the sub-key that keys app connections' configuration digests.
+pub(crate) const CONFIG_DIGEST_LABEL: &str = "app-connection-config";
 
 /// A 256-bit key derived from the master key for one purpose. Its bytes are zeroed when
 /// it is dropped; `Debug` is redacted.

@@ -135,6 +135,9 @@ pub struct Store {
     sealer: std::sync::RwLock<Sealer>,
     /// The compiled-component cache's sub-key of the master key this store opened with.
     cache_key: SubKey,
+    /// Keys the digests of app connection configurations, which cover client secrets: an
+    /// unkeyed hash of a weak secret in a plain column could be guessed offline.
+    config_key: SubKey,
     db_path: PathBuf,
     data_dir: PathBuf,
     key_origin: KeyOrigin,
@@ -193,6 +196,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let sealer = Sealer::new(&key);
         let cache_key = key.derive_subkey(crypto::COMPONENT_CACHE_LABEL);
+        let config_key = key.derive_subkey(crypto::CONFIG_DIGEST_LABEL);
         match read_key_check(&conn)? {
             Some(blob) => {
                 if sealer.open(key_check_aad(), &blob).is_err() {
@@ -221,6 +225,7 @@ impl Store {
             history: OnceLock::new(),
             sealer: std::sync::RwLock::new(sealer),
             cache_key,
+            config_key,
             db_path: db_path.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
             key_origin: origin,
