@@ -9,6 +9,7 @@
 
 use crate::catalog::{Catalog, Lookup};
 use crate::egress::{TokenDetails, TokenError as DoorError, TokenErrorCode, TokenSource};
+use crate::oauth::refresh::AccessToken;
 use crate::oauth::{ProviderConfig, ProviderError, ProviderResolver, TokenError, TokenManager};
 use crate::store::{ConnectionRecord, Store};
 use crate::types::BoxFuture;
@@ -107,29 +108,28 @@ pub fn door_error(e: TokenError) -> DoorError {
     DoorError::new(code, e.to_string())
 }
 
+impl ConnectionTokens {
+    /// The manager's token, remembered as the one a later 401 would reject.
+    async fn fetch(&self, min_ttl: Duration) -> Result<AccessToken, DoorError> {
+        let token = self
+            .manager
+            .access_token(&self.connection_id, min_ttl)
+            .await
+            .map_err(door_error)?;
+        self.last_generation
+            .store(token.generation, Ordering::SeqCst);
+        Ok(token)
+    }
+}
+
 impl TokenSource for ConnectionTokens {
     fn token(&self, min_ttl: Duration) -> BoxFuture<'_, Result<String, DoorError>> {
-        Box::pin(async move {
-            let token = self
-                .manager
-                .access_token(&self.connection_id, min_ttl)
-                .await
-                .map_err(door_error)?;
-            self.last_generation
-                .store(token.generation, Ordering::SeqCst);
-            Ok(token.expose().to_string())
-        })
+        Box::pin(async move { Ok(self.fetch(min_ttl).await?.expose().to_string()) })
     }
 
     fn token_details(&self, min_ttl: Duration) -> BoxFuture<'_, Result<TokenDetails, DoorError>> {
         Box::pin(async move {
-            let token = self
-                .manager
-                .access_token(&self.connection_id, min_ttl)
-                .await
-                .map_err(door_error)?;
-            self.last_generation
-                .store(token.generation, Ordering::SeqCst);
+            let token = self.fetch(min_ttl).await?;
             Ok(TokenDetails {
                 access_token: token.expose().to_string(),
                 token_type: token.token_type.as_deref().map(str::to_string),

@@ -119,6 +119,15 @@ pub struct AppConnectionAuth {
 /// and the host defines).
 pub type AppTokens = std::collections::BTreeMap<String, std::sync::Arc<dyn TokenSource>>;
 
+/// A guest-given app connection name as messages show it: at most 64 characters, no
+/// control characters (the guest may send a megabyte of newlines as a "name").
+pub(crate) fn shown_name(name: &str) -> String {
+    name.chars()
+        .take(64)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// No app connections, for an invocation granted none.
 pub static NO_APP_TOKENS: AppTokens = AppTokens::new();
 
@@ -145,8 +154,8 @@ impl Auth {
                 EgressError::new(
                     EgressErrorCode::NotFound,
                     format!(
-                        "app connection `{}` is not defined on this host; create it with `keyway app-connections create {}`",
-                        a.name, a.name
+                        "app connection `{0}` is not defined on this host; create it with `keyway app-connections create {0}`",
+                        shown_name(&a.name)
                     ),
                 )
             }),
@@ -241,8 +250,8 @@ impl Bindings {
             Auth::AppConnection(a) => match self.apps.get(&a.name) {
                 Some(rules) => (
                     rules.as_slice(),
-                    format!("the token of app connection `{}`", a.name),
-                    format!("connection.appInject.{}", a.name),
+                    format!("the token of app connection `{}`", shown_name(&a.name)),
+                    format!("connection.appInject.{}", shown_name(&a.name)),
                 ),
                 None => {
                     return Err(EgressError::new(
@@ -250,7 +259,7 @@ impl Bindings {
                         format!(
                             "app connection `{0}` may not be injected: the manifest needs \
                              permissions.connections.{0}: [\"inject\"] and a connection.appInject.{0} rule",
-                            a.name
+                            shown_name(&a.name)
                         ),
                     ));
                 }

@@ -239,6 +239,16 @@ fn the_first_admitting_rule_wins_and_no_rule_refuses_by_name() {
         "{}",
         err.message
     );
+    // A name the guest made huge and multi-line is shown short and on one line.
+    let long = format!("x\n{}", "y".repeat(100_000));
+    let err = bindings
+        .rule_for(&app(&long), &url("https://graph.test/me"))
+        .unwrap_err();
+    assert!(
+        err.message.len() < 600 && !err.message.contains('\n'),
+        "{}",
+        err.message.len()
+    );
     let r = bindings
         .rule_for(&oauth(), &url("https://other.test/x"))
         .unwrap()

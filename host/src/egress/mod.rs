@@ -50,6 +50,7 @@ pub(crate) use host_client::HostLimits;
 pub(crate) use host_client::HostRequest;
 pub use host_client::MAX_HOST_RESPONSE_BYTES;
 pub(crate) use inject::Credential;
+pub(crate) use inject::shown_name;
 pub use inject::{
     AppConnectionAuth, AppTokens, Auth, Bindings, InjectFormat, InjectRule, InjectedValues,
     NO_APP_TOKENS, NO_STORED_GRANT, NoSecrets, OAuthAuth, SecretSource, TokenDetails, TokenSource,

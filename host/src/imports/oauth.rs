@@ -70,7 +70,7 @@ impl wit::Host for HostState {
         name: String,
         min_ttl_seconds: u32,
     ) -> wasmtime::Result<Result<wit::ConnectionToken, WitError>> {
-        let shown: String = name.chars().take(64).collect();
+        let shown = crate::egress::shown_name(&name);
         if !self.conn.grants.readable_apps.contains(&name) {
             let hint = if self.conn.grants.injectable_apps.contains(&name) {
                 " (it is granted [\"inject\"] only: use http auth oauth-connection so the host injects it)"
@@ -103,7 +103,12 @@ impl wit::Host for HostState {
             }
         };
         self.learn_secret(&details.access_token);
-        let granted_scopes = source.granted_scopes().await.unwrap_or_default();
+        let granted_scopes = match source.granted_scopes().await {
+            Ok(scopes) => scopes,
+            Err(e) => {
+                return Ok(Err(wit_error(to_wit_code(e.code), self.redact(&e.message))));
+            }
+        };
         Ok(Ok(wit::ConnectionToken {
             access_token: details.access_token,
             token_type: details.token_type,

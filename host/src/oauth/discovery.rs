@@ -21,6 +21,9 @@ use super::provider::ProviderConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcEndpoints {
     pub issuer: Url,
+    /// The issuer exactly as the metadata spells it (trailing slash or not): what an
+    /// id_token's `iss` must equal.
+    pub issuer_claim: String,
     pub authorization_endpoint: Option<Url>,
     pub token_endpoint: Url,
     pub revocation_endpoint: Option<Url>,
@@ -104,6 +107,7 @@ pub(crate) fn parse_metadata(
     };
     Ok(OidcEndpoints {
         issuer: issuer.clone(),
+        issuer_claim: raw.issuer.clone(),
         authorization_endpoint: parse("authorization_endpoint", raw.authorization_endpoint)?,
         token_endpoint: parse("token_endpoint", raw.token_endpoint)?
             .ok_or_else(|| invalid("no `token_endpoint`".into()))?,
@@ -199,6 +203,15 @@ mod tests {
         let ok = br#"{"issuer":"https://idp.test","authorization_endpoint":"https://idp.test/auth","token_endpoint":"https://idp.test/token"}"#;
         let e = parse_metadata(&issuer, "u", ok).unwrap();
         assert_eq!(e.token_endpoint.as_str(), "https://idp.test/token");
+        // The issuer an id_token must name is the metadata's own spelling: the URL asked
+        // for reads `https://idp.test/`, the metadata (and its tokens) `https://idp.test`.
+        assert_eq!(e.issuer.as_str(), "https://idp.test/");
+        assert_eq!(e.issuer_claim, "https://idp.test");
+        let slash = br#"{"issuer":"https://idp.test/","token_endpoint":"https://idp.test/token"}"#;
+        assert_eq!(
+            parse_metadata(&issuer, "u", slash).unwrap().issuer_claim,
+            "https://idp.test/"
+        );
         assert!(e.revocation_endpoint.is_none());
         let bad = br#"{"issuer":"https://evil.test","token_endpoint":"https://idp.test/token"}"#;
         assert!(matches!(

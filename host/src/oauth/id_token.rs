@@ -188,7 +188,7 @@ impl JwksCache {
         }
         let set = self.fetch(http, uri).await?;
         pick(&set)?.ok_or_else(|| IdTokenError::UnknownKey {
-            kid: kid.unwrap_or_default().chars().take(64).collect(),
+            kid: super::classify::clean_text(kid.unwrap_or_default()),
             jwks_uri: uri.to_string(),
         })
     }

@@ -169,7 +169,7 @@ impl ProviderResolver {
             issuer: d.issuer.to_string(),
         })?;
         Ok(IdTokenCheck {
-            issuer: d.issuer.as_str().trim_end_matches('/').to_string(),
+            issuer: d.issuer_claim.clone(),
             jwks_uri,
             keys: self.jwks.clone(),
         })

@@ -153,4 +153,38 @@ mod tests {
                 .is_empty()
         );
     }
+
+    #[test]
+    fn an_app_connection_is_due_like_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        let config = crate::store::AppConnectionConfig {
+            provider_url: "https://idp.test".into(),
+            issuer_url: Some("https://idp.test".into()),
+            auth_url: None,
+            token_url: None,
+            scopes: vec![],
+            client_id: "cid".into(),
+            client_secret: secrecy::SecretString::from("s".to_string()),
+        };
+        let app = store
+            .create_app_connection("google-oauth", &config)
+            .unwrap();
+        let id = app.connection.id;
+        store
+            .save_authorized_tokens(&id, &write("at", Some("rt")), &[], &BTreeMap::new())
+            .unwrap();
+        let now = now_unix();
+        store
+            .conn()
+            .execute(
+                "UPDATE tokens SET obtained_at = ?2 WHERE connection_id = ?1",
+                params![id, now - 3600],
+            )
+            .unwrap();
+        assert_eq!(
+            store.connections_due_for_refresh(now + 120, None).unwrap(),
+            vec![(id, DueReason::Expiring)]
+        );
+    }
 }
