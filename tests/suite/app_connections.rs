@@ -295,7 +295,10 @@ async fn a_long_lived_host_fetches_the_keys_again_when_the_provider_rotates() {
     server.provider_control("rotate-keys").await;
     server.proxy_control("id-token?mode=resign").await;
     let outcome = authorize_once().await.expect("rotated key accepted");
-    assert_eq!(outcome.1.id_claims.expect("claims").subject, "test-user");
+    assert_eq!(
+        outcome.outcome.id_claims.expect("claims").subject,
+        "test-user"
+    );
 }
 
 /// Creates and authorizes the app connection `name` in-process.

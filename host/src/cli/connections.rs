@@ -436,8 +436,8 @@ pub(super) async fn authorize_flow(
         .wait(Duration::from_secs(args.timeout))
         .await
         .context("waiting for the OAuth callback")?;
-    let (_, outcome) = services
+    let done = services
         .complete_authorization(&callback, Some(target))
         .await?;
-    Ok(print_outcome(&outcome))
+    Ok(print_outcome(&done.outcome))
 }

@@ -139,32 +139,52 @@ pub(crate) struct AuthorizeBody {
     scopes: Option<Vec<String>>,
 }
 
+/// The scopes an authorize request asks for: an empty body asks for the defaults.
+pub(super) async fn authorize_scopes(
+    state: &AppState,
+    body: axum::body::Body,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let body = super::body::read(state, body, super::body::ADMIN_BODY_CAP).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    Ok(super::body::parse_json::<AuthorizeBody>(&body)?.scopes)
+}
+
+/// The answer to an authorize request: the provider's URL to send the user to, or the
+/// connection already authorized (client credentials), `postConnect` run when `post`.
+pub(super) async fn authorize_answer(
+    state: &AppState,
+    name: &str,
+    started: AuthorizationStart,
+    post: bool,
+) -> ApiResult {
+    match started {
+        AuthorizationStart::Redirect(request) => {
+            Ok(Json(AuthorizationUrlView::from(&request)).into_response())
+        }
+        AuthorizationStart::Connected(outcome) => {
+            let mut answer = AuthorizedView::new(name, &outcome);
+            if post {
+                state.post_connect(&mut answer).await?;
+            }
+            Ok(Json(answer).into_response())
+        }
+    }
+}
+
 pub async fn authorize(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult {
-    let body = super::body::read(&state, body, super::body::ADMIN_BODY_CAP).await?;
-    let scopes = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        super::body::parse_json::<AuthorizeBody>(&body)?.scopes
-    };
+    let scopes = authorize_scopes(&state, body).await?;
     let redirect = state.redirect_uri()?;
-    match state
+    let started = state
         .services
         .begin_authorization(&name, &redirect, scopes)
-        .await?
-    {
-        AuthorizationStart::Redirect(request) => {
-            Ok(Json(AuthorizationUrlView::from(&request)).into_response())
-        }
-        AuthorizationStart::Connected(outcome) => {
-            let mut answer = AuthorizedView::new(&name, &outcome);
-            state.post_connect(&mut answer).await?;
-            Ok(Json(answer).into_response())
-        }
-    }
+        .await?;
+    authorize_answer(&state, &name, started, true).await
 }
 
 pub async fn revoke(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {

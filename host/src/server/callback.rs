@@ -51,11 +51,14 @@ pub async fn callback(
     let result = async {
         let params = CallbackParams::from_query(query.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::from(ServiceError::from(e)))?;
-        let (name, outcome) = state.services.complete_authorization(&params, None).await?;
-        let mut answer = AuthorizedView::new(&name, &outcome);
-        state.post_connect(&mut answer).await?;
-        tracing::info!(connection = %name, "connection authorized");
-        Ok::<_, ApiError>((name, outcome.missing_scopes.clone(), answer))
+        let done = state.services.complete_authorization(&params, None).await?;
+        let mut answer = AuthorizedView::new(&done.name, &done.outcome);
+        // An app connection belongs to no connector, so it has no postConnect route.
+        if !done.app {
+            state.post_connect(&mut answer).await?;
+        }
+        tracing::info!(connection = %done.name, app = done.app, "connection authorized");
+        Ok::<_, ApiError>((done.name, done.outcome.missing_scopes, answer))
     }
     .await;
     match (result, json) {

@@ -15,6 +15,7 @@
 
 mod admin;
 mod answer;
+mod app_connections;
 pub mod auth;
 mod body;
 mod callback;
@@ -153,6 +154,24 @@ fn router(state: Arc<AppState>) -> Router {
             get(admin::invocations),
         )
         .route("/v1/credentials/{key}", put(admin::set_credentials))
+        .route(
+            "/v1/app-connections",
+            get(app_connections::list).post(app_connections::create),
+        )
+        .route(
+            "/v1/app-connections/{name}",
+            get(app_connections::show)
+                .put(app_connections::replace)
+                .delete(app_connections::delete),
+        )
+        .route(
+            "/v1/app-connections/{name}/authorize",
+            post(app_connections::authorize),
+        )
+        .route(
+            "/v1/app-connections/{name}/revoke",
+            post(app_connections::revoke),
+        )
         .route("/v1/streams", get(streams::list))
         .route(
             "/v1/connections/{name}/streams/{key}/run",

@@ -34,6 +34,15 @@ pub enum Expected<'a> {
     App(&'a str),
 }
 
+/// A completed authorization: the connection's name, whether it is an app connection (no
+/// connector, so no `postConnect` to run), and what was stored.
+#[derive(Debug)]
+pub struct Completed {
+    pub name: String,
+    pub app: bool,
+    pub outcome: AuthorizationOutcome,
+}
+
 struct Resolved {
     record: ConnectionRecord,
     provider: ProviderConfig,
@@ -124,12 +133,12 @@ impl Services {
 
     /// Completes an authorization from the provider's callback parameters. With
     /// `expected` the state must belong to that connection; without, the state names it.
-    /// Returns the connection's name and what was stored.
+    /// Returns which connection it was and what was stored.
     pub async fn complete_authorization(
         &self,
         params: &CallbackParams,
         expected: Option<Expected<'_>>,
-    ) -> ServiceResult<(String, AuthorizationOutcome)> {
+    ) -> ServiceResult<Completed> {
         let record = match expected {
             Some(Expected::Connection(name)) => self.store.connection_by_name(name)?,
             Some(Expected::App(name)) => self.store.app_connection(name)?.connection,
@@ -157,7 +166,11 @@ impl Services {
         .await?;
         self.tokens.invalidate(&r.record.id);
         self.resume_after_authorization(&r.record.name);
-        Ok((r.record.name, outcome))
+        Ok(Completed {
+            app: r.record.app,
+            name: r.record.name,
+            outcome,
+        })
     }
 
     /// Streams paused because the connection needed a new authorization run again.

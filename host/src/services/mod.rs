@@ -23,7 +23,7 @@ pub(crate) mod views;
 mod webhooks;
 
 pub use app_connections::AppConnectionInput;
-pub use connect::{AuthorizationStart, Expected};
+pub use connect::{AuthorizationStart, Completed, Expected};
 pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
 pub(crate) use error::InvocationFailed;
 pub use error::Kind;
