@@ -6,8 +6,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::new as new_cmd;
 use keyway_host::cli::{
-    CliError, api_keys, app_connections, call, connections, connectors, credentials, keys, records,
-    serve, streams, validate, webhooks,
+    CliError, api_keys, app_connections, apply, call, connections, connectors, credentials, keys,
+    records, serve, streams, validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
@@ -77,6 +77,8 @@ enum Command {
     /// App connections: OAuth connections defined once by name, used by any route granted them.
     #[command(name = "app-connections")]
     AppConnections(app_connections::AppConnectionsArgs),
+    /// Bring credentials, app connections and connections to what a keyway.toml declares.
+    Apply(apply::ApplyArgs),
     /// OAuth app credentials (client secrets come from stdin or an environment variable).
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
@@ -153,6 +155,11 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
                 keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
             let services = Services::open(config)?;
             app_connections::run(args.command, &services).await
+        }
+        Command::Apply(args) => {
+            let config =
+                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
+            apply::run(&args, &Services::open(config)?)
         }
         Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir).await?),
         Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir).await?),

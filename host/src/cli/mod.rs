@@ -12,6 +12,7 @@
 
 pub mod api_keys;
 pub mod app_connections;
+pub mod apply;
 pub mod call;
 pub mod connections;
 pub mod connectors;

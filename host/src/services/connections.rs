@@ -55,7 +55,7 @@ pub struct NewConnectionInput {
 }
 
 /// Plain values read for `connector`'s schema; a secret among them is refused.
-fn plain_values(
+pub(super) fn plain_values(
     connector: &Connector,
     given: Vec<(String, PlainValue)>,
 ) -> ServiceResult<Map<String, Value>> {
@@ -198,7 +198,7 @@ impl Services {
             })?;
         let (settings, secret_settings) = valid.split();
         self.store
-            .replace_settings(&record.id, &settings, &secret_settings)?;
+            .replace_settings(&record.id, &record.connector, &settings, &secret_settings)?;
         self.show_connection(name)
     }
 

@@ -11,6 +11,7 @@
 //! registry, runtime or `oauth` decide.
 
 mod app_connections;
+pub mod apply;
 mod connect;
 mod connections;
 mod error;

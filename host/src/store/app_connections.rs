@@ -10,7 +10,6 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
 
 use super::connections::{refuse_taken_name, validate_name};
 use super::{Aad, ConnectionRecord, ConnectionStatus, Store, StoreError, SubKey, new_id, now_unix};
@@ -46,28 +45,17 @@ impl AppConnectionConfig {
     /// secret included so a rotated secret counts as a change, over a length-prefixed
     /// encoding of each field. Keyed, because the column is plain text and a client
     /// secret may be weak. After a master-key rotation every digest differs once.
-    fn digest(&self, key: &SubKey) -> String {
-        use hmac::Mac;
-        let mut mac = match <hmac::Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret()) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        let mut field = |v: Option<&str>| match v {
-            None => mac.update(&[0u8]),
-            Some(s) => {
-                mac.update(&[1u8]);
-                mac.update(&(s.len() as u64).to_be_bytes());
-                mac.update(s.as_bytes());
-            }
-        };
-        field(Some(&self.provider_url));
-        field(self.issuer_url.as_deref());
-        field(self.auth_url.as_deref());
-        field(self.token_url.as_deref());
-        field(Some(&self.scopes.join(" ")));
-        field(Some(&self.client_id));
-        field(Some(self.client_secret.expose_secret()));
-        hex::encode(mac.finalize().into_bytes())
+    pub(crate) fn digest(&self, key: &SubKey) -> String {
+        let scopes = self.scopes.join(" ");
+        key.digest(&[
+            Some(&self.provider_url),
+            self.issuer_url.as_deref(),
+            self.auth_url.as_deref(),
+            self.token_url.as_deref(),
+            Some(&scopes),
+            Some(&self.client_id),
+            Some(self.client_secret.expose_secret()),
+        ])
     }
 }
 

@@ -181,6 +181,7 @@ impl Store {
         let now = now_unix();
         let sealer = self.sealer();
         let settings = serde_json::Value::Object(new.settings.clone()).to_string();
+        let digest = self.connection_digest(&new.connector, &new.settings, &new.secret_settings);
         {
             let mut conn = self.conn();
             let tx = conn
@@ -189,7 +190,7 @@ impl Store {
             refuse_taken_name(&tx, &new.name)?;
             tx.execute(
                 "INSERT INTO connections (id, name, connector, credential_key, settings, status,
-                    created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    config_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
                 params![
                     id,
                     new.name,
@@ -197,6 +198,7 @@ impl Store {
                     new.credential_key,
                     settings,
                     ConnectionStatus::PendingAuthorization.as_str(),
+                    digest,
                     now
                 ],
             )

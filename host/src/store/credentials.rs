@@ -39,7 +39,7 @@ pub(crate) struct CredentialSummary {
     pub updated_at: i64,
 }
 
-fn validate_key(key: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_key(key: &str) -> Result<(), StoreError> {
     let ok = !key.is_empty()
         && key.len() <= 128
         && key
@@ -78,13 +78,15 @@ impl Store {
             )
         });
         let now = now_unix();
+        let digest = self.credentials_digest(client_id, client_secret);
         self.conn()
             .execute(
-                "INSERT INTO credentials (key, client_id, client_secret, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO credentials (key, client_id, client_secret, config_hash, created_at,
+                    updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                  ON CONFLICT(key) DO UPDATE SET client_id = excluded.client_id,
-                    client_secret = excluded.client_secret, updated_at = excluded.updated_at",
-                params![key, client_id, blob, now],
+                    client_secret = excluded.client_secret, config_hash = excluded.config_hash,
+                    updated_at = excluded.updated_at",
+                params![key, client_id, blob, digest, now],
             )
             .map_err(StoreError::sql("storing credentials"))?;
         Ok(())

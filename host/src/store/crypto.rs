@@ -86,7 +86,9 @@ impl fmt::Display for KeyOrigin {
 
 /// The label of the compiled-component cache's sub-key (see [`MasterKey::derive_subkey`]).
 pub(crate) const COMPONENT_CACHE_LABEL: &str = "component-cache";
-/// The label of the sub-key that keys app connections' configuration digests.
+/// The label of the sub-key that keys configuration digests (app connections,
+/// credentials, connections). The text predates the other two kinds and stays, so stored
+/// digests keep matching.
 pub(crate) const CONFIG_DIGEST_LABEL: &str = "app-connection-config";
 
 /// A 256-bit key derived from the master key for one purpose. Its bytes are zeroed when
@@ -98,6 +100,30 @@ impl SubKey {
     /// The key bytes, for the one place that keys a MAC with them.
     pub fn expose_secret(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+impl SubKey {
+    /// A keyed digest (HMAC-SHA256) of a sequence of optional fields, each written with a
+    /// presence byte and its length, so no two sequences encode alike. Keyed, because
+    /// the digest is stored in plain text and a field may be a weak secret.
+    pub(crate) fn digest(&self, fields: &[Option<&str>]) -> String {
+        use hmac::Mac;
+        let mut mac = match <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_ref()) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        for field in fields {
+            match field {
+                None => mac.update(&[0u8]),
+                Some(s) => {
+                    mac.update(&[1u8]);
+                    mac.update(&(s.len() as u64).to_be_bytes());
+                    mac.update(s.as_bytes());
+                }
+            }
+        }
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 

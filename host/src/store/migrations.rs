@@ -218,6 +218,19 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE oauth_states ADD COLUMN nonce TEXT;
     "#,
+    // 9: `keyway apply`. Credentials and connections keep the digest of their
+    // configuration as their last write left it (NULL for rows written before), and
+    // `applied` lists what a configuration file manages, which only `--prune` deletes.
+    r#"
+    ALTER TABLE credentials ADD COLUMN config_hash TEXT;
+    ALTER TABLE connections ADD COLUMN config_hash TEXT;
+    CREATE TABLE applied (
+        kind       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        applied_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -17,6 +17,7 @@
 
 pub mod api_keys;
 pub mod app_connections;
+pub mod applied;
 mod changes;
 pub use changes::CHANGE_CHECK;
 mod connection_state;
@@ -48,6 +49,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub(crate) use api_keys::ApiKeySummary;
 pub(crate) use api_keys::{KeyCheck, LiveApiKeys};
 pub use app_connections::{AppConnectionConfig, AppConnectionRow};
+pub use applied::{AppliedKind, StoredDigest};
 pub(crate) use connection_state::ProviderAccount;
 pub use connections::{ConnectionRecord, ConnectionStatus, NewConnection};
 pub use credentials::ClientCredentials;

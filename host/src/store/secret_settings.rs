@@ -60,24 +60,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Replaces every setting of the connection `connection_id`: the plain ones and the
-    /// sealed secret ones, in one transaction. Tokens and status are left as they are.
+    /// Replaces every setting of the connection `connection_id` (of connector
+    /// `connector`): the plain ones and the sealed secret ones, with the configuration's
+    /// digest, in one transaction. Tokens and status are left as they are.
     pub(crate) fn replace_settings(
         &self,
         connection_id: &str,
+        connector: &str,
         settings: &serde_json::Map<String, serde_json::Value>,
         secret_settings: &BTreeMap<String, SecretString>,
     ) -> Result<(), StoreError> {
         let sealer = self.sealer();
         let text = serde_json::Value::Object(settings.clone()).to_string();
+        let digest = self.connection_digest(connector, settings, secret_settings);
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::sql("updating settings"))?;
         let n = tx
             .execute(
-                "UPDATE connections SET settings = ?2, updated_at = ?3 WHERE id = ?1",
-                params![connection_id, text, now_unix()],
+                "UPDATE connections SET settings = ?2, config_hash = ?3, updated_at = ?4
+                 WHERE id = ?1",
+                params![connection_id, text, digest, now_unix()],
             )
             .map_err(StoreError::sql("updating settings"))?;
         if n == 0 {

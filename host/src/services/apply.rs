@@ -1,0 +1,632 @@
+//! `keyway apply`: bring credentials, app connections and connector connections to what
+//! one configuration declares. [`Services::plan_apply`] checks the whole declaration
+//! (every problem, each with the path of keys it is at) and compares each object's
+//! digest with the one its last write stored; [`Services::apply`] carries out a plan.
+//!
+//! Owns: the plan (create / update / unchanged / delete, and objects left out of the file)
+//! and its order: credentials, then app connections, then connections; deletions the
+//! other way round.
+//! Must not: write anything while planning, delete an object no configuration file
+//! applied, or put a secret into a plan line, a problem or a log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use secrecy::SecretString;
+use serde::Serialize;
+use serde_json::Map;
+
+use super::app_connections::checked;
+use super::connections::plain_values;
+use super::{AppConnectionInput, ServiceError, ServiceResult, Services, SettingsInput};
+use crate::catalog::Lookup;
+use crate::store::{AppConnectionConfig, AppliedKind, NewConnection, StoredDigest};
+
+/// Credentials as declared.
+pub struct DesiredCredentials {
+    pub key: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+}
+
+/// A connector connection as declared.
+pub struct DesiredConnection {
+    pub name: String,
+    /// The connector's key, as the connector directories serve it.
+    pub connector: String,
+    pub settings: SettingsInput,
+}
+
+/// Everything one configuration declares.
+#[derive(Default)]
+pub struct Desired {
+    pub credentials: Vec<DesiredCredentials>,
+    pub app_connections: Vec<(String, AppConnectionInput)>,
+    pub connections: Vec<DesiredConnection>,
+}
+
+/// What applying does to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    /// Applied from a file before, not in this one, deleted (`--prune`).
+    Delete,
+    /// Applied from a file before, not in this one, kept (no `--prune`).
+    NotInFile,
+}
+
+/// One line of a plan. Names and reasons only: never a value.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanLine {
+    pub kind: &'static str,
+    pub name: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// A problem of the declaration: the path of keys it is at (`["connections", "shop",
+/// "settings", "domain"]`) and what is wrong, never the value.
+#[derive(Debug, Clone)]
+pub struct ConfigProblem {
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+/// A checked declaration and what applying it does.
+pub struct Plan {
+    pub lines: Vec<PlanLine>,
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether applying changes anything (an adoption of an unchanged object aside).
+    pub fn changes(&self) -> bool {
+        self.lines
+            .iter()
+            .any(|l| matches!(l.action, Action::Create | Action::Update | Action::Delete))
+    }
+}
+
+/// Applying stopped at a step: what was done before it, and why it failed.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    pub done: Vec<PlanLine>,
+    pub failed: PlanLine,
+    pub error: ServiceError,
+}
+
+enum Step {
+    Credentials(DesiredCredentials),
+    App {
+        name: String,
+        config: AppConnectionConfig,
+        create: bool,
+    },
+    Connection {
+        new: NewConnection,
+        create: bool,
+    },
+    /// An unchanged object a file did not manage yet: from now on it does.
+    Adopt(AppliedKind, String),
+    Delete(AppliedKind, String),
+    /// A managed object deleted by other means: the record of it goes.
+    Forget(AppliedKind, String),
+}
+
+fn kind_name(kind: AppliedKind) -> &'static str {
+    match kind {
+        AppliedKind::Credentials => "credentials",
+        AppliedKind::AppConnection => "app connection",
+        AppliedKind::Connection => "connection",
+    }
+}
+
+fn section(kind: AppliedKind) -> &'static str {
+    match kind {
+        AppliedKind::Credentials => "credentials",
+        AppliedKind::AppConnection => "appConnections",
+        AppliedKind::Connection => "connections",
+    }
+}
+
+fn problem(
+    kind: AppliedKind,
+    name: &str,
+    rest: &[&str],
+    message: impl Into<String>,
+) -> ConfigProblem {
+    let mut path = vec![section(kind).to_string(), name.to_string()];
+    path.extend(rest.iter().map(|s| s.to_string()));
+    ConfigProblem {
+        path,
+        message: message.into(),
+    }
+}
+
+/// The action for a declared object whose digest is `digest` and whose stored one is
+/// `stored`, with the reason shown for an update.
+fn compare(digest: &str, stored: &StoredDigest) -> (Action, Option<&'static str>) {
+    match stored {
+        StoredDigest::Absent => (Action::Create, None),
+        StoredDigest::Unknown => (Action::Update, Some("stored before digests were kept")),
+        StoredDigest::Digest(d) if d == digest => (Action::Unchanged, None),
+        StoredDigest::Digest(_) => (Action::Update, Some("configuration differs")),
+    }
+}
+
+struct Planner<'a> {
+    services: &'a Services,
+    lines: Vec<PlanLine>,
+    steps: Vec<Step>,
+    problems: Vec<ConfigProblem>,
+    applied: BTreeMap<AppliedKind, BTreeSet<String>>,
+}
+
+impl Planner<'_> {
+    /// Records the action for a declared, checked object.
+    fn declare(
+        &mut self,
+        kind: AppliedKind,
+        name: &str,
+        digest: &str,
+        write: impl FnOnce(bool) -> Step,
+    ) {
+        let stored = match self.services.store.stored_digest(kind, name) {
+            Ok(s) => s,
+            Err(e) => {
+                self.problems.push(problem(kind, name, &[], e.to_string()));
+                return;
+            }
+        };
+        let (action, reason) = compare(digest, &stored);
+        match action {
+            Action::Create => self.steps.push(write(true)),
+            Action::Update => self.steps.push(write(false)),
+            _ => {
+                let managed = self.applied.get(&kind).is_some_and(|s| s.contains(name));
+                if !managed {
+                    self.steps.push(Step::Adopt(kind, name.to_string()));
+                }
+            }
+        }
+        self.lines.push(PlanLine {
+            kind: kind_name(kind),
+            name: name.to_string(),
+            action,
+            reason,
+        });
+    }
+
+    fn credentials(&mut self, c: DesiredCredentials) {
+        let kind = AppliedKind::Credentials;
+        if let Err(e) = crate::store::credentials::validate_key(&c.key) {
+            self.problems
+                .push(problem(kind, &c.key, &[], e.to_string()));
+            return;
+        }
+        if c.client_id.trim().is_empty() {
+            self.problems
+                .push(problem(kind, &c.key, &["clientId"], "must not be empty"));
+            return;
+        }
+        let digest = self
+            .services
+            .store
+            .credentials_digest(&c.client_id, c.client_secret.as_ref());
+        let key = c.key.clone();
+        self.declare(kind, &key, &digest, |_| Step::Credentials(c));
+    }
+
+    /// Refuses `name` when it is not a connection name or the other kind holds it.
+    fn check_name(&mut self, kind: AppliedKind, name: &str) -> bool {
+        if let Err(e) = crate::store::connections::validate_name(name) {
+            self.problems.push(problem(kind, name, &[], e.to_string()));
+            return false;
+        }
+        let other = match kind {
+            AppliedKind::AppConnection => AppliedKind::Connection,
+            _ => AppliedKind::AppConnection,
+        };
+        match self.services.store.stored_digest(other, name) {
+            Ok(StoredDigest::Absent) => true,
+            Ok(_) => {
+                self.problems.push(problem(
+                    kind,
+                    name,
+                    &[],
+                    format!(
+                        "the name is taken by an existing {}; names are shared by both kinds",
+                        kind_name(other)
+                    ),
+                ));
+                false
+            }
+            Err(e) => {
+                self.problems.push(problem(kind, name, &[], e.to_string()));
+                false
+            }
+        }
+    }
+
+    fn app(&mut self, name: String, input: AppConnectionInput) {
+        let kind = AppliedKind::AppConnection;
+        if !self.check_name(kind, &name) {
+            return;
+        }
+        let config = match checked(&input) {
+            Ok(c) => c,
+            Err(ServiceError::Input { field, message }) => {
+                self.problems.push(problem(kind, &name, &[&field], message));
+                return;
+            }
+            Err(e) => {
+                self.problems.push(problem(kind, &name, &[], e.to_string()));
+                return;
+            }
+        };
+        let digest = self.services.store.app_connection_digest(&config);
+        let n = name.clone();
+        self.declare(kind, &n, &digest, |create| Step::App {
+            name,
+            config,
+            create,
+        });
+    }
+
+    fn connection(&mut self, c: DesiredConnection) {
+        let kind = AppliedKind::Connection;
+        let name = c.name;
+        if !self.check_name(kind, &name) {
+            return;
+        }
+        let manifest = match self
+            .services
+            .catalog
+            .manifest(&c.connector, Lookup::KeyOnly)
+        {
+            Ok(m) => m,
+            Err(e) => {
+                self.problems
+                    .push(problem(kind, &name, &["connector"], e.to_string()));
+                return;
+            }
+        };
+        let connector = &manifest.connector;
+        match self.services.store.connection_by_name(&name) {
+            Ok(existing) if existing.connector != connector.key() => {
+                self.problems.push(problem(
+                    kind,
+                    &name,
+                    &["connector"],
+                    format!(
+                        "the connection exists with connector `{}`; a connection cannot change \
+                         connector (delete it first)",
+                        existing.connector
+                    ),
+                ));
+                return;
+            }
+            _ => {}
+        }
+        let secret_names: BTreeSet<String> = c.settings.secret.keys().cloned().collect();
+        // A secret among the plain settings is reported and left out, so the rest are
+        // still checked: every problem at once.
+        let mut given = c.settings.plain;
+        let mut refused = false;
+        let plain = loop {
+            match plain_values(connector, given.clone()) {
+                Ok(p) => break p,
+                Err(ServiceError::SecretAsPlain { name: secret }) => {
+                    self.problems.push(problem(
+                        kind,
+                        &name,
+                        &["settings", &secret],
+                        format!(
+                            "`{secret}` is a secret setting: give it under secretSettings, \
+                             by reference, never inline"
+                        ),
+                    ));
+                    given.retain(|(n, _)| *n != secret);
+                    refused = true;
+                }
+                Err(e) => {
+                    self.problems
+                        .push(problem(kind, &name, &["settings"], e.to_string()));
+                    return;
+                }
+            }
+        };
+        let valid = match connector.validate_parts(&plain, &BTreeMap::new(), &c.settings.secret) {
+            Ok(_) if refused => return,
+            Ok(v) => v,
+            Err(errors) => {
+                for p in errors.0 {
+                    let setting = p
+                        .pointer
+                        .trim_start_matches('/')
+                        .split('/')
+                        .next()
+                        .unwrap_or("");
+                    let table = if secret_names.contains(setting) {
+                        "secretSettings"
+                    } else {
+                        "settings"
+                    };
+                    let at: Vec<&str> = if setting.is_empty() {
+                        vec![table]
+                    } else {
+                        vec![table, setting]
+                    };
+                    self.problems.push(problem(kind, &name, &at, p.message));
+                }
+                return;
+            }
+        };
+        let (settings, secret_settings): (Map<_, _>, _) = valid.split();
+        let digest =
+            self.services
+                .store
+                .connection_digest(connector.key(), &settings, &secret_settings);
+        let new = NewConnection {
+            name: name.clone(),
+            connector: connector.key().to_string(),
+            credential_key: connector.oauth().map(|o| o.client.credential_key.clone()),
+            settings,
+            secret_settings,
+        };
+        self.declare(kind, &name, &digest, |create| Step::Connection {
+            new,
+            create,
+        });
+    }
+
+    /// Objects a file applied before that this one leaves out: deleted with `prune`,
+    /// listed otherwise.
+    fn left_out(&mut self, kind: AppliedKind, declared: &BTreeSet<String>, prune: bool) {
+        let managed = self.applied.get(&kind).cloned().unwrap_or_default();
+        for name in managed.difference(declared) {
+            match self.services.store.stored_digest(kind, name) {
+                Ok(StoredDigest::Absent) => self.steps.push(Step::Forget(kind, name.clone())),
+                Ok(_) => {
+                    let action = if prune {
+                        Action::Delete
+                    } else {
+                        Action::NotInFile
+                    };
+                    if prune {
+                        self.steps.push(Step::Delete(kind, name.clone()));
+                    }
+                    self.lines.push(PlanLine {
+                        kind: kind_name(kind),
+                        name: name.clone(),
+                        action,
+                        reason: Some(if prune {
+                            "not in the file"
+                        } else {
+                            "not in the file; --prune deletes it"
+                        }),
+                    });
+                }
+                Err(e) => self.problems.push(problem(kind, name, &[], e.to_string())),
+            }
+        }
+    }
+
+    /// A credential key the plan deletes must not be one a remaining connection uses.
+    fn check_credentials_in_use(&mut self) -> ServiceResult<()> {
+        let deleted = |kind: AppliedKind, name: &str| {
+            self.steps
+                .iter()
+                .any(|s| matches!(s, Step::Delete(k, n) if *k == kind && n == name))
+        };
+        let mut users: BTreeMap<String, String> = BTreeMap::new();
+        for record in self.services.store.list_connections()? {
+            if let Some(key) = &record.credential_key
+                && !deleted(AppliedKind::Connection, &record.name)
+            {
+                users.insert(key.clone(), record.name.clone());
+            }
+        }
+        for step in &self.steps {
+            if let Step::Connection { new, .. } = step
+                && let Some(key) = &new.credential_key
+            {
+                users.insert(key.clone(), new.name.clone());
+            }
+        }
+        let mut problems = Vec::new();
+        for step in &self.steps {
+            if let Step::Delete(AppliedKind::Credentials, key) = step
+                && let Some(user) = users.get(key)
+            {
+                problems.push(problem(
+                    AppliedKind::Credentials,
+                    key,
+                    &[],
+                    format!(
+                        "left out of the file, but connection `{user}` still uses these \
+                         credentials; keep them or remove the connection too"
+                    ),
+                ));
+            }
+        }
+        self.problems.extend(problems);
+        Ok(())
+    }
+}
+
+impl Services {
+    /// Checks `desired` whole and plans what applying it does. With `prune`, objects an
+    /// earlier apply created that `desired` leaves out are deleted. Every problem is
+    /// returned at once; nothing is written.
+    pub fn plan_apply(&self, desired: Desired, prune: bool) -> Result<Plan, Vec<ConfigProblem>> {
+        let mut applied = BTreeMap::new();
+        for kind in [
+            AppliedKind::Credentials,
+            AppliedKind::AppConnection,
+            AppliedKind::Connection,
+        ] {
+            match self.store.applied_names(kind) {
+                Ok(names) => {
+                    applied.insert(kind, names);
+                }
+                Err(e) => {
+                    return Err(vec![ConfigProblem {
+                        path: vec![],
+                        message: e.to_string(),
+                    }]);
+                }
+            }
+        }
+        let mut p = Planner {
+            services: self,
+            lines: Vec::new(),
+            steps: Vec::new(),
+            problems: Vec::new(),
+            applied,
+        };
+        let names = |v: Vec<String>| v.into_iter().collect::<BTreeSet<_>>();
+        let declared_credentials =
+            names(desired.credentials.iter().map(|c| c.key.clone()).collect());
+        let declared_apps = names(
+            desired
+                .app_connections
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
+        );
+        let declared_connections =
+            names(desired.connections.iter().map(|c| c.name.clone()).collect());
+        for name in declared_apps.intersection(&declared_connections) {
+            p.problems.push(problem(
+                AppliedKind::Connection,
+                name,
+                &[],
+                "also declared as an app connection; names are shared by both kinds",
+            ));
+        }
+        for c in desired.credentials {
+            p.credentials(c);
+        }
+        for (name, input) in desired.app_connections {
+            p.app(name, input);
+        }
+        for c in desired.connections {
+            p.connection(c);
+        }
+        // Deletions run connections first, credentials last: the reverse of creation.
+        p.left_out(AppliedKind::Connection, &declared_connections, prune);
+        p.left_out(AppliedKind::AppConnection, &declared_apps, prune);
+        p.left_out(AppliedKind::Credentials, &declared_credentials, prune);
+        if let Err(e) = p.check_credentials_in_use() {
+            p.problems.push(ConfigProblem {
+                path: vec![],
+                message: e.to_string(),
+            });
+        }
+        if !p.problems.is_empty() {
+            return Err(p.problems);
+        }
+        Ok(Plan {
+            lines: p.lines,
+            steps: p.steps,
+        })
+    }
+
+    /// Carries out `plan` step by step, recording each object as managed by the file.
+    /// Stops at the first failure; applying the same file again finishes the rest.
+    pub fn apply(&self, plan: Plan) -> Result<Vec<PlanLine>, Box<ApplyFailure>> {
+        let mut done = Vec::new();
+        for step in plan.steps {
+            let (kind, name) = match &step {
+                Step::Credentials(c) => (AppliedKind::Credentials, c.key.clone()),
+                Step::App { name, .. } => (AppliedKind::AppConnection, name.clone()),
+                Step::Connection { new, .. } => (AppliedKind::Connection, new.name.clone()),
+                Step::Adopt(k, n) | Step::Delete(k, n) | Step::Forget(k, n) => (*k, n.clone()),
+            };
+            let line = planned_line(&plan.lines, kind, &name);
+            if let Err(error) = self.apply_step(step) {
+                return Err(Box::new(ApplyFailure {
+                    done,
+                    failed: line,
+                    error,
+                }));
+            }
+            if matches!(
+                line.action,
+                Action::Create | Action::Update | Action::Delete
+            ) {
+                done.push(line);
+            }
+        }
+        Ok(done)
+    }
+
+    fn apply_step(&self, step: Step) -> ServiceResult<()> {
+        match step {
+            Step::Credentials(c) => {
+                self.store
+                    .set_credentials(&c.key, &c.client_id, c.client_secret.as_ref())?;
+                self.store.mark_applied(AppliedKind::Credentials, &c.key)?;
+            }
+            Step::App {
+                name,
+                config,
+                create,
+            } => {
+                let row = if create {
+                    self.store.create_app_connection(&name, &config)?
+                } else {
+                    self.store.update_app_connection(&name, &config)?
+                };
+                self.tokens.invalidate(&row.connection.id);
+                self.store.mark_applied(AppliedKind::AppConnection, &name)?;
+            }
+            Step::Connection { new, create } => {
+                if create {
+                    self.store.create_connection(&new)?;
+                } else {
+                    let record = self.store.connection_by_name(&new.name)?;
+                    self.store.replace_settings(
+                        &record.id,
+                        &record.connector,
+                        &new.settings,
+                        &new.secret_settings,
+                    )?;
+                }
+                self.store
+                    .mark_applied(AppliedKind::Connection, &new.name)?;
+            }
+            Step::Adopt(kind, name) => self.store.mark_applied(kind, &name)?,
+            Step::Delete(kind, name) => {
+                match kind {
+                    AppliedKind::Credentials => self.store.delete_credentials(&name)?,
+                    AppliedKind::AppConnection => self.delete_app_connection(&name)?,
+                    AppliedKind::Connection => self.delete_connection(&name)?,
+                }
+                self.store.forget_applied(kind, &name)?;
+            }
+            Step::Forget(kind, name) => self.store.forget_applied(kind, &name)?,
+        }
+        Ok(())
+    }
+}
+
+/// The plan's line for `kind`/`name` (a step with none, such as forgetting a record of
+/// an object already gone, is `unchanged`).
+fn planned_line(lines: &[PlanLine], kind: AppliedKind, name: &str) -> PlanLine {
+    lines
+        .iter()
+        .find(|l| l.kind == kind_name(kind) && l.name == name)
+        .cloned()
+        .unwrap_or(PlanLine {
+            kind: kind_name(kind),
+            name: name.to_string(),
+            action: Action::Unchanged,
+            reason: None,
+        })
+}
