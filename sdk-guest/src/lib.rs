@@ -4,7 +4,8 @@
 //! functions registered with [`routes!`]; inside them the only doors to the world are the
 //! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`], a stream run's
 //! [`State`] and the logging macros. Sync routes share [`sync`] (options, tally, early answers); [`api`] builds
-//! answers, [`url`] encodes URL pieces. The raw WIT bindings are an implementation detail (`wit`, hidden).
+//! answers, [`url`] encodes URL pieces. [`app_connections!`] turns the app connections the
+//! manifest grants into constants. The raw WIT bindings are an implementation detail (`wit`, hidden).
 //!
 //! ```ignore
 //! use keyway_sdk::{api, routes, Http, HttpOptions, Request, Response, Error};
@@ -28,6 +29,7 @@
 extern crate self as keyway_sdk;
 
 pub mod api;
+mod connections;
 mod error;
 mod failure;
 mod http;

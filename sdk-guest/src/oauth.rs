@@ -1,7 +1,12 @@
-//! The connection's OAuth token, held by the host.
+//! The connection's OAuth token, held by the host, and app connections by name.
+//!
+//! Owns the guest's side of the `oauth` door and the [`AppConnection`] handle (a name, checked
+//! at compile time when it comes from [`crate::app_connections!`]). Must not cache or log a
+//! token, and must not judge whether a name is granted: the host does, at the door.
 
 use crate::Error;
 use crate::wit::keyway::connector::oauth as wit;
+use std::borrow::Cow;
 
 /// Access to the connection's OAuth grant.
 pub struct OAuth;
@@ -21,17 +26,23 @@ impl OAuth {
 
     /// The app connection `name`, defined by the operator with `keyway app-connections`
     /// and granted in the manifest's `permissions.connections`.
+    ///
+    /// For a name only known at run time (from a request or a setting). A name the
+    /// manifest grants is better taken from the constants [`crate::app_connections!`]
+    /// generates: a misspelt constant fails to compile, a misspelt string only fails at
+    /// the door with `not_permitted`.
     pub fn connection(name: &str) -> AppConnection {
         AppConnection {
-            name: name.to_string(),
+            name: Cow::Owned(name.to_string()),
         }
     }
 }
 
-/// An app connection used by name (see [`OAuth::connection`]).
-#[derive(Debug, Clone)]
+/// An app connection used by name: a constant generated from the manifest (see
+/// [`crate::app_connections!`]) or [`OAuth::connection`] for a name known at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppConnection {
-    name: String,
+    name: Cow<'static, str>,
 }
 
 /// An app connection's token and what is known of it. `Debug` hides the token.
@@ -56,6 +67,14 @@ impl std::fmt::Debug for ConnectionToken {
 }
 
 impl AppConnection {
+    /// The app connection `name`, for a constant. Generated code uses it (see
+    /// [`crate::app_connections!`]); it checks nothing itself.
+    pub const fn named(name: &'static str) -> AppConnection {
+        AppConnection {
+            name: Cow::Borrowed(name),
+        }
+    }
+
     /// The name this handle uses.
     pub fn name(&self) -> &str {
         &self.name
@@ -77,7 +96,7 @@ impl AppConnection {
     /// Host-side injection of its token (`["inject"]` and a `connection.appInject` rule).
     pub fn auth(&self, min_ttl_seconds: u32) -> crate::Auth {
         crate::Auth::AppConnection {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             min_ttl_seconds,
         }
     }

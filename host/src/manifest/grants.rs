@@ -105,7 +105,7 @@ pub(super) fn permissions(
         if !is_app_connection_name(name) {
             p.push(
                 &c_at,
-                format!("app connection name \"{name}\" must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen"),
+                format!("app connection name \"{name}\" must be {APP_CONNECTION_NAME_RULE}"),
             );
         }
         if verbs.is_empty() {
@@ -121,8 +121,13 @@ pub(super) fn permissions(
     out
 }
 
-/// The rule `keyway app-connections create` enforces on names.
-pub(crate) fn is_app_connection_name(name: &str) -> bool {
+/// The rule `keyway app-connections create` enforces on names, as messages state it.
+pub const APP_CONNECTION_NAME_RULE: &str =
+    "1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen";
+
+/// The rule `keyway app-connections create` enforces on names ([`APP_CONNECTION_NAME_RULE`]);
+/// public so the connector test runtime checks the names it seeds the same way.
+pub fn is_app_connection_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && !name.starts_with('-')

@@ -36,6 +36,7 @@ pub use connector::{
     ClientAuthMethod, Connection, Connector, Kind, OAuthConfig, OAuthFlow, Permissions, Stream,
     TokenPath, TokenPaths, Webhook,
 };
+pub use grants::{APP_CONNECTION_NAME_RULE, is_app_connection_name};
 pub use inject::InjectRule;
 pub(crate) use inject::InjectShape;
 pub use patterns::HttpPattern;

@@ -7,8 +7,9 @@
 //! context through `keyway_host::registry::LoadedConnector::context`. The doors behind it
 //! are the host's: URL allowlist, credential injection, the 401 refresh-and-retry, size
 //! caps, ingest validation and redaction all run for real. Only three backends are
-//! replaced: outbound HTTP goes to a [`MockHttp`] queue, OAuth tokens come from the seeded
-//! [`OAuthState`], and records land in memory.
+//! replaced: outbound HTTP goes to a [`MockHttp`] queue, OAuth tokens (the connection's,
+//! and the app connections seeded with [`TestRuntimeBuilder::with_app_connection`]) come
+//! from a seeded [`OAuthState`], and records land in memory.
 //!
 //! ```no_run
 //! use keyway_testing::{OAuthState, TestRuntime};
@@ -31,6 +32,7 @@
 //! The API is synchronous: the crate owns a tokio runtime. This module only declares the
 //! crate's parts and its error type; it must not hold logic of its own.
 
+mod apps;
 mod compile;
 mod error;
 mod http;
@@ -39,13 +41,14 @@ mod logs;
 mod oauth;
 mod pattern;
 mod runtime;
+mod seed;
 mod shared;
 mod streams;
 
 pub use error::Error;
 pub use http::{HttpCall, MockHttp, MockResponse};
 pub use ingest::{IngestCall, IngestView, StoredRecord};
-pub use oauth::{OAuthState, RefreshOutcome};
 pub use pattern::matches as pattern_matches;
 pub use runtime::{RouteResult, TestRuntime, TestRuntimeBuilder};
+pub use seed::{OAuthState, RefreshOutcome};
 pub use streams::{StreamCall, StreamOutcome, WebhookCall};

@@ -1,6 +1,6 @@
-//! Seeded OAuth: the state a test starts from ([`OAuthState`]: a token or none, granted
-//! scopes, expiry, whether a refresh token is stored, a queue of [`RefreshOutcome`]s) and
-//! the token source the host's doors draw from while the test runs.
+//! Seeded OAuth: the token source the host's doors draw from while the test runs, for the
+//! connection's own grant or for an app connection, started from an [`OAuthState`]
+//! (`seed.rs`).
 //!
 //! The source follows the host's token manager step for step: a token that lives long
 //! enough is handed out unless the grant lacks required scopes; an authorization-code
@@ -14,184 +14,24 @@
 //! This module owns the seeded state. It must not put a token value into an error
 //! message or a log line.
 
+use crate::seed::{OAuthState, RefreshOutcome};
 use keyway_host::custody::door_error;
-use keyway_host::egress::{TokenError as DoorError, TokenSource};
+use keyway_host::egress::{TokenDetails, TokenError as DoorError, TokenSource};
 use keyway_host::manifest::OAuthConfig;
 use keyway_host::oauth::classify::{Failure, classify_response};
-use keyway_host::oauth::http::RawResponse;
 use keyway_host::oauth::refresh::{ProviderError, TokenError};
 use keyway_host::oauth::{GrantType, ProviderConfig, TokenPaths};
 use keyway_host::store::{ConnectionStatus, now_unix};
 use keyway_host::types::BoxFuture;
-use serde_json::{Map, Value, json};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// What the provider's token endpoint answers to one refresh.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshOutcome(Outcome);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Success { token: String, expires_in: u64 },
-    InvalidGrant,
-    Unavailable,
-}
-
-impl RefreshOutcome {
-    /// A new access token valid for `expires_in_secs`.
-    pub fn success(token: impl Into<String>, expires_in_secs: u64) -> Self {
-        RefreshOutcome(Outcome::Success {
-            token: token.into(),
-            expires_in: expires_in_secs,
-        })
-    }
-
-    /// `400 {"error": "invalid_grant"}`: the grant is gone, the connection needs a person
-    /// to authorize again (`reauth_required`).
-    pub fn invalid_grant() -> Self {
-        RefreshOutcome(Outcome::InvalidGrant)
-    }
-
-    /// `503`: the provider is down (`provider_unavailable`; the connection is not
-    /// marked for re-authorization, and later calls get `provider_unavailable` from the
-    /// cooldown without another refresh). One outcome stands for the whole refresh: the
-    /// host manager's own retries within a refresh are not replayed one by one.
-    pub fn unavailable() -> Self {
-        RefreshOutcome(Outcome::Unavailable)
-    }
-
-    /// The token endpoint's answer this outcome stands for.
-    fn raw(&self, paths: &TokenPaths) -> RawResponse {
-        match &self.0 {
-            Outcome::Success { token, expires_in } => {
-                let mut body = Value::Object(Map::new());
-                put(&mut body, &paths.access_token, json!(token));
-                put(&mut body, &paths.expires_in, json!(expires_in));
-                put(&mut body, &paths.token_type, json!("bearer"));
-                RawResponse {
-                    status: 200,
-                    retry_after: None,
-                    body: body.to_string().into_bytes(),
-                }
-            }
-            Outcome::InvalidGrant => RawResponse {
-                status: 400,
-                retry_after: None,
-                body: json!({
-                    "error": "invalid_grant",
-                    "error_description": "the refresh token is invalid or was revoked"
-                })
-                .to_string()
-                .into_bytes(),
-            },
-            Outcome::Unavailable => RawResponse {
-                status: 503,
-                retry_after: None,
-                body: b"service unavailable".to_vec(),
-            },
-        }
-    }
-}
-
-/// Sets `value` at the dotted `path` of `root`, creating objects on the way.
-fn put(root: &mut Value, path: &str, value: Value) {
-    let mut at = root;
-    let mut segments = path.split('.').peekable();
-    while let Some(seg) = segments.next() {
-        let Value::Object(map) = at else { return };
-        if segments.peek().is_none() {
-            map.insert(seg.to_string(), value);
-            return;
-        }
-        at = map
-            .entry(seg.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-    }
-}
-
-/// The OAuth state a test runtime starts from.
-#[derive(Debug, Clone)]
-pub struct OAuthState {
-    token: Option<String>,
-    scopes: Option<Vec<String>>,
-    required_scopes: Option<Vec<String>>,
-    expires_in: Option<Duration>,
-    refresh_allowed: bool,
-    outcomes: VecDeque<RefreshOutcome>,
-}
-
-impl OAuthState {
-    /// A connected grant with `token`; scopes default to the manifest's, no expiry, a
-    /// refresh token stored (when the manifest enables refresh).
-    pub fn connected(token: impl Into<String>) -> Self {
-        OAuthState {
-            token: Some(token.into()),
-            ..OAuthState::none()
-        }
-    }
-
-    /// No grant at all: the connection was never authorized.
-    pub fn none() -> Self {
-        OAuthState {
-            token: None,
-            scopes: None,
-            required_scopes: None,
-            expires_in: None,
-            refresh_allowed: true,
-            outcomes: VecDeque::new(),
-        }
-    }
-
-    /// The scopes the provider granted (default: every scope the manifest requests).
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The scopes the grant must hold, as the host requires them (default: the manifest's
-    /// `requiredScopes`, or every scope it requests but `offline_access`). Each must be
-    /// one the manifest requests; a grant lacking one fails every token request with
-    /// `missing_scopes`.
-    pub fn required_scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.required_scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The token expires this long after the runtime is built (default: never).
-    pub fn expires_in(mut self, lifetime: Duration) -> Self {
-        self.expires_in = Some(lifetime);
-        self
-    }
-
-    /// Queues what the token endpoint answers to the next refresh; each refresh takes
-    /// the next outcome in order.
-    pub fn refresh(mut self, outcome: RefreshOutcome) -> Self {
-        self.outcomes.push_back(outcome);
-        self
-    }
-
-    /// Whether a refresh token is stored (default true). `false` is an authorization-code
-    /// grant without one, such as a Shopify offline token.
-    pub fn refresh_allowed(mut self, allowed: bool) -> Self {
-        self.refresh_allowed = allowed;
-        self
-    }
-}
-
 /// What the seeded grant is now.
 struct Live {
     token: Option<String>,
+    token_type: Option<String>,
     expires_at: Option<i64>,
     granted: Vec<String>,
     /// Set by an `invalid_grant` or an expired token that cannot be refreshed.
@@ -249,20 +89,62 @@ impl SeededTokens {
             GrantType::ClientCredentials => true,
             GrantType::AuthorizationCode => oauth.refresh_enabled && state.refresh_allowed,
         };
-        Ok(SeededTokens {
+        let default_scopes = oauth.scopes.clone();
+        Ok(SeededTokens::seeded(
+            connection,
+            provider,
+            can_refresh,
+            state,
+            default_scopes,
+        ))
+    }
+
+    /// The token source of the app connection `name`, as the host configures one
+    /// (`oauth::ProviderResolver::resolve_app`): an authorization-code grant with
+    /// standard token paths, refresh enabled, no required scopes.
+    pub(crate) fn app(name: &str, state: OAuthState) -> Result<SeededTokens, String> {
+        if state.required_scopes.is_some() {
+            return Err(format!(
+                "app connection `{name}`: drop .required_scopes(..): the host requires no \
+                 scopes of an app connection (a route reads granted_scopes and decides)"
+            ));
+        }
+        let endpoint = url::Url::parse("https://token-endpoint.invalid/")
+            .map_err(|e| format!("placeholder token URL: {e}"))?;
+        let mut provider = ProviderConfig::new(GrantType::AuthorizationCode, endpoint);
+        provider.scopes = state.scopes.clone().unwrap_or_default();
+        let can_refresh = state.refresh_allowed;
+        Ok(SeededTokens::seeded(
+            name,
+            provider,
+            can_refresh,
+            state,
+            Vec::new(),
+        ))
+    }
+
+    fn seeded(
+        connection: &str,
+        provider: ProviderConfig,
+        can_refresh: bool,
+        state: OAuthState,
+        default_scopes: Vec<String>,
+    ) -> SeededTokens {
+        SeededTokens {
             connection: connection.to_string(),
             can_refresh,
             live: Mutex::new(Live {
                 token: state.token,
+                token_type: state.token_type,
                 expires_at: state.expires_in.map(|d| now_unix() + d.as_secs() as i64),
-                granted: state.scopes.unwrap_or_else(|| oauth.scopes.clone()),
+                granted: state.scopes.unwrap_or(default_scopes),
                 reauth: None,
                 cooldown: None,
                 outcomes: state.outcomes,
             }),
             provider,
             requests: AtomicUsize::new(0),
-        })
+        }
     }
 
     /// How many refreshes reached the (seeded) token endpoint.
@@ -291,7 +173,7 @@ impl SeededTokens {
     }
 
     /// The manager's path: `replace` is true after a provider's 401.
-    fn obtain(&self, min_ttl: Duration, replace: bool) -> Result<String, TokenError> {
+    fn obtain(&self, min_ttl: Duration, replace: bool) -> Result<TokenDetails, TokenError> {
         let mut live = self.lock();
         if let Some(reason) = &live.reauth {
             return Err(TokenError::ReauthRequired {
@@ -309,7 +191,7 @@ impl SeededTokens {
         let min = min_ttl.as_secs() as i64;
         if !replace && live.expires_at.is_none_or(|e| e - now >= min) {
             self.missing_scopes(&live)?;
-            return Ok(token);
+            return Ok(details(token, &live));
         }
         if let Some(reason) = &live.cooldown {
             return Err(TokenError::ProviderUnavailable {
@@ -322,7 +204,7 @@ impl SeededTokens {
             let expired = live.expires_at.is_some_and(|e| e <= now);
             if !expired && !replace {
                 self.missing_scopes(&live)?;
-                return Ok(token);
+                return Ok(details(token, &live));
             }
             let reason = "the token expired and the provider issues no refresh token";
             live.reauth = Some(reason.to_string());
@@ -334,7 +216,7 @@ impl SeededTokens {
         self.refresh(&mut live)
     }
 
-    fn refresh(&self, live: &mut Live) -> Result<String, TokenError> {
+    fn refresh(&self, live: &mut Live) -> Result<TokenDetails, TokenError> {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let Some(outcome) = live.outcomes.pop_front() else {
             return Err(TokenError::Config {
@@ -351,12 +233,13 @@ impl SeededTokens {
                 use secrecy::ExposeSecret as _;
                 let token = set.access_token.expose_secret().to_string();
                 live.token = Some(token.clone());
+                live.token_type = set.token_type;
                 live.expires_at = set.expires_in.map(|d| now_unix() + d.as_secs() as i64);
                 if let Some(scopes) = set.scopes {
                     live.granted = scopes;
                 }
                 self.missing_scopes(live)?;
-                Ok(token)
+                Ok(details(token, live))
             }
             Err(failure @ Failure::GrantRevoked { .. }) => {
                 let reason = failure.to_string();
@@ -390,14 +273,34 @@ impl SeededTokens {
     }
 }
 
+/// The token handed out, with what the seeded grant knows of it.
+fn details(token: String, live: &Live) -> TokenDetails {
+    TokenDetails {
+        access_token: token,
+        token_type: live.token_type.clone(),
+        expires_at: live.expires_at,
+    }
+}
+
 impl TokenSource for SeededTokens {
     fn token(&self, min_ttl: Duration) -> BoxFuture<'_, Result<String, DoorError>> {
+        let result = self
+            .obtain(min_ttl, false)
+            .map(|d| d.access_token)
+            .map_err(door_error);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn token_details(&self, min_ttl: Duration) -> BoxFuture<'_, Result<TokenDetails, DoorError>> {
         let result = self.obtain(min_ttl, false).map_err(door_error);
         Box::pin(std::future::ready(result))
     }
 
     fn force_refresh(&self) -> BoxFuture<'_, Result<String, DoorError>> {
-        let result = self.obtain(Duration::ZERO, true).map_err(door_error);
+        let result = self
+            .obtain(Duration::ZERO, true)
+            .map(|d| d.access_token)
+            .map_err(door_error);
         Box::pin(std::future::ready(result))
     }
 

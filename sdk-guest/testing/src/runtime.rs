@@ -1,5 +1,5 @@
 //! [`TestRuntime`]: one connection of one connector, set up from the builder's settings,
-//! secrets and seeded OAuth state, whose route calls run through the host's real
+//! secrets, seeded OAuth state and seeded app connections, whose route calls run through the host's real
 //! invocation path with the mock provider, the seeded tokens and an in-memory record
 //! store behind the doors.
 //!
@@ -8,10 +8,12 @@
 //! `LoadedConnector::context`, and calls through `LoadedComponent::invoke`.
 
 use crate::Error;
+use crate::apps::{self, Seeded};
 use crate::http::{MockHttp, MockTransport};
 use crate::ingest::{IngestView, RecordingSink};
 use crate::logs;
-use crate::oauth::{OAuthState, SeededTokens};
+use crate::oauth::SeededTokens;
+use crate::seed::OAuthState;
 use crate::shared;
 use crate::streams::{StreamCall, WebhookCall};
 use keyway_host::context::ConnectionContext;
@@ -36,6 +38,7 @@ pub struct TestRuntimeBuilder {
     secrets: Vec<(String, String)>,
     connection: String,
     oauth: Option<OAuthState>,
+    apps: Vec<(String, OAuthState)>,
     limits: EgressLimits,
 }
 
@@ -64,6 +67,22 @@ impl TestRuntimeBuilder {
     /// `connection.oauth`).
     pub fn oauth(mut self, state: OAuthState) -> Self {
         self.oauth = Some(state);
+        self
+    }
+
+    /// Seeds the app connection `name` as the operator would define and authorize it
+    /// (`keyway app-connections create`): its token, type, expiry and granted scopes, and
+    /// what each refresh gets, from `state` (`.required_scopes(..)` does not apply: the
+    /// host requires none of an app connection).
+    ///
+    /// Routes reach it through the host's doors as on a real host: only when the
+    /// manifest grants `name` in `permissions.connections` (`["token"]` to read it with
+    /// `access_token`, `["inject"]` for the host to inject it where a
+    /// `connection.appInject` rule admits the URL). An ungranted name stays
+    /// `not_permitted` even when seeded here; a granted name not seeded is `not_found`.
+    /// [`build`](Self::build) refuses a name the host's rule refuses, or one seeded twice.
+    pub fn with_app_connection(mut self, name: &str, state: OAuthState) -> Self {
+        self.apps.push((name.to_string(), state));
         self
     }
 
@@ -124,6 +143,7 @@ impl TestRuntimeBuilder {
             }
             (None, None) => None,
         };
+        let (apps, app_tokens) = apps::seed(self.apps, manifest.permissions())?;
         let http = Arc::new(MockHttp::default());
         let ingest = Arc::new(RecordingSink::default());
         let egress = Egress::with_transport(
@@ -134,7 +154,7 @@ impl TestRuntimeBuilder {
             egress: Some(Arc::new(egress)),
             egress_limits: self.limits,
             tokens: tokens.clone().map(|t| t as Arc<dyn TokenSource>),
-            app_tokens: Default::default(),
+            app_tokens,
             ingest: Some(ingest.clone() as Arc<dyn IngestSink>),
         };
         let context = connector.context(Some(&self.connection), &settings, &doors);
@@ -145,6 +165,7 @@ impl TestRuntimeBuilder {
             http,
             ingest,
             tokens,
+            apps,
             tag: logs::next_tag(),
         })
     }
@@ -190,6 +211,7 @@ pub struct TestRuntime {
     http: Arc<MockHttp>,
     ingest: Arc<RecordingSink>,
     tokens: Option<Arc<SeededTokens>>,
+    apps: Seeded,
     tag: u64,
 }
 
@@ -219,6 +241,7 @@ impl TestRuntime {
             secrets: Vec::new(),
             connection: DEFAULT_CONNECTION.to_string(),
             oauth: None,
+            apps: Vec::new(),
             limits: EgressLimits::default(),
         }
     }
@@ -348,6 +371,17 @@ impl TestRuntime {
     /// Seeded refresh outcomes no refresh has used.
     pub fn unused_refresh_outcomes(&self) -> usize {
         self.tokens.as_ref().map_or(0, |t| t.unused_outcomes())
+    }
+
+    /// How many refreshes reached the seeded token endpoint of app connection `name` (0
+    /// for a name not seeded).
+    pub fn app_token_requests(&self, name: &str) -> usize {
+        self.apps.get(name).map_or(0, |t| t.requests())
+    }
+
+    /// Seeded refresh outcomes of app connection `name` no refresh has used.
+    pub fn unused_app_refresh_outcomes(&self, name: &str) -> usize {
+        self.apps.get(name).map_or(0, |t| t.unused_outcomes())
     }
 
     /// The host's invocation context (grants, redactor) of this connection.
