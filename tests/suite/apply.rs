@@ -292,6 +292,42 @@ fn apply_plans_applies_only_changes_and_prunes_what_it_manages() {
     assert!(shown.contains("credentials.hello-app"), "{shown}");
     assert!(shown.contains("hello-eu"), "{shown}");
 
+    // `keyway validate` warns of a granted app connection this host does not define
+    // (ms365-oauth was pruned), and still passes the manifest.
+    let granting = env.config.path().join("granting.json");
+    std::fs::write(
+        &granting,
+        json!({
+            "key": "granting", "name": "Granting", "provider": "none", "kind": "source",
+            "version": "0.1.0",
+            "permissions": {
+                "http": ["https://graph.example.test/*"],
+                "connections": { "google-oauth": ["token"], "ms365-oauth": ["inject"] }
+            },
+            "connection": {
+                "appInject": { "ms365-oauth": [{ "url": "https://graph.example.test/*" }] }
+            }
+        })
+        .to_string(),
+    )
+    .expect("manifest");
+    let out = env.keyway(
+        &[
+            "validate",
+            "--no-component",
+            granting.to_str().expect("path"),
+        ],
+        APP_SECRET,
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains(": ok granting"), "{shown}");
+    assert!(
+        shown.contains("warning: /permissions/connections/ms365-oauth: app connection `ms365-oauth` is not defined"),
+        "{shown}"
+    );
+    assert!(!shown.contains("connections/google-oauth"), "{shown}");
+
     // The store holds every secret sealed.
     let db = std::fs::read(env.data.path().join(DB_FILE)).expect("db");
     let db = String::from_utf8_lossy(&db);

@@ -47,6 +47,10 @@ pub struct FileReport {
     pub component: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
+    /// What does not make the manifest invalid but will fail at run time here: an app
+    /// connection it is granted that this host does not define.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
 }
 
 /// Validates one path without printing.
@@ -59,6 +63,7 @@ pub fn check(path: &std::path::Path) -> FileReport {
             version: Some(loaded.connector.version().to_string()),
             component: None,
             problems: Vec::new(),
+            warnings: Vec::new(),
         },
         Err(e) => FileReport {
             file: e.path().display().to_string(),
@@ -67,6 +72,7 @@ pub fn check(path: &std::path::Path) -> FileReport {
             version: None,
             component: None,
             problems: e.problems().into_vec(),
+            warnings: Vec::new(),
         },
     }
 }
@@ -117,6 +123,39 @@ pub async fn check_component(report: &mut FileReport, path: &Path, runtime: &Run
     }
 }
 
+/// Warns of each app connection the valid manifest at `path` is granted that `defined`
+/// (the app connections of this host's store) lacks.
+pub fn check_app_connections(
+    report: &mut FileReport,
+    path: &Path,
+    defined: &std::collections::BTreeSet<String>,
+) {
+    if !report.valid {
+        return;
+    }
+    let Ok(loaded) = manifest::load_dir_or_file(path) else {
+        return;
+    };
+    let permissions = loaded.connector.permissions();
+    let granted: std::collections::BTreeSet<&String> = permissions
+        .readable_apps
+        .iter()
+        .chain(&permissions.injectable_apps)
+        .collect();
+    for name in granted {
+        if !defined.contains(name) {
+            report.warnings.push(Problem::new(
+                format!("/permissions/connections/{name}"),
+                format!(
+                    "app connection `{name}` is not defined on this host: routes asking for \
+                     it get not_found until it is (`keyway app-connections create {name}`, \
+                     or an [appConnections.{name}] table applied with `keyway apply`)"
+                ),
+            ));
+        }
+    }
+}
+
 /// The text lines for one report.
 pub fn lines(report: &FileReport) -> Vec<String> {
     if report.valid {
@@ -125,12 +164,16 @@ pub fn lines(report: &FileReport) -> Vec<String> {
             .as_deref()
             .map(|c| format!(" (component {c})"))
             .unwrap_or_default();
-        vec![format!(
+        let mut lines = vec![format!(
             "{}: ok {} {}{component}",
             report.file,
             report.key.as_deref().unwrap_or_default(),
             report.version.as_deref().unwrap_or_default()
-        )]
+        )];
+        for w in &report.warnings {
+            lines.push(format!("{}: warning: {w}", report.file));
+        }
+        lines
     } else {
         report
             .problems
@@ -150,6 +193,16 @@ pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCod
         for (report, path) in reports.iter_mut().zip(&args.paths) {
             check_component(report, path, &runtime).await;
         }
+    }
+    // Granted app connections are checked against this host's store when it has one.
+    match crate::store::app_connections::defined_names_readonly(data_dir) {
+        Ok(Some(defined)) => {
+            for (report, path) in reports.iter_mut().zip(&args.paths) {
+                check_app_connections(report, path, &defined);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "app connection names not checked"),
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -310,6 +310,43 @@ impl Store {
     }
 }
 
+/// The names of the app connections defined in the store of `data_dir`, read without
+/// opening the store for writing (no master key, no migration, nothing created); `None`
+/// when there is no store there, or it predates app connections.
+pub fn defined_names_readonly(
+    data_dir: &std::path::Path,
+) -> Result<Option<std::collections::BTreeSet<String>>, StoreError> {
+    let path = data_dir.join(super::DB_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let conn = rusqlite::Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(StoreError::sql(
+        "opening the store to read app connection names",
+    ))?;
+    let has_kind: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('connections') WHERE name = 'kind'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::sql("reading the store's schema"))?;
+    if !has_kind {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare("SELECT name FROM connections WHERE kind = 'app'")
+        .map_err(StoreError::sql("reading app connection names"))?;
+    let names = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(StoreError::sql("reading app connection names"))?;
+    Ok(Some(names))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
