@@ -3,7 +3,8 @@
 //! with `--no-browser` on a fixed `--port`, the id_token validated (subject recorded), a
 //! tampered, forged, wrong-audience, expired or wrong-nonce id_token refused with the
 //! check named and no token stored, a key the provider rotates to accepted once its JWKS
-//! publishes it (fetched again by a long-lived host), and revocation.
+//! publishes it (fetched again by a long-lived host), a forged id_token in a refresh
+//! answer refused (the connection then needs a new authorization), and revocation.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -447,4 +448,18 @@ async fn one_route_uses_two_app_connections_read_and_injected() {
         .as_u64()
         .unwrap_or(0);
     assert_eq!(after, before + 2, "one refresh per app connection");
+
+    // A refresh answer's id_token is validated too: a forged one is refused, the new
+    // tokens are not used, and the connection needs a new authorization.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    server.proxy_control("id-token?mode=forge").await;
+    let (status, body) = call("/profiles", vec![]).await;
+    assert_ne!(status, 200, "{body}");
+    let google = services.app_connection("google-oauth").expect("view");
+    assert_eq!(google.status, "reauth_required", "{google:?}");
+    let reason = google.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("refreshed id_token") && reason.contains("does not publish"),
+        "{reason}"
+    );
 }

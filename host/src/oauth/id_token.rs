@@ -93,6 +93,8 @@ pub enum IdTokenError {
     AuthorizedParty,
     #[error("the id_token's nonce does not match the one sent with this authorization request")]
     Nonce,
+    #[error("the refreshed id_token names another subject (sub) than the one authorized")]
+    Subject,
     #[error("the id_token lacks the required claim `{0}`")]
     MissingClaim(String),
 }

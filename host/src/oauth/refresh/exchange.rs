@@ -11,12 +11,13 @@
 use std::time::Duration;
 
 use rand::Rng;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::source::ProviderError;
 use super::{AccessToken, RefreshOutcome, RefreshPolicy, TokenError, TokenManager, token_write};
 use crate::oauth::classify::Failure;
 use crate::oauth::client;
+use crate::oauth::id_token::IdTokenError;
 use crate::oauth::provider::{GrantType, ProviderConfig, TokenSet};
 use crate::store::{ClientCredentials, ConnectionRecord, ConnectionStatus, StoredTokens, now_unix};
 
@@ -49,6 +50,21 @@ impl TokenManager {
             .await
         {
             Ok(set) => {
+                if let Err(e) = self.check_id_token(record, provider, &creds, &set).await {
+                    // The whole answer is suspect: nothing of it is stored or served.
+                    self.note(RefreshOutcome::ReauthRequired);
+                    let reason = format!("the refreshed id_token failed validation: {e}");
+                    self.store.set_connection_status(
+                        id,
+                        ConnectionStatus::ReauthRequired,
+                        Some(&reason),
+                    )?;
+                    self.invalidate(id);
+                    return Err(TokenError::ReauthRequired {
+                        connection: record.name.clone(),
+                        reason,
+                    });
+                }
                 self.note(RefreshOutcome::Success);
                 let write = token_write(set, now_unix());
                 // Durable (rotated refresh token included) before anyone sees the access token.
@@ -105,6 +121,33 @@ impl TokenManager {
                 })
             }
         }
+    }
+
+    /// A refresh answer's id_token, when the provider names an issuer and sent one, is
+    /// checked as at authorization (no nonce: none is sent with a refresh). An app
+    /// connection's subject, recorded from the first id_token, must not change.
+    async fn check_id_token(
+        &self,
+        record: &ConnectionRecord,
+        provider: &ProviderConfig,
+        creds: &ClientCredentials,
+        set: &TokenSet,
+    ) -> Result<(), IdTokenError> {
+        let (Some(check), Some(id_token)) = (&provider.id_token, &set.id_token) else {
+            return Ok(());
+        };
+        let claims = check
+            .validate(&self.http, id_token.expose_secret(), &creds.client_id, None)
+            .await?;
+        if record.app
+            && record
+                .account_id
+                .as_deref()
+                .is_some_and(|sub| sub != claims.subject)
+        {
+            return Err(IdTokenError::Subject);
+        }
+        Ok(())
     }
 
     fn credentials(&self, record: &ConnectionRecord) -> Result<ClientCredentials, TokenError> {
