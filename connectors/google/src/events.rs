@@ -37,11 +37,7 @@ pub fn sync_events(req: Request) -> Result<Response, Error> {
 
 fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
     let action = "listing calendar events";
-    let base = format!(
-        "{}/{}/events?maxResults={PAGE_SIZE}",
-        client::CALENDARS_URL,
-        url::encode(calendar)
-    );
+    let base = format!("{}/{}/events", client::CALENDARS_URL, url::encode(calendar));
     let mut tally = Tally::new("events");
     let mut page_token: Option<String> = None;
     loop {
@@ -49,10 +45,10 @@ fn run(calendar: &str, options: SyncOptions) -> Result<Response, Failure> {
             tally.complete = false;
             break;
         }
-        let url = match &page_token {
-            Some(t) => format!("{base}&pageToken={}", url::encode(t)),
-            None => base.clone(),
-        };
+        let url = url::Query::new()
+            .push("maxResults", PAGE_SIZE)
+            .push_opt("pageToken", page_token.as_deref())
+            .to_url(&base);
         let res = client::get(&url)?;
         if !res.ok() {
             return Err(failure::provider_failure(
