@@ -1,5 +1,6 @@
-//! `keyway new connector NAME [--oauth|--api-key]`: a connector crate that builds, validates
-//! and passes its tests as generated: `connector.json` (an OAuth or an API-key credential,
+//! `keyway new connector NAME [--oauth [--provider PRESET]|--api-key]`: a connector crate
+//! that builds, validates and passes its tests as generated (with a preset, its endpoints,
+//! scopes and account check are the provider's, `new/presets.rs`): `connector.json` (an OAuth or an API-key credential,
 //! a `testConnection` route and an hourly `records` stream), `src/lib.rs` (the account
 //! check and a paged sync using the SDK's `ProviderFailure`, `SyncOptions` and `Tally`,
 //! checkpointing in a stream run) and `tests/connector.rs` (the release checklist).
@@ -19,6 +20,10 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+mod presets;
+use presets::Preset;
 
 const CARGO_TOML: &str = include_str!("new/cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("new/lib.rs.tmpl");
@@ -43,6 +48,11 @@ pub struct NewConnectorArgs {
     /// The credential is an OAuth 2.0 grant the host keeps and injects (the default).
     #[arg(long)]
     pub oauth: bool,
+    /// Start from a provider's endpoints, scopes and account check instead of
+    /// placeholders (OAuth only).
+    #[arg(long, value_name = "PRESET", conflicts_with = "api_key",
+          value_parser = clap::builder::PossibleValuesParser::new(presets::KEYS))]
+    pub provider: Option<String>,
     /// Where connector directories live.
     #[arg(long, default_value = "connectors")]
     pub dir: PathBuf,
@@ -87,14 +97,98 @@ struct Credential {
     missing_test: String,
 }
 
-/// The files of the crate `key`, path relative to the crate and text.
-pub fn files(key: &str, api_key: bool) -> Vec<(&'static str, String)> {
+/// The OAuth block of a new connector's manifest for `p`, as the template's indented text
+/// (its members in the order a reader expects: grant, endpoints, scopes, client, rules).
+fn oauth_block(key: &str, p: &Preset, http: &[String]) -> String {
+    let mut members: Vec<(&str, Value)> = vec![("type", json!("authorization_code"))];
+    if let Some(issuer) = p.issuer {
+        members.push(("issuerUrl", json!(issuer)));
+    }
+    members.push(("authorizationUrlTemplate", json!(p.authorization_url)));
+    members.push(("tokenUrlTemplate", json!(p.token_url)));
+    if let Some(revoke) = p.revocation_url {
+        members.push(("revocationUrlTemplate", json!(revoke)));
+    }
+    members.push(("scopes", json!(p.scopes)));
+    if let Some(sep) = p.scope_separator {
+        members.push(("scopeSeparator", json!(sep)));
+    }
+    if p.offline {
+        members.push(("accessType", json!("offline")));
+    }
+    if !p.extra_authorize_params.is_empty() {
+        let params: Map<String, Value> = p
+            .extra_authorize_params
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        members.push(("extraAuthorizeParams", Value::Object(params)));
+    }
+    members.push(("client", json!({ "credentialKey": key })));
+    let inject: Vec<Value> = http.iter().map(|u| json!({ "url": u })).collect();
+    members.push(("inject", Value::Array(inject)));
+    let lines: Vec<String> = members
+        .iter()
+        .map(|(name, value)| format!("      \"{name}\": {}", one_line(value)))
+        .collect();
+    format!(",\n    \"oauth\": {{\n{}\n    }}", lines.join(",\n"))
+}
+
+/// A JSON value on one line, with a space after each comma and colon.
+fn one_line(value: &Value) -> String {
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(one_line).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(members) => {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), one_line(v)))
+                .collect();
+            format!("{{ {} }}", members.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The URLs a new connector may call: everything under the API's base, and the account
+/// endpoint when it lives elsewhere.
+fn http_patterns(p: &Preset) -> Vec<String> {
+    let api = format!("{}/*", p.api);
+    let mut patterns = vec![api];
+    if !p.account_url.starts_with(&format!("{}/", p.api)) {
+        patterns.push(p.account_url.clone());
+    }
+    patterns
+}
+
+/// The files of the crate `key` (an API-key connector, or an OAuth one from `preset` or
+/// placeholders), path relative to the crate and text.
+pub fn files(key: &str, api_key: bool, preset: Option<&Preset>) -> Vec<(&'static str, String)> {
     let name = display_name(key);
     let canary = format!("{key}-canary-credential-7f3a");
-    let c = credential(key, &canary, api_key);
+    let generic = presets::generic(key);
+    let p = preset.unwrap_or(&generic);
+    let http = http_patterns(p);
+    let c = credential(key, &canary, api_key, p, &http);
+    let http_json = one_line(&json!(http));
+    let docs = if p.docs.is_empty() {
+        String::new()
+    } else {
+        format!(" (OAuth: {})", p.docs)
+    };
+    let provider = if p.key.is_empty() { key } else { p.key };
     let fill = |template: &str| {
         template
             .replace("{{key}}", key)
+            .replace("{{provider}}", provider)
+            .replace("{{http}}", &http_json)
+            .replace("{{api}}", &p.api)
+            .replace("{{docs}}", &docs)
+            .replace("{{account_url}}", &p.account_url)
+            .replace("{{account_id}}", p.account_id)
+            .replace("{{account_name}}", p.account_name)
             .replace("{{name}}", &name)
             .replace("{{auth}}", &c.auth)
             .replace("{{permissions_secrets}}", &c.permissions_secrets)
@@ -114,7 +208,7 @@ pub fn files(key: &str, api_key: bool) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn credential(key: &str, canary: &str, api_key: bool) -> Credential {
+fn credential(key: &str, canary: &str, api_key: bool, p: &Preset, http: &[String]) -> Credential {
     let (
         auth,
         permissions_secrets,
@@ -140,8 +234,9 @@ fn credential(key: &str, canary: &str, api_key: bool) -> Credential {
       }}
     }},
     "inject": {{
-      "api_key": [{{ "url": "https://api.{key}.example/v1/*", "header": "X-Api-Key" }}]
-    }}"#
+      "api_key": [{{ "url": "{api}/*", "header": "X-Api-Key" }}]
+    }}"#,
+                api = p.api
             ),
             r#"TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
         .secret("api_key", CANARY)
@@ -166,17 +261,7 @@ fn missing_api_key_is_named_without_a_request() {
         (
             "HttpOptions::oauth(60)".to_string(),
             String::new(),
-            format!(
-                r#",
-    "oauth": {{
-      "type": "authorization_code",
-      "authorizationUrlTemplate": "https://auth.{key}.example/oauth/authorize",
-      "tokenUrlTemplate": "https://auth.{key}.example/oauth/token",
-      "scopes": ["records.read"],
-      "client": {{ "credentialKey": "{key}" }},
-      "inject": [{{ "url": "https://api.{key}.example/v1/*" }}]
-    }}"#
-            ),
+            oauth_block(key, p, http),
             r#"TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
         .oauth(OAuthState::connected(CANARY).refresh_allowed(false))
         .build()
@@ -273,7 +358,8 @@ pub fn run(command: NewCommand) -> anyhow::Result<ExitCode> {
     std::fs::create_dir(&staging.0)
         .with_context(|| format!("creating the staging directory {}", staging.0.display()))?;
     let crate_dir = staging.0.join(&args.name);
-    for (rel, text) in files(&args.name, args.api_key) {
+    let preset = args.provider.as_deref().and_then(presets::find);
+    for (rel, text) in files(&args.name, args.api_key, preset.as_ref()) {
         let path = crate_dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -350,8 +436,10 @@ mod tests {
 
     #[test]
     fn the_generated_manifests_validate() {
-        for api_key in [false, true] {
-            let files = files("acme-crm", api_key);
+        let mut cases: Vec<(bool, Option<Preset>)> = vec![(false, None), (true, None)];
+        cases.extend(presets::all().into_iter().map(|p| (false, Some(p))));
+        for (api_key, preset) in cases {
+            let files = files("acme-crm", api_key, preset.as_ref());
             let (_, manifest) = files
                 .iter()
                 .find(|(p, _)| *p == "connector.json")
@@ -360,6 +448,20 @@ mod tests {
             assert!(parsed.is_ok(), "{:?}", parsed.err());
             for (path, text) in &files {
                 assert!(!text.contains("{{"), "{path} keeps a placeholder");
+            }
+            if let Some(p) = &preset {
+                let lib = &files
+                    .iter()
+                    .find(|(f, _)| *f == "src/lib.rs")
+                    .expect("lib")
+                    .1;
+                assert!(
+                    lib.contains(&p.account_url) && lib.contains(&p.api),
+                    "{}",
+                    p.key
+                );
+                assert!(manifest.contains(&p.token_url), "{}", p.key);
+                assert!(manifest.contains(&format!("\"provider\": \"{}\"", p.key)));
             }
         }
     }
