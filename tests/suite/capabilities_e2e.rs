@@ -183,8 +183,9 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
 
     // Every invocation is recorded with its outbound calls, the retry after the 401 too.
     let history = services
-        .recent_invocations("e2e-conn", 10)
-        .expect("history");
+        .recent_invocations("e2e-conn", 10, None)
+        .expect("history")
+        .items;
     assert_eq!(history.len(), 4, "postConnect and three calls: {history:?}");
     let last = &history[0];
     assert_eq!(last.route, "GET /http");

@@ -357,6 +357,34 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
         .collect();
     assert!(codes.contains(&"deadline_exceeded"), "{}", history.text);
     assert!(codes.contains(&"memory_exceeded"), "{}", history.text);
+
+    // The same history a page at a time: each full page's `next` leads to the rest,
+    // and the pages together are the whole list.
+    let whole = history.json["invocations"].as_array().expect("list").len();
+    let mut ids = Vec::new();
+    let mut url = server.url("/v1/connections/m/invocations?limit=1");
+    loop {
+        let page = send(admin(http.get(&url))).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for i in page.json["invocations"].as_array().expect("list") {
+            ids.push(i["id"].as_str().expect("id").to_string());
+        }
+        match page.json["next"].as_str() {
+            Some(next) => {
+                url = server.url(&format!(
+                    "/v1/connections/m/invocations?limit=1&before={next}"
+                ))
+            }
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), whole, "{ids:?}");
+    let bad = send(admin(
+        http.get(server.url("/v1/connections/m/invocations?before=yesterday")),
+    ))
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("before"), "{}", bad.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

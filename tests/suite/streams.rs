@@ -334,7 +334,8 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
             limit: 2,
             ..Default::default()
         })
-        .expect("runs");
+        .expect("runs")
+        .items;
     assert_eq!(runs[0].trigger, "retry");
     assert_eq!(runs[0].status, "succeeded");
     assert_eq!(runs[1].status, "failed");
@@ -377,7 +378,8 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
             limit: 1000,
             ..Default::default()
         })
-        .expect("runs");
+        .expect("runs")
+        .items;
     let resumed = runs
         .iter()
         .find(|r| r.trigger == "resume")

@@ -242,7 +242,8 @@ async fn deliveries_are_verified_acknowledged_once_and_handed_to_the_route_witho
             limit: 10,
             ..Default::default()
         })
-        .expect("deliveries");
+        .expect("deliveries")
+        .items;
     assert_eq!(delivered.len(), 2);
     assert!(
         delivered
@@ -280,6 +281,7 @@ async fn a_failing_route_is_retried_with_backoff_then_dead_lettered_and_can_be_r
             ..Default::default()
         })
         .expect("deliveries")
+        .items
         .remove(0)
     };
     let mut clock = now_unix_ms() + 1;

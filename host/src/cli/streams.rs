@@ -206,11 +206,14 @@ pub fn run_runs(command: RunsCommand, services: &Services) -> Result<ExitCode, C
             limit,
             json,
         } => {
-            let runs = services.stream_runs(&RunQuery {
-                connection,
-                stream,
-                limit,
-            })?;
+            let runs = services
+                .stream_runs(&RunQuery {
+                    connection,
+                    stream,
+                    limit,
+                    before: None,
+                })?
+                .items;
             if json {
                 print_json(&runs)?;
             } else if runs.is_empty() {

@@ -95,12 +95,15 @@ pub async fn run(command: WebhooksCommand, services: &Services) -> Result<ExitCo
                     )
                 }
             };
-            let deliveries = services.deliveries(&DeliveryQuery {
-                connection,
-                webhook,
-                status,
-                limit,
-            })?;
+            let deliveries = services
+                .deliveries(&DeliveryQuery {
+                    connection,
+                    webhook,
+                    status,
+                    limit,
+                    before: None,
+                })?
+                .items;
             if json {
                 print_json(&deliveries)?;
             } else if deliveries.is_empty() {

@@ -27,9 +27,24 @@ use crate::services::views::{
 use crate::services::{
     AuthorizationStart, NewConnectionInput, PlainValue, ServiceError, SettingsInput,
 };
-use crate::store::{RecordOrder, RecordQuery};
+use crate::store::{PageCursor, RecordOrder, RecordQuery};
 
 type ApiResult = Result<Response, ApiError>;
+
+/// The `before` of a newest-first list: the `next` an earlier page answered.
+pub(super) fn page_cursor(before: Option<&str>) -> Result<Option<PageCursor>, ApiError> {
+    match before {
+        None => Ok(None),
+        Some(text) => PageCursor::parse(text).map(Some).ok_or_else(|| {
+            ApiError::from(ServiceError::Input {
+                field: "before".into(),
+                message: "is not a cursor this list answered (pass the `next` of the page \
+                          before)"
+                    .into(),
+            })
+        }),
+    }
+}
 
 pub(crate) async fn list_connectors(State(state): State<Arc<AppState>>) -> ApiResult {
     let mut connectors = Vec::new();
@@ -241,6 +256,8 @@ pub async fn records(
 #[serde(deny_unknown_fields)]
 pub(crate) struct InvocationsQuery {
     limit: Option<u32>,
+    /// The `next` of the page before.
+    before: Option<String>,
 }
 
 pub async fn invocations(
@@ -248,10 +265,15 @@ pub async fn invocations(
     Path(name): Path<String>,
     Query(q): Query<InvocationsQuery>,
 ) -> ApiResult {
-    let list = state
+    let before = page_cursor(q.before.as_deref())?;
+    let page = state
         .services
-        .recent_invocations(&name, q.limit.unwrap_or(20).min(1000))?;
-    Ok(Json(json!({ "invocations": list })).into_response())
+        .recent_invocations(&name, q.limit.unwrap_or(20).min(1000), before)?;
+    Ok(Json(json!({
+        "invocations": page.items,
+        "next": page.next.map(|c| c.encode()),
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

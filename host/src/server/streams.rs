@@ -87,18 +87,21 @@ pub(crate) struct RunsQuery {
     connection: Option<String>,
     stream: Option<String>,
     limit: Option<u32>,
+    /// The `next` of the page before.
+    before: Option<String>,
 }
 
 pub(crate) async fn runs(
     State(state): State<Arc<AppState>>,
     Query(q): Query<RunsQuery>,
 ) -> ApiResult {
-    let runs = state.services.stream_runs(&RunQuery {
+    let page = state.services.stream_runs(&RunQuery {
         connection: q.connection,
         stream: q.stream,
         limit: q.limit.unwrap_or(50).min(MAX_RUNS),
+        before: super::admin::page_cursor(q.before.as_deref())?,
     })?;
-    Ok(Json(json!({ "runs": runs })).into_response())
+    Ok(Json(json!({ "runs": page.items, "next": page.next.map(|c| c.encode()) })).into_response())
 }
 
 pub(crate) async fn show_run(

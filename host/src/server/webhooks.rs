@@ -105,6 +105,8 @@ pub(crate) struct DeliveriesQuery {
     webhook: Option<String>,
     status: Option<String>,
     limit: Option<u32>,
+    /// The `next` of the page before.
+    before: Option<String>,
 }
 
 pub(crate) async fn deliveries(
@@ -120,13 +122,18 @@ pub(crate) async fn deliveries(
             })
         })?),
     };
-    let deliveries = state.services.deliveries(&DeliveryQuery {
+    let page = state.services.deliveries(&DeliveryQuery {
         connection: q.connection,
         webhook: q.webhook,
         status,
         limit: q.limit.unwrap_or(50).min(MAX_LISTED),
+        before: super::admin::page_cursor(q.before.as_deref())?,
     })?;
-    Ok(Json(json!({ "deliveries": deliveries })).into_response())
+    Ok(Json(json!({
+        "deliveries": page.items,
+        "next": page.next.map(|c| c.encode()),
+    }))
+    .into_response())
 }
 
 pub(crate) async fn retry(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {

@@ -21,7 +21,9 @@ use crate::manifest::RouteRef;
 use crate::redact::Redactor;
 use crate::registry::LoadedConnector;
 use crate::runtime::{MAX_ERROR_TEXT, RouteRequest, RouteResponse, next_invocation_id};
-use crate::store::{ConnectionRecord, InvocationRecord, ProviderAccount, now_unix_ms};
+use crate::store::{
+    ConnectionRecord, InvocationRecord, Page, PageCursor, ProviderAccount, now_unix_ms,
+};
 
 impl Services {
     /// Runs a route for the stored connection `name`.
@@ -116,14 +118,17 @@ impl Services {
     }
 
     /// The newest `limit` invocations of the connection `name`.
-    pub fn recent_invocations(&self, name: &str, limit: u32) -> ServiceResult<Vec<InvocationView>> {
+    pub fn recent_invocations(
+        &self,
+        name: &str,
+        limit: u32,
+        before: Option<PageCursor>,
+    ) -> ServiceResult<Page<InvocationView>> {
         self.store.connection_by_name(name)?;
         Ok(self
             .store
-            .recent_invocations(name, limit)?
-            .iter()
-            .map(InvocationView::from)
-            .collect())
+            .recent_invocations(name, limit, before)?
+            .map(|r| InvocationView::from(r)))
     }
 
     async fn run_route_ref(&self, name: &str, route: &RouteRef) -> ServiceResult<RouteResponse> {

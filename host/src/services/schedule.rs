@@ -150,8 +150,12 @@ impl Scheduler {
                     connection: Some(record.name.clone()),
                     stream: Some(stream.key.clone()),
                     limit: 1,
+                    before: None,
                 })?;
-                let interrupted = last.first().is_some_and(|r| r.status == RunStatus::Running);
+                let interrupted = last
+                    .items
+                    .first()
+                    .is_some_and(|r| r.status == RunStatus::Running);
                 let retry_due = state.retry_at.is_some_and(|at| at <= now);
                 let (schedule_due, next) = match &stream.schedule {
                     Some(schedule) => catch_up(schedule, state.next_run_at, now),

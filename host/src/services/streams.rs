@@ -23,7 +23,7 @@ use crate::ingest::{Progress, StreamRun};
 use crate::manifest::Stream;
 use crate::registry::{LoadedConnector, stream_request};
 use crate::runtime::MAX_ERROR_TEXT;
-use crate::store::{ConnectionRecord, RunQuery, RunStatus, StreamLock, new_id};
+use crate::store::{ConnectionRecord, Page, RunQuery, RunStatus, StreamLock, new_id};
 use crate::streams::Mode;
 
 /// What started a run.
@@ -233,12 +233,13 @@ impl Services {
                     connection: Some(record.name.clone()),
                     stream: Some(stream.key.clone()),
                     limit: 1,
+                    before: None,
                 })?;
                 out.push(StreamView::new(
                     &record.connector,
                     stream,
                     &state,
-                    last.first(),
+                    last.items.first(),
                 ));
             }
         }
@@ -277,15 +278,10 @@ impl Services {
     }
 
     /// Runs, newest first.
-    pub fn stream_runs(&self, query: &RunQuery) -> ServiceResult<Vec<RunView>> {
+    pub fn stream_runs(&self, query: &RunQuery) -> ServiceResult<Page<RunView>> {
         if let Some(name) = &query.connection {
             self.store.connection_by_name(name)?;
         }
-        Ok(self
-            .store
-            .stream_runs(query)?
-            .iter()
-            .map(RunView::from)
-            .collect())
+        Ok(self.store.stream_runs(query)?.map(|r| RunView::from(r)))
     }
 }

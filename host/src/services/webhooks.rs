@@ -24,7 +24,7 @@ use crate::manifest::Webhook;
 use crate::registry::webhook_request;
 use crate::runtime::MAX_ERROR_TEXT;
 use crate::store::{
-    DeliveryQuery, DeliveryRow, DeliveryStatus, NewDelivery, new_id, now_unix, now_unix_ms,
+    DeliveryQuery, DeliveryRow, DeliveryStatus, NewDelivery, Page, new_id, now_unix, now_unix_ms,
 };
 use crate::streams::Backoff;
 use crate::webhooks::{self, Verified};
@@ -260,13 +260,8 @@ impl Services {
     }
 
     /// Deliveries, newest first.
-    pub fn deliveries(&self, query: &DeliveryQuery) -> ServiceResult<Vec<DeliveryView>> {
-        Ok(self
-            .store
-            .deliveries(query)?
-            .iter()
-            .map(DeliveryView::from)
-            .collect())
+    pub fn deliveries(&self, query: &DeliveryQuery) -> ServiceResult<Page<DeliveryView>> {
+        Ok(self.store.deliveries(query)?.map(|r| DeliveryView::from(r)))
     }
 
     /// Queues a dead delivery again.

@@ -97,6 +97,8 @@ pub struct DeliveryQuery {
     pub webhook: Option<String>,
     pub status: Option<DeliveryStatus>,
     pub limit: u32,
+    /// The `next` of the page before.
+    pub before: Option<super::PageCursor>,
 }
 
 const COLUMNS: &str = "id, connection, webhook, delivery_id, status, attempts, received_at_ms, \
@@ -286,29 +288,35 @@ impl Store {
     }
 
     /// Deliveries, newest first.
-    pub fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError> {
+    pub fn deliveries(&self, q: &DeliveryQuery) -> Result<super::Page<DeliveryRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM webhook_deliveries
+                "SELECT {COLUMNS}, rowid FROM webhook_deliveries
                  WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR webhook = ?2)
-                   AND (?3 IS NULL OR status = ?3)
-                 ORDER BY received_at_ms DESC, rowid DESC LIMIT ?4"
+                   AND (?3 IS NULL OR status = ?3) AND {}
+                 ORDER BY received_at_ms DESC, rowid DESC LIMIT ?4",
+                super::page::after_cursor("received_at_ms", 5, 6)
             ))
             .map_err(StoreError::sql("reading deliveries"))?;
+        let (at, rowid) = super::page::cursor_params(q.before);
         let rows = stmt
             .query_map(
                 params![
                     q.connection,
                     q.webhook,
                     q.status.map(DeliveryStatus::as_str),
-                    q.limit
+                    q.limit,
+                    at,
+                    rowid
                 ],
-                row,
+                |r| Ok((row(r)?, r.get(6)?, r.get(13)?)),
             )
             .map_err(StoreError::sql("reading deliveries"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::sql("reading deliveries"))
+        let rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading deliveries"))?;
+        Ok(super::page::page_of(rows, q.limit))
     }
 
     /// How many deliveries of (`connection`, `webhook`) are waiting, delivered and dead,
@@ -419,7 +427,8 @@ mod tests {
                 limit: 10,
                 ..Default::default()
             })
-            .unwrap();
+            .unwrap()
+            .items;
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].attempts, 2);
         assert!(s.retry_delivery("d1").is_err());

@@ -86,26 +86,31 @@ impl Store {
             .as_ref()
     }
 
-    /// The newest `limit` invocations of `connection`, newest first.
+    /// The newest `limit` invocations of `connection` (after `before`, the `next` of the
+    /// page before), newest first.
     pub fn recent_invocations(
         &self,
         connection: &str,
         limit: u32,
-    ) -> Result<Vec<InvocationRecord>, StoreError> {
+        before: Option<super::PageCursor>,
+    ) -> Result<super::Page<InvocationRecord>, StoreError> {
         self.flush_history();
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT id, connection, connector, route, status, error_code, error, duration_us,
-                        outbound, started_at_ms
-                 FROM invocations WHERE connection = ?1 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?2",
-            )
+                        outbound, started_at_ms, rowid
+                 FROM invocations WHERE connection = ?1 AND {}
+                 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?2",
+                super::page::after_cursor("started_at_ms", 3, 4)
+            ))
             .map_err(StoreError::sql("reading invocations"))?;
+        let (at, rowid) = super::page::cursor_params(before);
         let rows = stmt
-            .query_map(params![connection, limit], |r| {
+            .query_map(params![connection, limit, at, rowid], |r| {
                 let outbound: String = r.get(8)?;
                 let duration: i64 = r.get(7)?;
-                Ok(InvocationRecord {
+                let record = InvocationRecord {
                     id: r.get(0)?,
                     connection: r.get(1)?,
                     connector: r.get(2)?,
@@ -116,11 +121,14 @@ impl Store {
                     duration_us: u64::try_from(duration).unwrap_or_default(),
                     outbound: serde_json::from_str(&outbound).unwrap_or(serde_json::Value::Null),
                     started_at_ms: r.get(9)?,
-                })
+                };
+                Ok((record, r.get(9)?, r.get(10)?))
             })
             .map_err(StoreError::sql("reading invocations"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::sql("reading invocations"))
+        let rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading invocations"))?;
+        Ok(super::page::page_of(rows, limit))
     }
 }
 
@@ -160,13 +168,23 @@ mod tests {
             .expect("connection");
         store.record_invocation(record("a", 1)).expect("a");
         store.record_invocation(record("b", 2)).expect("b");
-        let got = store.recent_invocations("c1", 10).expect("read");
+        let got = store
+            .recent_invocations("c1", 10, None)
+            .expect("read")
+            .items;
         assert_eq!(
             got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["b", "a"]
         );
         assert_eq!(got[0].outbound[0]["status"], 200);
-        assert_eq!(store.recent_invocations("c1", 1).expect("read").len(), 1);
+        assert_eq!(
+            store
+                .recent_invocations("c1", 1, None)
+                .expect("read")
+                .items
+                .len(),
+            1
+        );
 
         store
             .insert_records(
@@ -182,8 +200,48 @@ mod tests {
             )
             .expect("records");
         store.delete_connection("c1").expect("delete");
-        assert!(store.recent_invocations("c1", 10).expect("read").is_empty());
+        assert!(
+            store
+                .recent_invocations("c1", 10, None)
+                .expect("read")
+                .items
+                .is_empty()
+        );
         assert_eq!(store.count_records("c1").expect("count"), 0);
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_a_gap_or_a_repeat() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
+        // Seven rows, five of them in the same millisecond: the cursor's rowid tells
+        // them apart.
+        for (id, at) in [
+            ("a", 1),
+            ("b", 2),
+            ("c", 3),
+            ("d", 3),
+            ("e", 3),
+            ("f", 3),
+            ("g", 3),
+        ] {
+            store.record_invocation(record(id, at)).expect("row");
+        }
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.recent_invocations("c1", 2, before).expect("page");
+            seen.extend(page.items.iter().map(|r| r.id.clone()));
+            // A row written meanwhile, newer than every page, shifts nothing.
+            store
+                .record_invocation(record(&format!("new-{}", seen.len()), 9))
+                .expect("row");
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["g", "f", "e", "d", "c", "b", "a"]);
     }
 
     #[test]
@@ -194,7 +252,10 @@ mod tests {
         for (id, at) in [("a", 1), ("a", 2), ("b", 3)] {
             store.record_invocation(record(id, at)).expect("queued");
         }
-        let got = store.recent_invocations("c1", 10).expect("read");
+        let got = store
+            .recent_invocations("c1", 10, None)
+            .expect("read")
+            .items;
         assert_eq!(
             got.iter()
                 .map(|r| (r.id.as_str(), r.started_at_ms))
@@ -217,7 +278,11 @@ mod tests {
         }
         let reopened = Store::open_with_key(dir.path(), &key).expect("reopen");
         assert_eq!(
-            reopened.recent_invocations("c1", 1000).expect("read").len(),
+            reopened
+                .recent_invocations("c1", 1000, None)
+                .expect("read")
+                .items
+                .len(),
             500
         );
     }

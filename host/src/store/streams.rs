@@ -118,6 +118,8 @@ pub struct RunQuery {
     pub connection: Option<String>,
     pub stream: Option<String>,
     pub limit: u32,
+    /// The `next` of the page before.
+    pub before: Option<super::PageCursor>,
 }
 
 const STATE_COLUMNS: &str =
@@ -401,23 +403,28 @@ impl Store {
     }
 
     /// Runs, newest first.
-    pub fn stream_runs(&self, query: &RunQuery) -> Result<Vec<StreamRunRow>, StoreError> {
+    pub fn stream_runs(&self, query: &RunQuery) -> Result<super::Page<StreamRunRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM stream_runs
+                "SELECT {RUN_COLUMNS}, rowid FROM stream_runs
                  WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR stream = ?2)
-                 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?3"
+                   AND {}
+                 ORDER BY started_at_ms DESC, rowid DESC LIMIT ?3",
+                super::page::after_cursor("started_at_ms", 4, 5)
             ))
             .map_err(StoreError::sql("reading stream runs"))?;
+        let (at, rowid) = super::page::cursor_params(query.before);
         let rows = stmt
             .query_map(
-                params![query.connection, query.stream, query.limit],
-                run_row,
+                params![query.connection, query.stream, query.limit, at, rowid],
+                |r| Ok((run_row(r)?, r.get(5)?, r.get(14)?)),
             )
             .map_err(StoreError::sql("reading stream runs"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::sql("reading stream runs"))
+        let rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("reading stream runs"))?;
+        Ok(super::page::page_of(rows, query.limit))
     }
 
     /// The run `id`.

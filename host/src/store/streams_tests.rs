@@ -90,7 +90,8 @@ fn a_run_left_running_is_interrupted_by_the_next() {
             limit: 10,
             ..Default::default()
         })
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].id, "run-2");
     assert_eq!(runs[0].status, RunStatus::Succeeded);
