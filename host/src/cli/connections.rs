@@ -407,18 +407,9 @@ pub(super) async fn authorize_flow(
         .await
         .context("listening for the OAuth callback")?;
     let redirect = listener.redirect_uri();
-    let started = match target {
-        Expected::Connection(name) => {
-            services
-                .begin_authorization(name, &redirect, args.scopes.clone())
-                .await?
-        }
-        Expected::App(name) => {
-            services
-                .begin_app_authorization(name, &redirect, args.scopes.clone())
-                .await?
-        }
-    };
+    let started = services
+        .begin_target_authorization(target, &redirect, args.scopes.clone())
+        .await?;
     let request = match started {
         AuthorizationStart::Connected(outcome) => return Ok(print_outcome(&outcome)),
         AuthorizationStart::Redirect(request) => request,

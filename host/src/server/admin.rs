@@ -25,7 +25,7 @@ use crate::services::views::{
     AuthorizationUrlView, AuthorizedView, ConnectorView, CredentialView, RevocationView,
 };
 use crate::services::{
-    AuthorizationStart, NewConnectionInput, PlainValue, ServiceError, SettingsInput,
+    AuthorizationStart, Expected, NewConnectionInput, PlainValue, ServiceError, SettingsInput,
 };
 use crate::store::{PageCursor, RecordOrder, RecordQuery};
 
@@ -155,7 +155,7 @@ pub(crate) struct AuthorizeBody {
 }
 
 /// The scopes an authorize request asks for: an empty body asks for the defaults.
-pub(super) async fn authorize_scopes(
+async fn authorize_scopes(
     state: &AppState,
     body: axum::body::Body,
 ) -> Result<Option<Vec<String>>, ApiError> {
@@ -166,14 +166,24 @@ pub(super) async fn authorize_scopes(
     Ok(super::body::parse_json::<AuthorizeBody>(&body)?.scopes)
 }
 
-/// The answer to an authorize request: the provider's URL to send the user to, or the
-/// connection already authorized (client credentials), `postConnect` run when `post`.
-pub(super) async fn authorize_answer(
+/// Answers an authorize request for `target`: the provider's URL to send the user to,
+/// or the connection already authorized (client credentials), then its `postConnect`
+/// (a connector connection's).
+pub(super) async fn authorize_target(
     state: &AppState,
-    name: &str,
-    started: AuthorizationStart,
-    post: bool,
+    target: Expected<'_>,
+    body: axum::body::Body,
 ) -> ApiResult {
+    let scopes = authorize_scopes(state, body).await?;
+    let redirect = state.redirect_uri()?;
+    let started = state
+        .services
+        .begin_target_authorization(target, &redirect, scopes)
+        .await?;
+    let (name, post) = match target {
+        Expected::Connection(name) => (name, true),
+        Expected::App(name) => (name, false),
+    };
     match started {
         AuthorizationStart::Redirect(request) => {
             Ok(Json(AuthorizationUrlView::from(&request)).into_response())
@@ -193,13 +203,7 @@ pub async fn authorize(
     Path(name): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult {
-    let scopes = authorize_scopes(&state, body).await?;
-    let redirect = state.redirect_uri()?;
-    let started = state
-        .services
-        .begin_authorization(&name, &redirect, scopes)
-        .await?;
-    authorize_answer(&state, &name, started, true).await
+    authorize_target(&state, Expected::Connection(&name), body).await
 }
 
 pub async fn revoke(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult {

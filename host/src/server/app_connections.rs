@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::admin::{authorize_answer, authorize_scopes};
+use super::admin::authorize_target;
 use super::body::Json as JsonBody;
 use super::error::ApiError;
 use crate::services::views::RevocationView;
-use crate::services::{AppConnectionInput, ServiceError};
+use crate::services::{AppConnectionInput, Expected, ServiceError};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -117,13 +117,7 @@ pub(crate) async fn authorize(
     Path(name): Path<String>,
     body: axum::body::Body,
 ) -> ApiResult {
-    let scopes = authorize_scopes(&state, body).await?;
-    let redirect = state.redirect_uri()?;
-    let started = state
-        .services
-        .begin_app_authorization(&name, &redirect, scopes)
-        .await?;
-    authorize_answer(&state, &name, started, false).await
+    authorize_target(&state, Expected::App(&name), body).await
 }
 
 pub(crate) async fn revoke(

@@ -88,6 +88,24 @@ impl Services {
             .await
     }
 
+    /// Starts authorizing `target`, a connector connection or an app connection.
+    pub async fn begin_target_authorization(
+        &self,
+        target: Expected<'_>,
+        redirect_uri: &Url,
+        scopes: Option<Vec<String>>,
+    ) -> ServiceResult<AuthorizationStart> {
+        match target {
+            Expected::Connection(name) => {
+                self.begin_authorization(name, redirect_uri, scopes).await
+            }
+            Expected::App(name) => {
+                self.begin_app_authorization(name, redirect_uri, scopes)
+                    .await
+            }
+        }
+    }
+
     /// Starts authorizing the app connection `name` (always the browser flow).
     pub async fn begin_app_authorization(
         &self,
