@@ -7,8 +7,8 @@
 //! network itself: the backends do.
 
 use crate::egress::{
-    AppTokens, Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource, TokenSource,
-    UrlPolicy,
+    ApiBase, AppTokens, Bindings, Egress, EgressLimits, FnPolicy, SecretError, SecretSource,
+    TokenSource, UrlPolicy,
 };
 use crate::ingest::{IngestSink, StreamRun, StreamState};
 use crate::redact::{KeptRedactor, Redactor};
@@ -70,6 +70,9 @@ pub struct ConnectionContext {
     pub tokens: Option<Arc<dyn TokenSource>>,
     /// The tokens of the app connections the manifest grants and the host defines.
     pub app_tokens: Arc<AppTokens>,
+    /// The connector's API (`connection.api`) bound to this connection; `None` when the
+    /// manifest declares none.
+    pub api: Option<Arc<ApiBase>>,
     /// Where `ingest.batch` stores records; `None` refuses every batch.
     pub ingest: Option<Arc<dyn IngestSink>>,
     /// The stream run this invocation is, behind the `state` door; `None` (any other
@@ -123,6 +126,7 @@ impl ConnectionContext {
             egress_limits: EgressLimits::default(),
             tokens: None,
             app_tokens: AppTokens::new(),
+            api: None,
             ingest: None,
         }
     }
@@ -157,10 +161,17 @@ pub struct ContextBuilder {
     egress_limits: EgressLimits,
     tokens: Option<Arc<dyn TokenSource>>,
     app_tokens: AppTokens,
+    api: Option<ApiBase>,
     ingest: Option<Arc<dyn IngestSink>>,
 }
 
 impl ContextBuilder {
+    /// The connector's API bound to this connection.
+    pub fn api(mut self, api: ApiBase) -> Self {
+        self.api = Some(api);
+        self
+    }
+
     pub fn connection(mut self, name: &str) -> Self {
         self.connection = Some(Arc::from(name));
         self
@@ -236,6 +247,7 @@ impl ContextBuilder {
             egress_limits: Arc::new(self.egress_limits),
             tokens: self.tokens,
             app_tokens: Arc::new(self.app_tokens),
+            api: self.api.map(Arc::new),
             ingest: self.ingest,
             stream: None,
             deadline: None,

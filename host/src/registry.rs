@@ -11,8 +11,8 @@ use crate::context::{ConnectionContext, Grants};
 use crate::egress::{self, Bindings, Egress, EgressLimits, InjectFormat, TokenSource, UrlPolicy};
 use crate::ingest::IngestSink;
 use crate::manifest::{
-    self, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest, ManifestError, Stream,
-    ValidSettings, Webhook,
+    self, ApiAuth, ApiSpec, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest,
+    ManifestError, Stream, ValidSettings, Webhook,
 };
 use crate::runtime::{LoadError, LoadedComponent, RouteRequest, Runtime};
 use http::HeaderName;
@@ -148,12 +148,34 @@ impl LoadedConnector {
             b = b.tokens(tokens.clone());
         }
         b = b.app_tokens(doors.app_tokens.clone());
+        if let Some(api) = &self.connector().connection().api {
+            b = b.api(bind_api(api, settings));
+        }
         if let Some(ingest) = &doors.ingest {
             b = b.ingest(ingest.clone());
         }
         b.build()
     }
 }
+
+/// `connection.api` bound to one connection's settings: its base URL filled in (or why it
+/// cannot be, named when a route uses it).
+fn bind_api(api: &ApiSpec, settings: &ValidSettings) -> egress::ApiBase {
+    egress::ApiBase {
+        base: settings.expand(&api.base_url).map_err(|e| e.to_string()),
+        headers: api.headers.clone(),
+        auth: match &api.auth {
+            ApiAuth::None => egress::Auth::None,
+            ApiAuth::OAuth => egress::Auth::OAuth(egress::OAuthAuth {
+                min_ttl_seconds: API_TOKEN_MIN_TTL_SECONDS,
+            }),
+            ApiAuth::Secret(name) => egress::Auth::Secret(name.clone()),
+        },
+    }
+}
+
+/// The least life left a token injected into an API request must have.
+const API_TOKEN_MIN_TTL_SECONDS: u32 = 60;
 
 impl LoadedConnector {
     /// The manifest's injection rules bound to one connection's validated settings. A

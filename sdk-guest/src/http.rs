@@ -77,6 +77,11 @@ pub struct Body {
 }
 
 impl Body {
+    /// The bytes to send, if any.
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        self.bytes
+    }
+
     /// No body.
     pub fn empty() -> Self {
         Body::default()
@@ -154,6 +159,34 @@ impl HttpResponse {
     }
 }
 
+/// `headers` with the body's content type unless one is set, and the timeout in
+/// milliseconds (capped by the host).
+pub(crate) fn with_body_type(
+    mut headers: Vec<(String, String)>,
+    body: &Body,
+    timeout: Option<Duration>,
+) -> (Vec<(String, String)>, Option<u32>) {
+    if let Some(ct) = body.content_type
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_string(), ct.to_string()));
+    }
+    let timeout_ms = timeout.map(|t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX));
+    (headers, timeout_ms)
+}
+
+impl From<wit::Response> for HttpResponse {
+    fn from(res: wit::Response) -> Self {
+        HttpResponse {
+            status: res.status,
+            headers: res.headers,
+            body: res.body,
+        }
+    }
+}
+
 /// Outbound HTTP. Every call is checked against the manifest's `permissions.http`.
 pub struct Http;
 
@@ -165,17 +198,7 @@ impl Http {
         body: Body,
         opts: HttpOptions,
     ) -> Result<HttpResponse, Error> {
-        let mut headers = opts.headers;
-        if let Some(ct) = body.content_type
-            && !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        {
-            headers.push(("content-type".to_string(), ct.to_string()));
-        }
-        let timeout_ms = opts
-            .timeout
-            .map(|t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX));
+        let (headers, timeout_ms) = with_body_type(opts.headers, &body, opts.timeout);
         let auth = match opts.auth {
             Auth::None => wit::Auth::None,
             Auth::OAuth { min_ttl_seconds } => wit::Auth::Oauth(wit::OauthAuth { min_ttl_seconds }),
@@ -196,12 +219,7 @@ impl Http {
             timeout_ms,
             auth,
         };
-        let res = wit::send(&req).map_err(Error::from)?;
-        Ok(HttpResponse {
-            status: res.status,
-            headers: res.headers,
-            body: res.body,
-        })
+        wit::send(&req).map(HttpResponse::from).map_err(Error::from)
     }
 
     pub fn get(url: &str, opts: HttpOptions) -> Result<HttpResponse, Error> {

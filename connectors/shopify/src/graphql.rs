@@ -1,6 +1,7 @@
-//! One GraphQL Admin API request: `POST https://{shop}/admin/api/{version}/graphql.json`
-//! with the access token injected by the host into `X-Shopify-Access-Token` (the route
-//! never sees it), and Shopify's answer turned into data or the response the route should
+//! One GraphQL Admin API request: `POST /graphql.json` under the manifest's
+//! `connection.api` base (`https://{shop}/admin/api/{version}`, the shop filled in by the
+//! host from the connection's validated `shop_domain`), with the access token injected by
+//! the host into `X-Shopify-Access-Token` (the route never sees it), and Shopify's answer turned into data or the response the route should
 //! give: a host error keeps its code (`reauth_required`, `timeout`, ...), a 429 or a
 //! `THROTTLED` error becomes a provider error carrying the retry hint, any other failure a
 //! provider error naming the status.
@@ -8,38 +9,22 @@
 //! This module owns talking to Shopify; it must not know which records a sync writes.
 
 use keyway_sdk::api::ProviderError;
-use keyway_sdk::{Body, Error, Http, HttpOptions, HttpResponse, Response, Settings, api};
+use keyway_sdk::{Api, ApiOptions, Body, HttpResponse, Method, Response, api};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The Admin API version every request names.
-pub const API_VERSION: &str = "2025-07";
-/// The token must stay valid this long for a request.
-const MIN_TOKEN_TTL_SECS: u32 = 60;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a failed request makes the route answer.
 pub type Failure = Response;
 
-/// The GraphQL endpoint of the connection's shop (`shop_domain` passed the manifest's
-/// `hostValidation`, so it is a `*.myshopify.com` host).
-fn endpoint() -> Result<String, Error> {
-    let shop = Settings::get("shop_domain")?
-        .ok_or_else(|| Error::invalid_input("the connection has no shop_domain setting"))?;
-    Ok(format!(
-        "https://{shop}/admin/api/{API_VERSION}/graphql.json"
-    ))
-}
-
 /// Runs `query` with `variables` and answers the `data` object.
 pub fn query(query: &str, variables: Value) -> Result<Value, Failure> {
-    let url = endpoint().map_err(|e| api::from_error(&e))?;
     let body = Body::json(&json!({ "query": query, "variables": variables }))
         .map_err(|e| api::from_error(&e))?;
-    let opts = HttpOptions::oauth(MIN_TOKEN_TTL_SECS)
-        .header("accept", "application/json")
-        .timeout(TIMEOUT);
-    let res = Http::post(&url, body, opts).map_err(|e| api::from_error(&e))?;
+    let opts = ApiOptions::default().timeout(TIMEOUT);
+    let res =
+        Api::send(Method::Post, "/graphql.json", body, opts).map_err(|e| api::from_error(&e))?;
     if res.status == 429 {
         return Err(rate_limited(retry_after(&res)));
     }

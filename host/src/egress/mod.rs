@@ -19,6 +19,7 @@
 //! in the import glue.
 
 mod addr;
+mod api;
 mod client;
 mod error;
 mod headers;
@@ -41,6 +42,7 @@ use crate::redact::{KeptRedactor, Redactor};
 use crate::types::Method;
 
 pub(crate) use addr::AddressPolicy;
+pub use api::{ApiBase, resolve_api_path};
 pub(crate) use client::NetworkSettings;
 pub(crate) use client::NetworkTransport;
 pub(crate) use client::default_tls_config;

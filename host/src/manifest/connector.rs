@@ -196,6 +196,8 @@ pub struct Connection {
     pub inject: BTreeMap<String, Vec<InjectRule>>,
     /// Injection rules per app connection granted `inject`.
     pub app_inject: BTreeMap<String, Vec<InjectRule>>,
+    /// The provider's API that routes address by relative path (`connection.api`).
+    pub api: Option<super::api::ApiSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! assert_eq!(connector.key(), "demo");
 //! ```
 
+mod api;
 mod connector;
 mod grants;
 mod host_validation;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use api::{ApiAuth, ApiSpec};
 pub(crate) use connector::AccessType;
 pub(crate) use connector::RouteRef;
 pub use connector::{

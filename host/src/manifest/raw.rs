@@ -215,6 +215,41 @@ pub(crate) struct RawConnection {
     /// for one app connection, first match wins. No rule, no injection.
     #[serde(default)]
     pub app_inject: BTreeMap<String, Vec<RawInjectRule>>,
+    /// The provider's API: a base URL that routes' relative requests (`Api::get("/orders")`
+    /// in the SDK) are resolved against, with default headers and a default credential.
+    #[serde(default)]
+    pub api: Option<RawApi>,
+}
+
+/// `connection.api`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Api")]
+pub(crate) struct RawApi {
+    /// The base URL (https, or http for loopback; no query or fragment), with
+    /// `{settings.<name>}` placeholders as in other URL templates. It must pass
+    /// `permissions.http`.
+    pub base_url: String,
+    /// Headers every API request carries unless it sets one of that name. Never a
+    /// credential: the host injects those (`auth`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The credential injected into every API request: `"none"` (the default),
+    /// `"oauth"` (the connection's token, where `connection.oauth.inject` admits), or
+    /// `{"secret": "<name>"}` (a secret setting granted `inject`, where
+    /// `connection.inject.<name>` admits).
+    #[serde(default)]
+    pub auth: Option<RawApiAuth>,
+}
+
+/// The default credential of `connection.api`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+#[schemars(rename = "ApiAuth")]
+pub(crate) enum RawApiAuth {
+    None,
+    Oauth,
+    Secret(String),
 }
 
 /// Where a credential may be sent and in which header. The guest asks only for the

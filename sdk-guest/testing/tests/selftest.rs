@@ -401,3 +401,49 @@ fn setup_mistakes_are_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn api_paths_go_under_the_base_with_its_headers_and_credential() {
+    let rt = connected();
+    let orders = "https://api.example.com/v2/orders?limit=2";
+    rt.http().get_json_once(orders, json!({ "orders": [] }));
+    let res = rt
+        .call("POST", "/api/get", json!({ "path": "/orders?limit=2" }))
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["status"], 200);
+    let calls = rt.http().calls();
+    assert_eq!(calls[0].url, orders);
+    assert_eq!(calls[0].header("x-client"), Some("fixture"));
+    assert_eq!(calls[0].header("accept"), Some("application/json"));
+    let auth = format!("Bearer {CANARY_TOKEN}");
+    assert_eq!(calls[0].header("authorization"), Some(auth.as_str()));
+
+    // A header the route sets wins over the default of that name.
+    rt.http()
+        .get_json_once("https://api.example.com/v2/me", json!({}));
+    let res = rt
+        .call(
+            "POST",
+            "/api/get",
+            json!({ "path": "/me", "accept": "text/csv" }),
+        )
+        .unwrap();
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(rt.http().calls()[1].header("accept"), Some("text/csv"));
+
+    // A path that would climb out of the base is refused before any request.
+    for path in [
+        "/../v1/items",
+        "/%2e%2e/v1/items",
+        "//evil.example.com/x",
+        "orders",
+    ] {
+        let res = rt
+            .call("POST", "/api/get", json!({ "path": path }))
+            .unwrap();
+        assert_eq!(error_code(&res), "invalid_input", "{path}: {}", res.text());
+    }
+    assert_eq!(rt.http().calls().len(), 2);
+    rt.http().assert_all_used();
+}

@@ -107,6 +107,16 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         &env,
         &mut p,
     );
+    let api = raw.connection.api.as_ref().and_then(|a| {
+        super::api::api(
+            a,
+            &conn_at.at("api"),
+            &env,
+            &permissions,
+            oauth_ref.is_some(),
+            &mut p,
+        )
+    });
     let stream_list = streams::streams(&raw.streams, &permissions, &mut p);
     let webhook_list = streams::webhooks(&raw.webhooks, settings.as_ref(), &mut p);
     match (version, settings, oauth) {
@@ -126,6 +136,7 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
                 oauth: oauth.flatten(),
                 inject: secret_inject,
                 app_inject,
+                api,
             },
             streams: stream_list,
             webhooks: webhook_list,
