@@ -71,7 +71,7 @@ impl CliError {
         match self {
             CliError::Service(e) => match e.kind() {
                 Kind::Invalid | Kind::Refused | Kind::NotFound | Kind::Conflict => 2,
-                Kind::Upstream => 3,
+                Kind::Upstream | Kind::Busy => 3,
                 Kind::Internal => 4,
             },
             CliError::Other(_) => 2,

@@ -45,6 +45,9 @@ impl ApiError {
     }
 }
 
+/// What a busy answer asks the caller to wait before trying again.
+const BUSY_RETRY_AFTER_SECS: u64 = 60;
+
 /// The one mapping from a use case's failure to an answer: its kind gives the status (a
 /// route failure keeps the status it asks for), its code and message pass through, and a
 /// failed invocation carries its id.
@@ -60,6 +63,7 @@ impl From<ServiceError> for ApiError {
             (None, Kind::Conflict) => StatusCode::CONFLICT,
             (None, Kind::Upstream) => StatusCode::BAD_GATEWAY,
             (None, Kind::Internal) => StatusCode::INTERNAL_SERVER_ERROR,
+            (None, Kind::Busy) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let message = match &e {
             ServiceError::SecretAsPlain { name } => {
@@ -70,6 +74,7 @@ impl From<ServiceError> for ApiError {
         ApiError {
             invocation_id: e.invocation_id().map(str::to_string),
             bearer_challenge: status == StatusCode::UNAUTHORIZED && e.kind() != Kind::Refused,
+            retry_after_secs: (e.kind() == Kind::Busy).then_some(BUSY_RETRY_AFTER_SECS),
             ..ApiError::new(status, e.code(), message)
         }
     }
@@ -109,5 +114,20 @@ mod tests {
         .into_response();
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert!(refused.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn a_full_webhook_queue_is_a_503_with_a_retry_hint() {
+        let full = ApiError::from(ServiceError::QueueFull {
+            webhook: "orders".into(),
+            waiting: 1000,
+            waiting_bytes: 4096,
+        })
+        .into_response();
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            full.headers()[header::RETRY_AFTER],
+            BUSY_RETRY_AFTER_SECS.to_string().as_str()
+        );
     }
 }

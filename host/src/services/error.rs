@@ -28,6 +28,8 @@ pub enum Kind {
     Upstream,
     /// A host fault (500).
     Internal,
+    /// Full for now: try again later (503, with a retry hint).
+    Busy,
 }
 
 /// Why a use case failed. Every variant names what is wrong and where.
@@ -120,6 +122,15 @@ pub enum ServiceError {
         webhook: String,
         setting: String,
     },
+    /// The webhook's queue is at its limit: the provider should deliver again later.
+    #[error(
+        "webhook `{webhook}`: {waiting} deliveries ({waiting_bytes} bytes) are already waiting for its route; deliver again later"
+    )]
+    QueueFull {
+        webhook: String,
+        waiting: u64,
+        waiting_bytes: u64,
+    },
     #[error("webhook `{webhook}`: delivery refused: {reason}")]
     WebhookRefused {
         webhook: String,
@@ -203,6 +214,7 @@ impl ServiceError {
             }
             ServiceError::MissingWebhookSecret { .. } => Kind::Conflict,
             ServiceError::WebhookRefused { .. } => Kind::Refused,
+            ServiceError::QueueFull { .. } => Kind::Busy,
             ServiceError::StreamRunning { .. } => Kind::Conflict,
         }
     }
@@ -222,6 +234,7 @@ impl ServiceError {
             ServiceError::PostConnect(_) => "post_connect_failed",
             ServiceError::Resolve(ResolveError::Discovery { .. }) => "discovery_failed",
             ServiceError::StreamRunning { .. } => "stream_running",
+            ServiceError::QueueFull { .. } => "queue_full",
             ServiceError::WebhookRefused { reason, .. } => match reason {
                 crate::webhooks::VerifyError::Stale { .. } => "stale_delivery",
                 _ => "bad_signature",
@@ -241,6 +254,7 @@ impl ServiceError {
             },
             Kind::Upstream => "upstream_failed",
             Kind::Internal => "internal",
+            Kind::Busy => "busy",
         }
     }
 

@@ -45,7 +45,7 @@ use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher}
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
 use crate::runtime::RuntimeConfig;
-use crate::store::Store;
+use crate::store::{QueueLimits, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,8 @@ pub struct ServicesConfig {
     pub egress: EgressConfig,
     pub egress_limits: EgressLimits,
     pub runtime: RuntimeConfig,
+    /// How many deliveries (and bytes) a webhook may have waiting for its route.
+    pub webhook_queue: QueueLimits,
 }
 
 impl ServicesConfig {
@@ -78,6 +80,7 @@ impl ServicesConfig {
             egress: EgressConfig::default(),
             egress_limits: EgressLimits::default(),
             runtime,
+            webhook_queue: QueueLimits::default(),
         }
     }
 }
@@ -97,6 +100,7 @@ pub struct Services {
     run_observer: std::sync::OnceLock<Arc<dyn streams::RunObserver>>,
     /// Woken when a webhook delivery is queued, so the worker does not wait its interval.
     deliveries_waiting: Arc<tokio::sync::Notify>,
+    webhook_queue: QueueLimits,
     /// API keys and connections as route calls use them, kept current by the store's
     /// change generation.
     live: live::Live,
@@ -142,6 +146,7 @@ impl Services {
             egress_limits: config.egress_limits,
             live: live::Live::new(),
             deliveries_waiting: Arc::new(tokio::sync::Notify::new()),
+            webhook_queue: config.webhook_queue,
             run_observer: std::sync::OnceLock::new(),
         })
     }

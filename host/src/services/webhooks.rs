@@ -24,7 +24,8 @@ use crate::manifest::Webhook;
 use crate::registry::webhook_request;
 use crate::runtime::MAX_ERROR_TEXT;
 use crate::store::{
-    DeliveryQuery, DeliveryRow, DeliveryStatus, NewDelivery, Page, new_id, now_unix, now_unix_ms,
+    DeliveryQuery, DeliveryRow, DeliveryStatus, NewDelivery, Page, Queued, new_id, now_unix,
+    now_unix_ms,
 };
 use crate::streams::Backoff;
 use crate::webhooks::{self, Verified};
@@ -105,25 +106,36 @@ impl Services {
         let kept = webhooks::route_headers(headers, &hook.rule);
         let kept = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
         let id = new_id("dlv");
-        let queued = self.store.queue_delivery(&NewDelivery {
-            id: &id,
-            connection,
-            webhook: key,
-            delivery_id: &delivery_id,
-            headers: &kept,
-            body,
-        })?;
-        Ok(match queued {
-            Ok(()) => {
+        let queued = self.store.queue_delivery(
+            &NewDelivery {
+                id: &id,
+                connection,
+                webhook: key,
+                delivery_id: &delivery_id,
+                headers: &kept,
+                body,
+            },
+            &self.webhook_queue,
+        )?;
+        match queued {
+            Queued::Stored => {
                 self.deliveries_waiting.notify_one();
-                Receipt::Queued { id, delivery_id }
+                Ok(Receipt::Queued { id, delivery_id })
             }
-            Err(earlier) => Receipt::Duplicate {
+            Queued::Replay(earlier) => Ok(Receipt::Duplicate {
                 id: earlier.id,
                 delivery_id,
                 received_at_ms: earlier.received_at_ms,
-            },
-        })
+            }),
+            Queued::Full {
+                waiting,
+                waiting_bytes,
+            } => Err(ServiceError::QueueFull {
+                webhook: key.to_string(),
+                waiting,
+                waiting_bytes,
+            }),
+        }
     }
 
     /// Signs a sample delivery with the connection's secret and receives it, as the

@@ -122,16 +122,84 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
     })
 }
 
+/// How much one webhook of one connection may have waiting for its route (queued or
+/// running): a flood of signed deliveries, or a route that keeps failing, fills the
+/// queue up to here and no further.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    pub max_waiting: u64,
+    pub max_waiting_bytes: u64,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits {
+            max_waiting: 1_000,
+            max_waiting_bytes: 64 << 20,
+        }
+    }
+}
+
+/// What queueing a delivery did.
+#[derive(Debug)]
+pub enum Queued {
+    Stored,
+    /// The provider's delivery id was received before: nothing was written.
+    Replay(Box<DeliveryRow>),
+    /// The webhook's queue is at its limit: nothing was written.
+    Full {
+        waiting: u64,
+        waiting_bytes: u64,
+    },
+}
+
 impl Store {
-    /// Queues a delivery (`Ok(Ok(()))`). When one with the same provider delivery id was
-    /// already received for this connection and webhook (a replay), nothing is written and
-    /// the earlier one is returned as `Ok(Err(earlier))`.
+    /// Queues a delivery unless one with the same provider delivery id was already
+    /// received for this connection and webhook (a replay: the earlier one is returned),
+    /// or the webhook already has `limits` waiting.
     pub(crate) fn queue_delivery(
         &self,
         new: &NewDelivery<'_>,
-    ) -> Result<Result<(), DeliveryRow>, StoreError> {
+        limits: &QueueLimits,
+    ) -> Result<Queued, StoreError> {
         let now = now_unix_ms();
         let conn = self.conn();
+        let earlier = |conn: &rusqlite::Connection| {
+            conn.query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM webhook_deliveries
+                     WHERE connection = ?1 AND webhook = ?2 AND delivery_id = ?3"
+                ),
+                params![new.connection, new.webhook, new.delivery_id],
+                row,
+            )
+            .optional()
+            .map_err(StoreError::sql("reading a replayed delivery"))
+        };
+        if let Some(earlier) = earlier(&conn)? {
+            return Ok(Queued::Replay(Box::new(earlier)));
+        }
+        // At most `max_waiting` rows are read, through the (connection, webhook, status)
+        // index, whatever the history holds.
+        let (waiting, waiting_bytes): (i64, i64) = conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (
+                     SELECT length(body) AS size FROM webhook_deliveries
+                     WHERE connection = ?1 AND webhook = ?2 AND status IN ('queued', 'running')
+                     LIMIT ?3)",
+                params![new.connection, new.webhook, limits.max_waiting as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(StoreError::sql("counting waiting deliveries"))?;
+        let (waiting, waiting_bytes) = (waiting as u64, waiting_bytes as u64);
+        if waiting >= limits.max_waiting
+            || waiting_bytes + new.body.len() as u64 > limits.max_waiting_bytes
+        {
+            return Ok(Queued::Full {
+                waiting,
+                waiting_bytes,
+            });
+        }
         let inserted = conn
             .execute(
                 "INSERT INTO webhook_deliveries (id, connection, webhook, delivery_id, status,
@@ -150,19 +218,16 @@ impl Store {
             )
             .map_err(StoreError::sql("queueing a webhook delivery"))?;
         if inserted == 1 {
-            return Ok(Ok(()));
+            return Ok(Queued::Stored);
         }
-        let earlier = conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM webhook_deliveries
-                     WHERE connection = ?1 AND webhook = ?2 AND delivery_id = ?3"
-                ),
-                params![new.connection, new.webhook, new.delivery_id],
-                row,
-            )
-            .map_err(StoreError::sql("reading a replayed delivery"))?;
-        Ok(Err(earlier))
+        // Received meanwhile by another process.
+        match earlier(&conn)? {
+            Some(earlier) => Ok(Queued::Replay(Box::new(earlier))),
+            None => Err(StoreError::NotFound {
+                what: "replayed delivery",
+                name: new.delivery_id.to_string(),
+            }),
+        }
     }
 
     /// Claims up to `limit` deliveries due at `now_ms`, oldest first, marking them running.
@@ -395,10 +460,20 @@ mod tests {
     fn a_replay_is_known_and_the_queue_hands_each_delivery_out_once() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
-        assert!(s.queue_delivery(&delivery("d1", "evt_1")).unwrap().is_ok());
-        let replay = s.queue_delivery(&delivery("d2", "evt_1")).unwrap();
-        assert_eq!(replay.unwrap_err().id, "d1");
-        assert!(s.queue_delivery(&delivery("d3", "evt_2")).unwrap().is_ok());
+        let limits = QueueLimits::default();
+        assert!(matches!(
+            s.queue_delivery(&delivery("d1", "evt_1"), &limits).unwrap(),
+            Queued::Stored
+        ));
+        let replay = s.queue_delivery(&delivery("d2", "evt_1"), &limits).unwrap();
+        let Queued::Replay(earlier) = replay else {
+            panic!("a replay: {replay:?}");
+        };
+        assert_eq!(earlier.id, "d1");
+        assert!(matches!(
+            s.queue_delivery(&delivery("d3", "evt_2"), &limits).unwrap(),
+            Queued::Stored
+        ));
         let now = now_unix_ms() + 1;
         let claimed = s.claim_deliveries(now, 10).unwrap();
         assert_eq!(claimed.len(), 2);
@@ -444,6 +519,67 @@ mod tests {
         // Old delivered bodies are dropped; the id still tells a replay.
         assert_eq!(s.clear_delivered_bodies(now_unix_ms() + 1).unwrap(), 1);
         assert!(s.delivery("d1").unwrap().body.is_empty());
-        assert!(s.queue_delivery(&delivery("d9", "evt_1")).unwrap().is_err());
+        assert!(matches!(
+            s.queue_delivery(&delivery("d9", "evt_1"), &QueueLimits::default())
+                .unwrap(),
+            Queued::Replay(_)
+        ));
+    }
+
+    #[test]
+    fn a_full_queue_takes_nothing_more_until_a_delivery_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        let limits = QueueLimits {
+            max_waiting: 2,
+            max_waiting_bytes: 1 << 20,
+        };
+        for (id, evt) in [("d1", "evt_1"), ("d2", "evt_2")] {
+            assert!(matches!(
+                s.queue_delivery(&delivery(id, evt), &limits).unwrap(),
+                Queued::Stored
+            ));
+        }
+        let full = s.queue_delivery(&delivery("d3", "evt_3"), &limits).unwrap();
+        assert!(matches!(full, Queued::Full { waiting: 2, .. }), "{full:?}");
+        // A replay is still known as one, full or not.
+        assert!(matches!(
+            s.queue_delivery(&delivery("d4", "evt_1"), &limits).unwrap(),
+            Queued::Replay(_)
+        ));
+        // Another webhook has a queue of its own.
+        let other = NewDelivery {
+            webhook: "refunds",
+            ..delivery("d5", "evt_9")
+        };
+        assert!(matches!(
+            s.queue_delivery(&other, &limits).unwrap(),
+            Queued::Stored
+        ));
+        // Bytes count too.
+        let bytes = QueueLimits {
+            max_waiting: 100,
+            max_waiting_bytes: 5,
+        };
+        let big = NewDelivery {
+            webhook: "big",
+            body: b"123456",
+            ..delivery("d6", "evt_10")
+        };
+        assert!(matches!(
+            s.queue_delivery(&big, &bytes).unwrap(),
+            Queued::Full { .. }
+        ));
+        // Once a waiting delivery is done, the queue takes one again.
+        s.conn()
+            .execute(
+                "UPDATE webhook_deliveries SET status = 'delivered' WHERE id = 'd1'",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.queue_delivery(&delivery("d7", "evt_3"), &limits).unwrap(),
+            Queued::Stored
+        ));
     }
 }

@@ -231,6 +231,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, name)
     );
     "#,
+    // 10: the deliveries still waiting for a webhook's route, counted at every receipt to
+    // bound the queue, found without reading the delivered ones (kept for good).
+    r#"
+    CREATE INDEX webhook_deliveries_waiting ON webhook_deliveries (connection, webhook, status);
+    "#,
 ];
 
 /// The schema version this build writes.

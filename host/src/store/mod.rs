@@ -62,7 +62,9 @@ pub use crypto::MasterKey;
 pub(crate) use crypto::Sealer;
 pub(crate) use crypto::SubKey;
 pub(crate) use deliveries::NewDelivery;
-pub use deliveries::{DeliveryCounts, DeliveryQuery, DeliveryRow, DeliveryStatus};
+pub use deliveries::{
+    DeliveryCounts, DeliveryQuery, DeliveryRow, DeliveryStatus, QueueLimits, Queued,
+};
 pub(crate) use invocations::InvocationRecord;
 pub use page::{Page, PageCursor};
 pub(crate) use records::RecordOrder;
