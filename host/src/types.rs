@@ -2,12 +2,28 @@
 //! bottom so that no module has to import a higher one to name them.
 //!
 //! Owns [`Method`] (the five HTTP methods of the WIT contract, shared by route tables,
-//! manifests and outbound requests) and [`BoxFuture`] (the boxed future of the `dyn`
-//! seams). Must not: import any other module of the crate, or grow behaviour beyond
+//! manifests and outbound requests), [`BoxFuture`] (the boxed future of the `dyn`
+//! seams) and the rule for connection names ([`is_connection_name`]), which the store,
+//! the manifest's `permissions.connections` and the test runtime all enforce. Must not: import any other module of the crate, or grow behaviour beyond
 //! spelling and conversion; a type that needs a layer's logic belongs to that layer.
 
 use std::future::Future;
 use std::pin::Pin;
+
+/// The rule for a connection's name (of either kind), as messages state it.
+pub const CONNECTION_NAME_RULE: &str =
+    "1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen";
+
+/// Whether `name` follows [`CONNECTION_NAME_RULE`].
+pub fn is_connection_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
 /// A boxed, sendable future, so the seams stay usable as `dyn` trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -121,21 +121,12 @@ pub(super) fn permissions(
     out
 }
 
-/// The rule `keyway app-connections create` enforces on names, as messages state it.
-pub const APP_CONNECTION_NAME_RULE: &str =
-    "1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen";
-
-/// The rule `keyway app-connections create` enforces on names ([`APP_CONNECTION_NAME_RULE`]);
-/// public so the connector test runtime checks the names it seeds the same way.
-pub fn is_app_connection_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+/// The rule `keyway app-connections create` enforces on names, as messages state it: the
+/// one rule for connection names of either kind.
+pub use crate::types::CONNECTION_NAME_RULE as APP_CONNECTION_NAME_RULE;
+/// Whether a name follows [`APP_CONNECTION_NAME_RULE`]; public so the connector test
+/// runtime checks the names it seeds the same way.
+pub use crate::types::is_connection_name as is_app_connection_name;
 
 pub(super) fn route(raw: &RawRouteRef, at: &Pointer, p: &mut Problems) -> Option<RouteRef> {
     let path = &raw.route;

@@ -155,19 +155,11 @@ pub(super) fn refuse_taken_name(
 /// Connection names: 1-63 characters, lowercase ASCII letters, digits and hyphens, not
 /// starting or ending with a hyphen.
 pub(crate) fn validate_name(name: &str) -> Result<(), StoreError> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty()
-        || name.len() > 63
-        || !ok_chars
-        || name.starts_with('-')
-        || name.ends_with('-')
-    {
+    if !crate::types::is_connection_name(name) {
         return Err(StoreError::Invalid {
             what: "connection name",
             value: name.chars().take(80).collect(),
-            reason: "use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+            reason: crate::types::CONNECTION_NAME_RULE,
         });
     }
     Ok(())
