@@ -14,6 +14,10 @@ use url::Url;
 
 static NPM_CI: Mutex<bool> = Mutex::new(false);
 
+/// How long the harness may take to print its ports, and how often it is started.
+const STARTUP: std::time::Duration = std::time::Duration::from_secs(60);
+const STARTUP_ATTEMPTS: u32 = 3;
+
 fn harness_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
@@ -69,21 +73,51 @@ impl OidcServer {
     pub fn start(client_secret: &str, redirect_uris: &[&str], access_ttl_secs: u64) -> OidcServer {
         ensure_node_modules();
         let client_id = "keyway-e2e-client".to_string();
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(harness_dir())
-            .env("KEYWAY_OIDC_CLIENT_ID", &client_id)
-            .env("KEYWAY_OIDC_CLIENT_SECRET", client_secret)
-            .env("KEYWAY_OIDC_REDIRECT_URIS", redirect_uris.join(","))
-            .env("KEYWAY_OIDC_ACCESS_TTL", access_ttl_secs.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node must be installed to run the OAuth end-to-end tests");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let spawn = || {
+            Command::new("node")
+                .arg("server.mjs")
+                .current_dir(harness_dir())
+                .env("KEYWAY_OIDC_CLIENT_ID", &client_id)
+                .env("KEYWAY_OIDC_CLIENT_SECRET", client_secret)
+                .env("KEYWAY_OIDC_REDIRECT_URIS", redirect_uris.join(","))
+                .env("KEYWAY_OIDC_ACCESS_TTL", access_ttl_secs.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("node must be installed to run the OAuth end-to-end tests")
+        };
+        // A start-up that prints nothing (seen once on a loaded machine: node idle in its
+        // event loop, nothing listening) is killed and tried again, rather than waited on
+        // for ever.
+        let mut started = None;
+        for attempt in 1..=STARTUP_ATTEMPTS {
+            let mut child = spawn();
+            let stdout = child.stdout.take().expect("piped stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+                let _ = tx.send(read);
+            });
+            match rx.recv_timeout(STARTUP) {
+                Ok(read) => {
+                    started = Some((child, read.expect("reading the oidc harness's ports")));
+                    break;
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    eprintln!(
+                        "oidc harness printed nothing within {STARTUP:?} (attempt {attempt} of \
+                         {STARTUP_ATTEMPTS}); starting it again"
+                    );
+                }
+            }
+        }
+        let Some((child, line)) = started else {
+            panic!("the oidc harness did not start in {STARTUP_ATTEMPTS} attempts");
+        };
         let info: serde_json::Value = serde_json::from_str(line.trim())
             .unwrap_or_else(|e| panic!("oidc harness did not print its ports ({e}): {line:?}"));
         OidcServer {
