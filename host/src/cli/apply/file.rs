@@ -63,7 +63,21 @@ impl<'de> Deserialize<'de> for RawSecret {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a reference: { env = \"VAR\" } or { file = \"PATH\" }")
             }
+            // Any value written in place of a reference is a secret written inline: it
+            // is dropped unread (serde would quote a number or a bool it refused).
             fn visit_str<E: de::Error>(self, _: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawSecret, E> {
                 Ok(RawSecret::Inline)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecret, A::Error> {

@@ -63,6 +63,15 @@ fn an_inline_secret_is_refused_at_its_line_without_its_value() {
     assert_eq!((p.line, p.keys.as_str()), (3, "credentials.a.clientSecret"));
     assert!(p.message.contains("env"), "{}", p.message);
     assert!(!p.to_string().contains("canary-inline-13"));
+    // A number in place of a reference is inline too, and serde never gets to quote it.
+    let text = "[credentials.a]\nclientId = \"cid\"\nclientSecret = 9182736455\n";
+    let problems = file(text).desired().err().expect("refused");
+    assert_eq!(problems[0].keys, "credentials.a.clientSecret");
+    assert!(
+        !problems[0].to_string().contains("9182736455"),
+        "{}",
+        problems[0]
+    );
 }
 
 #[test]
