@@ -366,7 +366,9 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
     loop {
         let page = send(admin(http.get(&url))).await;
         assert_eq!(page.status, 200, "{}", page.text);
-        for i in page.json["invocations"].as_array().expect("list") {
+        let items = page.json["invocations"].as_array().expect("list");
+        assert!(items.len() <= 1, "limit=1 answered {}", items.len());
+        for i in items {
             ids.push(i["id"].as_str().expect("id").to_string());
         }
         match page.json["next"].as_str() {
@@ -379,6 +381,9 @@ async fn a_looping_guest_ends_on_its_deadline_and_a_memory_bomb_on_its_cap() {
         }
     }
     assert_eq!(ids.len(), whole, "{ids:?}");
+    assert!(whole > 1, "more than one page was read: {ids:?}");
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no row twice: {ids:?}");
     let bad = send(admin(
         http.get(server.url("/v1/connections/m/invocations?before=yesterday")),
     ))

@@ -229,8 +229,11 @@ mod tests {
         }
         let mut seen = Vec::new();
         let mut before = None;
+        let mut pages = 0;
         loop {
             let page = store.recent_invocations("c1", 2, before).expect("page");
+            assert!(page.items.len() <= 2, "a page holds at most its limit");
+            pages += 1;
             seen.extend(page.items.iter().map(|r| r.id.clone()));
             // A row written meanwhile, newer than every page, shifts nothing.
             store
@@ -242,6 +245,7 @@ mod tests {
             }
         }
         assert_eq!(seen, ["g", "f", "e", "d", "c", "b", "a"]);
+        assert_eq!(pages, 4, "seven rows, two a page");
     }
 
     #[test]
