@@ -21,6 +21,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("http-hello", "HTTP_HELLO"),
     ("pager", "PAGER"),
     ("two-apps", "TWO_APPS"),
+    ("token-hooks", "TOKEN_HOOKS"),
 ];
 
 fn main() {

@@ -9,8 +9,11 @@
 
 use crate::catalog::{Catalog, Lookup};
 use crate::egress::{TokenDetails, TokenError as DoorError, TokenErrorCode, TokenSource};
+use crate::oauth::hooks::HookRunner;
 use crate::oauth::refresh::AccessToken;
 use crate::oauth::{ProviderConfig, ProviderError, ProviderResolver, TokenError, TokenManager};
+use crate::registry::LoadedConnector;
+use crate::runtime::{HookContext, HookCredentials, HookError, HookGrant, HookRequest};
 use crate::store::{ConnectionRecord, Store};
 use crate::types::BoxFuture;
 use std::sync::Arc;
@@ -51,10 +54,47 @@ impl StoredProviders {
             .connector
             .validate_parts(&connection.settings, &connection.callback_params, &secrets)
             .map_err(|e| other(e.into()))?;
-        self.resolver
+        let mut config = self
+            .resolver
             .resolve(&manifest.connector, &settings)
             .await
-            .map_err(|e| other(e.into()))
+            .map_err(|e| other(e.into()))?;
+        // Token hooks run in the connector's component, loaded (once) from the catalog.
+        if let Some(hooks) = config.as_mut().and_then(|c| c.hooks.as_mut()) {
+            let loaded = self
+                .catalog
+                .connector(&connection.connector, Lookup::KeyOrPath)
+                .await
+                .map_err(|e| other(e.into()))?;
+            hooks.runner = Some(Arc::new(ComponentHooks(loaded)));
+        }
+        Ok(config)
+    }
+}
+
+/// A loaded connector's component as the runner of its token hooks.
+pub(crate) struct ComponentHooks(pub Arc<LoadedConnector>);
+
+impl HookRunner for ComponentHooks {
+    fn request<'a>(
+        &'a self,
+        grant: HookGrant,
+        ctx: &'a HookContext,
+    ) -> BoxFuture<'a, Result<HookRequest, HookError>> {
+        Box::pin(self.0.component.token_request_hook(grant, ctx))
+    }
+
+    fn credentials<'a>(
+        &'a self,
+        grant: HookGrant,
+        status: u16,
+        scrubbed_body: &'a str,
+    ) -> BoxFuture<'a, Result<HookCredentials, HookError>> {
+        Box::pin(
+            self.0
+                .component
+                .credentials_hook(grant, status, scrubbed_body),
+        )
     }
 }
 

@@ -273,7 +273,12 @@ pub async fn load(
         .iter()
         .map(|r| (r.method, r.path.clone()))
         .collect();
-    let problems = manifest.connector.check_routes(&exported);
+    let mut problems = manifest.connector.check_routes(&exported);
+    problems.extend(
+        manifest
+            .connector
+            .check_token_hooks(loaded.has_token_hooks()),
+    );
     if !problems.is_empty() {
         let problems = problems
             .iter()

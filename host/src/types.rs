@@ -3,7 +3,8 @@
 //!
 //! Owns [`Method`] (the five HTTP methods of the WIT contract, shared by route tables,
 //! manifests and outbound requests), [`BoxFuture`] (the boxed future of the `dyn`
-//! seams) and the rule for connection names ([`is_connection_name`]), which the store,
+//! seams) the rule for connection names ([`is_connection_name`]) and the names of the token
+//! hooks ([`TokenHook`]), which the store,
 //! the manifest's `permissions.connections` and the test runtime all enforce. Must not: import any other module of the crate, or grow behaviour beyond
 //! spelling and conversion; a type that needs a layer's logic belongs to that layer.
 
@@ -74,6 +75,32 @@ impl Method {
 }
 
 impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The token hooks a manifest may name (`connection.oauth.hooks`) and a component may
+/// export (`wit/token-hooks.wit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenHook {
+    TokenRequest,
+    RefreshRequest,
+    CredentialsFromTokenResponse,
+}
+
+impl TokenHook {
+    /// The manifest's name of the hook.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenHook::TokenRequest => "tokenRequest",
+            TokenHook::RefreshRequest => "refreshRequest",
+            TokenHook::CredentialsFromTokenResponse => "credentialsFromTokenResponse",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

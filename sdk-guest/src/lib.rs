@@ -5,7 +5,8 @@
 //! host's: [`OAuth`], [`Http`], [`Settings`], [`Secrets`], [`ingest`], a stream run's
 //! [`State`] and the logging macros. Sync routes share [`sync`] (options, tally, early answers); [`api`] builds
 //! answers, [`url`] encodes URL pieces. [`app_connections!`] turns the app connections the
-//! manifest grants into constants. The raw WIT bindings are an implementation detail (`wit`, hidden).
+//! manifest grants into constants. [`token_hooks`] shapes a non-standard token exchange
+//! without holding a secret. The raw WIT bindings are an implementation detail (`wit`, hidden).
 //!
 //! ```ignore
 //! use keyway_sdk::{api, routes, Http, HttpOptions, Request, Response, Error};
@@ -42,6 +43,7 @@ mod routes;
 mod settings;
 mod state;
 pub mod sync;
+pub mod token_hooks;
 pub mod url;
 
 pub use error::{Error, ErrorCode};
@@ -61,6 +63,19 @@ pub mod wit {
         pub_export_macro: true,
         export_macro_name: "__export_connector",
         default_bindings_module: "::keyway_sdk::wit",
+        runtime_path: "::keyway_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub mod wit_hooks {
+    wit_bindgen::generate!({
+        world: "token-hooks-provider",
+        path: "../wit",
+        with: { "keyway:connector/types@0.2.0": crate::wit::keyway::connector::types },
+        pub_export_macro: true,
+        export_macro_name: "__export_token_hooks",
+        default_bindings_module: "::keyway_sdk::wit_hooks",
         runtime_path: "::keyway_sdk::__private::wit_bindgen::rt",
     });
 }

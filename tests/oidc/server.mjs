@@ -28,6 +28,15 @@
 //     forge   same claims, signed with a key that is never published
 //     tamper  a claim changed after signing (the signature no longer verifies)
 //     aud | expired | nonce  that claim changed, validly re-signed with the provider's key
+//   POST /json-token                    -> a provider with a non-standard token endpoint (for
+//     token hooks): a JSON body {"grant":"authorization_code"|"refresh","code",
+//     "verifier","redirect","refresh","client":{"id","secret"}} is translated to the real
+//     form request (client authenticated with Basic); the answer is wrapped as
+//     {"data":{"token","ttl","kind","granted","refresh"},"id_token","tenant"}, and a refresh
+//     answer omits the refresh token (the proxy keeps the provider's rotated one behind
+//     the first, as a provider with stable refresh tokens would). A form body is refused.
+//   GET  /__proxy/json-stats            -> {"requests":n,"grants":{..},"keys":[..]}: the JSON
+//     token requests and the key names (never values) of the last one
 // Interaction control (on the provider port):
 //   POST /__control/deny-next           -> the next interaction ends with access_denied
 //   POST /__control/rotate-keys         -> the JWKS also publishes the rotation key
@@ -262,6 +271,92 @@ function forward(req, res, body) {
   upstream.end(body);
 }
 
+// ---- non-standard token endpoint (JSON in, wrapped answer out) ----
+const jsonStats = { requests: 0, grants: {}, keys: [] };
+const stableRefresh = new Map(); // the refresh token the client holds -> the provider's newest
+
+function jsonToken(req, res, body) {
+  jsonStats.requests += 1;
+  if (!/^application\/json/i.test(req.headers['content-type'] || '')) {
+    json(res, 400, { error: 'invalid_request', error_description: 'JSON body required' });
+    return;
+  }
+  let input;
+  try {
+    input = JSON.parse(body.toString('utf8'));
+  } catch (_) {
+    json(res, 400, { error: 'invalid_request', error_description: 'body is not JSON' });
+    return;
+  }
+  jsonStats.keys = Object.keys(input).sort();
+  jsonStats.grants[input.grant] = (jsonStats.grants[input.grant] || 0) + 1;
+  const client = input.client || {};
+  const form = new URLSearchParams();
+  let held = null;
+  if (input.grant === 'authorization_code') {
+    form.set('grant_type', 'authorization_code');
+    form.set('code', input.code || '');
+    form.set('code_verifier', input.verifier || '');
+    form.set('redirect_uri', input.redirect || '');
+  } else if (input.grant === 'refresh') {
+    held = input.refresh || '';
+    form.set('grant_type', 'refresh_token');
+    form.set('refresh_token', stableRefresh.get(held) || held);
+  } else {
+    json(res, 400, { error: 'unsupported_grant_type' });
+    return;
+  }
+  const enc = (v) => encodeURIComponent(v || '');
+  const basic = Buffer.from(`${enc(client.id)}:${enc(client.secret)}`).toString('base64');
+  const text = form.toString();
+  const upstream = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/token',
+    headers: {
+      host: `127.0.0.1:${port}`,
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': Buffer.byteLength(text),
+      authorization: `Basic ${basic}`,
+    },
+  }, (up) => {
+    const chunks = [];
+    up.on('data', (c) => chunks.push(c));
+    up.on('end', () => {
+      let answer;
+      try {
+        answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch (_) {
+        json(res, 502, { error: 'proxy_upstream_error' });
+        return;
+      }
+      if (up.statusCode !== 200) {
+        json(res, up.statusCode, answer);
+        return;
+      }
+      const data = {
+        token: answer.access_token,
+        ttl: answer.expires_in,
+        kind: answer.token_type,
+        granted: answer.scope,
+      };
+      if (held === null) {
+        data.refresh = answer.refresh_token;
+      } else if (answer.refresh_token) {
+        stableRefresh.set(held, answer.refresh_token);
+      }
+      const wrapped = { data, tenant: 'tenant-acme-7', region: 'eu' };
+      if (answer.id_token) wrapped.id_token = answer.id_token;
+      json(res, 200, wrapped);
+    });
+  });
+  upstream.on('error', () => {
+    if (!res.headersSent) json(res, 502, { error: 'proxy_upstream_error' });
+  });
+  upstream.end(text);
+}
+
 const proxy = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
   if (url.pathname === '/__proxy/stats') {
@@ -316,7 +411,15 @@ const proxy = http.createServer(async (req, res) => {
     json(res, 200, { released: pending.length });
     return;
   }
+  if (url.pathname === '/__proxy/json-stats') {
+    json(res, 200, jsonStats);
+    return;
+  }
   const body = await readBody(req);
+  if (req.method === 'POST' && url.pathname === '/json-token') {
+    jsonToken(req, res, body);
+    return;
+  }
   if (url.pathname === '/token') {
     stats.tokenRequests += 1;
     const form = new URLSearchParams(body.toString('utf8'));

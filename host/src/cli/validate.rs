@@ -110,7 +110,9 @@ pub async fn check_component(report: &mut FileReport, path: &Path, runtime: &Run
                 .iter()
                 .map(|r| (r.method, r.path.clone()))
                 .collect();
-            loaded.connector.check_routes(&exported)
+            let mut problems = loaded.connector.check_routes(&exported);
+            problems.extend(loaded.connector.check_token_hooks(c.has_token_hooks()));
+            problems
         }
         Err(e) => vec![Problem::new(
             "",

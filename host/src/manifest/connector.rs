@@ -119,6 +119,24 @@ impl Connector {
         }
         out
     }
+
+    /// A problem when the manifest lists token hooks (`connection.oauth.hooks`) that the
+    /// component does not export.
+    pub fn check_token_hooks(&self, exported: bool) -> Vec<Problem> {
+        match self.oauth() {
+            Some(o) if !o.hooks.is_empty() && !exported => {
+                let names: Vec<&str> = o.hooks.iter().map(|h| h.as_str()).collect();
+                vec![Problem::new(
+                    Pointer::root().at("connection").at("oauth").at("hooks"),
+                    format!(
+                        "hooks {} are declared but the component does not export the `token-hooks` interface",
+                        names.join(", ")
+                    ),
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +323,8 @@ pub struct OAuthConfig {
     pub callback_params: Vec<String>,
     /// Where the access token may be injected, first match wins.
     pub inject: Vec<InjectRule>,
+    /// The token hooks the host calls (`hooks`), each once, in a fixed order.
+    pub hooks: Vec<crate::types::TokenHook>,
 }
 
 impl OAuthConfig {

@@ -400,6 +400,23 @@ pub(crate) struct RawOAuth {
     /// settings (for example `realmId`); each must be a property of `settingsSchema`.
     #[serde(default)]
     pub callback_params: Vec<String>,
+    /// Token hooks the component exports and the host calls to shape a non-standard
+    /// token exchange (authorization_code only); see `wit/token-hooks.wit`.
+    #[serde(default)]
+    pub hooks: Vec<RawTokenHook>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "TokenHook")]
+pub(crate) enum RawTokenHook {
+    /// Builds the authorization-code exchange request.
+    TokenRequest,
+    /// Builds the refresh request.
+    RefreshRequest,
+    /// Reads the provider's (scrubbed) answer: which paths hold the tokens, and extra
+    /// fields to store as settings.
+    CredentialsFromTokenResponse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

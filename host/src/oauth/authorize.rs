@@ -244,16 +244,34 @@ pub async fn complete_authorization(
         value: pending.redirect_uri.clone(),
         reason: "not a URL",
     })?;
-    let tokens = client::exchange_code(
-        http,
-        p,
-        creds,
-        code,
-        pending.pkce_verifier.as_ref(),
-        &redirect_uri,
-    )
-    .await
-    .map_err(AuthorizeError::Exchange)?;
+    // With token hooks, the connector shapes the exchange; the host fills the secrets.
+    let (tokens, extras) = match &p.hooks {
+        Some(hooks) => {
+            let grant = super::hooks::Grant::Code {
+                code,
+                verifier: pending.pkce_verifier.as_ref(),
+                redirect_uri: &redirect_uri,
+                scopes: &pending.scopes,
+            };
+            let hooked = super::hooks::exchange(http, p, hooks, creds, grant)
+                .await
+                .map_err(AuthorizeError::Exchange)?;
+            (hooked.tokens, hooked.extras)
+        }
+        None => (
+            client::exchange_code(
+                http,
+                p,
+                creds,
+                code,
+                pending.pkce_verifier.as_ref(),
+                &redirect_uri,
+            )
+            .await
+            .map_err(AuthorizeError::Exchange)?,
+            BTreeMap::new(),
+        ),
+    };
     // With an issuer, the id_token is checked before anything is stored.
     let openid = pending.scopes.iter().any(|s| s == "openid");
     let id_claims = match (&p.id_token, &tokens.id_token) {
@@ -272,7 +290,7 @@ pub async fn complete_authorization(
     };
     // RFC 6749 5.1: an omitted scope means the requested scopes were granted.
     let granted = tokens.scopes.clone().unwrap_or(pending.scopes);
-    let callback_params: BTreeMap<String, String> = p
+    let mut callback_params: BTreeMap<String, String> = p
         .callback_params
         .iter()
         .filter_map(|name| {
@@ -281,6 +299,8 @@ pub async fn complete_authorization(
                 .map(|v| (name.clone(), super::classify::clean_text(v)))
         })
         .collect();
+    // Settings a token hook read from the answer are stored the same way.
+    callback_params.extend(extras);
     let now = now_unix();
     let expires_at = tokens.expires_in.map(|d| now + d.as_secs() as i64);
     let write = TokenWrite {

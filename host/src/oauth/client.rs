@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::classify::{Failure, classify_response, classify_transport};
-use super::http::OAuthHttp;
+use super::http::{OAuthHttp, RawResponse};
 use super::provider::{ClientAuthMethod, ProviderConfig, TokenSet};
 use crate::store::ClientCredentials;
 
@@ -48,6 +48,19 @@ pub async fn exchange_code(
     pkce_verifier: Option<&SecretString>,
     redirect_uri: &Url,
 ) -> Result<TokenSet, Failure> {
+    let raw = exchange_code_raw(http, p, creds, code, pkce_verifier, redirect_uri).await?;
+    classify_response(p, &raw)
+}
+
+/// [`exchange_code`]'s request, answered with the raw response (for a token hook to read).
+pub(crate) async fn exchange_code_raw(
+    http: &OAuthHttp,
+    p: &ProviderConfig,
+    creds: &ClientCredentials,
+    code: &str,
+    pkce_verifier: Option<&SecretString>,
+    redirect_uri: &Url,
+) -> Result<RawResponse, Failure> {
     let client =
         token_client(p, creds).set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
     let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
@@ -56,8 +69,7 @@ pub async fn exchange_code(
     }
     let cc = http.capturing();
     let result = request.request_async(&cc).await;
-    let raw = cc.outcome(result).map_err(|e| classify_transport(&e))?;
-    classify_response(p, &raw)
+    cc.outcome(result).map_err(|e| classify_transport(&e))
 }
 
 /// Uses a refresh token.
@@ -67,13 +79,23 @@ pub async fn refresh(
     creds: &ClientCredentials,
     refresh_token: &SecretString,
 ) -> Result<TokenSet, Failure> {
+    let raw = refresh_raw(http, p, creds, refresh_token).await?;
+    classify_response(p, &raw)
+}
+
+/// [`refresh`]'s request, answered with the raw response (for a token hook to read).
+pub(crate) async fn refresh_raw(
+    http: &OAuthHttp,
+    p: &ProviderConfig,
+    creds: &ClientCredentials,
+    refresh_token: &SecretString,
+) -> Result<RawResponse, Failure> {
     let client = token_client(p, creds);
     let rt = RefreshToken::new(refresh_token.expose_secret().to_string());
     let request = client.exchange_refresh_token(&rt);
     let cc = http.capturing();
     let result = request.request_async(&cc).await;
-    let raw = cc.outcome(result).map_err(|e| classify_transport(&e))?;
-    classify_response(p, &raw)
+    cc.outcome(result).map_err(|e| classify_transport(&e))
 }
 
 /// Runs the client-credentials grant with the configured scopes.

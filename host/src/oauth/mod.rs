@@ -15,6 +15,7 @@ pub mod classify;
 pub mod client;
 pub mod client_credentials;
 pub mod discovery;
+pub mod hooks;
 pub mod http;
 pub mod id_token;
 pub mod provider;

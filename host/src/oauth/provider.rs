@@ -66,6 +66,8 @@ pub struct ProviderConfig {
     /// Set when the provider names an OIDC issuer: an id_token it returns is validated
     /// (and one is required when `openid` was requested) before any token is stored.
     pub id_token: Option<super::id_token::IdTokenCheck>,
+    /// The connector's token hooks (`connection.oauth.hooks`), when it declares any.
+    pub hooks: Option<super::hooks::TokenHooks>,
 }
 
 impl ProviderConfig {
@@ -88,6 +90,7 @@ impl ProviderConfig {
             required_scopes: Vec::new(),
             callback_params: Vec::new(),
             id_token: None,
+            hooks: None,
         }
     }
 

@@ -159,6 +159,9 @@ impl ProviderResolver {
         };
         config.refresh_enabled = oauth.refresh_enabled;
         config.callback_params = oauth.callback_params.clone();
+        if !oauth.hooks.is_empty() {
+            config.hooks = Some(super::hooks::plan(connector, &oauth.hooks, settings));
+        }
         Ok(Some(config))
     }
 

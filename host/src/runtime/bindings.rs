@@ -14,5 +14,19 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+/// The `token-hooks` export, which a component may or may not have: looked up by name
+/// when the component is loaded (`GuestIndices::new` fails when it is absent), so a
+/// component without it links and runs as before.
+pub(crate) mod hooks {
+    wasmtime::component::bindgen!({
+        world: "token-hooks-provider",
+        path: "../wit",
+        with: { "keyway:connector/types": super::keyway::connector::types },
+        exports: { default: async },
+    });
+
+    pub(crate) use exports::keyway::connector::token_hooks as guest;
+}
+
 pub(crate) use exports::keyway::connector::routes as guest_routes;
 pub(crate) use keyway::connector::types as wit_types;

@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 pub(crate) use super::state::InvocationMeta;
@@ -130,11 +131,19 @@ impl InvocationMeta {
         InvocationMeta {
             id,
             route: route.to_string(),
+            memory_limit: None,
         }
     }
 }
 
 type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+/// A fresh instance: the `connector` world's exports, and the instance itself for exports
+/// looked up apart (the token hooks).
+pub(crate) struct Instantiated {
+    pub(crate) connector: Connector,
+    pub(crate) instance: Instance,
+}
 
 impl LoadedComponent {
     /// The route for `method` and `path`, or the 404/405 the caller should see.
@@ -219,9 +228,10 @@ impl LoadedComponent {
         let started = Instant::now();
         clock.lap(|p| &mut p.prepare);
         let (res, calls, redactor) = self
-            .run_measured(conn, meta, &mut clock, move |store, bindings| {
+            .run_measured(conn, meta, &mut clock, move |store, guest| {
                 Box::pin(async move {
-                    let mut res = bindings
+                    let mut res = guest
+                        .connector
                         .keyway_connector_routes()
                         .call_handle(&mut *store, &wit_req)
                         .await?;
@@ -295,7 +305,7 @@ impl LoadedComponent {
     ) -> Result<(R, Vec<CallRecord>, Arc<Redactor>), InvokeError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Instantiated) -> GuestCall<'a, R> + Send,
     {
         self.run_measured(conn, meta, &mut PhaseClock::new(None), call)
             .await
@@ -310,7 +320,7 @@ impl LoadedComponent {
     ) -> Result<(R, Vec<CallRecord>, Arc<Redactor>), InvokeError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Connector) -> GuestCall<'a, R> + Send,
+        F: for<'a> FnOnce(&'a mut Store<HostState>, &'a Instantiated) -> GuestCall<'a, R> + Send,
     {
         let inner = &self.runtime.inner;
         let config = &inner.config;
@@ -349,9 +359,18 @@ impl LoadedComponent {
         clock.lap(|p| &mut p.store);
 
         let outcome = tokio::time::timeout(deadline + EPOCH_TICK * 10, async {
-            let bindings = self.pre.instantiate_async(&mut store).await?;
+            let instance = self
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            let connector = self.indices.load(&mut store, &instance)?;
+            let guest = Instantiated {
+                connector,
+                instance,
+            };
             clock.lap(|p| &mut p.instantiate);
-            call(&mut store, &bindings).await
+            call(&mut store, &guest).await
         })
         .await;
         clock.lap(|p| &mut p.call);
@@ -396,7 +415,7 @@ impl LoadedComponent {
             return InvokeError::MemoryExceeded {
                 connector: self.key.clone(),
                 route,
-                limit: config.memory_limit,
+                limit: state.meta.memory_limit.unwrap_or(config.memory_limit),
             };
         }
         let mut message = match e.downcast_ref::<Trap>() {

@@ -2,7 +2,7 @@
 //! linked against the host imports once (`InstancePre`), checked to implement the
 //! `keyway:connector` world, and its route table read and validated.
 
-use super::bindings::{ConnectorPre, guest_routes};
+use super::bindings::{ConnectorIndices, ConnectorPre, guest_routes, hooks};
 use super::cache;
 use super::engine::Runtime;
 use super::error::LoadError;
@@ -46,6 +46,10 @@ pub struct LoadedComponent {
     pub(crate) runtime: Runtime,
     pub(crate) key: String,
     pub(crate) pre: ConnectorPre<super::HostState>,
+    /// The `connector` world's exports, looked up once.
+    pub(crate) indices: ConnectorIndices,
+    /// The `token-hooks` export, when the component has one.
+    pub(crate) hooks: Option<hooks::guest::GuestIndices>,
     pub(crate) routes: Vec<Route>,
 }
 
@@ -76,23 +80,30 @@ impl LoadedComponent {
                     connector: key.to_string(),
                     reason: root_cause(&e),
                 })?;
-        let pre = ConnectorPre::new(instance_pre).map_err(|e| LoadError::WrongWorld {
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
             connector: key.to_string(),
             reason: root_cause(&e),
-        })?;
+        };
+        let indices = ConnectorIndices::new(&instance_pre).map_err(wrong_world)?;
+        // Optional: absent unless the connector supplies token hooks.
+        let hooks = hooks::guest::GuestIndices::new(&instance_pre).ok();
+        let pre = ConnectorPre::new(instance_pre).map_err(wrong_world)?;
         let mut loaded = LoadedComponent {
             runtime: runtime.clone(),
             key: key.to_string(),
             pre,
+            indices,
+            hooks,
             routes: Vec::new(),
         };
         let (raw, _calls, _redactor) = loaded
             .run(
                 &ConnectionContext::empty(key),
                 InvocationMeta::new("(route table)"),
-                |store, bindings| {
+                |store, guest| {
                     Box::pin(async move {
-                        bindings
+                        guest
+                            .connector
                             .keyway_connector_routes()
                             .call_list_routes(store)
                             .await
@@ -116,6 +127,11 @@ impl LoadedComponent {
     /// The route table, in the order the component declared it.
     pub fn routes(&self) -> &[Route] {
         &self.routes
+    }
+
+    /// Whether the component exports the `token-hooks` interface.
+    pub fn has_token_hooks(&self) -> bool {
+        self.hooks.is_some()
     }
 }
 

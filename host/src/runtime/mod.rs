@@ -11,6 +11,7 @@ mod cache;
 mod config;
 mod engine;
 mod error;
+mod hooks;
 mod invoke;
 mod limits;
 mod loader;
@@ -24,6 +25,10 @@ pub use config::RuntimeConfig;
 pub use engine::Runtime;
 pub(crate) use error::MAX_ERROR_TEXT;
 pub use error::{InvokeError, LoadError};
+pub use hooks::{
+    HOOK_DEADLINE, HOOK_MEMORY_LIMIT, HookBody, HookContext, HookCredentials, HookError, HookGrant,
+    HookRequest, HookValue,
+};
 #[doc(hidden)]
 pub use invoke::Phases;
 pub use invoke::RouteRequest;

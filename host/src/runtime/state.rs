@@ -17,6 +17,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 pub(crate) struct InvocationMeta {
     pub(crate) id: String,
     pub(crate) route: String,
+    /// A memory limit below the runtime's (a token hook's); `None` for the runtime's.
+    pub(crate) memory_limit: Option<usize>,
 }
 
 pub(crate) struct HostState {
@@ -65,7 +67,7 @@ impl HostState {
             learned: Vec::new(),
             wasi,
             table: ResourceTable::new(),
-            limits: InvocationLimits::new(config.memory_limit),
+            limits: InvocationLimits::new(meta.memory_limit.unwrap_or(config.memory_limit)),
             log_budget: LogBudget::new(config.log_events_limit, config.log_bytes_limit),
             stdout,
             stderr,

@@ -252,6 +252,26 @@ impl Store {
         connection_id: &str,
         write: &TokenWrite,
     ) -> Result<i64, StoreError> {
+        self.save_refreshed(connection_id, write, None)
+    }
+
+    /// [`save_refreshed_tokens`](Self::save_refreshed_tokens), replacing the stored
+    /// callback parameters (settings a token hook read) in the same transaction.
+    pub(crate) fn save_refreshed_tokens_with_params(
+        &self,
+        connection_id: &str,
+        write: &TokenWrite,
+        callback_params: &BTreeMap<String, String>,
+    ) -> Result<i64, StoreError> {
+        self.save_refreshed(connection_id, write, Some(callback_params))
+    }
+
+    fn save_refreshed(
+        &self,
+        connection_id: &str,
+        write: &TokenWrite,
+        callback_params: Option<&BTreeMap<String, String>>,
+    ) -> Result<i64, StoreError> {
         let sealer = self.sealer();
         let mut conn = self.conn();
         let tx = conn
@@ -271,6 +291,16 @@ impl Store {
                 params![
                     connection_id,
                     serde_json::Value::from(scopes.clone()).to_string()
+                ],
+            )
+            .map_err(StoreError::sql("storing refreshed tokens"))?;
+        }
+        if let Some(params) = callback_params {
+            tx.execute(
+                "UPDATE connections SET callback_params = ?2 WHERE id = ?1",
+                params![
+                    connection_id,
+                    serde_json::to_string(params).unwrap_or_else(|_| "{}".into())
                 ],
             )
             .map_err(StoreError::sql("storing refreshed tokens"))?;

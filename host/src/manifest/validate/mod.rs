@@ -12,6 +12,7 @@
 //! templates. Must not read files or JSON text (see `mod.rs` and `structure.rs`) and must
 //! not stop at the first problem.
 
+mod hooks;
 mod oauth;
 mod params;
 mod streams;

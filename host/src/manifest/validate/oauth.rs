@@ -224,6 +224,7 @@ pub(super) fn oauth(
 
     // Callback parameters.
     callback_params(&o, settings, &required_settings, at, p);
+    let hooks = super::hooks::token_hooks(&o, flow, at, p);
 
     if p.len() > before {
         return None;
@@ -253,5 +254,6 @@ pub(super) fn oauth(
         expose_access_token: o.expose_access_token.unwrap_or(true),
         callback_params: o.callback_params,
         inject,
+        hooks,
     })
 }

@@ -17,6 +17,7 @@ use super::source::ProviderError;
 use super::{AccessToken, RefreshOutcome, RefreshPolicy, TokenError, TokenManager, token_write};
 use crate::oauth::classify::Failure;
 use crate::oauth::client;
+use crate::oauth::hooks::{self, Hooked, merge};
 use crate::oauth::id_token::IdTokenError;
 use crate::oauth::provider::{GrantType, ProviderConfig, TokenSet};
 use crate::store::{ClientCredentials, ConnectionRecord, ConnectionStatus, StoredTokens, now_unix};
@@ -46,10 +47,18 @@ impl TokenManager {
         }
         let creds = self.credentials(record)?;
         match self
-            .refresh_with_retries(provider, &creds, current.refresh_token.as_ref())
+            .refresh_with_retries(
+                provider,
+                &creds,
+                current.refresh_token.as_ref(),
+                current.scopes.as_deref().unwrap_or_default(),
+            )
             .await
         {
-            Ok(set) => {
+            Ok(Hooked {
+                tokens: set,
+                extras,
+            }) => {
                 if let Err(e) = self.check_id_token(record, provider, &creds, &set).await {
                     // The whole answer is suspect: nothing of it is stored or served.
                     self.note(RefreshOutcome::ReauthRequired);
@@ -66,9 +75,18 @@ impl TokenManager {
                     });
                 }
                 self.note(RefreshOutcome::Success);
-                let write = token_write(set, now_unix());
+                let mut write = token_write(set, now_unix());
                 // Durable (rotated refresh token included) before anyone sees the access token.
-                self.store.save_refreshed_tokens(id, &write)?;
+                if provider.hooks.is_some() {
+                    // The documented merge rules of a refresh through hooks (hooks/merge.rs).
+                    write = merge::merge_refresh(&current, write);
+                    let stored = self.store.connection_by_id(id)?.callback_params;
+                    let params = merge::merge_extras(&stored, &extras);
+                    self.store
+                        .save_refreshed_tokens_with_params(id, &write, &params)?;
+                } else {
+                    self.store.save_refreshed_tokens(id, &write)?;
+                }
                 let saved = self.stored_tokens(record)?;
                 Ok(self.cache.remember(id, &saved, provider))
             }
@@ -169,16 +187,28 @@ impl TokenManager {
         provider: &ProviderConfig,
         creds: &ClientCredentials,
         refresh_token: Option<&SecretString>,
-    ) -> Result<TokenSet, Failure> {
+        scopes: &[String],
+    ) -> Result<Hooked, Failure> {
         let mut attempt = 1;
         loop {
             let result = match (provider.grant_type, refresh_token) {
                 (GrantType::ClientCredentials, _) => {
-                    client::client_credentials(&self.http, provider, creds).await
+                    client::client_credentials(&self.http, provider, creds)
+                        .await
+                        .map(plain)
                 }
-                (GrantType::AuthorizationCode, Some(rt)) => {
-                    client::refresh(&self.http, provider, creds, rt).await
-                }
+                (GrantType::AuthorizationCode, Some(rt)) => match &provider.hooks {
+                    Some(hooks) => {
+                        let grant = hooks::Grant::Refresh {
+                            refresh_token: rt,
+                            scopes,
+                        };
+                        hooks::exchange(&self.http, provider, hooks, creds, grant).await
+                    }
+                    None => client::refresh(&self.http, provider, creds, rt)
+                        .await
+                        .map(plain),
+                },
                 (GrantType::AuthorizationCode, None) => {
                     return Err(Failure::GrantRevoked {
                         error: "no_refresh_token".into(),
@@ -208,6 +238,14 @@ impl TokenManager {
                 other => return other,
             }
         }
+    }
+}
+
+/// A standard answer, which has no extras.
+fn plain(tokens: TokenSet) -> Hooked {
+    Hooked {
+        tokens,
+        extras: Default::default(),
     }
 }
 
