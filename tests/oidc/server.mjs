@@ -36,7 +36,9 @@
 //     answer omits the refresh token (the proxy keeps the provider's rotated one behind
 //     the first, as a provider with stable refresh tokens would). A form body is refused.
 //   GET  /__proxy/json-stats            -> {"requests":n,"grants":{..},"keys":[..]}: the JSON
-//     token requests and the key names (never values) of the last one
+//     token requests and the key names of the last one
+//   GET  /__proxy/json-last             -> the last JSON token request as received (test
+//     canaries only: lets a test check what the host filled in, and look for it elsewhere)
 // Interaction control (on the provider port):
 //   POST /__control/deny-next           -> the next interaction ends with access_denied
 //   POST /__control/rotate-keys         -> the JWKS also publishes the rotation key
@@ -273,6 +275,7 @@ function forward(req, res, body) {
 
 // ---- non-standard token endpoint (JSON in, wrapped answer out) ----
 const jsonStats = { requests: 0, grants: {}, keys: [] };
+let jsonLast = null;
 const stableRefresh = new Map(); // the refresh token the client holds -> the provider's newest
 
 function jsonToken(req, res, body) {
@@ -289,6 +292,7 @@ function jsonToken(req, res, body) {
     return;
   }
   jsonStats.keys = Object.keys(input).sort();
+  jsonLast = { ...input, headers: { 'x-hook': req.headers['x-hook'] || null } };
   jsonStats.grants[input.grant] = (jsonStats.grants[input.grant] || 0) + 1;
   const client = input.client || {};
   const form = new URLSearchParams();
@@ -413,6 +417,10 @@ const proxy = http.createServer(async (req, res) => {
   }
   if (url.pathname === '/__proxy/json-stats') {
     json(res, 200, jsonStats);
+    return;
+  }
+  if (url.pathname === '/__proxy/json-last') {
+    json(res, 200, jsonLast);
     return;
   }
   const body = await readBody(req);

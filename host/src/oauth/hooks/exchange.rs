@@ -146,7 +146,7 @@ pub(crate) async fn exchange(
         .map_err(|e| Failure::Refused {
             reason: e.to_string(),
         })?;
-    read_credentials(
+    let hooked = read_credentials(
         p,
         &raw.body,
         &reading,
@@ -159,5 +159,28 @@ pub(crate) async fn exchange(
             hook,
             format!("its reading of the answer is refused: {e}"),
         )
-    })
+    })?;
+    // The scrubber masks what looks like a token; should a token it read have been shown
+    // anyway, nothing of this answer is stored.
+    if shown_token(&hooked, &scrubbed) {
+        return Err(refused(
+            connector,
+            hook,
+            "a token it named was not masked in the answer it was shown; declare its path in \
+             `token.accessTokenPath` or `token.refreshTokenPath`",
+        ));
+    }
+    Ok(hooked)
+}
+
+/// Whether a token of `hooked` appears in the text a hook was shown.
+fn shown_token(hooked: &Hooked, shown: &str) -> bool {
+    use secrecy::ExposeSecret;
+    let t = &hooked.tokens;
+    std::iter::once(&t.access_token)
+        .chain(t.refresh_token.iter())
+        .chain(t.id_token.iter())
+        .map(|s| s.expose_secret())
+        .filter(|s| s.len() >= crate::redact::MIN_SECRET_LEN)
+        .any(|s| shown.contains(s))
 }

@@ -1,13 +1,24 @@
 //! A provider's token answer made safe for `credentials-from-token-response`: every
 //! value that is or may be a secret is replaced with [`MARKER`] before the guest sees it.
+//! A hook needs the answer's shape (keys, types, plain words such as `Bearer` or a
+//! scope list), not its secrets: it names fields by path and the host reads the values
+//! from the real answer.
 //!
-//! Replaced, anywhere in the JSON: the value of a key that names a token or secret
-//! (`access_token`, `refresh_token`, `id_token`, and any key containing `token`,
-//! `secret`, `password`, `assertion` or `jwt`, except `token_type` and `expires_in`-like
-//! lifetimes), the values at the manifest's token paths, every string that contains one
-//! of the exchange's secrets (client secret, code, verifier, refresh token), and every
-//! string that looks like a JWT. A key that contains a secret is replaced as well.
-//! Numbers, booleans and other strings stay, so the guest can find the paths.
+//! Replaced, anywhere in the JSON:
+//! - the values at the manifest's token paths (`token.accessTokenPath`,
+//!   `token.refreshTokenPath`);
+//! - every string under a key that names a credential (containing `token`, `secret`,
+//!   `password`, `assertion`, `jwt`, `refresh`, `access`, `bearer`, `credential`, `code`,
+//!   `verifier` or `key`; `token_type` and lifetimes excepted);
+//! - every string that contains one of the exchange's secrets (client secret, code,
+//!   verifier, refresh token);
+//! - every opaque string: [`OPAQUE_MIN`] bytes or more of token characters (letters,
+//!   digits and `-._~+/=`) with no space, which is what tokens, JWTs and keys look like.
+//!   A long identifier is masked too; the hook can still name it by path.
+//!
+//! A key that contains a secret is replaced as well. Numbers, booleans, short words and
+//! text with spaces or other punctuation (a URL) stay. The exchange then checks that no
+//! token it reads was shown (`exchange.rs`).
 //!
 //! Owns: `scrub_answer`.
 //! Must not: change the real answer (the host reads tokens from it, not from this).
@@ -18,6 +29,9 @@ use crate::oauth::provider::TokenPaths;
 
 /// What a secret is replaced with.
 pub const MARKER: &str = "[secret]";
+
+/// The shortest string masked for its looks alone.
+pub const OPAQUE_MIN: usize = 16;
 
 /// Why an answer cannot be shown to the hook.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,20 +45,29 @@ fn secret_key(key: &str) -> bool {
     if k == "tokentype" || k.starts_with("expires") || k.ends_with("expiresin") {
         return false;
     }
-    ["token", "secret", "password", "assertion", "jwt"]
-        .iter()
-        .any(|w| k.contains(w))
+    [
+        "token",
+        "secret",
+        "password",
+        "assertion",
+        "jwt",
+        "refresh",
+        "access",
+        "bearer",
+        "credential",
+        "code",
+        "verifier",
+        "key",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
-/// Three dot-separated base64url segments, the first a JSON header (`eyJ`).
-fn looks_like_jwt(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 3
-        && s.starts_with("eyJ")
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+/// Long, spaceless, made of token characters: a token, a JWT, a key.
+fn looks_opaque(s: &str) -> bool {
+    s.len() >= OPAQUE_MIN
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
         })
 }
 
@@ -66,7 +89,7 @@ pub fn scrub_answer(
             *v = Value::String(MARKER.into());
         }
     }
-    scrub(&mut value, &secrets);
+    scrub(&mut value, &secrets, false);
     serde_json::to_string(&value).map_err(|_| ScrubError::NotJson)
 }
 
@@ -79,17 +102,18 @@ fn lookup_mut<'v>(value: &'v mut Value, path: &str) -> Option<&'v mut Value> {
 }
 
 fn holds_secret(s: &str, secrets: &[&str]) -> bool {
-    looks_like_jwt(s) || secrets.iter().any(|secret| s.contains(secret))
+    looks_opaque(s) || secrets.iter().any(|secret| s.contains(secret))
 }
 
-fn scrub(value: &mut Value, secrets: &[&str]) {
+/// Scrubs `value`; under a credential's key (`masked`) every string is replaced.
+fn scrub(value: &mut Value, secrets: &[&str], masked: bool) {
     match value {
         Value::String(s) => {
-            if holds_secret(s, secrets) {
+            if masked || holds_secret(s, secrets) {
                 *s = MARKER.into();
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets)),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets, masked)),
         Value::Object(map) => {
             let old = std::mem::take(map);
             let mut clean = Map::new();
@@ -99,11 +123,7 @@ fn scrub(value: &mut Value, secrets: &[&str]) {
                 } else {
                     key
                 };
-                if secret_key(&key) && !v.is_null() {
-                    v = Value::String(MARKER.into());
-                } else {
-                    scrub(&mut v, secrets);
-                }
+                scrub(&mut v, secrets, masked || secret_key(&key));
                 clean.insert(key, v);
             }
             *map = clean;
@@ -122,11 +142,15 @@ mod tests {
             "access_token":"at-canary-1","refresh_token":"rt-canary-2","id_token":"eyJhbGciOi.eyJzdWIi.c2ln",
             "token_type":"Bearer","expires_in":3600,"scope":"a b","tenant":"t-42",
             "data":{"accessToken":"at-2","nested":["echo code-canary-3 here",{"k":"verifier-canary-4"}]},
-            "client":{"secret":"s"},"jwt":"x","note":"eyJh.eyJi.sig","code-canary-3":1,
-            "custom":{"tok":"hidden-at"}
+            "client":{"secret":"s"},"jwt":"x","note":"eyJh.eyJi.sig-long-enough","code-canary-3":1,
+            "custom":{"tok":"hidden-at"},"refresh":"Mk5Fz1_J5fz2-2Q2eePkbeBJ1a5V",
+            "opaque":"tlcwDOZg8VVGBolLgeqLNR0B1A2pw","url":"https://acme.example.test/x",
+            "auth":{"refresh":{"value":"short-rt"}},"granted":"openid profile"
         }"#;
-        let mut paths = TokenPaths::default();
-        paths.access_token = "custom.tok".into();
+        let paths = TokenPaths {
+            access_token: "custom.tok".into(),
+            ..TokenPaths::default()
+        };
         let secrets = vec!["code-canary-3".to_string(), "verifier-canary-4".to_string()];
         let text = scrub_answer(body, &paths, &secrets).unwrap();
         for gone in [
@@ -138,6 +162,9 @@ mod tests {
             "verifier-canary-4",
             "eyJh.eyJi",
             "hidden-at",
+            "Mk5Fz1_J5fz2",
+            "tlcwDOZg8VVG",
+            "short-rt",
         ] {
             assert!(!text.contains(gone), "{gone} in {text}");
         }
@@ -149,6 +176,9 @@ mod tests {
         assert_eq!(v["scope"], "a b");
         assert_eq!(v["client"]["secret"], MARKER);
         assert_eq!(v["custom"]["tok"], MARKER);
+        assert_eq!(v["url"], "https://acme.example.test/x");
+        assert_eq!(v["granted"], "openid profile");
+        assert_eq!(v["auth"]["refresh"]["value"], MARKER);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! logs), and tries the doors (`hook-doors ...`), so a test can prove a hook saw no
 //! secret and could reach nothing. The setting `hookMode` makes `tokenRequest` trap
 //! (`trap`), loop (`loop`) or answer a request the host must refuse (`evil-url`,
-//! `secret-in-url`, `unknown-placeholder`).
+//! `secret-in-url`, `unknown-placeholder`), and `refreshRequest` trap (`refresh-trap`).
 
 use keyway_sdk::token_hooks::{
     Credentials, Field, Grant, Placeholder, TokenContext, TokenHooks, TokenRequest,
@@ -18,7 +18,8 @@ use serde_json::json;
 
 struct JsonProvider;
 
-/// Every door, tried; each should refuse in a hook.
+/// Every door, tried: each should refuse in a hook (the settings door has nothing to
+/// give: a hook's settings come in its context).
 fn try_doors(hook: &str) {
     let code = |r: Result<String, Error>| match r {
         Ok(_) => "OPEN".to_string(),
@@ -29,7 +30,11 @@ fn try_doors(hook: &str) {
     println!(
         "hook-doors {hook} oauth={} settings={} secrets={} http={}",
         code(OAuth::access_token(0)),
-        code(Settings::get("hookMode").map(|v| v.unwrap_or_default())),
+        match Settings::get("hookMode") {
+            Ok(None) => "none".to_string(),
+            Ok(Some(_)) => "OPEN".to_string(),
+            Err(e) => e.code.as_str().to_string(),
+        },
         code(Secrets::get("clientNote")),
         code(http),
     );
@@ -76,6 +81,9 @@ impl TokenHooks for JsonProvider {
     fn refresh_request(ctx: TokenContext) -> Result<TokenRequest, Error> {
         println!("hook-input refreshRequest {ctx:?}");
         try_doors("refreshRequest");
+        if ctx.setting("hookMode") == Some("refresh-trap") {
+            panic!("the refreshRequest hook traps on purpose");
+        }
         TokenRequest::post(&ctx.token_url)
             .header("x-hook", "refresh")
             .json(&json!({
