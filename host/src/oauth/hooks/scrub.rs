@@ -108,10 +108,8 @@ fn holds_secret(s: &str, secrets: &[&str]) -> bool {
 /// Scrubs `value`; under a credential's key (`masked`) every string is replaced.
 fn scrub(value: &mut Value, secrets: &[&str], masked: bool) {
     match value {
-        Value::String(s) => {
-            if masked || holds_secret(s, secrets) {
-                *s = MARKER.into();
-            }
+        Value::String(s) if masked || holds_secret(s, secrets) => {
+            *s = MARKER.into();
         }
         Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secrets, masked)),
         Value::Object(map) => {
