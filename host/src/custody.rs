@@ -80,8 +80,9 @@ impl HookRunner for ComponentHooks {
         &'a self,
         grant: HookGrant,
         ctx: &'a HookContext,
+        redact: &'a [String],
     ) -> BoxFuture<'a, Result<HookRequest, HookError>> {
-        Box::pin(self.0.component.token_request_hook(grant, ctx))
+        Box::pin(self.0.component.token_request_hook(grant, ctx, redact))
     }
 
     fn credentials<'a>(
@@ -89,11 +90,12 @@ impl HookRunner for ComponentHooks {
         grant: HookGrant,
         status: u16,
         scrubbed_body: &'a str,
+        redact: &'a [String],
     ) -> BoxFuture<'a, Result<HookCredentials, HookError>> {
         Box::pin(
             self.0
                 .component
-                .credentials_hook(grant, status, scrubbed_body),
+                .credentials_hook(grant, status, scrubbed_body, redact),
         )
     }
 }

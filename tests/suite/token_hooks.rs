@@ -408,3 +408,61 @@ async fn a_failing_hook_fails_cleanly_stores_nothing_and_the_host_goes_on() {
         assert!(!last_error.contains(canary));
     }
 }
+
+/// A manifest for `component` declaring `hooks`, written under `dir`.
+fn hooks_manifest(dir: &Path, component: &str, hooks: &[&str]) -> PathBuf {
+    let conn = dir.join("c");
+    std::fs::create_dir_all(&conn).expect("mkdir");
+    let manifest = json!({
+        "key": "hooks-load", "name": "Hooks", "provider": "p", "kind": "source",
+        "version": "0.1.0",
+        "connection": {
+            "oauth": {
+                "type": "authorization_code",
+                "authorizationUrlTemplate": "https://idp.example.test/authorize",
+                "tokenUrlTemplate": "https://idp.example.test/token",
+                "client": { "credentialKey": "app" },
+                "hooks": hooks
+            }
+        }
+    });
+    std::fs::write(conn.join("connector.json"), manifest.to_string()).expect("manifest");
+    std::fs::copy(component, conn.join("connector.wasm")).expect("component");
+    conn
+}
+
+#[tokio::test]
+async fn a_declared_hook_the_component_lacks_is_a_load_problem() {
+    let runtime =
+        keyway_host::runtime::Runtime::new(keyway_tests::test_runtime_config()).expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // A component without the export: refused when hooks are declared, like a route.
+    let conn = hooks_manifest(
+        &dir.path().join("a"),
+        components::HOSTILE,
+        &["tokenRequest"],
+    );
+    let err = match keyway_host::registry::load(&runtime, &conn, None).await {
+        Ok(_) => panic!("a declared hook must be exported"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("/connection/oauth/hooks"), "{err}");
+    assert!(
+        err.contains("tokenRequest") && err.contains("token-hooks"),
+        "{err}"
+    );
+
+    // Without hooks declared it loads as before, and so does a component that exports
+    // hooks its manifest does not use.
+    let conn = hooks_manifest(&dir.path().join("b"), components::HOSTILE, &[]);
+    let loaded = keyway_host::registry::load(&runtime, &conn, None)
+        .await
+        .expect("a component without hooks still loads");
+    assert!(!loaded.component.has_token_hooks());
+    let conn = hooks_manifest(&dir.path().join("c"), components::TOKEN_HOOKS, &[]);
+    let loaded = keyway_host::registry::load(&runtime, &conn, None)
+        .await
+        .expect("unused hooks are fine");
+    assert!(loaded.component.has_token_hooks());
+}

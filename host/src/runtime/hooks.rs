@@ -102,8 +102,18 @@ impl LoadedComponent {
         meta
     }
 
-    fn hook_context(&self) -> ConnectionContext {
-        let mut conn = ConnectionContext::empty(&self.key);
+    /// No settings, grants or doors; the redactor knows `redact` (the exchange's
+    /// secrets, which the hook is never given), so that should one reach the hook's
+    /// output anyway, it is replaced in the logs. No grant lets the guest read them.
+    fn hook_context(&self, redact: &[String]) -> ConnectionContext {
+        let mut builder = ConnectionContext::builder(&self.key);
+        for (i, value) in redact.iter().enumerate() {
+            builder = builder.secret(
+                &format!("token-hook-secret-{i}"),
+                secrecy::SecretString::from(value.clone()),
+            );
+        }
+        let mut conn = builder.build();
         conn.deadline = Some(HOOK_DEADLINE);
         conn
     }
@@ -133,6 +143,7 @@ impl LoadedComponent {
         &self,
         grant: HookGrant,
         ctx: &HookContext,
+        redact: &[String],
     ) -> Result<HookRequest, HookError> {
         let hook = match grant {
             HookGrant::AuthorizationCode => TokenHook::TokenRequest,
@@ -149,7 +160,7 @@ impl LoadedComponent {
         };
         let outcome = self
             .run(
-                &self.hook_context(),
+                &self.hook_context(redact),
                 self.hook_meta(hook),
                 move |store, instance| {
                     Box::pin(async move {
@@ -186,6 +197,7 @@ impl LoadedComponent {
         grant: HookGrant,
         status: u16,
         scrubbed_body: &str,
+        redact: &[String],
     ) -> Result<HookCredentials, HookError> {
         let hook = TokenHook::CredentialsFromTokenResponse;
         let indices = self.hooks.clone().ok_or_else(|| HookError::NotExported {
@@ -199,7 +211,7 @@ impl LoadedComponent {
         let body = scrubbed_body.to_string();
         let outcome = self
             .run(
-                &self.hook_context(),
+                &self.hook_context(redact),
                 self.hook_meta(hook),
                 move |store, instance| {
                     Box::pin(async move {

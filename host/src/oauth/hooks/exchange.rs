@@ -90,6 +90,7 @@ pub(crate) async fn exchange(
         },
     };
 
+    let mut redact = secrets.secret_values();
     let raw: RawResponse = if hooks.uses(request_hook) {
         let ctx = HookContext {
             token_url: p.token_url.to_string(),
@@ -97,7 +98,7 @@ pub(crate) async fn exchange(
             scopes: scopes.to_vec(),
         };
         let req = runner(request_hook)?
-            .request(hook_grant, &ctx)
+            .request(hook_grant, &ctx, &redact)
             .await
             .map_err(|e| Failure::Refused {
                 reason: e.to_string(),
@@ -138,10 +139,11 @@ pub(crate) async fn exchange(
         });
     }
     let secret_values = secrets.secret_values();
+    redact.extend(answer_tokens(p, &raw.body));
     let scrubbed = scrub_answer(&raw.body, &p.token_paths, &secret_values)
         .map_err(|_| Failure::Malformed(TokenResponseError::NotJson))?;
     let reading = runner(hook)?
-        .credentials(hook_grant, raw.status, &scrubbed)
+        .credentials(hook_grant, raw.status, &scrubbed, &redact)
         .await
         .map_err(|e| Failure::Refused {
             reason: e.to_string(),
@@ -183,4 +185,19 @@ fn shown_token(hooked: &Hooked, shown: &str) -> bool {
         .map(|s| s.expose_secret())
         .filter(|s| s.len() >= crate::redact::MIN_SECRET_LEN)
         .any(|s| shown.contains(s))
+}
+
+/// The tokens of an answer where the host knows to look: the manifest's token paths and
+/// the `id_token`.
+fn answer_tokens(p: &ProviderConfig, body: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    [&p.token_paths.access_token, &p.token_paths.refresh_token]
+        .into_iter()
+        .map(String::as_str)
+        .chain(["id_token"])
+        .filter_map(|path| crate::oauth::provider::lookup(&value, path))
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
 }

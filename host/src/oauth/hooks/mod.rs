@@ -31,17 +31,22 @@ pub(crate) use exchange::{Grant, exchange};
 
 /// Calls a connector's token hooks (its component, in the host; a fake in tests).
 pub trait HookRunner: Send + Sync {
+    /// Runs `tokenRequest` or `refreshRequest`. `redact` holds the exchange's secrets,
+    /// which the hook is not given: only for replacing in its output.
     fn request<'a>(
         &'a self,
         grant: HookGrant,
         ctx: &'a HookContext,
+        redact: &'a [String],
     ) -> BoxFuture<'a, Result<HookRequest, HookError>>;
 
+    /// Runs `credentialsFromTokenResponse` on a scrubbed answer; `redact` as above.
     fn credentials<'a>(
         &'a self,
         grant: HookGrant,
         status: u16,
         scrubbed_body: &'a str,
+        redact: &'a [String],
     ) -> BoxFuture<'a, Result<HookCredentials, HookError>>;
 }
 
