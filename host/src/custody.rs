@@ -1,7 +1,8 @@
 //! The token adapters between custody and the rest of the host: the token manager's
 //! question "what is the provider configuration of this stored connection?" answered from
 //! the catalog, the store and the resolver ([`StoredProviders`]), and one connection's
-//! tokens as an invocation's doors see them ([`ConnectionTokens`], [`door_error`]).
+//! tokens as an invocation's doors see them ([`ConnectionTokens`], [`door_error`]), and a
+//! loaded connector as the runner of its token hooks ([`ComponentHooks`]).
 //!
 //! Owns: those adapters and the mapping of token errors to the WIT door's codes.
 //! Must not: validate manifests or settings (the `manifest` module does), resolve OAuth
