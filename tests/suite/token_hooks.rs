@@ -89,6 +89,9 @@ async fn host() -> Host {
     let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
     config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
     config.runtime = keyway_tests::test_runtime_config();
+    // One route slot: a route holding it waits for a refresh whose hook must still run
+    // (hooks have slots of their own).
+    config.runtime.max_instances = 1;
     let data_dir = config.data_dir.clone();
     let services = Services::open(config).expect("services");
     services

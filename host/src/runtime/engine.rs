@@ -36,8 +36,14 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) slots: Semaphore,
+    /// Slots of their own for token hooks: a refresh that a route waits for may need a
+    /// hook while every route slot is taken by routes waiting for that refresh.
+    pub(crate) hook_slots: Semaphore,
     ticker: Ticker,
 }
+
+/// Instance slots kept for token hooks, beyond `RuntimeConfig::max_instances`.
+pub(crate) const HOOK_SLOTS: u32 = 2;
 
 /// The epoch ticker's side that invocations see. It sleeps once no instance has held a
 /// slot for [`IDLE_TICKS_BEFORE_SLEEP`] ticks: a tick every millisecond cost an idle
@@ -71,6 +77,7 @@ impl Inner {
 
     fn idle(&self) -> bool {
         self.slots.available_permits() == self.config.max_instances as usize
+            && self.hook_slots.available_permits() == HOOK_SLOTS as usize
     }
 }
 
@@ -90,6 +97,7 @@ impl Runtime {
             linker,
             config,
             slots,
+            hook_slots: Semaphore::new(HOOK_SLOTS as usize),
             ticker: Ticker {
                 asleep: AtomicBool::new(false),
                 thread: OnceLock::new(),
@@ -135,7 +143,7 @@ fn build_engine(rc: &RuntimeConfig) -> wasmtime::Result<Engine> {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     if rc.pooling {
-        let slots = rc.max_instances;
+        let slots = rc.max_instances.saturating_add(HOOK_SLOTS);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
             .total_core_instances(slots.saturating_mul(8))

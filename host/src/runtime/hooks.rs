@@ -1,6 +1,8 @@
 //! Calls of a connector's token hooks (`wit/token-hooks.wit`): each in a fresh instance
 //! with the context of no connection (every door refuses: no settings, secrets, grants,
-//! egress or tokens), a short deadline and a small memory limit. What the guest answers
+//! egress or tokens), a short deadline and a small memory limit, in one of the instance
+//! slots kept for hooks (so a refresh that routes holding every route slot wait for can
+//! still run its hook). What the guest answers
 //! comes back as plain host types; checking it is `oauth::hooks`'s job.
 //!
 //! Owns: the hook calls and the mapping between WIT and host types.
@@ -99,6 +101,7 @@ impl LoadedComponent {
         let mut meta = InvocationMeta::new(&format!("token hook {hook}"));
         let limit = self.runtime.inner.config.memory_limit;
         meta.memory_limit = Some(limit.min(HOOK_MEMORY_LIMIT));
+        meta.hook_slot = true;
         meta
     }
 

@@ -132,6 +132,7 @@ impl InvocationMeta {
             id,
             route: route.to_string(),
             memory_limit: None,
+            hook_slot: false,
         }
     }
 }
@@ -332,8 +333,12 @@ impl LoadedComponent {
             route: route.clone(),
             reason,
         };
-        let _slot = inner
-            .slots
+        let slots = if meta.hook_slot {
+            &inner.hook_slots
+        } else {
+            &inner.slots
+        };
+        let _slot = slots
             .acquire()
             .await
             .map_err(|_| instantiate_err("the runtime is shutting down".into()))?;

@@ -19,6 +19,8 @@ pub(crate) struct InvocationMeta {
     pub(crate) route: String,
     /// A memory limit below the runtime's (a token hook's); `None` for the runtime's.
     pub(crate) memory_limit: Option<usize>,
+    /// Runs in one of the slots kept for token hooks rather than a route's.
+    pub(crate) hook_slot: bool,
 }
 
 pub(crate) struct HostState {
