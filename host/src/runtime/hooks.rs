@@ -131,7 +131,13 @@ impl LoadedComponent {
             Ok(Err(e)) => Err(HookError::Refused {
                 connector: self.key.clone(),
                 hook,
-                message: e.message.chars().take(MAX_HOOK_MESSAGE).collect(),
+                // The guest's text, kept printable: it reaches errors and logs.
+                message: e
+                    .message
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(MAX_HOOK_MESSAGE)
+                    .collect(),
             }),
             Err(source) => Err(HookError::Failed {
                 connector: self.key.clone(),
