@@ -181,6 +181,17 @@ fn oauth_summary(s: &mut String, o: &OAuthConfig) {
     if let Some(r) = &o.post_connect {
         writeln!(s, "  postConnect: {} {}", r.method, r.path).unwrap();
     }
+    if let Some(used) = &o.preset {
+        writeln!(
+            s,
+            "  provider: {} ({}) {}",
+            used.provider, used.name, used.docs
+        )
+        .unwrap();
+        for f in &used.filled {
+            writeln!(s, "  filled: {} = {}", f.field, f.value).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -305,6 +305,28 @@ pub struct OAuthConfig {
     pub callback_params: Vec<String>,
     /// Where the access token may be injected, first match wins.
     pub inject: Vec<InjectRule>,
+    /// What `provider` filled in, when the block names one.
+    pub preset: Option<PresetUse>,
+}
+
+/// The catalog provider an OAuth block named, and each field it filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetUse {
+    /// The provider's key in the catalog.
+    pub provider: String,
+    pub name: String,
+    /// The provider's OAuth documentation the entry cites.
+    pub docs: String,
+    /// In the order they were filled.
+    pub filled: Vec<Filled>,
+}
+
+/// One field a provider filled: its manifest name under `connection.oauth` (for example
+/// `tokenUrlTemplate`, `extraAuthorizeParams.prompt`) and the value, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filled {
+    pub field: String,
+    pub value: String,
 }
 
 impl OAuthConfig {

@@ -337,6 +337,16 @@ pub(crate) struct RawOAuth {
     /// The grant type.
     #[serde(rename = "type")]
     pub flow: RawOAuthFlow,
+    /// A provider of the host's catalog (`keyway providers list`), for example `"hubspot"`.
+    /// Every field this block leaves out that the provider's entry has is filled from it:
+    /// the URL templates and issuer, `scopeSeparator`, `client.authMethod`, `pkce`,
+    /// `accessType`, `extraAuthorizeParams` (per parameter), `token` paths,
+    /// `refresh.enabled`, and for each setting its templates use a `hostValidation` rule
+    /// and a `requiredSettings` entry (the setting must be declared in `settingsSchema`).
+    /// A field given here always wins; `scopes` are always this block's.
+    /// `keyway validate --explain` lists what was filled.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Where the user is sent to authorize (authorization_code only).
     #[serde(default)]
     pub authorization_url_template: Option<String>,

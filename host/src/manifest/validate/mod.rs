@@ -14,6 +14,7 @@
 
 mod oauth;
 mod params;
+mod preset;
 mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,7 +27,7 @@ use super::raw::{RawKind, RawManifest};
 use super::settings::SettingsSchema;
 use oauth::oauth;
 
-pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
+pub(crate) fn validate(mut raw: RawManifest) -> Result<Connector, Problems> {
     let mut p = Problems::new();
     let root = Pointer::root();
     check_key(&raw.key, &root.at("key"), &mut p);
@@ -62,6 +63,12 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         .test_connection
         .as_ref()
         .and_then(|r| route(r, &conn_at.at("testConnection"), &mut p));
+    // A catalog provider fills what the OAuth block leaves out, before anything reads it.
+    let preset = raw
+        .connection
+        .oauth
+        .as_mut()
+        .map(|o| preset::apply(o, settings.as_ref(), &conn_at.at("oauth"), &mut p));
     // Names with a hostValidation rule, even if the OAuth block has other problems.
     let host_rule_names: BTreeSet<String> = raw
         .connection
@@ -69,14 +76,17 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         .as_ref()
         .map(|o| o.host_validation.keys().cloned().collect())
         .unwrap_or_default();
-    let oauth = raw.connection.oauth.map(|o| {
-        oauth(
+    let oauth = raw.connection.oauth.map(|o| match preset {
+        // The provider's problem is reported; the block is not judged on top of it.
+        Some(Err(())) => None,
+        used => oauth(
             o,
+            used.and_then(Result::ok).flatten(),
             settings.as_ref(),
             &permissions.injectable_secrets,
             &conn_at.at("oauth"),
             &mut p,
-        )
+        ),
     });
     let no_rules = BTreeMap::new();
     let oauth_ref = oauth.as_ref().and_then(Option::as_ref);
