@@ -1,6 +1,8 @@
 //! `keyway new connector NAME [--oauth [--provider PRESET]|--api-key]`: a connector crate
-//! that builds, validates and passes its tests as generated (with a preset, its endpoints,
-//! scopes and account check are the provider's, `new/presets.rs`): `connector.json` (an OAuth or an API-key credential,
+//! that builds, validates and passes its tests as generated (with `--provider`, a catalog
+//! entry that has an API base and an account endpoint (`crate::providers`): its OAuth
+//! block names the provider, whose entry fills the endpoints and flow knobs, and the
+//! scopes, API and account check are the entry's): `connector.json` (an OAuth or an API-key credential,
 //! a `testConnection` route and an hourly `records` stream), `src/lib.rs` (the account
 //! check and a paged sync using the SDK's `ProviderFailure`, `SyncOptions` and `Tally`,
 //! checkpointing in a stream run) and `tests/connector.rs` (the release checklist).
@@ -20,10 +22,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-mod presets;
-use presets::Preset;
+use crate::providers::{self, Provider};
 
 const CARGO_TOML: &str = include_str!("new/cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("new/lib.rs.tmpl");
@@ -48,14 +49,74 @@ pub struct NewConnectorArgs {
     /// The credential is an OAuth 2.0 grant the host keeps and injects (the default).
     #[arg(long)]
     pub oauth: bool,
-    /// Start from a provider's endpoints, scopes and account check instead of
-    /// placeholders (OAuth only).
-    #[arg(long, value_name = "PRESET", conflicts_with = "api_key",
-          value_parser = clap::builder::PossibleValuesParser::new(presets::KEYS))]
+    /// Start from a catalog provider (`keyway providers list`, those marked as presets):
+    /// its OAuth block names the provider, and the scopes, API and account check are the
+    /// provider's instead of placeholders (OAuth only).
+    #[arg(long, value_name = "PROVIDER", conflicts_with = "api_key", value_parser = preset_key)]
     pub provider: Option<String>,
     /// Where connector directories live.
     #[arg(long, default_value = "connectors")]
     pub dir: PathBuf,
+}
+
+/// `--provider`: a catalog key whose entry can start a connector.
+fn preset_key(name: &str) -> Result<String, String> {
+    match providers::find(name) {
+        Some(p) if p.has_preset() => Ok(p.key.clone()),
+        Some(p) => Err(format!(
+            "`{}` has no API base and account endpoint in the catalog to start from; presets: {}",
+            p.key,
+            preset_keys().join(", ")
+        )),
+        None => Err(format!(
+            "no provider `{name}` in the catalog{}; presets: {}",
+            providers::unknown_key_hint(name),
+            preset_keys().join(", ")
+        )),
+    }
+}
+
+/// The keys `--provider` takes.
+fn preset_keys() -> Vec<&'static str> {
+    providers::all()
+        .iter()
+        .filter(|p| p.has_preset())
+        .map(|p| p.key.as_str())
+        .collect()
+}
+
+/// What a new connector starts from: a catalog provider, or endpoints under `example`
+/// hosts named after its key, to be replaced with the provider's.
+struct Start<'a> {
+    provider: Option<&'a Provider>,
+    scopes: Vec<String>,
+    api: String,
+    account_url: String,
+    account_id: String,
+    account_name: String,
+}
+
+impl<'a> Start<'a> {
+    fn new(key: &str, provider: Option<&'a Provider>) -> Start<'a> {
+        match provider.and_then(|p| Some((p, p.api.as_ref()?, p.account.as_ref()?))) {
+            Some((p, api, account)) => Start {
+                provider: Some(p),
+                scopes: p.default_scopes.clone(),
+                api: api.clone(),
+                account_url: account.url.clone(),
+                account_id: account.id.clone(),
+                account_name: account.name.clone(),
+            },
+            None => Start {
+                provider: None,
+                scopes: vec!["records.read".to_owned()],
+                api: format!("https://api.{key}.example/v1"),
+                account_url: format!("https://api.{key}.example/v1/me"),
+                account_id: "id".to_owned(),
+                account_name: "name".to_owned(),
+            },
+        }
+    }
 }
 
 /// A key: lowercase letters and digits in words joined by single hyphens, 1 to 64 bytes.
@@ -97,33 +158,26 @@ struct Credential {
     missing_test: String,
 }
 
-/// The OAuth block of a new connector's manifest for `p`, as the template's indented text
-/// (its members in the order a reader expects: grant, endpoints, scopes, client, rules).
-fn oauth_block(key: &str, p: &Preset, http: &[String]) -> String {
+/// The OAuth block of a new connector's manifest, as the template's indented text (its
+/// members in the order a reader expects: grant, provider or endpoints, scopes, client,
+/// rules). A catalog provider fills the endpoints and flow knobs (`keyway validate
+/// --explain` lists them).
+fn oauth_block(key: &str, s: &Start<'_>, http: &[String]) -> String {
     let mut members: Vec<(&str, Value)> = vec![("type", json!("authorization_code"))];
-    if let Some(issuer) = p.issuer {
-        members.push(("issuerUrl", json!(issuer)));
+    match s.provider {
+        Some(p) => members.push(("provider", json!(p.key))),
+        None => {
+            members.push((
+                "authorizationUrlTemplate",
+                json!(format!("https://auth.{key}.example/oauth/authorize")),
+            ));
+            members.push((
+                "tokenUrlTemplate",
+                json!(format!("https://auth.{key}.example/oauth/token")),
+            ));
+        }
     }
-    members.push(("authorizationUrlTemplate", json!(p.authorization_url)));
-    members.push(("tokenUrlTemplate", json!(p.token_url)));
-    if let Some(revoke) = p.revocation_url {
-        members.push(("revocationUrlTemplate", json!(revoke)));
-    }
-    members.push(("scopes", json!(p.scopes)));
-    if let Some(sep) = p.scope_separator {
-        members.push(("scopeSeparator", json!(sep)));
-    }
-    if p.offline {
-        members.push(("accessType", json!("offline")));
-    }
-    if !p.extra_authorize_params.is_empty() {
-        let params: Map<String, Value> = p
-            .extra_authorize_params
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        members.push(("extraAuthorizeParams", Value::Object(params)));
-    }
+    members.push(("scopes", json!(s.scopes)));
     members.push(("client", json!({ "credentialKey": key })));
     let inject: Vec<Value> = http.iter().map(|u| json!({ "url": u })).collect();
     members.push(("inject", Value::Array(inject)));
@@ -154,7 +208,7 @@ fn one_line(value: &Value) -> String {
 
 /// The URLs a new connector may call: everything under the API's base, and the account
 /// endpoint when it lives elsewhere.
-fn http_patterns(p: &Preset) -> Vec<String> {
+fn http_patterns(p: &Start<'_>) -> Vec<String> {
     let api = format!("{}/*", p.api);
     let mut patterns = vec![api];
     if !p.account_url.starts_with(&format!("{}/", p.api)) {
@@ -163,22 +217,21 @@ fn http_patterns(p: &Preset) -> Vec<String> {
     patterns
 }
 
-/// The files of the crate `key` (an API-key connector, or an OAuth one from `preset` or
-/// placeholders), path relative to the crate and text.
-pub fn files(key: &str, api_key: bool, preset: Option<&Preset>) -> Vec<(&'static str, String)> {
+/// The files of the crate `key` (an API-key connector, or an OAuth one from a catalog
+/// `provider` or placeholders), path relative to the crate and text.
+pub fn files(key: &str, api_key: bool, provider: Option<&Provider>) -> Vec<(&'static str, String)> {
     let name = display_name(key);
     let canary = format!("{key}-canary-credential-7f3a");
-    let generic = presets::generic(key);
-    let p = preset.unwrap_or(&generic);
+    let start = Start::new(key, provider);
+    let p = &start;
     let http = http_patterns(p);
     let c = credential(key, &canary, api_key, p, &http);
     let http_json = one_line(&json!(http));
-    let docs = if p.docs.is_empty() {
-        String::new()
-    } else {
-        format!(" (OAuth: {})", p.docs)
-    };
-    let provider = if p.key.is_empty() { key } else { p.key };
+    let docs = p
+        .provider
+        .map(|p| format!(" (OAuth: {})", p.docs))
+        .unwrap_or_default();
+    let provider = p.provider.map_or(key, |p| p.key.as_str());
     let fill = |template: &str| {
         template
             .replace("{{key}}", key)
@@ -187,8 +240,8 @@ pub fn files(key: &str, api_key: bool, preset: Option<&Preset>) -> Vec<(&'static
             .replace("{{api}}", &p.api)
             .replace("{{docs}}", &docs)
             .replace("{{account_url}}", &p.account_url)
-            .replace("{{account_id}}", p.account_id)
-            .replace("{{account_name}}", p.account_name)
+            .replace("{{account_id}}", &p.account_id)
+            .replace("{{account_name}}", &p.account_name)
             .replace("{{name}}", &name)
             .replace("{{auth}}", &c.auth)
             .replace("{{permissions_secrets}}", &c.permissions_secrets)
@@ -208,7 +261,13 @@ pub fn files(key: &str, api_key: bool, preset: Option<&Preset>) -> Vec<(&'static
     ]
 }
 
-fn credential(key: &str, canary: &str, api_key: bool, p: &Preset, http: &[String]) -> Credential {
+fn credential(
+    key: &str,
+    canary: &str,
+    api_key: bool,
+    p: &Start<'_>,
+    http: &[String],
+) -> Credential {
     let (
         auth,
         permissions_secrets,
@@ -358,8 +417,8 @@ pub fn run(command: NewCommand) -> anyhow::Result<ExitCode> {
     std::fs::create_dir(&staging.0)
         .with_context(|| format!("creating the staging directory {}", staging.0.display()))?;
     let crate_dir = staging.0.join(&args.name);
-    let preset = args.provider.as_deref().and_then(presets::find);
-    for (rel, text) in files(&args.name, args.api_key, preset.as_ref()) {
+    let preset = args.provider.as_deref().and_then(providers::find);
+    for (rel, text) in files(&args.name, args.api_key, preset) {
         let path = crate_dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -436,33 +495,62 @@ mod tests {
 
     #[test]
     fn the_generated_manifests_validate() {
-        let mut cases: Vec<(bool, Option<Preset>)> = vec![(false, None), (true, None)];
-        cases.extend(presets::all().into_iter().map(|p| (false, Some(p))));
+        let mut cases: Vec<(bool, Option<&Provider>)> = vec![(false, None), (true, None)];
+        cases.extend(
+            providers::all()
+                .iter()
+                .filter(|p| p.has_preset())
+                .map(|p| (false, Some(p))),
+        );
+        assert!(cases.len() >= 9, "the seven former presets and more");
         for (api_key, preset) in cases {
-            let files = files("acme-crm", api_key, preset.as_ref());
+            let files = files("acme-crm", api_key, preset);
             let (_, manifest) = files
                 .iter()
                 .find(|(p, _)| *p == "connector.json")
                 .expect("a manifest");
             let parsed = crate::manifest::parse_str(manifest, "connector.json");
-            assert!(parsed.is_ok(), "{:?}", parsed.err());
+            assert!(parsed.is_ok(), "{:?}", parsed.as_ref().err());
             for (path, text) in &files {
                 assert!(!text.contains("{{"), "{path} keeps a placeholder");
             }
-            if let Some(p) = &preset {
+            if let Some(p) = preset {
+                let (api, account) = (p.api.as_deref(), p.account.as_ref());
+                let (Some(api), Some(account)) = (api, account) else {
+                    panic!("{}: a preset has an api and an account", p.key);
+                };
                 let lib = &files
                     .iter()
                     .find(|(f, _)| *f == "src/lib.rs")
                     .expect("lib")
                     .1;
-                assert!(
-                    lib.contains(&p.account_url) && lib.contains(&p.api),
+                assert!(lib.contains(&account.url) && lib.contains(api), "{}", p.key);
+                assert!(lib.contains(&p.docs), "{}", p.key);
+                assert!(manifest.contains(&format!("\"provider\": \"{}\"", p.key)));
+                // The endpoints come from the catalog, filled at validation.
+                assert!(!manifest.contains(&p.token_url), "{}", p.key);
+                let Ok(connector) = parsed else { continue };
+                let oauth = connector.oauth().expect("an OAuth block");
+                assert_eq!(
+                    oauth.token_url.as_ref().map(ToString::to_string).as_deref(),
+                    Some(p.token_url.as_str()),
                     "{}",
                     p.key
                 );
-                assert!(manifest.contains(&p.token_url), "{}", p.key);
-                assert!(manifest.contains(&format!("\"provider\": \"{}\"", p.key)));
+                assert_eq!(
+                    oauth.preset.as_ref().map(|u| u.provider.as_str()),
+                    Some(p.key.as_str())
+                );
             }
         }
+    }
+
+    #[test]
+    fn provider_must_be_a_preset_of_the_catalog() {
+        assert_eq!(preset_key("hubspot").as_deref(), Ok("hubspot"));
+        let unknown = preset_key("hubspto").expect_err("unknown");
+        assert!(unknown.contains("\"hubspot\""), "{unknown}");
+        let no_api = preset_key("shopify").expect_err("templated, no preset");
+        assert!(no_api.contains("no API base"), "{no_api}");
     }
 }
