@@ -165,9 +165,9 @@ impl Services {
     /// `providerAccountDomain`).
     pub async fn post_connect(&self, name: &str) -> ServiceResult<Option<AccountView>> {
         let (record, connector) = self.resolve_connection(name).await?;
-        let Some(route) = connector
-            .connector()
-            .oauth()
+        let Some(route) = super::connections::stored_auth(connector.connector(), &record)?
+            .oauth
+            .as_ref()
             .and_then(|o| o.post_connect.clone())
         else {
             return Ok(None);

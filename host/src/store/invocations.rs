@@ -159,6 +159,7 @@ mod tests {
         let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
         store
             .create_connection(&NewConnection {
+                auth_option: None,
                 name: "c1".into(),
                 connector: "hello".into(),
                 credential_key: None,

@@ -236,6 +236,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX webhook_deliveries_waiting ON webhook_deliveries (connection, webhook, status);
     "#,
+    // 11: the auth option a connection chose (`connection.authOptions`); NULL for a
+    // connector that has none.
+    r#"
+    ALTER TABLE connections ADD COLUMN auth_option TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
