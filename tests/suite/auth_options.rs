@@ -258,3 +258,78 @@ async fn one_route_works_with_an_api_key_connection_and_an_oauth_connection() {
         assert!(!logs.contains(canary), "a secret reached the logs");
     }
 }
+
+/// The operator's side: `connectors list` shows the options, `connections create` takes
+/// `--auth-option` (the key from an environment variable, never argv), and a missing or
+/// unknown choice exits non-zero naming the options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_the_options_and_creates_a_connection_with_one() {
+    let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], 300);
+    let api = LocalApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connectors = dir.path().join("connectors");
+    write_connector(&connectors, &server, &api);
+    let keyway = |args: &[&str]| {
+        std::process::Command::new(keyway_tests::keyway_bin())
+            .args(args)
+            .env("KEYWAY_DATA_DIR", dir.path().join("data"))
+            .env("KEYWAY_CONNECTORS", &connectors)
+            .env("KEYWAY_LOG", "warn")
+            .env("DESK_KEY", API_KEY)
+            .env_remove("KEYWAY_MASTER_KEY")
+            .output()
+            .expect("run keyway")
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+
+    let listed = keyway(&["connectors", "list", connectors.to_str().expect("utf-8")]);
+    let out = text(&listed.stdout);
+    assert!(listed.status.success(), "{out}{}", text(&listed.stderr));
+    assert!(
+        out.contains("auth option apiKey (apiKey): API key [settings: api_key, team]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("auth option oauth (oauth): Sign in [settings: team]"),
+        "{out}"
+    );
+
+    let none = keyway(&["connections", "create", "c1", "--connector", "desk"]);
+    assert!(!none.status.success());
+    let err = text(&none.stderr);
+    assert!(err.contains("choose one of `apiKey`, `oauth`"), "{err}");
+    let unknown = keyway(&[
+        "connections",
+        "create",
+        "c1",
+        "--connector",
+        "desk",
+        "--auth-option",
+        "saml",
+    ]);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("no auth option `saml`"));
+
+    let made = keyway(&[
+        "connections",
+        "create",
+        "c1",
+        "--connector",
+        "desk",
+        "--auth-option",
+        "apiKey",
+        "--setting",
+        "team=blue",
+        "--secret-env",
+        "api_key=DESK_KEY",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let shown = keyway(&["connections", "show", "c1", "--json"]);
+    let view: Value = serde_json::from_slice(&shown.stdout).expect("JSON view");
+    assert_eq!(view["authOption"], "apiKey");
+    assert_eq!(view["secretSettings"], json!(["api_key"]));
+    for out in [&listed, &none, &unknown, &made, &shown] {
+        assert!(!text(&out.stdout).contains(API_KEY));
+        assert!(!text(&out.stderr).contains(API_KEY));
+    }
+}
