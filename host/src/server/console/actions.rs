@@ -30,7 +30,7 @@ pub(super) async fn confirm(
 ) -> Response {
     let signed = match signed(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let question = match action.as_str() {
         "revoke" => {
@@ -71,7 +71,7 @@ pub(super) async fn act(
 ) -> Response {
     let signed = match signed_post(&state, &headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match action.as_str() {
         "authorize" => {
@@ -148,7 +148,7 @@ pub(super) async fn run_stream(
 ) -> Response {
     let signed = match signed_post(&state, &headers, &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let services = state.services.clone();
     let n = name.clone();

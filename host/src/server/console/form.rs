@@ -40,7 +40,7 @@ pub(super) async fn new_connection(
 ) -> Response {
     let signed = match signed(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let loaded = match state
         .services
@@ -131,7 +131,7 @@ pub(super) async fn create(
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or_default();
     let signed = match signed_post(&state, &headers, field("csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let loaded = match state
         .services

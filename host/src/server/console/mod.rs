@@ -3,7 +3,8 @@
 //!
 //! Owns: the console's router, its page frame, the security headers of every console
 //! answer (a strict Content-Security-Policy with no script at all, no framing, no
-//! caching, no referrer), the login and logout, and the checks in front of every page
+//! caching, and no referrer to another origin: `same-origin`, since a browser sends
+//! `Origin: null` on a form post under `no-referrer`), the login and logout, and the checks in front of every page
 //! (a live session) and every form (the session's CSRF token and the console's own
 //! origin). Pages are `pages.rs`, the create form `form.rs`, the buttons `actions.rs`, the
 //! activity chart `chart.rs`, the way back from the provider `returns.rs`.
@@ -78,7 +79,7 @@ async fn headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -173,30 +174,30 @@ fn failure(status: StatusCode, signed: Option<&Signed>, message: &str) -> Respon
 }
 
 /// The session of a page request, or the way to the login page.
-fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Response> {
+fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
     state
         .sessions
         .find(headers)
-        .ok_or_else(|| Redirect::to("/console/login").into_response())
+        .ok_or_else(|| Box::new(Redirect::to("/console/login").into_response()))
 }
 
 /// The session of a form post, checked: a live session, its CSRF token, and the
 /// console's own origin. A post that fails is refused with 403 and does nothing.
-fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Signed, Response> {
+fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Signed, Box<Response>> {
     let signed = signed(state, headers)?;
     if !session::same_origin(headers, &state.public_url) {
-        return Err(failure(
+        return Err(Box::new(failure(
             StatusCode::FORBIDDEN,
             Some(&signed),
             "This form was sent from another site; it was refused.",
-        ));
+        )));
     }
     if !session::csrf_matches(&signed, csrf) {
-        return Err(failure(
+        return Err(Box::new(failure(
             StatusCode::FORBIDDEN,
             Some(&signed),
             "This form's token is missing or out of date; reload the page and try again.",
-        ));
+        )));
     }
     Ok(signed)
 }
@@ -274,7 +275,7 @@ async fn logout(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Err(refused) = signed_post(&state, &headers, &form.csrf) {
-        return refused;
+        return *refused;
     }
     state.sessions.close(&headers);
     let mut res = Redirect::to("/console/login").into_response();

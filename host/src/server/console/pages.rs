@@ -26,7 +26,7 @@ fn status(s: &str) -> Markup {
 pub(super) async fn connectors(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let signed = match signed(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut loaded = Vec::new();
     for key in &state.connectors.loaded {
@@ -90,7 +90,7 @@ pub(super) async fn connections(
 ) -> Response {
     let signed = match signed(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let list = match state.services.list_connections() {
         Ok(l) => l,
@@ -160,7 +160,7 @@ pub(super) async fn connection(
 ) -> Response {
     let signed = match signed(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match connection_body(&state, &signed, &name, flash(q.done.as_deref())).await {
         Ok(body) => page(&format!("Connection {name}"), Some(&signed), body),
