@@ -16,7 +16,7 @@ use super::discovery::{DiscoveryError, OidcEndpoints, discover};
 use super::http::OAuthHttp;
 use super::id_token::{IdTokenCheck, JwksCache};
 use super::provider::{GrantType, ProviderConfig, TokenPaths};
-use crate::manifest::{AccessType, Connector, ExpandError, UrlTemplate, ValidSettings};
+use crate::manifest::{AccessType, AuthOption, Connector, ExpandError, UrlTemplate, ValidSettings};
 use crate::store::AppConnectionRow;
 
 /// Scopes an app connection with an issuer requests when neither it nor `authorize`
@@ -84,14 +84,15 @@ impl ProviderResolver {
         }
     }
 
-    /// The resolved OAuth configuration of `connector` for a connection with `settings`;
-    /// `None` when the manifest has no OAuth block.
+    /// The resolved OAuth configuration of `connector` for a connection that
+    /// authenticates with `auth` and has `settings`; `None` when that way has no OAuth block.
     pub async fn resolve(
         &self,
         connector: &Connector,
+        auth: &AuthOption,
         settings: &ValidSettings,
     ) -> Result<Option<ProviderConfig>, ResolveError> {
-        let Some(oauth) = connector.oauth() else {
+        let Some(oauth) = &auth.oauth else {
             return Ok(None);
         };
         let key = connector.key();
