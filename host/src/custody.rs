@@ -51,13 +51,16 @@ impl StoredProviders {
             .manifest(&connection.connector, Lookup::KeyOrPath)
             .map_err(|e| other(e.into()))?;
         let secrets = self.store.secret_settings(&connection.id)?;
-        let settings = manifest
+        let auth = manifest
             .connector
+            .auth(connection.auth_option.as_deref())
+            .map_err(|e| other(e.into()))?;
+        let settings = auth
             .validate_parts(&connection.settings, &connection.callback_params, &secrets)
             .map_err(|e| other(e.into()))?;
         let mut config = self
             .resolver
-            .resolve(&manifest.connector, &settings)
+            .resolve(&manifest.connector, auth, &settings)
             .await
             .map_err(|e| other(e.into()))?;
         // Token hooks run in the connector's component, loaded (once) from the catalog.

@@ -19,6 +19,7 @@ pub mod imports;
 pub mod ingest;
 pub mod manifest;
 pub mod oauth;
+pub mod providers;
 pub mod redact;
 pub mod registry;
 pub mod runtime;

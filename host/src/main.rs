@@ -7,7 +7,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::new as new_cmd;
 use keyway_host::cli::{
     CliError, api_keys, app_connections, apply, call, connections, connectors, credentials, keys,
-    records, serve, streams, validate, webhooks,
+    providers, records, serve, streams, validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use std::path::PathBuf;
@@ -93,6 +93,9 @@ enum Command {
     /// Start something new: `keyway new connector NAME [--oauth|--api-key]`.
     #[command(subcommand)]
     New(new_cmd::NewCommand),
+    /// The provider catalog that `connection.oauth.provider` names: list, show.
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
     /// Provider webhooks: their paths, deliveries, retries of dead ones, test deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -139,6 +142,7 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
         Command::ApiKeys(cmd) => Ok(api_keys::run(cmd, &data_dir)?),
         Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
         Command::Validate(args) => Ok(validate::run(&args, &data_dir).await?),
+        Command::Providers(cmd) => Ok(providers::run(&cmd)?),
         Command::Connectors(cmd) => Ok(connectors::run(&cmd, &data_dir).await?),
         Command::Records(args) => {
             let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;

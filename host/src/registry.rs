@@ -11,8 +11,8 @@ use crate::context::{ConnectionContext, Grants};
 use crate::egress::{self, Bindings, Egress, EgressLimits, InjectFormat, TokenSource, UrlPolicy};
 use crate::ingest::IngestSink;
 use crate::manifest::{
-    self, ApiAuth, ApiSpec, Connector, HttpPattern, InjectRule, InjectShape, LoadedManifest,
-    ManifestError, Stream, ValidSettings, Webhook,
+    self, ApiAuth, ApiSpec, AuthOption, Connector, HttpPattern, InjectRule, InjectShape,
+    LoadedManifest, ManifestError, Stream, ValidSettings, Webhook,
 };
 use crate::runtime::{LoadError, LoadedComponent, RouteRequest, Runtime};
 use http::HeaderName;
@@ -96,11 +96,12 @@ impl LoadedConnector {
         &self.manifest.connector
     }
 
-    /// What the manifest grants invocations of this connector.
-    pub fn grants(&self) -> Grants {
+    /// What the manifest grants invocations of a connection of this connector that
+    /// authenticates with `auth`.
+    pub fn grants(&self, auth: &AuthOption) -> Grants {
         let c = self.connector();
-        let schema = &c.connection().settings_schema;
-        let oauth = c.oauth();
+        let schema = &auth.settings_schema;
+        let oauth = auth.oauth.as_ref();
         Grants {
             readable_secrets: c.permissions().secrets.iter().cloned().collect(),
             injectable_secrets: c.permissions().injectable_secrets.clone(),
@@ -124,13 +125,14 @@ impl LoadedConnector {
     pub fn context(
         &self,
         connection: Option<&str>,
+        auth: &AuthOption,
         settings: &ValidSettings,
         doors: &Doors,
     ) -> ConnectionContext {
         let mut b = ConnectionContext::builder(self.connector().key())
-            .grants(self.grants())
+            .grants(self.grants(auth))
             .http_policy(self.policy.clone())
-            .bindings(self.bindings(settings));
+            .bindings(self.bindings(auth, settings));
         if let Some(name) = connection {
             b = b.connection(name);
         }
@@ -148,7 +150,7 @@ impl LoadedConnector {
             b = b.tokens(tokens.clone());
         }
         b = b.app_tokens(doors.app_tokens.clone());
-        if let Some(api) = &self.connector().connection().api {
+        if let Some(api) = &auth.api {
             b = b.api(bind_api(api, settings));
         }
         if let Some(ingest) = &doors.ingest {
@@ -181,7 +183,7 @@ impl LoadedConnector {
     /// The manifest's injection rules bound to one connection's validated settings. A
     /// rule whose URL cannot be expanded (a setting it names is missing) binds nothing
     /// and is listed as unbound, so refusals can say why.
-    pub fn bindings(&self, settings: &ValidSettings) -> Bindings {
+    pub fn bindings(&self, auth: &AuthOption, settings: &ValidSettings) -> Bindings {
         let connection = self.connector().connection();
         let mut out = Bindings::default();
         let bind = |rule: &InjectRule, unbound: &mut Vec<String>| -> Option<egress::InjectRule> {
@@ -206,14 +208,14 @@ impl LoadedConnector {
                 format,
             })
         };
-        if let Some(oauth) = &connection.oauth {
+        if let Some(oauth) = &auth.oauth {
             out.oauth = oauth
                 .inject
                 .iter()
                 .filter_map(|r| bind(r, &mut out.unbound))
                 .collect();
         }
-        for (name, rules) in &connection.inject {
+        for (name, rules) in &auth.inject {
             let bound = rules
                 .iter()
                 .filter_map(|r| bind(r, &mut out.unbound))

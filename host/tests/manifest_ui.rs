@@ -72,27 +72,44 @@ fn summary(c: &Connector) -> String {
         writeln!(s, "inject grant: {name}").unwrap();
     }
     let conn = c.connection();
-    for rules in conn.inject.values() {
-        for rule in rules {
-            writeln!(s, "{}", inject_line(rule)).unwrap();
+    for option in c.auth_options() {
+        if let Some(name) = &option.name {
+            writeln!(
+                s,
+                "auth option: {name} type={} title={:?} help={}",
+                option.kind.map_or("", |k| k.as_str()),
+                option.title.as_deref().unwrap_or(""),
+                option.help_url.as_ref().map_or("-", |u| u.as_str())
+            )
+            .unwrap();
+        }
+        for rules in option.inject.values() {
+            for rule in rules {
+                writeln!(s, "{}", inject_line(rule)).unwrap();
+            }
         }
     }
     if let Some(r) = &conn.test_connection {
         writeln!(s, "testConnection: {} {}", r.method, r.path).unwrap();
     }
-    let schema = &conn.settings_schema;
-    for (name, info) in schema.properties() {
-        writeln!(
-            s,
-            "setting: {name} required={} secret={} string={}",
-            schema.required().contains(name),
-            info.secret,
-            info.string
-        )
-        .unwrap();
-    }
-    if let Some(o) = c.oauth() {
-        oauth_summary(&mut s, o);
+    for option in c.auth_options() {
+        if let Some(name) = &option.name {
+            writeln!(s, "auth option {name}:").unwrap();
+        }
+        let schema = &option.settings_schema;
+        for (name, info) in schema.properties() {
+            writeln!(
+                s,
+                "setting: {name} required={} secret={} string={}",
+                schema.required().contains(name),
+                info.secret,
+                info.string
+            )
+            .unwrap();
+        }
+        if let Some(o) = &option.oauth {
+            oauth_summary(&mut s, o);
+        }
     }
     for st in c.streams() {
         writeln!(
@@ -180,6 +197,17 @@ fn oauth_summary(s: &mut String, o: &OAuthConfig) {
     }
     if let Some(r) = &o.post_connect {
         writeln!(s, "  postConnect: {} {}", r.method, r.path).unwrap();
+    }
+    if let Some(used) = &o.preset {
+        writeln!(
+            s,
+            "  provider: {} ({}) {}",
+            used.provider, used.name, used.docs
+        )
+        .unwrap();
+        for f in &used.filled {
+            writeln!(s, "  filled: {} = {}", f.field, f.value).unwrap();
+        }
     }
 }
 

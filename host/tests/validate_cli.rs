@@ -68,6 +68,7 @@ async fn exit_code_is_one_when_any_manifest_fails() {
         paths: vec![corpus("valid/square.json"), corpus("invalid/bad_kind.json")],
         json: false,
         no_component: false,
+        explain: false,
     };
     assert_eq!(run(&both, data.path()).await.unwrap(), ExitCode::from(1));
     // Lone manifest files with no component beside them: the manifests alone are checked.
@@ -75,12 +76,14 @@ async fn exit_code_is_one_when_any_manifest_fails() {
         paths: vec![corpus("valid/square.json"), corpus("valid/shopify.json")],
         json: true,
         no_component: false,
+        explain: false,
     };
     assert_eq!(run(&good, data.path()).await.unwrap(), ExitCode::SUCCESS);
     let missing = ValidateArgs {
         paths: vec![corpus("valid/does-not-exist")],
         json: false,
         no_component: false,
+        explain: false,
     };
     assert_eq!(run(&missing, data.path()).await.unwrap(), ExitCode::from(1));
 }

@@ -204,6 +204,7 @@ pub fn create_pager_connection(
     use keyway_host::services::{NewConnectionInput, PlainValue, SettingsInput};
     services
         .create_connection(NewConnectionInput {
+            auth_option: None,
             name: name.into(),
             connector: "pager".into(),
             lookup: keyway_host::catalog::Lookup::KeyOnly,

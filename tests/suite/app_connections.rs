@@ -370,6 +370,7 @@ async fn one_route_uses_two_app_connections_read_and_injected() {
     let services = Services::open(config).expect("services");
     services
         .create_connection(NewConnectionInput {
+            auth_option: None,
             name: "apps-conn".into(),
             connector: "two-apps".into(),
             lookup: Lookup::KeyOnly,

@@ -101,6 +101,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     // Create the connection the way `keyway connections create` does.
     services
         .create_connection(NewConnectionInput {
+            auth_option: None,
             name: "e2e-conn".into(),
             connector: "e2e".into(),
             lookup: Lookup::KeyOnly,

@@ -107,7 +107,8 @@ async fn fixture(tenant: &str) -> Fixture {
         app_tokens: Default::default(),
         ingest: None,
     };
-    let ctx = loaded.context(Some("hostile-conn"), &settings, &doors);
+    let auth = loaded.connector().auth(None).expect("a single way");
+    let ctx = loaded.context(Some("hostile-conn"), auth, &settings, &doors);
     Fixture {
         _dir: dir,
         api,

@@ -35,6 +35,7 @@ async fn fixture() -> Fixture {
     let store = Arc::new(Store::open_with_key(data.path(), &key).expect("store"));
     store
         .create_connection(&NewConnection {
+            auth_option: None,
             name: CONNECTION.to_string(),
             connector: "ingester".to_string(),
             credential_key: None,

@@ -83,6 +83,7 @@ async fn fixture(access_ttl: u64) -> Fixture {
     secret_settings.insert("apiKey".to_string(), SecretString::from(SECRET_SETTING));
     let conn = store
         .create_connection(&NewConnection {
+            auth_option: None,
             name: "e2e".into(),
             connector: "connectors/hello".into(),
             credential_key: Some(CRED_KEY.into()),
@@ -332,6 +333,7 @@ async fn wrong_or_replayed_state_is_refused() {
     let other = f
         .store
         .create_connection(&NewConnection {
+            auth_option: None,
             name: "other".into(),
             connector: "connectors/hello".into(),
             credential_key: Some(CRED_KEY.into()),

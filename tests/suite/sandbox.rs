@@ -385,7 +385,8 @@ async fn manifest_wildcards_match_subdomains_only() {
         )),
         ..Default::default()
     };
-    let ctx = loaded.context(None, &settings, &doors);
+    let auth = loaded.connector().auth(None).expect("a single way");
+    let ctx = loaded.context(None, auth, &settings, &doors);
     let attempt = |url: &str| {
         let mut req = RouteRequest::new(Method::Get, "/http");
         req.query = vec![("url".into(), url.into())];

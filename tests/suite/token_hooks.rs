@@ -116,6 +116,7 @@ impl Host {
         secret.insert("clientNote".to_string(), SecretString::from(SECRET_SETTING));
         self.services
             .create_connection(NewConnectionInput {
+                auth_option: None,
                 name: name.into(),
                 connector: "hooks".into(),
                 lookup: Lookup::KeyOnly,

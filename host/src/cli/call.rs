@@ -29,6 +29,10 @@ pub struct CallArgs {
     /// A secret setting read from an environment variable, NAME=ENV_VAR (repeatable).
     #[arg(long = "secret-env", value_name = "NAME=ENV_VAR")]
     pub secret_envs: Vec<String>,
+    /// The connector's auth option whose settings `--setting` and `--secret-env` give,
+    /// when it offers several.
+    #[arg(long, value_name = "NAME", conflicts_with = "connection")]
+    pub auth_option: Option<String>,
     /// A query parameter, NAME=VALUE (repeatable).
     #[arg(long = "query", value_name = "NAME=VALUE")]
     pub query: Vec<String>,
@@ -93,9 +97,12 @@ pub async fn run(
     let loaded = registry::load(&runtime, &args.connector, args.component.as_deref())
         .await
         .map_err(anyhow::Error::from)?;
-    let raw = settings_args::collect(loaded.connector(), &args.settings, &args.secret_envs)?;
-    let settings = loaded
+    let auth = loaded
         .connector()
+        .auth(args.auth_option.as_deref())
+        .map_err(ServiceError::AuthChoice)?;
+    let raw = settings_args::collect(auth, &args.settings, &args.secret_envs)?;
+    let settings = auth
         .validate_settings(&raw)
         .map_err(|errors| ServiceError::Settings {
             connector: loaded.connector().key().to_string(),
@@ -110,7 +117,7 @@ pub async fn run(
         egress: Some(Arc::new(egress)),
         ..Doors::default()
     };
-    let ctx = loaded.context(None, &settings, &doors);
+    let ctx = loaded.context(None, auth, &settings, &doors);
     print_result(
         loaded
             .component

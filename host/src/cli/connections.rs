@@ -71,6 +71,10 @@ pub struct CreateArgs {
     /// Connector directory or key.
     #[arg(long)]
     pub connector: String,
+    /// The connector's auth option (`connection.authOptions`), when it offers several;
+    /// `keyway connectors list` shows them.
+    #[arg(long, value_name = "NAME")]
+    pub auth_option: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
@@ -241,6 +245,7 @@ pub async fn run(cmd: ConnectionsCommand, services: &Services) -> Result<ExitCod
                     name: args.name.clone(),
                     connector: args.connector.clone(),
                     lookup: Lookup::KeyOrPath,
+                    auth_option: args.auth_option.clone(),
                     settings,
                 })
                 .map_err(settings_error)?;

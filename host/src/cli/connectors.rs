@@ -1,4 +1,5 @@
-//! `keyway connectors list <dir>...`: each connector's key, version and routes. A
+//! `keyway connectors list <dir>...`: each connector's key, version, auth options and
+//! routes. A
 //! directory that holds connector directories (like `connectors/`) lists each of them.
 //! Two directories declaring one key are both reported as errors, as `serve` skips both.
 
@@ -37,6 +38,23 @@ pub async fn run(cmd: &ConnectorsCommand, data_dir: &Path) -> anyhow::Result<Exi
                 Ok(loaded) => {
                     let c = loaded.connector();
                     println!("{} {} ({})", c.key(), c.version(), connector.display());
+                    for option in c.auth_options() {
+                        let (Some(name), Some(kind)) = (&option.name, option.kind) else {
+                            continue;
+                        };
+                        let settings: Vec<&str> = option
+                            .settings_schema
+                            .properties()
+                            .keys()
+                            .map(String::as_str)
+                            .collect();
+                        println!(
+                            "  auth option {name} ({}): {} [settings: {}]",
+                            kind.as_str(),
+                            option.title.as_deref().unwrap_or(""),
+                            settings.join(", ")
+                        );
+                    }
                     for route in loaded.component.routes() {
                         println!(
                             "  {:<6} {:<32} {}",

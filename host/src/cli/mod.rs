@@ -19,6 +19,7 @@ pub mod connectors;
 pub mod credentials;
 pub mod keys;
 pub mod new;
+pub mod providers;
 pub mod records;
 pub mod serve;
 pub(crate) mod settings_args;

@@ -1,9 +1,12 @@
-//! `keyway new connector NAME [--oauth [--provider PRESET]|--api-key]`: a connector crate
-//! that builds, validates and passes its tests as generated (with a preset, its endpoints,
-//! scopes and account check are the provider's, `new/presets.rs`): `connector.json` (an OAuth or an API-key credential,
-//! a `testConnection` route and an hourly `records` stream), `src/lib.rs` (the account
-//! check and a paged sync using the SDK's `ProviderFailure`, `SyncOptions` and `Tally`,
-//! checkpointing in a stream run) and `tests/connector.rs` (the release checklist).
+//! `keyway new connector NAME [--oauth [--provider NAME]|--api-key]`: a connector crate
+//! that builds, validates and passes its tests as generated: `connector.json` (an OAuth or
+//! an API-key credential, a `testConnection` route and an hourly `records` stream),
+//! `src/lib.rs` (the account check and a paged sync using the SDK's `ProviderFailure`,
+//! `SyncOptions` and `Tally`, checkpointing in a stream run) and `tests/connector.rs` (the
+//! release checklist). With `--provider`, a catalog entry that has an API base, an account
+//! endpoint and default scopes (`crate::providers`): the OAuth block names the provider,
+//! whose entry fills the endpoints and flow knobs, and the scopes, API and account check
+//! are the entry's. `new/files.rs` fills the templates.
 //!
 //! The crate is written whole beside the connectors directory and moved in at the end,
 //! so a failure never leaves a half-made crate that would break every cargo command of the
@@ -12,7 +15,7 @@
 //! so `scripts/build-connectors` (which builds `--locked`) takes it at once, and `cargo
 //! fmt` formats it as CI's `cargo fmt --check` wants.
 //!
-//! Owns: the templates (`new/*.tmpl`) and what fills them.
+//! Owns: the command's arguments and writing the crate.
 //! Must not: overwrite anything (an existing directory is refused).
 
 use std::path::{Path, PathBuf};
@@ -20,15 +23,11 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
 
-mod presets;
-use presets::Preset;
+use crate::providers;
 
-const CARGO_TOML: &str = include_str!("new/cargo.toml.tmpl");
-const LIB_RS: &str = include_str!("new/lib.rs.tmpl");
-const MANIFEST: &str = include_str!("new/connector.json.tmpl");
-const TESTS: &str = include_str!("new/tests.rs.tmpl");
+mod files;
+pub use files::files;
 
 #[derive(Debug, Subcommand)]
 pub enum NewCommand {
@@ -48,14 +47,40 @@ pub struct NewConnectorArgs {
     /// The credential is an OAuth 2.0 grant the host keeps and injects (the default).
     #[arg(long)]
     pub oauth: bool,
-    /// Start from a provider's endpoints, scopes and account check instead of
-    /// placeholders (OAuth only).
-    #[arg(long, value_name = "PRESET", conflicts_with = "api_key",
-          value_parser = clap::builder::PossibleValuesParser::new(presets::KEYS))]
+    /// Start from a catalog provider (`keyway providers list`, those marked as presets):
+    /// its OAuth block names the provider, and the scopes, API and account check are the
+    /// provider's instead of placeholders (OAuth only).
+    #[arg(long, value_name = "PROVIDER", conflicts_with = "api_key", value_parser = preset_key)]
     pub provider: Option<String>,
     /// Where connector directories live.
     #[arg(long, default_value = "connectors")]
     pub dir: PathBuf,
+}
+
+/// `--provider`: a catalog key whose entry can start a connector.
+fn preset_key(name: &str) -> Result<String, String> {
+    match providers::find(name) {
+        Some(p) if p.has_preset() => Ok(p.key.clone()),
+        Some(p) => Err(format!(
+            "`{}` has no API base and account endpoint in the catalog to start from; presets: {}",
+            p.key,
+            preset_keys().join(", ")
+        )),
+        None => Err(format!(
+            "no provider `{name}` in the catalog{}; presets: {}",
+            providers::unknown_key_hint(name),
+            preset_keys().join(", ")
+        )),
+    }
+}
+
+/// The keys `--provider` takes.
+fn preset_keys() -> Vec<&'static str> {
+    providers::all()
+        .iter()
+        .filter(|p| p.has_preset())
+        .map(|p| p.key.as_str())
+        .collect()
 }
 
 /// A key: lowercase letters and digits in words joined by single hyphens, 1 to 64 bytes.
@@ -82,231 +107,6 @@ fn display_name(key: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// What differs between an OAuth and an API-key connector, as template values.
-struct Credential {
-    auth: String,
-    permissions_secrets: String,
-    connection: String,
-    runtime: String,
-    oauth_import: String,
-    header: String,
-    header_value: String,
-    missing: String,
-    missing_test: String,
-}
-
-/// The OAuth block of a new connector's manifest for `p`, as the template's indented text
-/// (its members in the order a reader expects: grant, endpoints, scopes, client, rules).
-fn oauth_block(key: &str, p: &Preset, http: &[String]) -> String {
-    let mut members: Vec<(&str, Value)> = vec![("type", json!("authorization_code"))];
-    if let Some(issuer) = p.issuer {
-        members.push(("issuerUrl", json!(issuer)));
-    }
-    members.push(("authorizationUrlTemplate", json!(p.authorization_url)));
-    members.push(("tokenUrlTemplate", json!(p.token_url)));
-    if let Some(revoke) = p.revocation_url {
-        members.push(("revocationUrlTemplate", json!(revoke)));
-    }
-    members.push(("scopes", json!(p.scopes)));
-    if let Some(sep) = p.scope_separator {
-        members.push(("scopeSeparator", json!(sep)));
-    }
-    if p.offline {
-        members.push(("accessType", json!("offline")));
-    }
-    if !p.extra_authorize_params.is_empty() {
-        let params: Map<String, Value> = p
-            .extra_authorize_params
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        members.push(("extraAuthorizeParams", Value::Object(params)));
-    }
-    members.push(("client", json!({ "credentialKey": key })));
-    let inject: Vec<Value> = http.iter().map(|u| json!({ "url": u })).collect();
-    members.push(("inject", Value::Array(inject)));
-    let lines: Vec<String> = members
-        .iter()
-        .map(|(name, value)| format!("      \"{name}\": {}", one_line(value)))
-        .collect();
-    format!(",\n    \"oauth\": {{\n{}\n    }}", lines.join(",\n"))
-}
-
-/// A JSON value on one line, with a space after each comma and colon.
-fn one_line(value: &Value) -> String {
-    match value {
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(one_line).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(members) => {
-            let members: Vec<String> = members
-                .iter()
-                .map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), one_line(v)))
-                .collect();
-            format!("{{ {} }}", members.join(", "))
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The URLs a new connector may call: everything under the API's base, and the account
-/// endpoint when it lives elsewhere.
-fn http_patterns(p: &Preset) -> Vec<String> {
-    let api = format!("{}/*", p.api);
-    let mut patterns = vec![api];
-    if !p.account_url.starts_with(&format!("{}/", p.api)) {
-        patterns.push(p.account_url.clone());
-    }
-    patterns
-}
-
-/// The files of the crate `key` (an API-key connector, or an OAuth one from `preset` or
-/// placeholders), path relative to the crate and text.
-pub fn files(key: &str, api_key: bool, preset: Option<&Preset>) -> Vec<(&'static str, String)> {
-    let name = display_name(key);
-    let canary = format!("{key}-canary-credential-7f3a");
-    let generic = presets::generic(key);
-    let p = preset.unwrap_or(&generic);
-    let http = http_patterns(p);
-    let c = credential(key, &canary, api_key, p, &http);
-    let http_json = one_line(&json!(http));
-    let docs = if p.docs.is_empty() {
-        String::new()
-    } else {
-        format!(" (OAuth: {})", p.docs)
-    };
-    let provider = if p.key.is_empty() { key } else { p.key };
-    let fill = |template: &str| {
-        template
-            .replace("{{key}}", key)
-            .replace("{{provider}}", provider)
-            .replace("{{http}}", &http_json)
-            .replace("{{api}}", &p.api)
-            .replace("{{docs}}", &docs)
-            .replace("{{account_url}}", &p.account_url)
-            .replace("{{account_id}}", p.account_id)
-            .replace("{{account_name}}", p.account_name)
-            .replace("{{name}}", &name)
-            .replace("{{auth}}", &c.auth)
-            .replace("{{permissions_secrets}}", &c.permissions_secrets)
-            .replace("{{connection}}", &c.connection)
-            .replace("{{runtime}}", &c.runtime)
-            .replace("{{oauth_import}}", &c.oauth_import)
-            .replace("{{header}}", &c.header)
-            .replace("{{header_value}}", &c.header_value)
-            .replace("{{missing}}", &c.missing)
-            .replace("{{missing_test}}", &c.missing_test)
-    };
-    vec![
-        ("Cargo.toml", fill(CARGO_TOML)),
-        ("connector.json", fill(MANIFEST)),
-        ("src/lib.rs", fill(LIB_RS)),
-        ("tests/connector.rs", fill(TESTS)),
-    ]
-}
-
-fn credential(key: &str, canary: &str, api_key: bool, p: &Preset, http: &[String]) -> Credential {
-    let (
-        auth,
-        permissions_secrets,
-        connection,
-        runtime,
-        oauth_import,
-        header,
-        header_value,
-        missing,
-        missing_test,
-    ) = if api_key {
-        (
-            r#"HttpOptions::secret("api_key")"#.to_string(),
-            r#",
-    "secrets": { "api_key": ["inject"] }"#
-                .to_string(),
-            format!(
-                r#",
-    "settingsSchema": {{
-      "type": "object",
-      "properties": {{
-        "api_key": {{ "type": "string", "title": "API key", "x-secret": true }}
-      }}
-    }},
-    "inject": {{
-      "api_key": [{{ "url": "{api}/*", "header": "X-Api-Key" }}]
-    }}"#,
-                api = p.api
-            ),
-            r#"TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
-        .secret("api_key", CANARY)
-        .build()
-        .unwrap()"#
-                .to_string(),
-            String::new(),
-            "x-api-key".to_string(),
-            canary.to_string(),
-            "a missing API key".to_string(),
-            r#"#[test]
-fn missing_api_key_is_named_without_a_request() {
-    let rt = TestRuntime::builder(env!("CARGO_MANIFEST_DIR")).build().unwrap();
-    let res = rt.test_connection().unwrap();
-    assert_ne!(res.status, 200);
-    assert!(res.text().contains("api_key"), "{}", res.text());
-    assert!(rt.http().calls().is_empty());
-}"#
-            .to_string(),
-        )
-    } else {
-        (
-            "HttpOptions::oauth(60)".to_string(),
-            String::new(),
-            oauth_block(key, p, http),
-            r#"TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
-        .oauth(OAuthState::connected(CANARY).refresh_allowed(false))
-        .build()
-        .unwrap()"#
-                .to_string(),
-            ", OAuthState".to_string(),
-            "authorization".to_string(),
-            format!("Bearer {canary}"),
-            "missing token, missing scope".to_string(),
-            r#"#[test]
-fn missing_token_is_reauth_required_without_a_request() {
-    let rt = TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
-        .oauth(OAuthState::none())
-        .build()
-        .unwrap();
-    let res = rt.test_connection().unwrap();
-    assert_eq!(res.status, 401, "{}", res.text());
-    assert_eq!(error_code(&res), "reauth_required");
-    assert!(rt.http().calls().is_empty());
-}
-
-#[test]
-fn missing_scope_is_reported_before_a_request() {
-    let rt = TestRuntime::builder(env!("CARGO_MANIFEST_DIR"))
-        .oauth(OAuthState::connected(CANARY).scopes(Vec::<String>::new()))
-        .build()
-        .unwrap();
-    let res = rt.test_connection().unwrap();
-    assert_eq!(error_code(&res), "missing_scopes", "{}", res.text());
-    assert!(rt.http().calls().is_empty());
-}"#
-            .to_string(),
-        )
-    };
-    Credential {
-        auth,
-        permissions_secrets,
-        connection,
-        runtime,
-        oauth_import,
-        header,
-        header_value,
-        missing,
-        missing_test,
-    }
 }
 
 /// A directory removed (with what it holds) when dropped.
@@ -358,8 +158,8 @@ pub fn run(command: NewCommand) -> anyhow::Result<ExitCode> {
     std::fs::create_dir(&staging.0)
         .with_context(|| format!("creating the staging directory {}", staging.0.display()))?;
     let crate_dir = staging.0.join(&args.name);
-    let preset = args.provider.as_deref().and_then(presets::find);
-    for (rel, text) in files(&args.name, args.api_key, preset.as_ref()) {
+    let preset = args.provider.as_deref().and_then(providers::find);
+    for (rel, text) in files(&args.name, args.api_key, preset) {
         let path = crate_dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -435,34 +235,11 @@ mod tests {
     }
 
     #[test]
-    fn the_generated_manifests_validate() {
-        let mut cases: Vec<(bool, Option<Preset>)> = vec![(false, None), (true, None)];
-        cases.extend(presets::all().into_iter().map(|p| (false, Some(p))));
-        for (api_key, preset) in cases {
-            let files = files("acme-crm", api_key, preset.as_ref());
-            let (_, manifest) = files
-                .iter()
-                .find(|(p, _)| *p == "connector.json")
-                .expect("a manifest");
-            let parsed = crate::manifest::parse_str(manifest, "connector.json");
-            assert!(parsed.is_ok(), "{:?}", parsed.err());
-            for (path, text) in &files {
-                assert!(!text.contains("{{"), "{path} keeps a placeholder");
-            }
-            if let Some(p) = &preset {
-                let lib = &files
-                    .iter()
-                    .find(|(f, _)| *f == "src/lib.rs")
-                    .expect("lib")
-                    .1;
-                assert!(
-                    lib.contains(&p.account_url) && lib.contains(&p.api),
-                    "{}",
-                    p.key
-                );
-                assert!(manifest.contains(&p.token_url), "{}", p.key);
-                assert!(manifest.contains(&format!("\"provider\": \"{}\"", p.key)));
-            }
-        }
+    fn provider_must_be_a_preset_of_the_catalog() {
+        assert_eq!(preset_key("hubspot").as_deref(), Ok("hubspot"));
+        let unknown = preset_key("hubspto").expect_err("unknown");
+        assert!(unknown.contains("\"hubspot\""), "{unknown}");
+        let no_api = preset_key("shopify").expect_err("templated, no preset");
+        assert!(no_api.contains("no API base"), "{no_api}");
     }
 }

@@ -2,7 +2,7 @@
 //! `--secret-env NAME=VAR` for secret ones, whose values come from the environment so
 //! they never appear in argv or shell history.
 
-use crate::manifest::Connector;
+use crate::manifest::AuthOption;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
@@ -18,11 +18,11 @@ pub(crate) fn split_pair<'a>(arg: &'a str, flag: &str) -> anyhow::Result<(&'a st
 /// property the schema declares as a string stays a string; otherwise it is read as JSON
 /// when it parses (`50`, `true`, `["a"]`) and as a string when it does not.
 pub fn collect(
-    connector: &Connector,
+    auth: &AuthOption,
     settings: &[String],
     secret_envs: &[String],
 ) -> anyhow::Result<Map<String, Value>> {
-    let schema = &connector.connection().settings_schema;
+    let schema = &auth.settings_schema;
     let mut map = Map::new();
     for arg in settings {
         let (name, value) = split_pair(arg, "--setting")?;

@@ -3,7 +3,9 @@
 //!
 //! Owns the command's arguments and output format: one line per problem as
 //! `<file>: <json-pointer>: <message>`, one `<file>: ok <key> <version>` line per valid
-//! connector, or the same as JSON with `--json`. A connector directory must have a built
+//! connector, or the same as JSON with `--json`; with `--explain`, also what a catalog
+//! provider (`connection.oauth.provider`) filled in each valid manifest, field by field
+//! with its value and the provider's documentation. A connector directory must have a built
 //! component that loads and exports every route its manifest names (`--no-component`
 //! skips this); a lone manifest file is checked against a component only when one is
 //! found beside it. Must not change anything on disk; validation itself lives in
@@ -31,6 +33,27 @@ pub struct ValidateArgs {
     /// Check the manifests alone, not the components against them.
     #[arg(long)]
     pub no_component: bool,
+    /// Also print, per valid connector, each OAuth field its `provider` filled in from the
+    /// catalog, with the value and the provider's documentation.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// What a catalog provider filled in a valid manifest's OAuth block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetReport {
+    pub provider: String,
+    pub name: String,
+    pub docs: String,
+    pub filled: Vec<FilledField>,
+}
+
+/// One filled field, named as in `connection.oauth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilledField {
+    pub field: String,
+    pub value: String,
 }
 
 /// The outcome for one path.
@@ -51,6 +74,9 @@ pub struct FileReport {
     /// connection it is granted that this host does not define.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Problem>,
+    /// What `connection.oauth.provider` filled in (shown with `--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<PresetReport>,
 }
 
 /// Validates one path without printing.
@@ -64,6 +90,23 @@ pub fn check(path: &std::path::Path) -> FileReport {
             component: None,
             problems: Vec::new(),
             warnings: Vec::new(),
+            preset: loaded
+                .connector
+                .oauth()
+                .and_then(|o| o.preset.as_ref())
+                .map(|u| PresetReport {
+                    provider: u.provider.clone(),
+                    name: u.name.clone(),
+                    docs: u.docs.clone(),
+                    filled: u
+                        .filled
+                        .iter()
+                        .map(|f| FilledField {
+                            field: f.field.clone(),
+                            value: f.value.clone(),
+                        })
+                        .collect(),
+                }),
         },
         Err(e) => FileReport {
             file: e.path().display().to_string(),
@@ -73,6 +116,7 @@ pub fn check(path: &std::path::Path) -> FileReport {
             component: None,
             problems: e.problems().into_vec(),
             warnings: Vec::new(),
+            preset: None,
         },
     }
 }
@@ -185,6 +229,36 @@ pub fn lines(report: &FileReport) -> Vec<String> {
     }
 }
 
+/// The `--explain` lines for one report: which OAuth fields its provider filled, with
+/// their values and the provider's documentation; nothing for an invalid manifest.
+pub fn explain_lines(report: &FileReport) -> Vec<String> {
+    if !report.valid {
+        return Vec::new();
+    }
+    match &report.preset {
+        None => vec![format!(
+            "{}: no provider preset: every OAuth field is the manifest's",
+            report.file
+        )],
+        Some(p) => {
+            let mut lines = vec![format!(
+                "{}: provider \"{}\" ({}) filled {} field(s) of connection.oauth; docs: {}",
+                report.file,
+                p.provider,
+                p.name,
+                p.filled.len(),
+                p.docs
+            )];
+            lines.extend(
+                p.filled
+                    .iter()
+                    .map(|f| format!("  {} = {}", f.field, f.value)),
+            );
+            lines
+        }
+    }
+}
+
 /// Runs the command; exit 1 when any manifest has a problem. Components are compiled with
 /// the data directory's cache when a master key is there.
 pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
@@ -208,6 +282,11 @@ pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCod
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if !args.explain {
+        for report in &mut reports {
+            report.preset = None;
+        }
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&serde_json::json!({ "results": reports }))
             .context("rendering the result as JSON")?;
@@ -216,6 +295,11 @@ pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCod
         for report in &reports {
             for line in lines(report) {
                 writeln!(out, "{line}").context("writing to stdout")?;
+            }
+            if args.explain {
+                for line in explain_lines(report) {
+                    writeln!(out, "{line}").context("writing to stdout")?;
+                }
             }
         }
     }

@@ -56,8 +56,54 @@ impl Connector {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
+    /// Every way a connection may authenticate (one, unnamed, without `authOptions`).
+    pub fn auth_options(&self) -> &[AuthOption] {
+        &self.connection.auth
+    }
+    /// Whether the manifest names `authOptions`, so a connection must choose one.
+    pub fn has_auth_options(&self) -> bool {
+        self.connection.auth.iter().any(|o| o.name.is_some())
+    }
+    /// The option a connection that chose `choice` uses.
+    pub fn auth(&self, choice: Option<&str>) -> Result<&AuthOption, AuthChoiceError> {
+        let choices = || {
+            self.connection
+                .auth
+                .iter()
+                .filter_map(|o| o.name.as_deref().map(|n| format!("`{n}`")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (choice, self.has_auth_options()) {
+            (None, false) => Ok(&self.connection.auth[0]),
+            (Some(option), false) => Err(AuthChoiceError::NotOffered {
+                connector: self.key.clone(),
+                option: option.to_owned(),
+            }),
+            (None, true) => Err(AuthChoiceError::Required {
+                connector: self.key.clone(),
+                choices: choices(),
+            }),
+            (Some(option), true) => self
+                .connection
+                .auth
+                .iter()
+                .find(|o| o.name.as_deref() == Some(option))
+                .ok_or_else(|| AuthChoiceError::Unknown {
+                    connector: self.key.clone(),
+                    option: option.to_owned(),
+                    choices: choices(),
+                }),
+        }
+    }
+    /// The OAuth block of a connector with a single way to authenticate; `None` for one
+    /// with `authOptions` (a connection's is `auth(choice)?.oauth`).
     pub fn oauth(&self) -> Option<&OAuthConfig> {
-        self.connection.oauth.as_ref()
+        self.auth(None).ok().and_then(|o| o.oauth.as_ref())
+    }
+    /// Whether some option uses OAuth.
+    pub fn any_oauth(&self) -> bool {
+        self.connection.auth.iter().any(|o| o.oauth.is_some())
     }
     pub fn streams(&self) -> &[Stream] {
         &self.streams
@@ -83,8 +129,14 @@ impl Connector {
         if let Some(r) = &self.connection.test_connection {
             refs.push((conn.at("testConnection"), r));
         }
-        if let Some(r) = self.oauth().and_then(|o| o.post_connect.as_ref()) {
-            refs.push((conn.at("oauth").at("postConnect"), r));
+        for option in &self.connection.auth {
+            if let Some(r) = option.oauth.as_ref().and_then(|o| o.post_connect.as_ref()) {
+                let at = match &option.name {
+                    Some(name) => conn.at("authOptions").at(name),
+                    None => conn.clone(),
+                };
+                refs.push((at.at("oauth").at("postConnect"), r));
+            }
         }
         for (i, stream) in self.streams.iter().enumerate() {
             refs.push((Pointer::root().at("streams").at(i), &stream.route));
@@ -208,14 +260,71 @@ impl Permissions {
 #[derive(Debug)]
 pub struct Connection {
     pub test_connection: Option<RouteRef>,
+    /// Injection rules per app connection granted `inject`.
+    pub app_inject: BTreeMap<String, Vec<InjectRule>>,
+    /// The connector's one way to authenticate (no `authOptions`), or its named options
+    /// in manifest order; never empty.
+    pub(crate) auth: Vec<AuthOption>,
+}
+
+/// The kind of an entry of `connection.authOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    ApiKey,
+    Basic,
+    OAuth,
+    ClientCredentials,
+}
+
+impl AuthKind {
+    /// As the manifest spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::ApiKey => "apiKey",
+            AuthKind::Basic => "basic",
+            AuthKind::OAuth => "oauth",
+            AuthKind::ClientCredentials => "clientCredentials",
+        }
+    }
+}
+
+/// One way a connection authenticates: the settings it takes, its OAuth block, its
+/// injection rules and its API. A connector without `authOptions` has exactly one,
+/// unnamed.
+#[derive(Debug)]
+pub struct AuthOption {
+    /// The option's name in `connection.authOptions`; `None` for a connector without.
+    pub name: Option<String>,
+    /// `None` for a connector without options.
+    pub kind: Option<AuthKind>,
+    pub title: Option<String>,
+    pub help_url: Option<Url>,
+    /// The shared settings and the option's own, compiled together.
     pub settings_schema: SettingsSchema,
     pub oauth: Option<OAuthConfig>,
     /// Injection rules of each secret setting granted `inject`.
     pub inject: BTreeMap<String, Vec<InjectRule>>,
-    /// Injection rules per app connection granted `inject`.
-    pub app_inject: BTreeMap<String, Vec<InjectRule>>,
     /// The provider's API that routes address by relative path (`connection.api`).
     pub api: Option<super::api::ApiSpec>,
+}
+
+/// A connection's choice of auth option that the connector cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthChoiceError {
+    #[error(
+        "connector `{connector}` has no auth options; create the connection without one (not `{option}`)"
+    )]
+    NotOffered { connector: String, option: String },
+    #[error("connector `{connector}` has no auth option `{option}`; it offers {choices}")]
+    Unknown {
+        connector: String,
+        option: String,
+        choices: String,
+    },
+    #[error(
+        "connector `{connector}` offers several ways to authenticate; choose one of {choices} (`--auth-option`, or `authOption` in the API)"
+    )]
+    Required { connector: String, choices: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +434,28 @@ pub struct OAuthConfig {
     pub inject: Vec<InjectRule>,
     /// The token hooks the host calls (`hooks`), each once, in a fixed order.
     pub hooks: Vec<crate::types::TokenHook>,
+    /// What `provider` filled in, when the block names one.
+    pub preset: Option<PresetUse>,
+}
+
+/// The catalog provider an OAuth block named, and each field it filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetUse {
+    /// The provider's key in the catalog.
+    pub provider: String,
+    pub name: String,
+    /// The provider's OAuth documentation the entry cites.
+    pub docs: String,
+    /// In the order they were filled.
+    pub filled: Vec<Filled>,
+}
+
+/// One field a provider filled: its manifest name under `connection.oauth` (for example
+/// `tokenUrlTemplate`, `extraAuthorizeParams.prompt`) and the value, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filled {
+    pub field: String,
+    pub value: String,
 }
 
 impl OAuthConfig {

@@ -257,7 +257,7 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    fn place(self) -> &'static str {
+    pub(crate) fn place(self) -> &'static str {
         match self {
             Family::Secrets => "inject",
             Family::AppConnections => "appInject",
@@ -277,19 +277,22 @@ impl Family {
     }
 }
 
-/// Checks `connection.inject` (or `connection.appInject`) against the `inject` grants:
-/// every granted name has a rule, every rule's name is granted, and validates each rule
-/// list. `secrets` are the secret settings a basic password may name.
+/// Checks `connection.inject` (or `connection.appInject`, or an auth option's `inject`,
+/// at `at`) against the `inject` grants: every rule names a granted credential, and every
+/// name in `needs_rule` has rules here.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn named_rules(
     family: Family,
     raw: &BTreeMap<String, Vec<RawInjectRule>>,
     injectable: &BTreeSet<String>,
+    needs_rule: &BTreeSet<String>,
     secrets: &BTreeSet<String>,
     env: &TemplateEnv<'_>,
+    at: &Pointer,
     p: &mut Problems,
 ) -> BTreeMap<String, Vec<InjectRule>> {
-    let (place, grant, noun) = (family.place(), family.grant(), family.noun());
-    let at = Pointer::root().at("connection").at(place);
+    let (grant, noun) = (family.grant(), family.noun());
+    let place = at.to_string().trim_start_matches('/').replace('/', ".");
     let mut out = BTreeMap::new();
     for (name, list) in raw {
         let n_at = at.at(name);
@@ -307,11 +310,11 @@ pub(crate) fn named_rules(
         let token = matches!(family, Family::AppConnections);
         out.insert(name.clone(), rules(list, &n_at, token, env, secrets, p));
     }
-    for name in injectable {
+    for name in needs_rule {
         if !raw.contains_key(name) {
             p.push(
                 Pointer::root().at("permissions").at(grant).at(name),
-                format!("grants inject but connection.{place}.{name} names no rule saying where it may go"),
+                format!("grants inject but {place}.{name} names no rule saying where it may go"),
             );
         }
     }

@@ -35,8 +35,8 @@ pub use api::{ApiAuth, ApiSpec};
 pub(crate) use connector::AccessType;
 pub(crate) use connector::RouteRef;
 pub use connector::{
-    ClientAuthMethod, Connection, Connector, Kind, OAuthConfig, OAuthFlow, Permissions, Stream,
-    TokenPath, TokenPaths, Webhook,
+    AuthChoiceError, AuthKind, AuthOption, ClientAuthMethod, Connection, Connector, Filled, Kind,
+    OAuthConfig, OAuthFlow, Permissions, PresetUse, Stream, TokenPath, TokenPaths, Webhook,
 };
 pub use grants::{APP_CONNECTION_NAME_RULE, is_app_connection_name};
 pub use inject::InjectRule;

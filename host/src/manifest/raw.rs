@@ -219,6 +219,52 @@ pub(crate) struct RawConnection {
     /// in the SDK) are resolved against, with default headers and a default credential.
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Named alternative ways to authenticate (an API key *or* OAuth, say); a connection
+    /// chooses one when it is created. With options, `connection.settingsSchema` holds only
+    /// the settings every option shares, and `oauth` and `inject` move into the options.
+    #[serde(default)]
+    pub auth_options: BTreeMap<String, RawAuthOption>,
+}
+
+/// One entry of `connection.authOptions`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "AuthOption")]
+pub(crate) struct RawAuthOption {
+    /// `apiKey` or `basic` (secret settings the host injects), `oauth` (authorization
+    /// code) or `clientCredentials` (a server app's own token).
+    #[serde(rename = "type")]
+    pub kind: RawAuthKind,
+    /// What a person choosing the option reads, for example "API key".
+    pub title: String,
+    /// Where to learn how to get the credential (https).
+    #[serde(default)]
+    pub help_url: Option<String>,
+    /// The option's own settings, added to `connection.settingsSchema`'s: only
+    /// `type`, `properties` and `required`; a name may not repeat a shared setting.
+    #[serde(default)]
+    #[schemars(schema_with = "settings_schema_shape")]
+    pub settings_schema: Option<serde_json::Value>,
+    /// The option's OAuth block (`oauth` and `clientCredentials` options).
+    #[serde(default)]
+    #[schemars(with = "RawOAuth")]
+    pub oauth: Option<RawOAuth>,
+    /// Where the host may inject each of the option's secret settings granted `inject`.
+    #[serde(default)]
+    pub inject: BTreeMap<String, Vec<RawInjectRule>>,
+    /// The provider's API for this option; default `connection.api`.
+    #[serde(default)]
+    pub api: Option<RawApi>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "AuthKind")]
+pub(crate) enum RawAuthKind {
+    ApiKey,
+    Basic,
+    Oauth,
+    ClientCredentials,
 }
 
 /// `connection.api`.
@@ -337,6 +383,16 @@ pub(crate) struct RawOAuth {
     /// The grant type.
     #[serde(rename = "type")]
     pub flow: RawOAuthFlow,
+    /// A provider of the host's catalog (`keyway providers list`), for example `"hubspot"`.
+    /// Every field this block leaves out that the provider's entry has is filled from it:
+    /// the URL templates and issuer, `scopeSeparator`, `client.authMethod`, `pkce`,
+    /// `accessType`, `extraAuthorizeParams` (per parameter), `token` paths,
+    /// `refresh.enabled`, and for each setting its templates use a `hostValidation` rule
+    /// and a `requiredSettings` entry (the setting must be declared in `settingsSchema`).
+    /// A field given here always wins; `scopes` are always this block's.
+    /// `keyway validate --explain` lists what was filled.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Where the user is sent to authorize (authorization_code only).
     #[serde(default)]
     pub authorization_url_template: Option<String>,

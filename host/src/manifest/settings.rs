@@ -2,7 +2,7 @@
 //! the one function that expands URL templates.
 //!
 //! Owns `SettingsSchema` (compiled once per manifest with the `jsonschema` crate, draft
-//! 2020-12), `Connector::validate_settings` (schema, then `requiredSettings`, then every
+//! 2020-12), `AuthOption::validate_settings` (schema, then `requiredSettings`, then every
 //! `hostValidation` rule) and `ValidSettings::expand` (and `expand_pattern` for injection
 //! rules). A `ValidSettings` exists only after
 //! that check, so no code path can expand an unvalidated setting. Must not store or log
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 use url::Url;
 
-use super::connector::Connector;
+use super::connector::{AuthOption, Connector};
 use super::patterns::HttpPattern;
 use super::problems::{Pointer, Problems, hint};
 use super::structure::type_name;
@@ -365,15 +365,15 @@ impl ValidSettings {
     }
 }
 
-impl Connector {
-    /// Checks settings for a connection of this connector: unknown names, the settings
-    /// schema, `requiredSettings`, then each `hostValidation` rule (normalizing the value).
-    /// Every problem is reported; messages never include values.
+impl AuthOption {
+    /// Checks settings for a connection that authenticates this way: unknown names, the
+    /// settings schema, `requiredSettings`, then each `hostValidation` rule (normalizing the
+    /// value). Every problem is reported; messages never include values.
     pub fn validate_settings(
         &self,
         raw: &Map<String, Value>,
     ) -> Result<ValidSettings, SettingsErrors> {
-        let schema = &self.connection.settings_schema;
+        let schema = &self.settings_schema;
         let mut problems = Problems::new();
         let root = Pointer::root();
         for name in raw.keys() {
@@ -396,7 +396,7 @@ impl Connector {
         }
         let mut values = raw.clone();
         let mut hosts = BTreeMap::new();
-        if let Some(oauth) = self.oauth() {
+        if let Some(oauth) = &self.oauth {
             for name in &oauth.required_settings {
                 if matches!(raw.get(name), None | Some(Value::Null))
                     && !schema.required().contains(name)
@@ -428,6 +428,24 @@ impl Connector {
             hosts,
             secrets: schema.secret_names().map(str::to_owned).collect(),
         })
+    }
+}
+
+impl Connector {
+    /// [`AuthOption::validate_settings`] for a connector with a single way to
+    /// authenticate; one with `authOptions` is refused, naming its options.
+    pub fn validate_settings(
+        &self,
+        raw: &Map<String, Value>,
+    ) -> Result<ValidSettings, SettingsErrors> {
+        match self.auth(None) {
+            Ok(auth) => auth.validate_settings(raw),
+            Err(e) => {
+                let mut problems = Problems::new();
+                problems.push(Pointer::root(), e.to_string());
+                Err(SettingsErrors(problems))
+            }
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 pub mod authorize;
 pub mod background;
 pub mod callback;
+#[cfg(test)]
+mod catalog_tests;
 pub mod classify;
 pub mod client;
 pub mod client_credentials;

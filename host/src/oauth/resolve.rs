@@ -16,7 +16,7 @@ use super::discovery::{DiscoveryError, OidcEndpoints, discover};
 use super::http::OAuthHttp;
 use super::id_token::{IdTokenCheck, JwksCache};
 use super::provider::{GrantType, ProviderConfig, TokenPaths};
-use crate::manifest::{AccessType, Connector, ExpandError, UrlTemplate, ValidSettings};
+use crate::manifest::{AccessType, AuthOption, Connector, ExpandError, UrlTemplate, ValidSettings};
 use crate::store::AppConnectionRow;
 
 /// Scopes an app connection with an issuer requests when neither it nor `authorize`
@@ -84,14 +84,15 @@ impl ProviderResolver {
         }
     }
 
-    /// The resolved OAuth configuration of `connector` for a connection with `settings`;
-    /// `None` when the manifest has no OAuth block.
+    /// The resolved OAuth configuration of `connector` for a connection that
+    /// authenticates with `auth` and has `settings`; `None` when that way has no OAuth block.
     pub async fn resolve(
         &self,
         connector: &Connector,
+        auth: &AuthOption,
         settings: &ValidSettings,
     ) -> Result<Option<ProviderConfig>, ResolveError> {
-        let Some(oauth) = connector.oauth() else {
+        let Some(oauth) = &auth.oauth else {
             return Ok(None);
         };
         let key = connector.key();
@@ -115,52 +116,13 @@ impl ProviderResolver {
                 }
                 None => None,
             };
-        let token_url = match (&oauth.token_url, &discovered) {
-            (Some(t), _) => expand("tokenUrlTemplate", t)?,
-            (None, Some(d)) => d.token_endpoint.clone(),
-            (None, None) => {
-                return Err(ResolveError::NoTokenUrl {
-                    connector: key.to_string(),
-                });
-            }
-        };
-        let mut config = ProviderConfig::new(oauth.flow, token_url);
-        config.authorization_url = oauth
-            .authorization_url
-            .as_ref()
-            .map(|t| expand("authorizationUrlTemplate", t))
-            .transpose()?;
-        config.revocation_url = oauth
-            .revocation_url
-            .as_ref()
-            .map(|t| expand("revocationUrlTemplate", t))
-            .transpose()?;
+        let mut config = configure(key, oauth, settings, discovered.as_ref())?;
         if let Some(d) = &discovered {
             config.apply_discovery(d, false);
             config.id_token = Some(self.id_token_check(d, &format!("connector `{key}`"))?);
         }
-        config.scopes = oauth.scopes.clone();
-        config.required_scopes = oauth.required_scopes.clone();
-        config.scope_separator = oauth.scope_separator.clone();
-        config.access_type_offline = matches!(oauth.access_type, Some(AccessType::Offline));
-        config.pkce = oauth.pkce;
-        config.extra_authorize_params = oauth
-            .extra_authorize_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        config.client_auth = oauth.client.auth_method;
-        config.token_paths = TokenPaths {
-            access_token: oauth.token.access_token.0.join("."),
-            refresh_token: oauth.token.refresh_token.0.join("."),
-            expires_in: oauth.token.expires_in.0.join("."),
-            scope: oauth.token.scope.0.join("."),
-            token_type: oauth.token.token_type.0.join("."),
-        };
-        config.refresh_enabled = oauth.refresh_enabled;
-        config.callback_params = oauth.callback_params.clone();
         if !oauth.hooks.is_empty() {
-            config.hooks = Some(super::hooks::plan(connector, &oauth.hooks, settings));
+            config.hooks = Some(super::hooks::plan(connector, auth, &oauth.hooks, settings));
         }
         Ok(Some(config))
     }
@@ -262,4 +224,64 @@ impl ProviderResolver {
         }
         Ok(found)
     }
+}
+
+/// The provider configuration of connector `key`'s OAuth block for a connection with
+/// `settings`: templates expanded, every knob copied; the token URL from `discovered`
+/// when the block has no template. Endpoints discovery adds and the id_token check are
+/// the caller's ([`ProviderResolver::resolve`]); no request is made here.
+pub(crate) fn configure(
+    key: &str,
+    oauth: &crate::manifest::OAuthConfig,
+    settings: &ValidSettings,
+    discovered: Option<&OidcEndpoints>,
+) -> Result<ProviderConfig, ResolveError> {
+    let expand = |what: &'static str, t: &UrlTemplate| {
+        settings.expand(t).map_err(|source| ResolveError::Expand {
+            connector: key.to_string(),
+            what,
+            source,
+        })
+    };
+    let token_url = match (&oauth.token_url, discovered) {
+        (Some(t), _) => expand("tokenUrlTemplate", t)?,
+        (None, Some(d)) => d.token_endpoint.clone(),
+        (None, None) => {
+            return Err(ResolveError::NoTokenUrl {
+                connector: key.to_string(),
+            });
+        }
+    };
+    let mut config = ProviderConfig::new(oauth.flow, token_url);
+    config.authorization_url = oauth
+        .authorization_url
+        .as_ref()
+        .map(|t| expand("authorizationUrlTemplate", t))
+        .transpose()?;
+    config.revocation_url = oauth
+        .revocation_url
+        .as_ref()
+        .map(|t| expand("revocationUrlTemplate", t))
+        .transpose()?;
+    config.scopes = oauth.scopes.clone();
+    config.required_scopes = oauth.required_scopes.clone();
+    config.scope_separator = oauth.scope_separator.clone();
+    config.access_type_offline = matches!(oauth.access_type, Some(AccessType::Offline));
+    config.pkce = oauth.pkce;
+    config.extra_authorize_params = oauth
+        .extra_authorize_params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    config.client_auth = oauth.client.auth_method;
+    config.token_paths = TokenPaths {
+        access_token: oauth.token.access_token.0.join("."),
+        refresh_token: oauth.token.refresh_token.0.join("."),
+        expires_in: oauth.token.expires_in.0.join("."),
+        scope: oauth.token.scope.0.join("."),
+        token_type: oauth.token.token_type.0.join("."),
+    };
+    config.refresh_enabled = oauth.refresh_enabled;
+    config.callback_params = oauth.callback_params.clone();
+    Ok(config)
 }

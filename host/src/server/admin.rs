@@ -91,6 +91,9 @@ fn settings_input(
 pub(crate) struct CreateConnection {
     name: String,
     connector: String,
+    /// The connector's auth option to use, when it offers several.
+    #[serde(default)]
+    auth_option: Option<String>,
     #[serde(default)]
     settings: Map<String, Value>,
     #[serde(default)]
@@ -105,6 +108,7 @@ pub async fn create_connection(
         name: body.name,
         connector: body.connector,
         lookup: Lookup::KeyOnly,
+        auth_option: body.auth_option,
         settings: settings_input(body.settings, body.secret_settings)?,
     })?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

@@ -75,7 +75,7 @@ impl AdminKey {
         AdminKey::from_secret(&key, origin)
     }
 
-    fn matches(&self, presented: &str) -> bool {
+    pub(crate) fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         digest.ct_eq(&self.digest).into()
     }

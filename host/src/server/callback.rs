@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::AppState;
 use super::error::ApiError;
@@ -48,6 +48,10 @@ pub async fn callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let json = wants_json(&headers);
+    // An authorization the console or a connect link started returns to its page.
+    let back = CallbackParams::from_query(query.as_deref().unwrap_or(""))
+        .ok()
+        .and_then(|p| p.get("state").and_then(|s| state.returns.take(s)));
     let result = async {
         let params = CallbackParams::from_query(query.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::from(ServiceError::from(e)))?;
@@ -62,6 +66,9 @@ pub async fn callback(
     }
     .await;
     match (result, json) {
+        (Ok(_), false) if back.is_some() => {
+            Redirect::to(back.as_deref().unwrap_or("/console")).into_response()
+        }
         (Ok((_, _, answer)), true) => Json(answer).into_response(),
         (Ok((name, missing, _)), false) => {
             let detail = if missing.is_empty() {

@@ -21,6 +21,8 @@ mod body;
 mod callback;
 pub mod config;
 mod conn;
+mod connect_links;
+mod console;
 mod error;
 mod health;
 mod invoke;
@@ -75,6 +77,11 @@ pub(crate) struct AppState {
     /// slice at most (`placement.rs`).
     pub guests: tokio::runtime::Handle,
     pub draining: AtomicBool,
+    /// The console's signed-in sessions.
+    pub sessions: console::session::Sessions,
+    /// Authorizations started from the console or a connect link, and the page each
+    /// returns to after the provider.
+    pub returns: console::returns::Returns,
 }
 
 impl AppState {
@@ -198,6 +205,7 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/webhook-deliveries", get(webhooks::deliveries))
         .route("/v1/webhook-deliveries/{id}/retry", post(webhooks::retry))
+        .route("/v1/connect-sessions", post(connect_links::create))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
@@ -219,7 +227,7 @@ fn router(state: Arc<AppState>) -> Router {
                 "request",
                 request_id = %id,
                 method = %req.method(),
-                path = %req.uri().path(),
+                path = %logged_path(req.uri().path()),
             )
         })
         .on_request(())
@@ -239,8 +247,14 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(health::metrics))
         .route(callback::CALLBACK_PATH, get(callback::callback))
         .route("/v1/webhooks/{connection}/{key}", post(webhooks::receive))
+        .route(
+            "/connect/{token}",
+            get(connect_links::page).post(connect_links::start),
+        )
+        .route("/connect/{token}/done", get(connect_links::done))
         .merge(admin)
         .merge(routes)
+        .merge(console::router())
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .with_state(state)
@@ -248,6 +262,16 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::from_fn(request_id::screen))
+}
+
+/// A request's path as the log records it: a connect link's token is a credential, so
+/// only the shape of its path is kept.
+fn logged_path(path: &str) -> &str {
+    match path.strip_prefix("/connect/") {
+        Some(rest) if rest.ends_with("/done") => "/connect/{token}/done",
+        Some(_) => "/connect/{token}",
+        None => path,
+    }
 }
 
 /// Opens the services, loads every connector, and binds the listener.
@@ -301,6 +325,8 @@ async fn prepare(
         guests,
         draining: AtomicBool::new(false),
         config,
+        sessions: Default::default(),
+        returns: Default::default(),
     });
     Ok((state, listener))
 }

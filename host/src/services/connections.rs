@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use super::views::ConnectionView;
 use super::{ServiceError, ServiceResult, Services};
 use crate::catalog::{CatalogError, Lookup};
-use crate::manifest::Connector;
-use crate::store::NewConnection;
+use crate::manifest::{AuthOption, Connector};
+use crate::store::{ConnectionRecord, NewConnection};
 
 /// A plain setting's value as it arrived.
 #[derive(Debug, Clone)]
@@ -51,15 +51,30 @@ pub struct NewConnectionInput {
     /// The connector's key (or, with [`Lookup::KeyOrPath`], its directory).
     pub connector: String,
     pub lookup: Lookup,
+    /// The auth option chosen, for a connector with `connection.authOptions`.
+    pub auth_option: Option<String>,
     pub settings: SettingsInput,
+}
+
+/// The auth option the stored connection `record` chose, as its connector offers it now.
+pub(super) fn stored_auth<'a>(
+    connector: &'a Connector,
+    record: &ConnectionRecord,
+) -> ServiceResult<&'a AuthOption> {
+    connector
+        .auth(record.auth_option.as_deref())
+        .map_err(|error| ServiceError::StoredAuthChoice {
+            connection: record.name.clone(),
+            error,
+        })
 }
 
 /// Plain values read for `connector`'s schema; a secret among them is refused.
 pub(super) fn plain_values(
-    connector: &Connector,
+    auth: &AuthOption,
     given: Vec<(String, PlainValue)>,
 ) -> ServiceResult<Map<String, Value>> {
-    let schema = &connector.connection().settings_schema;
+    let schema = &auth.settings_schema;
     if let Some(name) = schema.first_secret(given.iter().map(|(n, _)| n.as_str())) {
         return Err(ServiceError::SecretAsPlain {
             name: name.to_string(),
@@ -134,8 +149,11 @@ impl Services {
                 });
             }
         }
-        let plain = plain_values(c, input.settings.plain)?;
-        let valid = c
+        let auth = c
+            .auth(input.auth_option.as_deref())
+            .map_err(ServiceError::AuthChoice)?;
+        let plain = plain_values(auth, input.settings.plain)?;
+        let valid = auth
             .validate_parts(&plain, &BTreeMap::new(), &input.settings.secret)
             .map_err(|errors| ServiceError::Settings {
                 connector: c.key().to_string(),
@@ -145,7 +163,8 @@ impl Services {
         let record = self.store.create_connection(&NewConnection {
             name: input.name,
             connector: c.key().to_string(),
-            credential_key: c.oauth().map(|o| o.client.credential_key.clone()),
+            credential_key: auth.oauth.as_ref().map(|o| o.client.credential_key.clone()),
+            auth_option: auth.name.clone(),
             settings,
             secret_settings,
         })?;
@@ -180,8 +199,9 @@ impl Services {
             .catalog
             .manifest(&record.connector, Lookup::KeyOrPath)?;
         let c = &manifest.connector;
+        let auth = stored_auth(c, &record)?;
         let mut plain = record.settings.clone();
-        for (k, v) in plain_values(c, given.plain)? {
+        for (k, v) in plain_values(auth, given.plain)? {
             if v.is_null() {
                 plain.remove(&k);
             } else {
@@ -190,15 +210,20 @@ impl Services {
         }
         let mut secret = self.store.secret_settings(&record.id)?;
         secret.extend(given.secret);
-        let valid = c
+        let valid = auth
             .validate_parts(&plain, &BTreeMap::new(), &secret)
             .map_err(|errors| ServiceError::Settings {
                 connector: c.key().to_string(),
                 errors,
             })?;
         let (settings, secret_settings) = valid.split();
-        self.store
-            .replace_settings(&record.id, &record.connector, &settings, &secret_settings)?;
+        self.store.replace_settings(
+            &record.id,
+            &record.connector,
+            record.auth_option.as_deref(),
+            &settings,
+            &secret_settings,
+        )?;
         self.show_connection(name)
     }
 

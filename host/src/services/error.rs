@@ -6,7 +6,7 @@
 //! Must not: carry a secret, a token or a request body in a message.
 
 use crate::catalog::CatalogError;
-use crate::manifest::SettingsErrors;
+use crate::manifest::{AuthChoiceError, SettingsErrors};
 use crate::oauth::client_credentials::ClientCredentialsError;
 use crate::oauth::{AuthorizeError, ProviderError, ResolveError};
 use crate::runtime::{InvokeError, LoadError};
@@ -62,6 +62,16 @@ pub enum ServiceError {
     /// A plain setting value or a secret value of the wrong type.
     #[error("{field}: {message}")]
     Input { field: String, message: String },
+    /// A new connection's auth option that its connector does not offer (or none chosen
+    /// where it offers several).
+    #[error(transparent)]
+    AuthChoice(AuthChoiceError),
+    /// A stored connection whose chosen auth option its connector no longer offers.
+    #[error("connection `{connection}`: {error}")]
+    StoredAuthChoice {
+        connection: String,
+        error: AuthChoiceError,
+    },
     #[error("connection `{connection}` does not use OAuth")]
     NotOAuth { connection: String },
     #[error("connection `{connection}` has no OAuth credential key")]
@@ -183,8 +193,10 @@ impl ServiceError {
             ServiceError::Catalog(CatalogError::Runtime(_)) => Kind::Internal,
             ServiceError::Settings { .. }
             | ServiceError::SecretAsPlain { .. }
-            | ServiceError::Input { .. } => Kind::Invalid,
+            | ServiceError::Input { .. }
+            | ServiceError::AuthChoice(_) => Kind::Invalid,
             ServiceError::StoredSettings { .. }
+            | ServiceError::StoredAuthChoice { .. }
             | ServiceError::NotOAuth { .. }
             | ServiceError::NoCredentialKey { .. }
             | ServiceError::MissingCredentials { .. }
@@ -231,6 +243,8 @@ impl ServiceError {
             ServiceError::Authorize(_) => "authorization_failed",
             ServiceError::StoredSettings { .. } => "stored_settings_invalid",
             ServiceError::SecretAsPlain { .. } => "secret_as_plain",
+            ServiceError::AuthChoice(_) => "auth_option_invalid",
+            ServiceError::StoredAuthChoice { .. } => "stored_auth_option_invalid",
             ServiceError::PostConnect(_) => "post_connect_failed",
             ServiceError::Resolve(ResolveError::Discovery { .. }) => "discovery_failed",
             ServiceError::StreamRunning { .. } => "stream_running",

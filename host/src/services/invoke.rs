@@ -131,6 +131,25 @@ impl Services {
             .map(|r| InvocationView::from(r)))
     }
 
+    /// Every connection's invocations in the hour before `now_ms`, in twelve five-minute
+    /// buckets, oldest first: (the bucket's start, all, failed).
+    pub fn last_hour_activity(&self, now_ms: i64) -> ServiceResult<Vec<(i64, u64, u64)>> {
+        const BUCKET_MS: i64 = 5 * 60 * 1000;
+        const BUCKETS: i64 = 12;
+        let since = now_ms - BUCKET_MS * BUCKETS;
+        let counts = self.store.invocation_counts(since, BUCKET_MS)?;
+        Ok((0..BUCKETS)
+            .map(|i| {
+                let start = since + i * BUCKET_MS;
+                counts
+                    .iter()
+                    .find(|(s, _, _)| *s == start)
+                    .copied()
+                    .unwrap_or((start, 0, 0))
+            })
+            .collect())
+    }
+
     async fn run_route_ref(&self, name: &str, route: &RouteRef) -> ServiceResult<RouteResponse> {
         self.invoke(name, RouteRequest::new(route.method, route.path.clone()))
             .await
@@ -165,9 +184,9 @@ impl Services {
     /// `providerAccountDomain`).
     pub async fn post_connect(&self, name: &str) -> ServiceResult<Option<AccountView>> {
         let (record, connector) = self.resolve_connection(name).await?;
-        let Some(route) = connector
-            .connector()
-            .oauth()
+        let Some(route) = super::connections::stored_auth(connector.connector(), &record)?
+            .oauth
+            .as_ref()
             .and_then(|o| o.post_connect.clone())
         else {
             return Ok(None);

@@ -161,8 +161,8 @@ impl Services {
         let record = self.store.connection_by_name(name)?;
         let connector = self.connector(&record.connector, Lookup::KeyOrPath).await?;
         let secrets = self.store.secret_settings(&record.id)?;
-        let settings = connector
-            .connector()
+        let auth = super::connections::stored_auth(connector.connector(), &record)?;
+        let settings = auth
             .validate_parts(&record.settings, &record.callback_params, &secrets)
             .map_err(|errors| ServiceError::StoredSettings {
                 connection: record.name.clone(),
@@ -172,14 +172,14 @@ impl Services {
         let doors = Doors {
             egress: Some(self.egress.clone()),
             egress_limits: self.egress_limits.clone(),
-            tokens: connector
-                .connector()
-                .oauth()
+            tokens: auth
+                .oauth
+                .as_ref()
                 .map(|_| Arc::new(ConnectionTokens::new(self.tokens.clone(), &record.id)) as _),
             app_tokens: self.app_tokens(connector.connector())?,
             ingest: Some(self.ingest.clone()),
         };
-        let context = connector.context(Some(&record.name), &settings, &doors);
+        let context = connector.context(Some(&record.name), auth, &settings, &doors);
         let live = Arc::new(LiveConnection {
             generation,
             name: record.name,

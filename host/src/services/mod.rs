@@ -13,6 +13,7 @@
 mod app_connections;
 pub mod apply;
 mod connect;
+mod connect_links;
 mod connections;
 mod error;
 mod invoke;
@@ -25,6 +26,7 @@ mod webhooks;
 
 pub use app_connections::AppConnectionInput;
 pub use connect::{AuthorizationStart, Completed, Expected};
+pub use connect_links::{ConnectLink, NewConnectLink};
 pub use connections::{NewConnectionInput, PlainValue, SettingsInput};
 pub(crate) use error::InvocationFailed;
 pub use error::Kind;

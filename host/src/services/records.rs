@@ -9,6 +9,11 @@ use super::{ServiceResult, Services};
 use crate::store::{RecordQuery, StoreError};
 
 impl Services {
+    /// How many records the connection `name` holds.
+    pub fn count_records(&self, name: &str) -> ServiceResult<u64> {
+        Ok(self.store.count_records(name)?)
+    }
+
     /// The records `query` selects. An unknown connection with no records is
     /// [`StoreError::NotFound`].
     pub fn records(&self, query: &RecordQuery) -> ServiceResult<Vec<RecordView>> {

@@ -128,8 +128,11 @@ impl Scheduler {
         let mut started = Vec::new();
         for (record, connector) in self.services.connections_with_connectors(None).await? {
             let manifest = connector.connector();
-            if manifest.streams().is_empty() || !Self::can_run(&record, manifest.oauth().is_some())
-            {
+            // A connection whose chosen auth option is gone cannot run; using it says why.
+            let Ok(auth) = manifest.auth(record.auth_option.as_deref()) else {
+                continue;
+            };
+            if manifest.streams().is_empty() || !Self::can_run(&record, auth.oauth.is_some()) {
                 continue;
             }
             for stream in manifest.streams() {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::manifest::{AuthKind, AuthOption};
 use crate::oauth::{AuthorizationOutcome, AuthorizationRequest, ProviderRevocation};
 use crate::registry::LoadedConnector;
 use crate::store::{
@@ -28,6 +29,9 @@ pub struct ConnectionView {
     pub id: String,
     pub connector: String,
     pub credential_key: Option<String>,
+    /// The auth option chosen at creation, for a connector with `authOptions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_option: Option<String>,
     pub status: &'static str,
     pub settings: Map<String, Value>,
     /// The names of the secret settings that are set.
@@ -55,6 +59,7 @@ impl From<&ConnectionRecord> for ConnectionView {
             id: c.id.clone(),
             connector: c.connector.clone(),
             credential_key: c.credential_key.clone(),
+            auth_option: c.auth_option.clone(),
             status: c.status.as_str(),
             settings: c.settings.clone(),
             secret_settings: c.secret_setting_keys.clone(),
@@ -227,12 +232,57 @@ pub(crate) struct ConnectorView {
     pub key: String,
     pub name: String,
     pub version: String,
+    /// Whether a connection may use OAuth (with options: whether one of them does).
     pub oauth: bool,
+    /// The ways a connection may authenticate (`connection.authOptions`); empty when the
+    /// connector has a single one.
+    #[serde(rename = "authOptions", skip_serializing_if = "Vec::is_empty")]
+    pub auth_options: Vec<AuthOptionView>,
     pub routes: Vec<RouteView>,
     /// `key: METHOD /path (schedule, mode)` per declared stream.
     pub streams: Vec<String>,
     /// `key: METHOD /path (scheme)` per declared webhook.
     pub webhooks: Vec<String>,
+}
+
+/// One entry of `connection.authOptions`, as `--auth-option` and `authOption` name it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuthOptionView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help_url: Option<String>,
+    /// Its settings (shared and its own), a secret one marked `(secret)`; required ones
+    /// marked `*`.
+    pub settings: Vec<String>,
+}
+
+impl AuthOptionView {
+    fn new(o: &AuthOption) -> Option<Self> {
+        let schema = &o.settings_schema;
+        Some(AuthOptionView {
+            name: o.name.clone()?,
+            kind: o.kind.map_or("", AuthKind::as_str),
+            title: o.title.clone().unwrap_or_default(),
+            help_url: o.help_url.as_ref().map(|u| u.to_string()),
+            settings: schema
+                .properties()
+                .iter()
+                .map(|(name, info)| {
+                    let required = if schema.required().contains(name) {
+                        "*"
+                    } else {
+                        ""
+                    };
+                    let secret = if info.secret { " (secret)" } else { "" };
+                    format!("{name}{required}{secret}")
+                })
+                .collect(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -249,7 +299,12 @@ impl From<&LoadedConnector> for ConnectorView {
             key: c.key().to_string(),
             name: c.name().to_string(),
             version: c.version().to_string(),
-            oauth: c.oauth().is_some(),
+            oauth: c.any_oauth(),
+            auth_options: c
+                .auth_options()
+                .iter()
+                .filter_map(AuthOptionView::new)
+                .collect(),
             routes: loaded
                 .component
                 .routes()

@@ -76,11 +76,17 @@ impl Store {
     pub(crate) fn connection_digest(
         &self,
         connector: &str,
+        auth_option: Option<&str>,
         settings: &Map<String, Value>,
         secret_settings: &BTreeMap<String, SecretString>,
     ) -> String {
         let plain = Value::Object(settings.clone()).to_string();
         let mut fields = vec![Some("connection"), Some(connector), Some(plain.as_str())];
+        // After a `None` no secret's name or value can follow, so the option stands apart;
+        // a connection without one keeps the digest it had before options existed.
+        if let Some(option) = auth_option {
+            fields.extend([None, Some(option)]);
+        }
         for (name, value) in secret_settings {
             fields.push(Some(name.as_str()));
             fields.push(Some(value.expose_secret()));
@@ -159,11 +165,11 @@ mod tests {
         b.insert("region".into(), Value::from("eu"));
         b.insert("shop".into(), Value::from("acme"));
         let secrets = BTreeMap::from([("token".to_string(), secret("t1"))]);
-        let one = store.connection_digest("shopify", &a, &secrets);
-        assert_eq!(one, store.connection_digest("shopify", &b, &secrets));
+        let one = store.connection_digest("shopify", None, &a, &secrets);
+        assert_eq!(one, store.connection_digest("shopify", None, &b, &secrets));
         let rotated = BTreeMap::from([("token".to_string(), secret("t2"))]);
-        assert_ne!(one, store.connection_digest("shopify", &a, &rotated));
-        assert_ne!(one, store.connection_digest("square", &a, &secrets));
+        assert_ne!(one, store.connection_digest("shopify", None, &a, &rotated));
+        assert_ne!(one, store.connection_digest("square", None, &a, &secrets));
         assert!(!one.contains("t1"));
         assert_ne!(
             store.credentials_digest("cid", Some(&secret("s"))),

@@ -22,6 +22,8 @@ pub struct NewConnection {
     pub connector: String,
     /// Key of the OAuth app credentials (`credentials set <key>`), if the connector uses OAuth.
     pub credential_key: Option<String>,
+    /// The auth option chosen (`connection.authOptions`), if the connector offers options.
+    pub auth_option: Option<String>,
     /// Non-secret settings, stored as JSON.
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// `x-secret` settings, sealed per field.
@@ -34,6 +36,7 @@ impl fmt::Debug for NewConnection {
             .field("name", &self.name)
             .field("connector", &self.connector)
             .field("credential_key", &self.credential_key)
+            .field("auth_option", &self.auth_option)
             .field("settings", &self.settings)
             .field(
                 "secret_settings",
@@ -50,6 +53,8 @@ pub struct ConnectionRecord {
     pub name: String,
     pub connector: String,
     pub credential_key: Option<String>,
+    /// The auth option chosen at creation (`connection.authOptions`).
+    pub auth_option: Option<String>,
     pub settings: serde_json::Map<String, serde_json::Value>,
     pub secret_setting_keys: Vec<String>,
     pub status: ConnectionStatus,
@@ -76,7 +81,7 @@ const SELECT: &str = "SELECT c.id, c.name, c.connector, c.credential_key, c.sett
     c.token_generation, t.expires_at, t.connection_id IS NOT NULL, c.last_refresh_at,
     c.last_error, c.refresh_failures, c.cooldown_until, c.created_at, c.updated_at,
     (SELECT group_concat(key, char(31)) FROM connection_secrets s WHERE s.connection_id = c.id),
-    c.kind = 'app'
+    c.kind = 'app', c.auth_option
     FROM connections c LEFT JOIN tokens t ON t.connection_id = c.id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(
@@ -122,6 +127,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
             .map(|s| s.split('\u{1f}').map(str::to_string).collect())
             .unwrap_or_default(),
         app: row.get(21)?,
+        auth_option: row.get(22)?,
     })
 }
 
@@ -173,7 +179,12 @@ impl Store {
         let now = now_unix();
         let sealer = self.sealer();
         let settings = serde_json::Value::Object(new.settings.clone()).to_string();
-        let digest = self.connection_digest(&new.connector, &new.settings, &new.secret_settings);
+        let digest = self.connection_digest(
+            &new.connector,
+            new.auth_option.as_deref(),
+            &new.settings,
+            &new.secret_settings,
+        );
         {
             let mut conn = self.conn();
             let tx = conn
@@ -182,7 +193,8 @@ impl Store {
             refuse_taken_name(&tx, &new.name)?;
             tx.execute(
                 "INSERT INTO connections (id, name, connector, credential_key, settings, status,
-                    config_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                    config_hash, created_at, updated_at, auth_option)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
                 params![
                     id,
                     new.name,
@@ -191,7 +203,8 @@ impl Store {
                     settings,
                     ConnectionStatus::PendingAuthorization.as_str(),
                     digest,
-                    now
+                    now,
+                    new.auth_option
                 ],
             )
             .map_err(StoreError::sql("creating a connection"))?;
@@ -316,6 +329,7 @@ pub(crate) mod tests {
         let mut secret_settings = BTreeMap::new();
         secret_settings.insert("apiKey".into(), SecretString::from("canary-setting-value"));
         NewConnection {
+            auth_option: None,
             name: name.into(),
             connector: "connectors/hello".into(),
             credential_key: Some("hello-app".into()),

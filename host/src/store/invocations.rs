@@ -86,6 +86,38 @@ impl Store {
             .as_ref()
     }
 
+    /// Invocations of every connection since `since_ms`, counted per `bucket_ms`: (the
+    /// bucket's start, all, failed). Failed: no status, or a status of 400 or more. Empty
+    /// buckets are left out.
+    pub fn invocation_counts(
+        &self,
+        since_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+        self.flush_history();
+        let bucket_ms = bucket_ms.max(1);
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT (started_at_ms - ?1) / ?2, COUNT(*),
+                        SUM(CASE WHEN status IS NULL OR status >= 400 THEN 1 ELSE 0 END)
+                 FROM invocations WHERE started_at_ms >= ?1 GROUP BY 1 ORDER BY 1",
+            )
+            .map_err(StoreError::sql("counting invocations"))?;
+        let rows = stmt
+            .query_map(params![since_ms, bucket_ms], |r| {
+                let (index, all, failed): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok((
+                    since_ms + index * bucket_ms,
+                    u64::try_from(all).unwrap_or_default(),
+                    u64::try_from(failed).unwrap_or_default(),
+                ))
+            })
+            .map_err(StoreError::sql("counting invocations"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql("counting invocations"))
+    }
+
     /// The newest `limit` invocations of `connection` (after `before`, the `next` of the
     /// page before), newest first.
     pub fn recent_invocations(
@@ -159,6 +191,7 @@ mod tests {
         let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
         store
             .create_connection(&NewConnection {
+                auth_option: None,
                 name: "c1".into(),
                 connector: "hello".into(),
                 credential_key: None,

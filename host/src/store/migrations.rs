@@ -236,6 +236,24 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX webhook_deliveries_waiting ON webhook_deliveries (connection, webhook, status);
     "#,
+    // 11: the auth option a connection chose (`connection.authOptions`); NULL for a
+    // connector that has none.
+    r#"
+    ALTER TABLE connections ADD COLUMN auth_option TEXT;
+    "#,
+    // 12: the console's activity chart counts every connection's invocations of the last
+    // hour without reading older history; connect links (only a digest of each token).
+    r#"
+    CREATE INDEX invocations_by_time ON invocations (started_at_ms);
+    CREATE TABLE connect_sessions (
+        token_digest    TEXT PRIMARY KEY,
+        connection      TEXT NOT NULL,
+        allowed_origins TEXT NOT NULL DEFAULT '[]',
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        used_at         INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

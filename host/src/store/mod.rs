@@ -19,6 +19,7 @@ pub mod api_keys;
 pub mod app_connections;
 pub mod applied;
 mod changes;
+pub mod connect_sessions;
 pub use changes::CHANGE_CHECK;
 mod connection_state;
 pub mod connections;

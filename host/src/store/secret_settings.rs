@@ -67,12 +67,13 @@ impl Store {
         &self,
         connection_id: &str,
         connector: &str,
+        auth_option: Option<&str>,
         settings: &serde_json::Map<String, serde_json::Value>,
         secret_settings: &BTreeMap<String, SecretString>,
     ) -> Result<(), StoreError> {
         let sealer = self.sealer();
         let text = serde_json::Value::Object(settings.clone()).to_string();
-        let digest = self.connection_digest(connector, settings, secret_settings);
+        let digest = self.connection_digest(connector, auth_option, settings, secret_settings);
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

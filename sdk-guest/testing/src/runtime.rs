@@ -38,6 +38,7 @@ pub struct TestRuntimeBuilder {
     secrets: Vec<(String, String)>,
     connection: String,
     oauth: Option<OAuthState>,
+    auth_option: Option<String>,
     apps: Vec<(String, OAuthState)>,
     limits: EgressLimits,
 }
@@ -63,8 +64,16 @@ impl TestRuntimeBuilder {
         self
     }
 
+    /// The auth option (`connection.authOptions`) the connection uses: its settings,
+    /// OAuth block, injection rules and API apply. Required for a connector with options,
+    /// refused for one without.
+    pub fn auth_option(mut self, name: &str) -> Self {
+        self.auth_option = Some(name.to_string());
+        self
+    }
+
     /// The seeded OAuth grant (default [`OAuthState::none`] for a connector with
-    /// `connection.oauth`).
+    /// `connection.oauth`, or an auth option with an OAuth block).
     pub fn oauth(mut self, state: OAuthState) -> Self {
         self.oauth = Some(state);
         self
@@ -98,7 +107,10 @@ impl TestRuntimeBuilder {
         logs::install().map_err(Error::Setup)?;
         let connector = shared::connector(&self.dir)?;
         let manifest = connector.connector();
-        let schema = &manifest.connection().settings_schema;
+        let auth = manifest
+            .auth(self.auth_option.as_deref())
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        let schema = &auth.settings_schema;
         let mut raw = self.settings.clone();
         for name in self.settings.keys() {
             if schema.is_secret(name) {
@@ -115,18 +127,16 @@ impl TestRuntimeBuilder {
             }
             raw.insert(name.clone(), Value::String(value.clone()));
         }
-        let settings = manifest
-            .validate_settings(&raw)
-            .map_err(|e| Error::Settings {
-                connector: manifest.key().to_string(),
-                problems: e
-                    .0
-                    .iter()
-                    .map(|p| format!("  {}: {}", p.pointer, p.message))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            })?;
-        let tokens = match (manifest.oauth(), self.oauth) {
+        let settings = auth.validate_settings(&raw).map_err(|e| Error::Settings {
+            connector: manifest.key().to_string(),
+            problems: e
+                .0
+                .iter()
+                .map(|p| format!("  {}: {}", p.pointer, p.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
+        let tokens = match (auth.oauth.as_ref(), self.oauth) {
             (Some(oauth), state) => Some(Arc::new(
                 SeededTokens::new(
                     &self.connection,
@@ -137,8 +147,12 @@ impl TestRuntimeBuilder {
             )),
             (None, Some(_)) => {
                 return Err(Error::Setup(format!(
-                    "connector `{}` declares no connection.oauth; drop .oauth(..)",
-                    manifest.key()
+                    "connector `{}` declares no OAuth block{}; drop .oauth(..)",
+                    manifest.key(),
+                    auth.name
+                        .as_deref()
+                        .map(|n| format!(" in auth option `{n}`"))
+                        .unwrap_or_default()
                 )));
             }
             (None, None) => None,
@@ -157,7 +171,7 @@ impl TestRuntimeBuilder {
             app_tokens,
             ingest: Some(ingest.clone() as Arc<dyn IngestSink>),
         };
-        let context = connector.context(Some(&self.connection), &settings, &doors);
+        let context = connector.context(Some(&self.connection), auth, &settings, &doors);
         Ok(TestRuntime {
             connector,
             connection: self.connection,
@@ -240,6 +254,7 @@ impl TestRuntime {
             settings: Map::new(),
             secrets: Vec::new(),
             connection: DEFAULT_CONNECTION.to_string(),
+            auth_option: None,
             oauth: None,
             apps: Vec::new(),
             limits: EgressLimits::default(),

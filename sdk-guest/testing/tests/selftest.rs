@@ -373,6 +373,14 @@ fn ingest_is_recorded_with_keys_and_deduplicated() {
 #[test]
 fn setup_mistakes_are_reported() {
     let err = TestRuntime::builder(fixture())
+        .auth_option("apiKey")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Setup(ref m) if m.contains("has no auth options") && m.contains("`apiKey`")),
+        "{err}"
+    );
+    let err = TestRuntime::builder(fixture())
         .setting("api_key", "plain")
         .build()
         .unwrap_err();

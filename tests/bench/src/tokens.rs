@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 pub fn store_with_connection(dir: &Path) -> anyhow::Result<(Arc<Store>, ConnectionRecord)> {
     let store = Arc::new(Store::open_with_key(dir, &MasterKey::generate())?);
     let record = store.create_connection(&NewConnection {
+        auth_option: None,
         name: "bench".into(),
         connector: "bench".into(),
         credential_key: Some("bench-app".into()),

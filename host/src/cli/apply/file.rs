@@ -142,6 +142,8 @@ struct RawApp {
 struct RawConnection {
     connector: String,
     #[serde(default)]
+    auth_option: Option<String>,
+    #[serde(default)]
     settings: BTreeMap<String, toml::Value>,
     #[serde(default)]
     secret_settings: BTreeMap<String, RawSecret>,
@@ -296,6 +298,7 @@ impl ConfigFile {
                 desired.connections.push(DesiredConnection {
                     name,
                     connector: c.connector,
+                    auth_option: c.auth_option,
                     settings,
                 });
             }

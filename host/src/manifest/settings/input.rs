@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::{SettingsErrors, SettingsSchema, ValidSettings};
-use crate::manifest::Connector;
+use crate::manifest::AuthOption;
 
 impl SettingsSchema {
     /// A value typed as text for the setting `name`: a string when the schema declares a
@@ -54,7 +54,7 @@ impl ValidSettings {
     }
 }
 
-impl Connector {
+impl AuthOption {
     /// Validates settings given in parts: plain values, parameters the provider returned
     /// on the authorization callback (for example `realmId`; a plain value of the same
     /// name wins) and secret values.

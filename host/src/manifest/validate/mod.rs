@@ -2,8 +2,10 @@
 //!
 //! This file walks the manifest's top level: key, name, provider, version, the settings
 //! schema, permissions, `testConnection`, the secret injection rules, `streams` and
-//! `webhooks` (`streams.rs`), then joins them into a `Connector`. The OAuth block is `oauth.rs`'s (flow rules, `hostValidation`, URL
-//! templates, client, token paths), its parameter lists `params.rs`'s (scopes, extra
+//! `webhooks` (`streams.rs`), then joins them into a `Connector`. How a connection
+//! authenticates (the single shape or `authOptions`, each with its settings, OAuth block,
+//! injection rules and API) is `auth.rs`'s; the OAuth block is `oauth.rs`'s (flow rules,
+//! `hostValidation`, URL templates, client, token paths), its parameter lists `params.rs`'s (scopes, extra
 //! authorize parameters, callback parameters); key, grants and routes are `grants.rs`'s,
 //! injection rules `inject.rs`'s.
 //!
@@ -12,9 +14,11 @@
 //! templates. Must not read files or JSON text (see `mod.rs` and `structure.rs`) and must
 //! not stop at the first problem.
 
+mod auth;
 mod hooks;
 mod oauth;
 mod params;
+mod preset;
 mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,9 +29,8 @@ use super::inject::{self, TemplateEnv};
 use super::problems::{Pointer, Problems};
 use super::raw::{RawKind, RawManifest};
 use super::settings::SettingsSchema;
-use oauth::oauth;
 
-pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
+pub(crate) fn validate(mut raw: RawManifest) -> Result<Connector, Problems> {
     let mut p = Problems::new();
     let root = Pointer::root();
     check_key(&raw.key, &root.at("key"), &mut p);
@@ -57,71 +60,65 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
         &conn_at.at("settingsSchema"),
         &mut p,
     );
-    let permissions = permissions(&raw.permissions, settings.as_ref(), &mut p);
+    let grant_schema = match (&settings, raw.connection.auth_options.is_empty()) {
+        (Some(_), false) => auth::grant_schema(&raw.connection),
+        _ => None,
+    };
+    let permissions = permissions(
+        &raw.permissions,
+        grant_schema.as_ref().or(settings.as_ref()),
+        &mut p,
+    );
     let test_connection = raw
         .connection
         .test_connection
         .as_ref()
         .and_then(|r| route(r, &conn_at.at("testConnection"), &mut p));
-    // Names with a hostValidation rule, even if the OAuth block has other problems.
-    let host_rule_names: BTreeSet<String> = raw
-        .connection
-        .oauth
-        .as_ref()
-        .map(|o| o.host_validation.keys().cloned().collect())
-        .unwrap_or_default();
-    let oauth = raw.connection.oauth.map(|o| {
-        oauth(
-            o,
-            settings.as_ref(),
-            &permissions.injectable_secrets,
-            &conn_at.at("oauth"),
-            &mut p,
-        )
-    });
+    let app_inject_raw = std::mem::take(&mut raw.connection.app_inject);
+    // The shared settings compiled again: the options own theirs.
+    let shared = SettingsSchema::compile(
+        raw.connection.settings_schema.as_ref(),
+        &conn_at,
+        &mut Problems::new(),
+    );
+    let auth = auth::options(raw.connection, settings, &permissions, &conn_at, &mut p);
+    // App connections' rules see the shared settings; without options, also the OAuth
+    // block's hostValidation rules and required settings.
     let no_rules = BTreeMap::new();
-    let oauth_ref = oauth.as_ref().and_then(Option::as_ref);
-    let required: BTreeSet<&str> = oauth_ref
+    let single = auth.first().filter(|o| o.name.is_none());
+    let single_oauth = single.and_then(|o| o.oauth.as_ref());
+    let required: BTreeSet<&str> = single_oauth
         .map(|o| o.required_settings.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let host_rules = oauth_ref.map_or(&no_rules, |o| &o.host_validation);
+    // Its rules as validated, a catalog provider's included.
+    let single_host_rules: BTreeSet<&str> = single_oauth
+        .map(|o| o.host_validation.keys().map(String::as_str).collect())
+        .unwrap_or_default();
     let env = TemplateEnv {
-        settings: settings.as_ref(),
+        settings: single.map(|o| &o.settings_schema).or(shared.as_ref()),
         required_settings: &required,
-        host_rule_names: host_rule_names.iter().map(String::as_str).collect(),
-        host_rules,
+        host_rule_names: single_host_rules,
+        host_rules: single_oauth.map_or(&no_rules, |o| &o.host_validation),
         host_validation_at: conn_at.at("oauth").at("hostValidation"),
     };
-    let secret_inject = inject::named_rules(
-        inject::Family::Secrets,
-        &raw.connection.inject,
-        &permissions.injectable_secrets,
-        &permissions.injectable_secrets,
-        &env,
-        &mut p,
-    );
     let app_inject = inject::named_rules(
         inject::Family::AppConnections,
-        &raw.connection.app_inject,
+        &app_inject_raw,
+        &permissions.injectable_apps,
         &permissions.injectable_apps,
         &permissions.injectable_secrets,
         &env,
+        &conn_at.at(inject::Family::AppConnections.place()),
         &mut p,
     );
-    let api = raw.connection.api.as_ref().and_then(|a| {
-        super::api::api(
-            a,
-            &conn_at.at("api"),
-            &env,
-            &permissions,
-            oauth_ref.is_some(),
-            &mut p,
-        )
-    });
     let stream_list = streams::streams(&raw.streams, &permissions, &mut p);
-    let webhook_list = streams::webhooks(&raw.webhooks, settings.as_ref(), &mut p);
-    match (version, settings, oauth) {
-        (Some(version), Some(settings_schema), oauth) if p.is_empty() => Ok(Connector {
+    let webhook_list = streams::webhooks(
+        &raw.webhooks,
+        grant_schema.as_ref().or(shared.as_ref()),
+        &mut p,
+    );
+    match version {
+        Some(version) if p.is_empty() && !auth.is_empty() => Ok(Connector {
             key: raw.key,
             name: raw.name,
             provider: raw.provider,
@@ -133,11 +130,8 @@ pub(crate) fn validate(raw: RawManifest) -> Result<Connector, Problems> {
             permissions,
             connection: Connection {
                 test_connection,
-                settings_schema,
-                oauth: oauth.flatten(),
-                inject: secret_inject,
                 app_inject,
-                api,
+                auth,
             },
             streams: stream_list,
             webhooks: webhook_list,

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::params::{callback_params, extra_authorize_params, names_hint, required_scopes, scopes};
 use crate::manifest::connector::{
-    AccessType, ClientAuthMethod, OAuthClient, OAuthConfig, OAuthFlow, TokenPath, TokenPaths,
+    AccessType, ClientAuthMethod, OAuthClient, OAuthConfig, OAuthFlow, PresetUse, TokenPath,
+    TokenPaths,
 };
 use crate::manifest::grants::{is_name, route};
 use crate::manifest::host_validation::{HostRule, Normalizer};
@@ -25,6 +26,7 @@ use crate::manifest::template::UrlTemplate;
 /// Checks the OAuth block; `None` when it has a problem (all of them are in `p`).
 pub(super) fn oauth(
     o: RawOAuth,
+    preset: Option<PresetUse>,
     settings: Option<&SettingsSchema>,
     injectable: &BTreeSet<String>,
     at: &Pointer,
@@ -255,5 +257,6 @@ pub(super) fn oauth(
         callback_params: o.callback_params,
         inject,
         hooks,
+        preset,
     })
 }

@@ -85,15 +85,17 @@ impl TokenHooks {
     }
 }
 
-/// The hooks of `connector` for a connection with `settings`: what they may read (its
-/// non-secret settings) and which settings they may return (plain string properties of
-/// `settingsSchema`). Custody attaches the runner.
+/// The hooks of `connector` for a connection that authenticates with `auth` and has
+/// `settings`: what they may read (its non-secret settings) and which settings they may
+/// return (plain string properties of that way's settings schema). Custody attaches the
+/// runner.
 pub(crate) fn plan(
     connector: &crate::manifest::Connector,
+    auth: &crate::manifest::AuthOption,
     declared: &[TokenHook],
     settings: &crate::manifest::ValidSettings,
 ) -> TokenHooks {
-    let schema = &connector.connection().settings_schema;
+    let schema = &auth.settings_schema;
     let plain = settings
         .values()
         .iter()

@@ -29,6 +29,8 @@ pub struct DesiredConnection {
     pub name: String,
     /// The connector's key, as the connector directories serve it.
     pub connector: String,
+    /// The connector's auth option, when it offers several (`authOption`).
+    pub auth_option: Option<String>,
     pub settings: SettingsInput,
 }
 
@@ -179,6 +181,7 @@ impl Services {
                     self.store.replace_settings(
                         &record.id,
                         &record.connector,
+                        record.auth_option.as_deref(),
                         &new.settings,
                         &new.secret_settings,
                     )?;

@@ -205,15 +205,39 @@ impl Planner<'_> {
                 ));
                 return;
             }
+            Ok(existing) if existing.auth_option != c.auth_option => {
+                self.problems.push(problem(
+                    kind,
+                    &name,
+                    &["authOption"],
+                    format!(
+                        "the connection exists with auth option {}; a connection cannot change \
+                         how it authenticates (delete it first)",
+                        existing
+                            .auth_option
+                            .as_deref()
+                            .map_or("(none)".to_string(), |o| format!("`{o}`"))
+                    ),
+                ));
+                return;
+            }
             _ => {}
         }
+        let auth = match connector.auth(c.auth_option.as_deref()) {
+            Ok(auth) => auth,
+            Err(e) => {
+                self.problems
+                    .push(problem(kind, &name, &["authOption"], e.to_string()));
+                return;
+            }
+        };
         let secret_names: BTreeSet<String> = c.settings.secret.keys().cloned().collect();
         // A secret among the plain settings is reported and left out, so the rest are
         // still checked: every problem at once.
         let mut given = c.settings.plain;
         let mut refused = false;
         let plain = loop {
-            match plain_values(connector, given.clone()) {
+            match plain_values(auth, given.clone()) {
                 Ok(p) => break p,
                 Err(ServiceError::SecretAsPlain { name: secret }) => {
                     self.problems.push(problem(
@@ -235,7 +259,7 @@ impl Planner<'_> {
                 }
             }
         };
-        let valid = match connector.validate_parts(&plain, &BTreeMap::new(), &c.settings.secret) {
+        let valid = match auth.validate_parts(&plain, &BTreeMap::new(), &c.settings.secret) {
             Ok(_) if refused => return,
             Ok(v) => v,
             Err(errors) => {
@@ -262,14 +286,17 @@ impl Planner<'_> {
             }
         };
         let (settings, secret_settings): (Map<_, _>, _) = valid.split();
-        let digest =
-            self.services
-                .store
-                .connection_digest(connector.key(), &settings, &secret_settings);
+        let digest = self.services.store.connection_digest(
+            connector.key(),
+            auth.name.as_deref(),
+            &settings,
+            &secret_settings,
+        );
         let new = NewConnection {
             name: name.clone(),
             connector: connector.key().to_string(),
-            credential_key: connector.oauth().map(|o| o.client.credential_key.clone()),
+            credential_key: auth.oauth.as_ref().map(|o| o.client.credential_key.clone()),
+            auth_option: auth.name.clone(),
             settings,
             secret_settings,
         };

@@ -30,6 +30,15 @@ fn http(req: Request) -> Response {
     )
 }
 
+/// `GET /api?path=/x` — a request relative to `connection.api`, with the credential the
+/// connection's way of authenticating gives it.
+fn provider_api(req: Request) -> Response {
+    outcome(
+        keyway_sdk::Api::get(req.query("path").unwrap_or("/")),
+        |res| json!({ "status": res.status, "body": res.text() }),
+    )
+}
+
 /// `GET /token` — read the access token (refused in strict custody).
 fn token(_req: Request) -> Response {
     outcome(OAuth::access_token(60), |t| json!({ "length": t.len() }))
@@ -198,6 +207,7 @@ fn answer(req: Request) -> Response {
 routes! {
     GET "/account" (internal) => account,
     GET "/http" (internal) => http,
+    GET "/api" (internal) => provider_api,
     GET "/token" (internal) => token,
     GET "/secret" (internal) => secret,
     POST "/ingest" (internal) => ingest_route,

@@ -1,0 +1,294 @@
+//! The operator console at `/console`: server-rendered pages over the same use cases as
+//! the admin API, behind a login with the admin key.
+//!
+//! Owns: the console's router, its page frame, the security headers of every console
+//! answer (a strict Content-Security-Policy with no script at all, no framing, no
+//! caching, and no referrer to another origin: `same-origin`, since a browser sends
+//! `Origin: null` on a form post under `no-referrer`), the login and logout, and the checks in front of every page
+//! (a live session) and every form (the session's CSRF token and the console's own
+//! origin). Pages are `pages.rs`, the create form `form.rs`, the buttons `actions.rs`, the
+//! activity chart `chart.rs`, the way back from the provider `returns.rs`.
+//! Must not: render a secret (secret settings show as "set"), put a value from outside
+//! into a page unescaped (maud escapes every interpolation), or log a key or a session.
+
+mod actions;
+mod chart;
+mod form;
+mod pages;
+pub(crate) mod returns;
+pub(crate) mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use session::Signed;
+
+/// Every console answer's policy: the console's own stylesheet, forms that post to the
+/// console, nothing else (no script, no frame, no plugin, no other origin).
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &str = include_str!("console.css");
+
+pub(super) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/connections") }),
+        )
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/console.css", get(stylesheet))
+        .route("/console/connectors", get(pages::connectors))
+        .route(
+            "/console/connections",
+            get(pages::connections).post(form::create),
+        )
+        .route("/console/connections/new", get(form::new_connection))
+        .route("/console/connections/{name}", get(pages::connection))
+        .route(
+            "/console/connections/{name}/confirm/{action}",
+            get(actions::confirm),
+        )
+        .route(
+            "/console/connections/{name}/streams/{key}/run",
+            post(actions::run_stream),
+        )
+        .route("/console/connections/{name}/{action}", post(actions::act))
+        .layer(axum::middleware::from_fn(headers))
+}
+
+/// The security headers of every console answer.
+async fn headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// A whole page: the frame, the navigation (with the logout form when signed in), then
+/// `body`.
+fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Keyway" }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                header {
+                    strong { "Keyway" }
+                    @if let Some(signed) = signed {
+                        nav {
+                            a href="/console/connections" { "Connections" }
+                            a href="/console/connectors" { "Connectors" }
+                            form method="post" action="/console/logout" class="inline" {
+                                input type="hidden" name="csrf" value=(signed.csrf);
+                                button type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// A page that sends the browser on to `to` (the provider). A refresh, not a redirect of
+/// the form's post: the console's `form-action 'self'` would (rightly) stop a form post
+/// redirected to another origin.
+fn onward(to: &url::Url) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content={"0;url=" (to.as_str())};
+                title { "Continuing to the provider · Keyway" }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body { main {
+                p { "Taking you to the provider to approve the connection. " a href=(to.as_str()) { "Continue" } }
+            } }
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// A page that says what went wrong, with the status it deserves.
+fn failure(status: StatusCode, signed: Option<&Signed>, message: &str) -> Response {
+    let mut res = page(
+        "Something went wrong",
+        signed,
+        html! { p class="error" { (message) } p { a href="/console/connections" { "Back to connections" } } },
+    );
+    *res.status_mut() = status;
+    res
+}
+
+/// The session of a page request, or the way to the login page.
+fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
+    state
+        .sessions
+        .find(headers)
+        .ok_or_else(|| Box::new(Redirect::to("/console/login").into_response()))
+}
+
+/// The session of a form post, checked: a live session, its CSRF token, and the
+/// console's own origin. A post that fails is refused with 403 and does nothing.
+fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Signed, Box<Response>> {
+    let signed = signed(state, headers)?;
+    if !session::same_origin(headers, &state.public_url) {
+        return Err(Box::new(failure(
+            StatusCode::FORBIDDEN,
+            Some(&signed),
+            "This form was sent from another site; it was refused.",
+        )));
+    }
+    if !session::csrf_matches(&signed, csrf) {
+        return Err(Box::new(failure(
+            StatusCode::FORBIDDEN,
+            Some(&signed),
+            "This form's token is missing or out of date; reload the page and try again.",
+        )));
+    }
+    Ok(signed)
+}
+
+/// A use case's failure as a console page (its message never holds a secret).
+fn service_failure(signed: &Signed, e: impl Into<ApiError>) -> Response {
+    let e: ApiError = e.into();
+    failure(e.status, Some(signed), &e.message)
+}
+
+fn login_form(error: Option<&str>) -> Response {
+    let mut res = page(
+        "Log in",
+        None,
+        html! {
+            @if let Some(error) = error { p class="error" { (error) } }
+            form method="post" action="/console/login" {
+                label for="key" { "Admin key" }
+                input id="key" name="key" type="password" autocomplete="current-password" required;
+                button type="submit" { "Log in" }
+            }
+            p class="hint" { "The admin key is in the data directory's admin.key, or KEYWAY_ADMIN_KEY." }
+        },
+    );
+    if error.is_some() {
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    res
+}
+
+async fn login_page() -> Response {
+    login_form(None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    key: String,
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !session::same_origin(&headers, &state.public_url) {
+        return failure(
+            StatusCode::FORBIDDEN,
+            None,
+            "Log in from the console's own page.",
+        );
+    }
+    if !state.admin.matches(form.key.trim()) {
+        tracing::warn!("console login refused: wrong admin key");
+        return login_form(Some("That is not the admin key."));
+    }
+    let id = state.sessions.open();
+    let mut res = Redirect::to("/console/connections").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(Some(&id), &state.public_url),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    /// Absent is refused like a wrong one (403), not as a malformed form.
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(refused) = signed_post(&state, &headers, &form.csrf) {
+        return *refused;
+    }
+    state.sessions.close(&headers);
+    let mut res = Redirect::to("/console/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(None, &state.public_url),
+    );
+    res
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+fn when(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
