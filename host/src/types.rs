@@ -80,6 +80,32 @@ impl std::fmt::Display for Method {
     }
 }
 
+/// Authorization request parameters the host sets itself: no manifest, catalog entry or
+/// extra parameter may set them.
+pub const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+];
+
+/// Whether `key` follows the key rule of connectors and catalog providers: 1 to 64 bytes
+/// of lowercase letters and digits in words joined by single hyphens.
+pub fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
 /// The token hooks a manifest may name (`connection.oauth.hooks`) and a component may
 /// export (`wit/token-hooks.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -41,6 +41,19 @@ pub fn test_runtime_config() -> keyway_host::runtime::RuntimeConfig {
         ..Default::default()
     }
 }
+/// The configuration of a host whose data is in `data` and whose connectors are in
+/// `connectors`, as the end-to-end tests run it: providers and APIs on loopback may be
+/// reached, and the test runtime's component cache is used.
+pub fn loopback_services_config(
+    data: PathBuf,
+    connectors: Vec<PathBuf>,
+) -> keyway_host::services::ServicesConfig {
+    let mut config = keyway_host::services::ServicesConfig::new(data, connectors);
+    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
+    config.runtime = test_runtime_config();
+    config
+}
+
 pub mod pages;
 pub mod provider;
 pub mod server;

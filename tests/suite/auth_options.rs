@@ -12,7 +12,7 @@ use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
     AuthorizationStart, Expected, NewConnectionInput, PlainValue, ServiceError, Services,
-    ServicesConfig, SettingsInput,
+    SettingsInput,
 };
 use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
@@ -119,9 +119,7 @@ async fn one_route_works_with_an_api_key_connection_and_an_oauth_connection() {
     let dir = tempfile::tempdir().expect("tempdir");
     let connectors = dir.path().join("connectors");
     write_connector(&connectors, &server, &api);
-    let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
-    config.runtime = keyway_tests::test_runtime_config();
+    let config = keyway_tests::loopback_services_config(dir.path().join("data"), vec![connectors]);
     let data_dir = config.data_dir.clone();
     let services = Services::open(config).expect("services");
     services

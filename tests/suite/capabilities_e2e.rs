@@ -9,7 +9,7 @@ use keyway_host::catalog::Lookup;
 use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
-    AuthorizationStart, Expected, NewConnectionInput, Services, ServicesConfig, SettingsInput,
+    AuthorizationStart, Expected, NewConnectionInput, Services, SettingsInput,
 };
 use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
@@ -85,9 +85,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let connectors = dir.path().join("connectors");
     write_connector(&connectors, &server, &api);
 
-    let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
-    config.runtime = keyway_tests::test_runtime_config();
+    let config = keyway_tests::loopback_services_config(dir.path().join("data"), vec![connectors]);
     let data_dir = config.data_dir.clone();
     let services = Services::open(config).expect("services");
     services

@@ -12,8 +12,7 @@ use keyway_host::catalog::Lookup;
 use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
-    AuthorizationStart, Expected, NewConnectionInput, PlainValue, Services, ServicesConfig,
-    SettingsInput,
+    AuthorizationStart, Expected, NewConnectionInput, PlainValue, Services, SettingsInput,
 };
 use keyway_host::store::Store;
 use keyway_host::types::Method;
@@ -86,9 +85,8 @@ async fn host() -> Host {
     let dir = tempfile::tempdir().expect("tempdir");
     let connectors = dir.path().join("connectors");
     write_connector(&connectors, &server, &api);
-    let mut config = ServicesConfig::new(dir.path().join("data"), vec![connectors]);
-    config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
-    config.runtime = keyway_tests::test_runtime_config();
+    let mut config =
+        keyway_tests::loopback_services_config(dir.path().join("data"), vec![connectors]);
     // One route slot: a route holding it waits for a refresh whose hook must still run
     // (hooks have slots of their own).
     config.runtime.max_instances = 1;

@@ -83,16 +83,9 @@ fn preset_keys() -> Vec<&'static str> {
         .collect()
 }
 
-/// A key: lowercase letters and digits in words joined by single hyphens, 1 to 64 bytes.
+/// A key: the connector key rule, starting with a letter (it also names a crate).
 fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key.split('-').all(|w| {
-            !w.is_empty()
-                && w.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && key.as_bytes()[0].is_ascii_lowercase()
+    crate::types::is_key(key) && key.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 /// `acme-crm` -> `Acme Crm`.

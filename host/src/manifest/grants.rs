@@ -13,15 +13,7 @@ use super::settings::SettingsSchema;
 use crate::types::Method;
 
 pub(super) fn check_key(key: &str, at: &Pointer, p: &mut Problems) {
-    let ok = !key.is_empty()
-        && key.len() <= 64
-        && key.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-    if !ok {
+    if !crate::types::is_key(key) {
         p.push(
             at,
             format!(

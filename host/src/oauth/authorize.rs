@@ -34,18 +34,6 @@ use crate::store::{
 /// How long a started authorization stays valid.
 pub(crate) const STATE_TTL: Duration = Duration::from_secs(600);
 
-/// Parameters the flow sets itself; extra parameters may not override them.
-const RESERVED: &[&str] = &[
-    "response_type",
-    "client_id",
-    "state",
-    "redirect_uri",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-];
-
 /// Errors of the authorization-code flow. None carries a code, verifier or token.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorizeError {
@@ -115,7 +103,7 @@ pub fn begin_authorization(
     if let Some((name, _)) = p
         .extra_authorize_params
         .iter()
-        .find(|(k, _)| RESERVED.contains(&k.as_str()))
+        .find(|(k, _)| crate::types::RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()))
     {
         return Err(AuthorizeError::ReservedParam(name.clone()));
     }

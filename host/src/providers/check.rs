@@ -7,28 +7,9 @@
 
 use super::Provider;
 
-/// Authorization request parameters the host sets itself.
-const RESERVED: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-];
-
-/// A key: lowercase letters and digits in words joined by single hyphens.
+/// A key: the connector key rule, starting with a letter.
 fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key.split('-').all(|w| {
-            !w.is_empty()
-                && w.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && key.as_bytes()[0].is_ascii_lowercase()
+    crate::types::is_key(key) && key.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 /// The `{settings.<name>}` placeholders of `template`, or why it has a bad one.
@@ -157,7 +138,7 @@ pub fn check_entry(p: &Provider) -> Vec<String> {
         }
     }
     for (k, v) in &p.extra_authorize_params {
-        if k.is_empty() || RESERVED.contains(&k.as_str()) {
+        if k.is_empty() || crate::types::RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()) {
             problems.push(format!("extraAuthorizeParams {k:?} is set by the host"));
         }
         if k == "access_type" && p.access_type.is_some() {

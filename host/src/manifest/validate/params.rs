@@ -2,7 +2,8 @@
 //! authorization request parameters, and the callback parameters a provider adds to its
 //! redirect.
 //!
-//! Owns: the names the host reserves for itself and the rules each list follows.
+//! Owns: the callback names the host reserves (the authorization parameters it sets are
+//! `types::RESERVED_AUTHORIZE_PARAMS`) and the rules each list follows.
 //! Must not: read files or JSON text, or stop at the first problem.
 
 use std::collections::BTreeSet;
@@ -11,16 +12,7 @@ use crate::manifest::problems::{Pointer, Problems, hint};
 use crate::manifest::raw::RawOAuth;
 use crate::manifest::settings::SettingsSchema;
 
-/// Authorization request parameters the host sets itself.
-const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
+use crate::types::RESERVED_AUTHORIZE_PARAMS;
 
 /// Callback parameters with an OAuth meaning of their own.
 const RESERVED_CALLBACK_PARAMS: &[&str] = &[
