@@ -60,7 +60,9 @@ pub enum Placeholder {
 }
 
 impl Placeholder {
-    const ALL: [Placeholder; 7] = [
+    /// Every placeholder (the guest SDK's `Placeholder` names the same; a test of
+    /// `keyway-testing` holds the two to it).
+    pub const ALL: [Placeholder; 7] = [
         Placeholder::ClientId,
         Placeholder::ClientSecret,
         Placeholder::ClientBasic,
