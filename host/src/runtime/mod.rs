@@ -15,6 +15,7 @@ mod hooks;
 mod invoke;
 mod limits;
 mod loader;
+mod phases;
 mod state;
 mod stdio;
 
@@ -29,12 +30,12 @@ pub use hooks::{
     HOOK_DEADLINE, HOOK_MEMORY_LIMIT, HookBody, HookContext, HookCredentials, HookError, HookGrant,
     HookRequest, HookValue,
 };
-#[doc(hidden)]
-pub use invoke::Phases;
 pub use invoke::RouteRequest;
 pub(crate) use invoke::RouteResponse;
 pub(crate) use invoke::next_invocation_id;
 pub use loader::{LoadedComponent, Route, RouteAuth};
+#[doc(hidden)]
+pub use phases::Phases;
 
 pub(crate) use bindings::keyway::connector as wit;
 pub(crate) use bindings::wit_types;

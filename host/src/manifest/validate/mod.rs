@@ -17,6 +17,7 @@
 mod auth;
 mod hooks;
 mod oauth;
+mod option_settings;
 mod params;
 mod preset;
 mod streams;
@@ -61,7 +62,7 @@ pub(crate) fn validate(mut raw: RawManifest) -> Result<Connector, Problems> {
         &mut p,
     );
     let grant_schema = match (&settings, raw.connection.auth_options.is_empty()) {
-        (Some(_), false) => auth::grant_schema(&raw.connection),
+        (Some(_), false) => option_settings::grant_schema(&raw.connection),
         _ => None,
     };
     let permissions = permissions(
