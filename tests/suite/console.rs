@@ -196,6 +196,17 @@ async fn forms_need_the_session_token_and_the_console_origin() {
         .expect("login");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers().get("set-cookie").is_none());
+    // A form is read like any body: over the console's cap it is refused unread.
+    let huge = format!("key={}", "k".repeat(100 << 10));
+    let res = http
+        .post(server.url("/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res.headers().get("set-cookie").is_none());
 
     let cookie = login(&http, &server).await;
     let (status, form) = get(

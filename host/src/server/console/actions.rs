@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
-use super::{CsrfOnly, failure, page, service_failure, signed, signed_post};
+use super::{failure, page, service_failure, signed, signed_button};
 use crate::server::AppState;
 use crate::services::views::AuthorizedView;
 use crate::services::{AuthorizationStart, Expected, Trigger};
@@ -67,9 +67,9 @@ pub(super) async fn act(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((name, action)): Path<(String, String)>,
-    Form(form): Form<CsrfOnly>,
+    body: axum::body::Body,
 ) -> Response {
-    let signed = match signed_post(&state, &headers, &form.csrf) {
+    let signed = match signed_button(&state, &headers, body).await {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -144,9 +144,9 @@ pub(super) async fn run_stream(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((name, key)): Path<(String, String)>,
-    Form(form): Form<CsrfOnly>,
+    body: axum::body::Body,
 ) -> Response {
-    let signed = match signed_post(&state, &headers, &form.csrf) {
+    let signed = match signed_button(&state, &headers, body).await {
         Ok(s) => s,
         Err(r) => return *r,
     };

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -125,9 +125,12 @@ fn form(
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(fields): Form<Vec<(String, String)>>,
+    body: axum::body::Body,
 ) -> Response {
-    let fields: BTreeMap<String, String> = fields.into_iter().collect();
+    let fields = match super::form_fields(&state, body).await {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or_default();
     let signed = match signed_post(&state, &headers, field("csrf")) {
         Ok(s) => s,

@@ -18,16 +18,16 @@ mod pages;
 pub(crate) mod returns;
 pub(crate) mod session;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
-use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
@@ -173,6 +173,24 @@ fn failure(status: StatusCode, signed: Option<&Signed>, message: &str) -> Respon
     res
 }
 
+/// A console form's fields, read like every other body: within the body read timeout and
+/// [`FORM_CAP`] (a slow or huge post is cut off, 408 or 413), then decoded. A name sent
+/// twice keeps its last value.
+async fn form_fields(
+    state: &AppState,
+    body: axum::body::Body,
+) -> Result<BTreeMap<String, String>, Box<Response>> {
+    let bytes = super::body::read(state, body, FORM_CAP)
+        .await
+        .map_err(|e| Box::new(failure(e.status, None, &e.message)))?;
+    Ok(url::form_urlencoded::parse(&bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// The largest console form: a name, a connector and its settings.
+const FORM_CAP: usize = 64 << 10;
+
 /// The session of a page request, or the way to the login page.
 fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
     state
@@ -232,15 +250,10 @@ async fn login_page() -> Response {
     login_form(None)
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    key: String,
-}
-
 async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    body: axum::body::Body,
 ) -> Response {
     if !session::same_origin(&headers, &state.public_url) {
         return failure(
@@ -249,7 +262,12 @@ async fn login(
             "Log in from the console's own page.",
         );
     }
-    if !state.admin.matches(form.key.trim()) {
+    let form = match form_fields(&state, body).await {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let key = form.get("key").map(String::as_str).unwrap_or_default();
+    if !state.admin.matches(key.trim()) {
         tracing::warn!("console login refused: wrong admin key");
         return login_form(Some("That is not the admin key."));
     }
@@ -262,19 +280,27 @@ async fn login(
     res
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    /// Absent is refused like a wrong one (403), not as a malformed form.
-    #[serde(default)]
-    csrf: String,
+/// The session of a form post whose only field is its CSRF token (a button): read, then
+/// checked as [`signed_post`] does. An absent token is refused like a wrong one (403).
+async fn signed_button(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Signed, Box<Response>> {
+    let form = form_fields(state, body).await?;
+    signed_post(
+        state,
+        headers,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    )
 }
 
 async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
+    body: axum::body::Body,
 ) -> Response {
-    if let Err(refused) = signed_post(&state, &headers, &form.csrf) {
+    if let Err(refused) = signed_button(&state, &headers, body).await {
         return *refused;
     }
     state.sessions.close(&headers);
