@@ -236,3 +236,31 @@ fn grants_and_defaults() {
     );
     assert!(!nested.oauth().unwrap().pkce);
 }
+
+/// Token hooks declared in an auth option's OAuth block are checked against the
+/// component's exports like the single block's, at the option's pointer.
+#[test]
+fn hooks_in_an_auth_option_must_be_exported() {
+    let c = keyway_host::manifest::parse_str(
+        r#"{ "key": "desk", "name": "Desk", "provider": "desk", "kind": "source",
+             "version": "0.1.0",
+             "connection": { "authOptions": {
+               "apiKey": { "type": "apiKey", "title": "Key",
+                 "settingsSchema": { "properties": { "k": { "type": "string", "x-secret": true } } } },
+               "oauth": { "type": "oauth", "title": "Sign in", "oauth": {
+                 "type": "authorization_code",
+                 "authorizationUrlTemplate": "https://desk.example/authorize",
+                 "tokenUrlTemplate": "https://desk.example/token",
+                 "client": { "credentialKey": "desk" },
+                 "hooks": ["tokenRequest"] } } } } }"#,
+        "connector.json",
+    )
+    .expect("valid");
+    let problems = c.check_token_hooks(false);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0].pointer,
+        "/connection/authOptions/oauth/oauth/hooks"
+    );
+    assert!(c.check_token_hooks(true).is_empty());
+}

@@ -172,22 +172,32 @@ impl Connector {
         out
     }
 
-    /// A problem when the manifest lists token hooks (`connection.oauth.hooks`) that the
-    /// component does not export.
+    /// A problem for each OAuth block (the single one, or an auth option's) that lists
+    /// token hooks (`hooks`) the component does not export.
     pub fn check_token_hooks(&self, exported: bool) -> Vec<Problem> {
-        match self.oauth() {
-            Some(o) if !o.hooks.is_empty() && !exported => {
+        if exported {
+            return Vec::new();
+        }
+        let conn = Pointer::root().at("connection");
+        self.connection
+            .auth
+            .iter()
+            .filter_map(|option| {
+                let o = option.oauth.as_ref().filter(|o| !o.hooks.is_empty())?;
+                let at = match &option.name {
+                    Some(name) => conn.at("authOptions").at(name),
+                    None => conn.clone(),
+                };
                 let names: Vec<&str> = o.hooks.iter().map(|h| h.as_str()).collect();
-                vec![Problem::new(
-                    Pointer::root().at("connection").at("oauth").at("hooks"),
+                Some(Problem::new(
+                    at.at("oauth").at("hooks"),
                     format!(
                         "hooks {} are declared but the component does not export the `token-hooks` interface",
                         names.join(", ")
                     ),
-                )]
-            }
-            _ => Vec::new(),
-        }
+                ))
+            })
+            .collect()
     }
 }
 
