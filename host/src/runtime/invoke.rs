@@ -78,13 +78,13 @@ pub(crate) fn next_invocation_id() -> String {
 
 impl InvocationMeta {
     pub(crate) fn new(route: &str) -> Self {
-        Self::with_id(route, next_invocation_id())
+        Self::with_id(Arc::from(route), next_invocation_id())
     }
 
-    pub(crate) fn with_id(route: &str, id: String) -> Self {
+    pub(crate) fn with_id(route: Arc<str>, id: String) -> Self {
         InvocationMeta {
             id,
-            route: route.to_string(),
+            route,
             memory_limit: None,
             hook_slot: false,
         }
@@ -170,8 +170,8 @@ impl LoadedComponent {
     ) -> Result<RouteResponse, InvokeError> {
         let mut clock = PhaseClock::new(phases);
         let route = self.find_route(req.method, &req.path)?;
-        let route_name = format!("{} {}", route.method, route.path);
-        let meta = InvocationMeta::with_id(&route_name, invocation_id);
+        let route_name = route.label.clone();
+        let meta = InvocationMeta::with_id(route_name.clone(), invocation_id);
         let invocation_id = meta.id.clone();
         let wit_req = guest_routes::Request {
             method: req.method.into(),
@@ -284,7 +284,7 @@ impl LoadedComponent {
         let route = meta.route.clone();
         let instantiate_err = |reason: String| InvokeError::Instantiate {
             connector: self.key.clone(),
-            route: route.clone(),
+            route: route.to_string(),
             reason,
         };
         let slots = if meta.hook_slot {
@@ -342,11 +342,11 @@ impl LoadedComponent {
         let result = match outcome {
             Err(_elapsed) => Err(InvokeError::DeadlineExceeded {
                 connector: self.key.clone(),
-                route,
+                route: route.to_string(),
                 deadline,
             }),
             Ok(Ok(value)) => Ok((value, state.calls.take(), state.redactor.clone())),
-            Ok(Err(e)) => Err(self.classify(&store, e, route, last_stderr, deadline)),
+            Ok(Err(e)) => Err(self.classify(&store, e, route.to_string(), last_stderr, deadline)),
         };
         drop(store);
         clock.lap(|p| &mut p.finish);

@@ -11,6 +11,7 @@ use crate::context::ConnectionContext;
 use crate::types::Method;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub struct Route {
     pub method: Method,
     pub path: String,
     pub auth: RouteAuth,
+    /// `METHOD /path`, made once at load: every call's logs and history name the route
+    /// by it, and a call builds no label of its own.
+    pub label: Arc<str>,
 }
 
 const MAX_ROUTES: usize = 256;
@@ -171,7 +175,13 @@ fn validate_routes(key: &str, raw: Vec<guest_routes::Route>) -> Result<Vec<Route
             guest_routes::RouteAuth::ApiKey => RouteAuth::ApiKey,
             guest_routes::RouteAuth::Internal => RouteAuth::Internal,
         };
-        routes.push(Route { method, path, auth });
+        let label = Arc::from(format!("{method} {path}"));
+        routes.push(Route {
+            method,
+            path,
+            auth,
+            label,
+        });
     }
     Ok(routes)
 }

@@ -16,7 +16,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 #[derive(Debug, Clone)]
 pub(crate) struct InvocationMeta {
     pub(crate) id: String,
-    pub(crate) route: String,
+    /// The route's label (`METHOD /path`, or what a hook or the loader runs).
+    pub(crate) route: Arc<str>,
     /// A memory limit below the runtime's (a token hook's); `None` for the runtime's.
     pub(crate) memory_limit: Option<usize>,
     /// Runs in one of the slots kept for token hooks rather than a route's.
