@@ -3,11 +3,16 @@
 //!
 //! Owns: the `connect_sessions` table. A link's token is stored only as its SHA-256
 //! digest; a link is used at most once (the update that marks it used is conditional).
-//! Must not: store or return a token.
+//! Must not: store or return a token, or keep a link for ever: a link is deleted a week
+//! after it expired (until then it still answers "used or expired", not "unknown").
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
+
+/// Seconds an expired link is kept, so its page still says it expired before it is
+/// forgotten.
+const KEEP_AFTER_EXPIRY: i64 = 7 * 24 * 3600;
 
 /// A connect link as stored.
 #[derive(Debug, Clone)]
@@ -20,7 +25,8 @@ pub struct ConnectSessionRow {
 }
 
 impl Store {
-    /// Stores a link whose token has `digest`.
+    /// Stores a link whose token has `digest`, and deletes the links that expired more
+    /// than [`KEEP_AFTER_EXPIRY`] before `now` (links are made rarely; each one sweeps).
     pub fn create_connect_session(
         &self,
         digest: &str,
@@ -30,13 +36,18 @@ impl Store {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let origins = serde_json::to_string(allowed_origins).unwrap_or_else(|_| "[]".into());
-        self.conn()
-            .execute(
-                "INSERT INTO connect_sessions (token_digest, connection, allowed_origins,
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM connect_sessions WHERE expires_at < ?1",
+            [now.saturating_sub(KEEP_AFTER_EXPIRY)],
+        )
+        .map_err(StoreError::sql("deleting long-expired connect links"))?;
+        conn.execute(
+            "INSERT INTO connect_sessions (token_digest, connection, allowed_origins,
                     created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![digest, connection, origins, now, expires_at],
-            )
-            .map_err(StoreError::sql("creating a connect link"))?;
+            params![digest, connection, origins, now, expires_at],
+        )
+        .map_err(StoreError::sql("creating a connect link"))?;
         Ok(())
     }
 
@@ -99,5 +110,28 @@ mod tests {
         );
         assert!(!store.use_connect_session("d2", 150).unwrap(), "expired");
         assert!(store.connect_session("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_link_is_forgotten_a_week_after_it_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .create_connect_session("old", "c1", &[], 0, 1_000)
+            .unwrap();
+        store
+            .create_connect_session("recent", "c1", &[], 0, 5_000)
+            .unwrap();
+        // Made at the moment `old` has been expired for just over a week.
+        let now = 1_000 + KEEP_AFTER_EXPIRY + 1;
+        store
+            .create_connect_session("new", "c1", &[], now, now + 3600)
+            .unwrap();
+        assert!(store.connect_session("old").unwrap().is_none(), "swept");
+        assert!(
+            store.connect_session("recent").unwrap().is_some(),
+            "expired less than a week ago: still known"
+        );
+        assert!(store.connect_session("new").unwrap().is_some());
     }
 }
