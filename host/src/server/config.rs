@@ -7,9 +7,11 @@
 //! Must not: read a secret from the file or from argv; the admin key comes from the
 //! environment or a key file only.
 
+mod history;
 mod refresh;
 mod streams;
 
+pub(crate) use history::FileHistory;
 pub(crate) use refresh::FileRefresh;
 pub(crate) use streams::FileStreams;
 
@@ -24,6 +26,7 @@ use url::Url;
 
 use crate::oauth::background::BackgroundOptions;
 use crate::services::SchedulerOptions;
+use crate::store::HistoryRetention;
 
 /// Where the sandbox provider listens unless told otherwise; `connectors/sandbox` names it.
 pub(crate) const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
@@ -51,6 +54,9 @@ pub(crate) struct FileConfig {
     /// The stream scheduler.
     #[serde(default)]
     pub streams: FileStreams,
+    /// What the invocation history keeps.
+    #[serde(default)]
+    pub history: FileHistory,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +151,8 @@ pub struct ServeConfig {
     pub refresh: BackgroundOptions,
     /// The stream scheduler; `None` when switched off.
     pub streams: Option<SchedulerOptions>,
+    /// What the invocation history keeps.
+    pub history: HistoryRetention,
 }
 
 fn addr(text: &str, what: &str) -> anyhow::Result<SocketAddr> {
@@ -283,6 +291,7 @@ impl ServeConfig {
             o.refresh_ahead_seconds,
         )?;
         let streams = streams::merge(&file.streams, o.no_streams, o.streams_per_connector)?;
+        let history = history::merge(&file.history)?;
         Ok(ServeConfig {
             listen,
             public_url,
@@ -299,6 +308,7 @@ impl ServeConfig {
             sandbox,
             refresh,
             streams,
+            history,
         })
     }
 }

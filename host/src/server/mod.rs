@@ -287,6 +287,7 @@ async fn prepare(
         ..services_config.runtime
     };
     services_config.egress.allowed_cidrs = config.allow_private.clone();
+    services_config.history = config.history;
     if let Some(sandbox) = config.sandbox {
         // The sandbox provider is on loopback. The address policy works on IP addresses,
         // so this admits every port of that address to connectors whose manifest

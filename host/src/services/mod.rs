@@ -47,7 +47,7 @@ use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher}
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
 use crate::runtime::RuntimeConfig;
-use crate::store::{QueueLimits, Store};
+use crate::store::{HistoryRetention, QueueLimits, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +66,8 @@ pub struct ServicesConfig {
     pub runtime: RuntimeConfig,
     /// How many deliveries (and bytes) a webhook may have waiting for its route.
     pub webhook_queue: QueueLimits,
+    /// What the invocation history keeps.
+    pub history: HistoryRetention,
 }
 
 impl ServicesConfig {
@@ -83,6 +85,7 @@ impl ServicesConfig {
             egress_limits: EgressLimits::default(),
             runtime,
             webhook_queue: QueueLimits::default(),
+            history: HistoryRetention::default(),
         }
     }
 }
@@ -113,6 +116,7 @@ impl Services {
     /// sets up the rest. No component runtime is started until a route is run.
     pub fn open(config: ServicesConfig) -> ServiceResult<Services> {
         let store = Arc::new(Store::open(&config.data_dir)?);
+        store.set_history_retention(config.history);
         let egress = Arc::new(
             Egress::new(config.egress).map_err(|e| ServiceError::Egress(e.message.clone()))?,
         );

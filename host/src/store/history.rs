@@ -4,18 +4,23 @@
 //! durable write under load. After each commit the writer lets rows gather for a moment,
 //! so under load a call queues its row without waking anything.
 //!
+//! The same thread sweeps the history down to its retention (`retention.rs`): at its
+//! first commit, then every minute, or every second while a sweep finds a full chunk.
+//!
 //! Owns: the queue, the thread and its connection, and read-your-writes for the store
 //! (`flush` returns once everything queued before it is committed).
 //! Must not: lose a queued row on an orderly close (closing drains the queue), or let one
 //! bad row sink the rows committed with it.
 
 use super::invocations::{InvocationRecord, insert_invocation};
-use super::{StoreError, open_connection};
+use super::retention::{self, HistoryRetention, SWEEP_AGAIN, SWEEP_CHUNK, SWEEP_EVERY};
+use super::{StoreError, now_unix_ms, open_connection};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Rows committed in one transaction at most.
 const MAX_BATCH: usize = 1024;
@@ -37,8 +42,12 @@ pub(crate) struct HistoryWriter {
 }
 
 impl HistoryWriter {
-    /// Opens a second connection to the database at `db_path` and starts the writer.
-    pub(crate) fn start(db_path: &Path) -> Result<HistoryWriter, StoreError> {
+    /// Opens a second connection to the database at `db_path` and starts the writer, which
+    /// keeps the history within what `retention` says when it sweeps.
+    pub(crate) fn start(
+        db_path: &Path,
+        retention: Arc<RwLock<HistoryRetention>>,
+    ) -> Result<HistoryWriter, StoreError> {
         let conn = open_connection(db_path)?;
         // History rows may be lost in a crash anyway (they are queued behind the caller),
         // so this connection does not sync the WAL on every commit; the checkpoint does.
@@ -47,7 +56,7 @@ impl HistoryWriter {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("keyway-history".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &retention))
             .map_err(|e| StoreError::Invalid {
                 what: "history writer",
                 value: e.to_string(),
@@ -87,7 +96,8 @@ impl Drop for HistoryWriter {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Msg>) {
+fn run(mut conn: Connection, rx: Receiver<Msg>, retention: &RwLock<HistoryRetention>) {
+    let mut next_sweep = Instant::now();
     while let Ok(first) = rx.recv() {
         let mut rows = Vec::new();
         let mut waiters = Vec::new();
@@ -106,12 +116,28 @@ fn run(mut conn: Connection, rx: Receiver<Msg>) {
         let wrote = !rows.is_empty();
         if wrote {
             write(&mut conn, &rows);
+            if Instant::now() >= next_sweep {
+                next_sweep = Instant::now() + sweep(&conn, retention);
+            }
         }
         for done in waiters {
             let _ = done.send(());
         }
         if wrote {
             std::thread::sleep(GATHER);
+        }
+    }
+}
+
+/// One sweep of the history; returns how long until the next.
+fn sweep(conn: &Connection, retention: &RwLock<HistoryRetention>) -> Duration {
+    let policy = *retention.read().unwrap_or_else(|e| e.into_inner());
+    match retention::sweep(conn, policy, now_unix_ms()) {
+        Ok(deleted) if deleted >= SWEEP_CHUNK => SWEEP_AGAIN,
+        Ok(_) => SWEEP_EVERY,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not delete invocation history past its retention");
+            SWEEP_EVERY
         }
     }
 }

@@ -5,7 +5,7 @@
 //! and URLs that already went through the invocation's redactor.
 
 use super::history::HistoryWriter;
-use super::{Store, StoreError};
+use super::{HistoryRetention, Store, StoreError};
 use rusqlite::{Connection, params};
 
 /// One finished invocation.
@@ -65,6 +65,14 @@ impl Store {
         insert_invocation(&self.conn(), &rec).map_err(StoreError::sql("recording an invocation"))
     }
 
+    /// Sets what the invocation history keeps; the writer's next sweep follows it.
+    pub fn set_history_retention(&self, retention: HistoryRetention) {
+        *self
+            .history_retention
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = retention;
+    }
+
     /// Waits until every invocation recorded so far is committed.
     pub(crate) fn flush_history(&self) {
         if let Some(writer) = self.history.get().and_then(Option::as_ref) {
@@ -76,11 +84,13 @@ impl Store {
     /// then written directly).
     fn history(&self) -> Option<&HistoryWriter> {
         self.history
-            .get_or_init(|| match HistoryWriter::start(&self.db_path) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    tracing::warn!(error = %e, "invocation history is written synchronously");
-                    None
+            .get_or_init(|| {
+                match HistoryWriter::start(&self.db_path, self.history_retention.clone()) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "invocation history is written synchronously");
+                        None
+                    }
                 }
             })
             .as_ref()
@@ -170,6 +180,10 @@ mod tests {
     use crate::store::{MasterKey, NewConnection, RecordTarget, RecordWrite};
     use std::collections::BTreeMap;
 
+    /// A time no retention sweep reaches (it is in the future), so the writer keeps the
+    /// test's rows; `at` orders them.
+    const BASE_MS: i64 = 4_000_000_000_000;
+
     fn record(id: &str, at: i64) -> InvocationRecord {
         InvocationRecord {
             id: id.into(),
@@ -181,7 +195,7 @@ mod tests {
             error: None,
             duration_us: 42,
             outbound: serde_json::json!([{ "method": "GET", "url": "https://x.test/", "status": 200 }]),
-            started_at_ms: at,
+            started_at_ms: BASE_MS + at,
         }
     }
 
@@ -295,7 +309,7 @@ mod tests {
             .items;
         assert_eq!(
             got.iter()
-                .map(|r| (r.id.as_str(), r.started_at_ms))
+                .map(|r| (r.id.as_str(), r.started_at_ms - BASE_MS))
                 .collect::<Vec<_>>(),
             [("b", 3), ("a", 1)]
         );

@@ -34,6 +34,7 @@ pub(crate) mod leases;
 pub(crate) mod migrations;
 pub mod page;
 pub mod records;
+mod retention;
 pub(crate) mod rotate;
 mod secret_settings;
 pub mod states;
@@ -42,7 +43,7 @@ pub mod streams;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -73,6 +74,7 @@ pub(crate) use records::RecordQuery;
 pub(crate) use records::RecordTarget;
 pub(crate) use records::RecordWrite;
 pub use records::StoredRecord;
+pub use retention::HistoryRetention;
 pub use stream_lock::StreamLock;
 pub(crate) use streams::{CursorWrite, PageWrite};
 pub use streams::{RunQuery, RunStatus, StreamRunRow, StreamStateRow};
@@ -139,6 +141,8 @@ pub struct Store {
     changes: changes::ChangeWatch,
     /// Commits the invocation history off the caller's path (a second connection).
     history: OnceLock<Option<history::HistoryWriter>>,
+    /// What the history writer keeps (`retention.rs`).
+    history_retention: Arc<std::sync::RwLock<HistoryRetention>>,
     sealer: std::sync::RwLock<Sealer>,
     /// The compiled-component cache's sub-key of the master key this store opened with.
     cache_key: SubKey,
@@ -230,6 +234,7 @@ impl Store {
             conn: Mutex::new(conn),
             changes,
             history: OnceLock::new(),
+            history_retention: Arc::default(),
             sealer: std::sync::RwLock::new(sealer),
             cache_key,
             config_key,
