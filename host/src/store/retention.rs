@@ -34,8 +34,9 @@ impl Default for HistoryRetention {
 pub(crate) const SWEEP_CHUNK: usize = 20_000;
 /// How often the writer sweeps when the last sweep found little to do.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// How soon the writer sweeps again after a full sweep (a backlog, or a flood of calls).
-pub(crate) const SWEEP_AGAIN: Duration = Duration::from_secs(1);
+/// How soon the writer sweeps again after a full sweep (a backlog, or a flood of calls):
+/// at its next commit, so deleting keeps ahead of any rate of calls.
+pub(crate) const SWEEP_AGAIN: Duration = Duration::ZERO;
 
 /// Deletes, oldest first, up to [`SWEEP_CHUNK`] rows that are past `retention` at
 /// `now_ms`. Returns how many rows went.
