@@ -264,3 +264,62 @@ fn hooks_in_an_auth_option_must_be_exported() {
     );
     assert!(c.check_token_hooks(true).is_empty());
 }
+
+#[test]
+fn an_api_key_option_puts_a_tenant_host_in_its_urls_through_its_own_rule() {
+    let c = example("auth_options_tenant_host.json");
+    let key = c.auth(Some("apiKey")).unwrap();
+    assert!(key.oauth.is_none());
+    let settings = key
+        .validate_settings(&obj(
+            json!({ "subdomain": " ACME.Desk.example. ", "api_key": "k-123456789" }),
+        ))
+        .unwrap();
+    assert_eq!(settings.get("subdomain"), Some(&json!("acme.desk.example")));
+    let base = settings
+        .expand(&key.api.as_ref().unwrap().base_url)
+        .unwrap();
+    assert_eq!(base.as_str(), "https://acme.desk.example/api/v1");
+    assert!(c.permissions().allows_url(&base));
+    for bad in [
+        "desk.example",
+        "acme.desk.example.evil.com",
+        "evil.com/.desk.example",
+        "10.0.0.1",
+    ] {
+        let err = key
+            .validate_settings(&obj(json!({ "subdomain": bad, "api_key": "k-123456789" })))
+            .unwrap_err();
+        let problems: Vec<_> = err.0.iter().collect();
+        assert_eq!(problems.len(), 1, "{bad:?}: {err}");
+        assert_eq!(problems[0].pointer, "/subdomain", "{bad:?}");
+        assert!(!err.to_string().contains("k-123456789"), "{err}");
+    }
+    // The OAuth option keeps its rules in its OAuth block, and they apply the same way.
+    let oauth = c.auth(Some("oauth")).unwrap();
+    assert!(
+        oauth
+            .validate_settings(&obj(json!({ "subdomain": "acme.desk.example.evil.com" })))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_single_shape_without_oauth_takes_connection_host_validation() {
+    let c = example("tenant_host_key.json");
+    let settings = c
+        .validate_settings(&obj(
+            json!({ "site": "Team.KeyDesk.example", "token": "t-123456789" }),
+        ))
+        .unwrap();
+    let base = settings
+        .expand(&c.auth(None).unwrap().api.as_ref().unwrap().base_url)
+        .unwrap();
+    assert_eq!(base.as_str(), "https://team.keydesk.example/v2");
+    let err = c
+        .validate_settings(&obj(
+            json!({ "site": "keydesk.example.evil.com", "token": "t-123456789" }),
+        ))
+        .unwrap_err();
+    assert_eq!(err.0.iter().next().unwrap().pointer, "/site", "{err}");
+}

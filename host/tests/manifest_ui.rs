@@ -109,6 +109,10 @@ fn summary(c: &Connector) -> String {
         }
         if let Some(o) = &option.oauth {
             oauth_summary(&mut s, o);
+        } else {
+            for (name, rule) in &option.host_validation {
+                writeln!(s, "hostValidation: {name} {rule:?}").unwrap();
+            }
         }
     }
     for st in c.streams() {

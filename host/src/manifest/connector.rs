@@ -316,6 +316,9 @@ pub struct AuthOption {
     pub inject: BTreeMap<String, Vec<InjectRule>>,
     /// The provider's API that routes address by relative path (`connection.api`).
     pub api: Option<super::api::ApiSpec>,
+    /// Rules a setting must pass before it may sit in a URL host: the OAuth block's, or
+    /// the shape's own `hostValidation` when it has no OAuth block.
+    pub host_validation: BTreeMap<String, HostRule>,
 }
 
 /// A connection's choice of auth option that the connector cannot honour.

@@ -135,6 +135,10 @@ pub(crate) struct RawConnection {
     /// in the SDK) are resolved against, with default headers and a default credential.
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Rules a setting must pass before it may appear in a URL host, for a connector
+    /// without an OAuth block (an API key's tenant host); with one, the rules go in it.
+    #[serde(default)]
+    pub host_validation: BTreeMap<String, RawHostRule>,
     /// Named alternative ways to authenticate (an API key *or* OAuth, say); a connection
     /// chooses one when it is created. With options, `connection.settingsSchema` holds only
     /// the settings every option shares, and `oauth` and `inject` move into the options.
@@ -171,6 +175,10 @@ pub(crate) struct RawAuthOption {
     /// The provider's API for this option; default `connection.api`.
     #[serde(default)]
     pub api: Option<RawApi>,
+    /// Rules a setting must pass before it may appear in a URL host, for an option
+    /// without an OAuth block; an option with one keeps them in it.
+    #[serde(default)]
+    pub host_validation: BTreeMap<String, RawHostRule>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -407,17 +407,17 @@ impl AuthOption {
                     );
                 }
             }
-            for (name, rule) in &oauth.host_validation {
-                let Some(Value::String(v)) = raw.get(name) else {
-                    continue;
-                };
-                match rule.apply(v) {
-                    Ok(host) => {
-                        values.insert(name.clone(), Value::String(host.clone()));
-                        hosts.insert(name.clone(), host);
-                    }
-                    Err(e) => problems.push(root.at(name), format!("setting \"{name}\" {e}")),
+        }
+        for (name, rule) in &self.host_validation {
+            let Some(Value::String(v)) = raw.get(name) else {
+                continue;
+            };
+            match rule.apply(v) {
+                Ok(host) => {
+                    values.insert(name.clone(), Value::String(host.clone()));
+                    hosts.insert(name.clone(), host);
                 }
+                Err(e) => problems.push(root.at(name), format!("setting \"{name}\" {e}")),
             }
         }
         if !problems.is_empty() {

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use url::Url;
 
+use super::host_rules::host_rules;
 use super::oauth::oauth;
 use super::option_settings::merge;
 use super::preset;
@@ -23,7 +24,7 @@ use crate::manifest::connector::{AuthKind, AuthOption, OAuthFlow, Permissions};
 use crate::manifest::inject::{self, TemplateEnv};
 use crate::manifest::problems::{Pointer, Problems};
 use crate::manifest::raw::{
-    RawApi, RawAuthKind, RawAuthOption, RawConnection, RawInjectRule, RawOAuth,
+    RawApi, RawAuthKind, RawAuthOption, RawConnection, RawHostRule, RawInjectRule, RawOAuth,
 };
 use crate::manifest::settings::SettingsSchema;
 
@@ -43,6 +44,7 @@ pub(super) fn options(
         oauth: conn_oauth,
         inject: conn_inject,
         api: conn_api,
+        host_validation: conn_host_rules,
         auth_options,
         ..
     } = conn;
@@ -56,6 +58,8 @@ pub(super) fn options(
             api: conn_api.as_ref(),
             api_at: at.at("api"),
             needs_rule: permissions.injectable_secrets.clone(),
+            host_rules: &conn_host_rules,
+            host_rules_at: at.at("hostValidation"),
         };
         return shape(None, schema, parts, permissions, at, p)
             .into_iter()
@@ -74,6 +78,14 @@ pub(super) fn options(
             at.at("inject"),
             "with connection.authOptions, injection rules belong to the option whose secret \
              they inject: move them into that option's \"inject\"",
+        );
+    }
+    if !conn_host_rules.is_empty() {
+        p.push(
+            at.at("hostValidation"),
+            "with connection.authOptions, hostValidation rules belong to the option whose URLs \
+             use the setting: move them into that option's \"hostValidation\" (or its OAuth \
+             block's)",
         );
     }
     let shared_names: BTreeSet<String> = settings_schema
@@ -193,6 +205,8 @@ pub(super) fn options(
                 at.at("api")
             },
             needs_rule,
+            host_rules: &raw.host_validation,
+            host_rules_at: o_at.at("hostValidation"),
         };
         let Some(mut option) = shape(Some(name.clone()), schema, parts, permissions, &o_at, p)
         else {
@@ -240,6 +254,9 @@ struct Parts<'a> {
     api_at: Pointer,
     /// Secret settings granted inject that must have rules in this shape.
     needs_rule: BTreeSet<String>,
+    /// The shape's own `hostValidation` (one without an OAuth block), and where it sits.
+    host_rules: &'a BTreeMap<String, RawHostRule>,
+    host_rules_at: Pointer,
 }
 
 /// The OAuth block, injection rules and API of one shape, checked against its settings.
@@ -257,11 +274,24 @@ fn shape(
     let preset = raw_oauth
         .as_mut()
         .map(|o| preset::apply(o, Some(&settings), &at.at("oauth"), p));
-    // Names with a hostValidation rule, even if the OAuth block has other problems.
-    let host_rule_names: BTreeSet<String> = raw_oauth
-        .as_ref()
-        .map(|o| o.host_validation.keys().cloned().collect())
-        .unwrap_or_default();
+    // Names with a hostValidation rule, even if the OAuth block has other problems. A
+    // shape with an OAuth block keeps its rules there: one place to look.
+    if raw_oauth.is_some() && !parts.host_rules.is_empty() {
+        p.push(
+            &parts.host_rules_at,
+            "with an OAuth block, hostValidation rules go in it: move them into \
+             oauth.hostValidation",
+        );
+    }
+    let host_rule_names: BTreeSet<String> = match &raw_oauth {
+        Some(o) => o.host_validation.keys().cloned().collect(),
+        None => parts.host_rules.keys().cloned().collect(),
+    };
+    let own_rules = if raw_oauth.is_none() {
+        host_rules(parts.host_rules, Some(&settings), &parts.host_rules_at, p)
+    } else {
+        BTreeMap::new()
+    };
     let oauth = raw_oauth.map(|o| match preset {
         // The provider's problem is reported; the block is not judged on top of it.
         Some(Err(())) => None,
@@ -274,17 +304,21 @@ fn shape(
             p,
         ),
     });
-    let no_rules = BTreeMap::new();
     let oauth_ref = oauth.as_ref().and_then(Option::as_ref);
     let required: BTreeSet<&str> = oauth_ref
         .map(|o| o.required_settings.iter().map(String::as_str).collect())
         .unwrap_or_default();
+    let (rules, rules_at) = match (oauth.is_some(), oauth_ref) {
+        (true, Some(o)) => (&o.host_validation, at.at("oauth").at("hostValidation")),
+        (true, None) => (&own_rules, at.at("oauth").at("hostValidation")),
+        (false, _) => (&own_rules, parts.host_rules_at.clone()),
+    };
     let env = TemplateEnv {
         settings: Some(&settings),
         required_settings: &required,
         host_rule_names: host_rule_names.iter().map(String::as_str).collect(),
-        host_rules: oauth_ref.map_or(&no_rules, |o| &o.host_validation),
-        host_validation_at: at.at("oauth").at("hostValidation"),
+        host_rules: rules,
+        host_validation_at: rules_at,
     };
     let inject = inject::named_rules(
         inject::Family::Secrets,
@@ -302,15 +336,21 @@ fn shape(
     if p.len() > before {
         return None;
     }
+    let oauth = oauth.flatten();
+    let host_validation = match &oauth {
+        Some(o) => o.host_validation.clone(),
+        None => own_rules,
+    };
     Some(AuthOption {
         name,
         kind: None,
         title: None,
         help_url: None,
         settings_schema: settings,
-        oauth: oauth.flatten(),
+        oauth,
         inject,
         api,
+        host_validation,
     })
 }
 

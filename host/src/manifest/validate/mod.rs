@@ -16,6 +16,7 @@
 
 mod auth;
 mod hooks;
+mod host_rules;
 mod oauth;
 mod option_settings;
 mod params;
@@ -83,24 +84,29 @@ pub(crate) fn validate(mut raw: RawManifest) -> Result<Connector, Problems> {
         &mut Problems::new(),
     );
     let auth = auth::options(raw.connection, settings, &permissions, &conn_at, &mut p);
-    // App connections' rules see the shared settings; without options, also the OAuth
-    // block's hostValidation rules and required settings.
+    // App connections' rules see the shared settings; without options, also the single
+    // shape's hostValidation rules and the OAuth block's required settings.
     let no_rules = BTreeMap::new();
     let single = auth.first().filter(|o| o.name.is_none());
     let single_oauth = single.and_then(|o| o.oauth.as_ref());
     let required: BTreeSet<&str> = single_oauth
         .map(|o| o.required_settings.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    // Its rules as validated, a catalog provider's included.
-    let single_host_rules: BTreeSet<&str> = single_oauth
+    // Its rules as validated, a catalog provider's included: the OAuth block's, or
+    // `connection.hostValidation` without one.
+    let single_host_rules: BTreeSet<&str> = single
         .map(|o| o.host_validation.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let env = TemplateEnv {
         settings: single.map(|o| &o.settings_schema).or(shared.as_ref()),
         required_settings: &required,
         host_rule_names: single_host_rules,
-        host_rules: single_oauth.map_or(&no_rules, |o| &o.host_validation),
-        host_validation_at: conn_at.at("oauth").at("hostValidation"),
+        host_rules: single.map_or(&no_rules, |o| &o.host_validation),
+        host_validation_at: if single_oauth.is_some() {
+            conn_at.at("oauth").at("hostValidation")
+        } else {
+            conn_at.at("hostValidation")
+        },
     };
     let app_inject = inject::named_rules(
         inject::Family::AppConnections,

@@ -6,20 +6,18 @@
 //! Owns: turning a `RawOAuth` into an `OAuthConfig`, or problems.
 //! Must not: read files or JSON text, or stop at the first problem.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use super::host_rules::host_rules;
 use super::params::{callback_params, extra_authorize_params, names_hint, required_scopes, scopes};
 use crate::manifest::connector::{
     AccessType, ClientAuthMethod, OAuthClient, OAuthConfig, OAuthFlow, PresetUse, TokenPath,
     TokenPaths,
 };
 use crate::manifest::grants::{is_name, route};
-use crate::manifest::host_validation::{HostRule, Normalizer};
 use crate::manifest::inject::{self, TemplateEnv};
 use crate::manifest::problems::{Pointer, Problems};
-use crate::manifest::raw::{
-    RawAccessType, RawClientAuthMethod, RawNormalizer, RawOAuth, RawOAuthFlow,
-};
+use crate::manifest::raw::{RawAccessType, RawClientAuthMethod, RawOAuth, RawOAuthFlow};
 use crate::manifest::settings::SettingsSchema;
 use crate::manifest::template::UrlTemplate;
 
@@ -56,40 +54,7 @@ pub(super) fn oauth(
     }
 
     // hostValidation rules.
-    let mut host_validation = BTreeMap::new();
-    for (name, rule) in &o.host_validation {
-        let r_at = at.at("hostValidation").at(name);
-        let normalize = match rule.normalize {
-            None | Some(RawNormalizer::LowercaseHost) => Normalizer::LowercaseHost,
-            Some(RawNormalizer::ShopifyShopDomain) => Normalizer::ShopifyShopDomain,
-        };
-        match HostRule::new(&rule.suffix, normalize) {
-            Ok(r) => {
-                host_validation.insert(name.clone(), r);
-            }
-            Err(e) => p.push(r_at.at("suffix"), e),
-        }
-        if let Some(info) = settings.map(|s| s.property(name)) {
-            match info {
-                None => p.push(
-                    &r_at,
-                    format!(
-                        "setting \"{name}\" is not a property of connection.settingsSchema{}",
-                        names_hint(name)
-                    ),
-                ),
-                Some(i) if i.secret => p.push(
-                    &r_at,
-                    format!("setting \"{name}\" is x-secret and can never be part of a URL"),
-                ),
-                Some(i) if !i.string => p.push(
-                    &r_at,
-                    format!("setting \"{name}\" must have \"type\": \"string\" to be a host"),
-                ),
-                Some(_) => {}
-            }
-        }
-    }
+    let host_validation = host_rules(&o.host_validation, settings, &at.at("hostValidation"), p);
 
     // URL templates.
     let env = TemplateEnv {
