@@ -5,7 +5,8 @@
 //! so under load a call queues its row without waking anything.
 //!
 //! The same thread sweeps the history down to its retention (`retention.rs`): at its
-//! first commit, then every minute, or at each commit while sweeps find a full chunk.
+//! first commit, then at most every second, or at each commit while sweeps find a full
+//! chunk.
 //!
 //! Owns: the queue, the thread and its connection, and read-your-writes for the store
 //! (`flush` returns once everything queued before it is committed).

@@ -32,40 +32,51 @@ impl Default for HistoryRetention {
 
 /// Most rows one sweep deletes.
 pub(crate) const SWEEP_CHUNK: usize = 20_000;
-/// How often the writer sweeps when the last sweep found little to do.
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often the writer sweeps when the last sweep found little to do. A sweep with
+/// nothing to delete is two index look-ups, so this can be short.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How soon the writer sweeps again after a full sweep (a backlog, or a flood of calls):
 /// at its next commit, so deleting keeps ahead of any rate of calls.
 pub(crate) const SWEEP_AGAIN: Duration = Duration::ZERO;
 
-/// Deletes, oldest first, up to [`SWEEP_CHUNK`] rows that are past `retention` at
-/// `now_ms`. Returns how many rows went.
+/// Deletes up to [`SWEEP_CHUNK`] rows that are past `retention` at `now_ms`: first those
+/// past the row cap, oldest written first, then those past the age. Returns how many
+/// rows went.
+///
+/// Rows get increasing rowids as they are written, so the newest `max_rows` rows are
+/// those above the highest rowid less `max_rows` (fewer, when rows were deleted with
+/// their connection): finding the cut is one index look-up, not a count.
 pub(crate) fn sweep(
     conn: &Connection,
     retention: HistoryRetention,
     now_ms: i64,
 ) -> rusqlite::Result<usize> {
-    let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-    let mut cutoff = now_ms.saturating_sub(age_ms);
-    // The start time of the newest row past the cap: it and everything older goes.
-    let offset = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
-    let past_cap: Option<i64> = conn
-        .query_row(
-            "SELECT started_at_ms FROM invocations ORDER BY started_at_ms DESC
-             LIMIT 1 OFFSET ?1",
-            [offset],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(t) = past_cap {
-        cutoff = cutoff.max(t.saturating_add(1));
+    let newest: Option<i64> = conn
+        .query_row("SELECT max(rowid) FROM invocations", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let keep = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
+    let mut deleted = 0;
+    if let Some(newest) = newest
+        && newest > keep
+    {
+        deleted += conn.execute(
+            "DELETE FROM invocations WHERE rowid IN (
+                SELECT rowid FROM invocations WHERE rowid <= ?1 ORDER BY rowid LIMIT ?2)",
+            params![newest - keep, SWEEP_CHUNK as i64],
+        )?;
     }
-    conn.execute(
-        "DELETE FROM invocations WHERE rowid IN (
-            SELECT rowid FROM invocations WHERE started_at_ms < ?1
-            ORDER BY started_at_ms LIMIT ?2)",
-        params![cutoff, SWEEP_CHUNK as i64],
-    )
+    let left = SWEEP_CHUNK - deleted.min(SWEEP_CHUNK);
+    if left > 0 {
+        let age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+        deleted += conn.execute(
+            "DELETE FROM invocations WHERE rowid IN (
+                SELECT rowid FROM invocations WHERE started_at_ms < ?1
+                ORDER BY started_at_ms LIMIT ?2)",
+            params![now_ms.saturating_sub(age_ms), left as i64],
+        )?;
+    }
+    Ok(deleted)
 }
 
 #[cfg(test)]
