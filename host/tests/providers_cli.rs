@@ -156,9 +156,28 @@ fn explain_lists_each_filled_field_with_its_value_and_the_docs() {
     );
     let out = keyway(&["validate", "--explain", "--json", "--no-component", file]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(v["results"][0]["preset"]["provider"], "zendesk");
+    assert_eq!(v["results"][0]["presets"][0]["provider"], "zendesk");
+    assert!(v["results"][0]["presets"][0].get("option").is_none());
     assert_eq!(
-        v["results"][0]["preset"]["filled"][0]["field"],
+        v["results"][0]["presets"][0]["filled"][0]["field"],
         "authorizationUrlTemplate"
     );
+}
+
+#[test]
+fn explain_names_the_auth_option_whose_block_a_provider_filled() {
+    let report = check(&corpus("valid/auth_options_provider.json"));
+    assert!(report.valid, "{:?}", report.problems);
+    let lines = explain_lines(&report);
+    let heads: Vec<&String> = lines.iter().filter(|l| !l.starts_with("  ")).collect();
+    assert!(!heads.is_empty(), "{lines:#?}");
+    for head in &heads {
+        assert!(
+            head.contains("field(s) of connection.authOptions.")
+                && head.contains(".oauth; docs: https://"),
+            "{lines:#?}"
+        );
+    }
+    assert!(lines.iter().any(|l| l.starts_with("  ")), "{lines:#?}");
+    assert!(report.presets.iter().all(|p| p.option.is_some()));
 }

@@ -43,6 +43,9 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresetReport {
+    /// The auth option whose OAuth block it is; absent for `connection.oauth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
     pub provider: String,
     pub name: String,
     pub docs: String,
@@ -74,9 +77,10 @@ pub struct FileReport {
     /// connection it is granted that this host does not define.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Problem>,
-    /// What `connection.oauth.provider` filled in (shown with `--explain`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preset: Option<PresetReport>,
+    /// What each OAuth block's `provider` filled in: `connection.oauth`'s, or each auth
+    /// option's (shown with `--explain`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub presets: Vec<PresetReport>,
 }
 
 /// Validates one path without printing.
@@ -90,11 +94,13 @@ pub fn check(path: &std::path::Path) -> FileReport {
             component: None,
             problems: Vec::new(),
             warnings: Vec::new(),
-            preset: loaded
+            presets: loaded
                 .connector
-                .oauth()
-                .and_then(|o| o.preset.as_ref())
-                .map(|u| PresetReport {
+                .auth_options()
+                .iter()
+                .filter_map(|a| Some((a.name.clone(), a.oauth.as_ref()?.preset.as_ref()?)))
+                .map(|(option, u)| PresetReport {
+                    option,
                     provider: u.provider.clone(),
                     name: u.name.clone(),
                     docs: u.docs.clone(),
@@ -106,7 +112,8 @@ pub fn check(path: &std::path::Path) -> FileReport {
                             value: f.value.clone(),
                         })
                         .collect(),
-                }),
+                })
+                .collect(),
         },
         Err(e) => FileReport {
             file: e.path().display().to_string(),
@@ -116,7 +123,7 @@ pub fn check(path: &std::path::Path) -> FileReport {
             component: None,
             problems: e.problems().into_vec(),
             warnings: Vec::new(),
-            preset: None,
+            presets: Vec::new(),
         },
     }
 }
@@ -229,34 +236,40 @@ pub fn lines(report: &FileReport) -> Vec<String> {
     }
 }
 
-/// The `--explain` lines for one report: which OAuth fields its provider filled, with
-/// their values and the provider's documentation; nothing for an invalid manifest.
+/// The `--explain` lines for one report: which OAuth fields each provider filled (in
+/// `connection.oauth` or an auth option's block), with their values and the provider's
+/// documentation; nothing for an invalid manifest.
 pub fn explain_lines(report: &FileReport) -> Vec<String> {
     if !report.valid {
         return Vec::new();
     }
-    match &report.preset {
-        None => vec![format!(
+    if report.presets.is_empty() {
+        return vec![format!(
             "{}: no provider preset: every OAuth field is the manifest's",
             report.file
-        )],
-        Some(p) => {
-            let mut lines = vec![format!(
-                "{}: provider \"{}\" ({}) filled {} field(s) of connection.oauth; docs: {}",
-                report.file,
-                p.provider,
-                p.name,
-                p.filled.len(),
-                p.docs
-            )];
-            lines.extend(
-                p.filled
-                    .iter()
-                    .map(|f| format!("  {} = {}", f.field, f.value)),
-            );
-            lines
-        }
+        )];
     }
+    let mut lines = Vec::new();
+    for p in &report.presets {
+        let block = match &p.option {
+            None => "connection.oauth".to_string(),
+            Some(name) => format!("connection.authOptions.{name}.oauth"),
+        };
+        lines.push(format!(
+            "{}: provider \"{}\" ({}) filled {} field(s) of {block}; docs: {}",
+            report.file,
+            p.provider,
+            p.name,
+            p.filled.len(),
+            p.docs
+        ));
+        lines.extend(
+            p.filled
+                .iter()
+                .map(|f| format!("  {} = {}", f.field, f.value)),
+        );
+    }
+    lines
 }
 
 /// Runs the command; exit 1 when any manifest has a problem. Components are compiled with
@@ -284,7 +297,7 @@ pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCod
     let mut out = stdout.lock();
     if !args.explain {
         for report in &mut reports {
-            report.preset = None;
+            report.presets.clear();
         }
     }
     if args.json {
