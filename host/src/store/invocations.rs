@@ -174,6 +174,23 @@ impl Store {
     }
 }
 
+/// A finished call of `c1`'s `GET /ping` with one outbound call, for tests.
+#[cfg(test)]
+pub(crate) fn sample_record(id: &str, started_at_ms: i64) -> InvocationRecord {
+    InvocationRecord {
+        id: id.into(),
+        connection: "c1".into(),
+        connector: "hello".into(),
+        route: "GET /ping".into(),
+        status: Some(200),
+        error_code: None,
+        error: None,
+        duration_us: 42,
+        outbound: serde_json::json!([{ "method": "GET", "url": "https://x.test/", "status": 200 }]),
+        started_at_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,18 +202,7 @@ mod tests {
     const BASE_MS: i64 = 4_000_000_000_000;
 
     fn record(id: &str, at: i64) -> InvocationRecord {
-        InvocationRecord {
-            id: id.into(),
-            connection: "c1".into(),
-            connector: "hello".into(),
-            route: "GET /ping".into(),
-            status: Some(200),
-            error_code: None,
-            error: None,
-            duration_us: 42,
-            outbound: serde_json::json!([{ "method": "GET", "url": "https://x.test/", "status": 200 }]),
-            started_at_ms: BASE_MS + at,
-        }
+        sample_record(id, BASE_MS + at)
     }
 
     #[test]

@@ -82,22 +82,11 @@ pub(crate) fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::invocations::{InvocationRecord, insert_invocation};
+    use crate::store::invocations::{InvocationRecord, insert_invocation, sample_record};
     use crate::store::{Store, now_unix_ms};
 
     fn row(id: &str, started_at_ms: i64) -> InvocationRecord {
-        InvocationRecord {
-            id: id.to_string(),
-            connection: "c1".into(),
-            connector: "hello".into(),
-            route: "GET /ping".into(),
-            status: Some(200),
-            error_code: None,
-            error: None,
-            duration_us: 10,
-            outbound: serde_json::Value::Array(Vec::new()),
-            started_at_ms,
-        }
+        sample_record(id, started_at_ms)
     }
 
     fn ids(store: &Store) -> Vec<String> {
