@@ -12,6 +12,7 @@
 //!   page. A closed session. A connect link's life: shown, framed only by its allowed
 //!   origins, refused from another origin, used once, then gone. Its token stays out of
 //!   the server's log.
+//! - The Credentials page and its form: `console/credentials.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,9 @@ use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
+
+#[path = "console/credentials.rs"]
+mod credentials;
 
 const SECRET: &str = "canary-console-webhook-secret-3f1a";
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -210,4 +210,18 @@ impl Services {
     ) -> ServiceResult<()> {
         Ok(self.store.set_credentials(key, client_id, client_secret)?)
     }
+
+    /// The stored OAuth app credentials, by key (client ids, never secrets; an app
+    /// connection's own are not among them).
+    pub(crate) fn list_credentials(&self) -> ServiceResult<Vec<views::CredentialView>> {
+        let list = self.store.list_credentials()?;
+        Ok(list.iter().map(views::CredentialView::from).collect())
+    }
+
+    /// Deletes the credentials stored under `key`. The key must follow the credential
+    /// key rule, so an app connection's own (`app:<name>`) cannot be named.
+    pub(crate) fn delete_credentials(&self, key: &str) -> ServiceResult<()> {
+        crate::store::credentials::validate_key(key)?;
+        Ok(self.store.delete_credentials(key)?)
+    }
 }

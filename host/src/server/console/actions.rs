@@ -1,10 +1,11 @@
 //! The console's buttons on a connection: Connect (or Re-authorize), Test, Revoke and
 //! Delete (both after a confirmation page), and Run now on a stream.
 //!
-//! Owns: what each button does and where the browser goes next. Connect sends the
-//! browser to the provider and remembers (`returns.rs`) to bring it back to the
-//! connection's page. Must not: act on a post that fails the session, token or origin
-//! checks (`signed_post`).
+//! Owns: what each button does and where the browser goes next, and the confirmation
+//! page a destructive button sits behind (`confirmation`, which the credentials' Delete
+//! uses too). Connect sends the browser to the provider and remembers (`returns.rs`) to
+//! bring it back to the connection's page. Must not: act on a post that fails the
+//! session, token or origin checks (`signed_post`).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
+use super::session::Signed;
 use super::{failure, page, service_failure, signed, signed_button};
 use crate::server::AppState;
 use crate::services::views::AuthorizedView;
@@ -41,23 +43,41 @@ pub(super) async fn confirm(
         }
         _ => return failure(StatusCode::NOT_FOUND, Some(&signed), "No such action."),
     };
+    let title = if action == "revoke" {
+        "Revoke"
+    } else {
+        "Delete"
+    };
+    confirmation(
+        &signed,
+        &format!("{title} {name}"),
+        question,
+        &format!("/console/connections/{name}/{action}"),
+        &format!("Yes, {action}"),
+        &format!("/console/connections/{name}"),
+    )
+}
+
+/// A confirmation page: the question, a button that posts the session's token to
+/// `action`, and the way back to `back` that does nothing.
+pub(super) fn confirmation(
+    signed: &Signed,
+    title: &str,
+    question: &str,
+    action: &str,
+    yes: &str,
+    back: &str,
+) -> Response {
     page(
-        &format!(
-            "{} {name}",
-            if action == "revoke" {
-                "Revoke"
-            } else {
-                "Delete"
-            }
-        ),
-        Some(&signed),
+        title,
+        Some(signed),
         html! {
             p { (question) }
-            form method="post" action={"/console/connections/" (name) "/" (action)} {
+            form method="post" action=(action) {
                 input type="hidden" name="csrf" value=(signed.csrf);
-                button type="submit" class="danger" { "Yes, " (action) }
+                button type="submit" class="danger" { (yes) }
             }
-            p { a href={"/console/connections/" (name)} { "No, go back" } }
+            p { a href=(back) { "No, go back" } }
         },
     )
 }

@@ -7,12 +7,16 @@
 //! `Origin: null` on a form post under `no-referrer`), the login and logout, and the checks in front of every page
 //! (a live session) and every form (the session's CSRF token and the console's own
 //! origin). Pages are `pages.rs`, the create form `form.rs`, the buttons `actions.rs`, the
-//! activity chart `chart.rs`, the way back from the provider `returns.rs`.
-//! Must not: render a secret (secret settings show as "set"), put a value from outside
-//! into a page unescaped (maud escapes every interpolation), or log a key or a session.
+//! activity chart `chart.rs`, the way back from the provider `returns.rs`, the OAuth app
+//! credentials `credentials.rs` (the list) and `credential_form.rs` (set and delete).
+//! Must not: render a secret (secret settings and client secrets show as "set"), put a
+//! value from outside into a page unescaped (maud escapes every interpolation), or log a
+//! key or a session.
 
 mod actions;
 mod chart;
+mod credential_form;
+mod credentials;
 mod form;
 mod pages;
 pub(crate) mod returns;
@@ -65,6 +69,19 @@ pub(super) fn router() -> Router<Arc<AppState>> {
             post(actions::run_stream),
         )
         .route("/console/connections/{name}/{action}", post(actions::act))
+        .route("/console/credentials", get(credentials::list))
+        .route(
+            "/console/credentials/{key}",
+            get(credential_form::show).post(credential_form::set),
+        )
+        .route(
+            "/console/credentials/{key}/confirm/delete",
+            get(credential_form::confirm_delete),
+        )
+        .route(
+            "/console/credentials/{key}/delete",
+            post(credential_form::delete),
+        )
         .layer(axum::middleware::from_fn(headers))
 }
 
@@ -116,6 +133,7 @@ fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Response {
                         nav {
                             a href="/console/connections" { "Connections" }
                             a href="/console/connectors" { "Connectors" }
+                            a href="/console/credentials" { "Credentials" }
                             form method="post" action="/console/logout" class="inline" {
                                 input type="hidden" name="csrf" value=(signed.csrf);
                                 button type="submit" { "Log out" }

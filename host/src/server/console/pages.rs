@@ -138,16 +138,18 @@ fn account(c: &ConnectionView) -> String {
 
 #[derive(Deserialize)]
 pub(super) struct Flash {
-    done: Option<String>,
+    pub done: Option<String>,
 }
 
 /// The message a finished action leaves; only these fixed texts, never the query's.
-fn flash(done: Option<&str>) -> Option<&'static str> {
+pub(super) fn flash(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "created" => "Connection created.",
         "connected" => "Connected.",
         "revoked" => "Revoked: the tokens are deleted.",
         "run" => "Sync started; reload to see it finish.",
+        "stored" => "Credentials stored.",
+        "deleted" => "Credentials deleted.",
         _ => return None,
     })
 }
