@@ -218,10 +218,9 @@ impl Services {
         Ok(list.iter().map(views::CredentialView::from).collect())
     }
 
-    /// Deletes the credentials stored under `key`. The key must follow the credential
-    /// key rule, so an app connection's own (`app:<name>`) cannot be named.
+    /// Deletes the credentials stored under `key`; the store refuses an app connection's
+    /// own (`app:<name>`).
     pub(crate) fn delete_credentials(&self, key: &str) -> ServiceResult<()> {
-        crate::store::credentials::validate_key(key)?;
         Ok(self.store.delete_credentials(key)?)
     }
 }

@@ -140,7 +140,10 @@ impl Store {
         .map_err(StoreError::sql("listing credentials"))
     }
 
+    /// Deletes the credentials under `key`. Only a key an operator may set can be named:
+    /// an app connection's own `app:<name>` secret goes with its app connection.
     pub(crate) fn delete_credentials(&self, key: &str) -> Result<(), StoreError> {
+        validate_key(key)?;
         let n = self
             .conn()
             .execute("DELETE FROM credentials WHERE key = ?1", [key])
@@ -181,5 +184,31 @@ mod tests {
         assert!(store.set_credentials("bad key", "x", None).is_err());
         store.delete_credentials("app").unwrap();
         assert!(store.credentials("app").is_err());
+    }
+
+    #[test]
+    fn an_app_connections_own_secret_cannot_be_deleted_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap();
+        // As app connections store theirs, out of reach of `set_credentials`.
+        store
+            .conn()
+            .execute(
+                "INSERT INTO credentials (key, client_id, client_secret, created_at, updated_at)
+                 VALUES ('app:crm', 'c', NULL, 0, 0)",
+                [],
+            )
+            .unwrap();
+        let err = store.delete_credentials("app:crm").unwrap_err();
+        assert!(err.to_string().contains("credential key"), "{err}");
+        let left: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM credentials WHERE key = 'app:crm'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 1);
     }
 }
