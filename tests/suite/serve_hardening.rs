@@ -468,6 +468,44 @@ async fn admin_parse_errors_name_the_field_never_the_value() {
     assert!(secret.text.contains("clientSecret"), "{}", secret.text);
     assert!(!secret.text.contains("4711000042"), "{}", secret.text);
 
+    // An empty or swollen secret, or an id with a line break, is refused by field and
+    // nothing is stored (an empty secret is not a public client: that leaves it out).
+    let swollen = format!("canary-swollen-{}", "x".repeat(5000));
+    for (body, field) in [
+        (
+            json!({ "clientId": "acme", "clientSecret": "" }),
+            "clientSecret",
+        ),
+        (
+            json!({ "clientId": "acme", "clientSecret": swollen }),
+            "clientSecret",
+        ),
+        (
+            json!({ "clientId": "ac\nme", "clientSecret": "s3cret-value" }),
+            "clientId",
+        ),
+        (
+            json!({ "clientId": " ", "clientSecret": "s3cret-value" }),
+            "clientId",
+        ),
+    ] {
+        let refused = send(admin_json(
+            http.put(server.url("/v1/credentials/acme")),
+            &body,
+        ))
+        .await;
+        assert_eq!(refused.status, 400, "{field}: {}", refused.text);
+        assert!(refused.text.contains(field), "{}", refused.text);
+        assert!(!refused.text.contains("canary-swollen"), "{}", refused.text);
+    }
+    let listed = server.cli(&["credentials", "list", "--json"]);
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "[]",
+        "nothing stored"
+    );
+
     let logs = server.logs();
     for value in [canary, "canary-name-9c2", "4711000042"] {
         assert!(!logs.contains(value), "{value} reached the logs");

@@ -15,6 +15,7 @@ pub mod apply;
 mod connect;
 mod connect_links;
 mod connections;
+pub(crate) mod credentials;
 mod error;
 mod invoke;
 mod live;
@@ -199,28 +200,5 @@ impl Services {
         key: &secrecy::SecretString,
     ) -> ServiceResult<Option<Arc<str>>> {
         self.live.check_api_key(&self.store, key)
-    }
-
-    /// Stores OAuth app credentials under `key` (the client secret sealed).
-    pub fn set_credentials(
-        &self,
-        key: &str,
-        client_id: &str,
-        client_secret: Option<&secrecy::SecretString>,
-    ) -> ServiceResult<()> {
-        Ok(self.store.set_credentials(key, client_id, client_secret)?)
-    }
-
-    /// The stored OAuth app credentials, by key (client ids, never secrets; an app
-    /// connection's own are not among them).
-    pub(crate) fn list_credentials(&self) -> ServiceResult<Vec<views::CredentialView>> {
-        let list = self.store.list_credentials()?;
-        Ok(list.iter().map(views::CredentialView::from).collect())
-    }
-
-    /// Deletes the credentials stored under `key`; the store refuses an app connection's
-    /// own (`app:<name>`).
-    pub(crate) fn delete_credentials(&self, key: &str) -> ServiceResult<()> {
-        Ok(self.store.delete_credentials(key)?)
     }
 }

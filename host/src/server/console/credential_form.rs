@@ -2,8 +2,8 @@
 //! console.
 //!
 //! Owns: the form (the client id as text, the client secret as a password field that is
-//! never filled in), the checks of what is posted before the use case sees it (an id and a
-//! secret, neither empty nor over its cap nor holding a control character), the re-shown
+//! never filled in), the checks of what is posted before the use case sees it (the use
+//! case's own value rules, so the form can name its field), the re-shown
 //! form that names the field at fault, and the delete button behind its confirmation page.
 //! Must not: put the client secret into a page, a redirect or a log line, or change
 //! anything on a post that fails the session, token or origin checks (`signed_post`).
@@ -25,10 +25,7 @@ use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::services::views::CredentialView;
 
-/// The longest client id the form takes.
-const MAX_CLIENT_ID: usize = 512;
-/// The longest client secret the form takes.
-const MAX_CLIENT_SECRET: usize = 4096;
+use crate::services::credentials::{MAX_CLIENT_ID, MAX_CLIENT_SECRET, value_problem};
 
 /// The stored credentials of `key`, if any.
 fn stored(
@@ -120,22 +117,13 @@ pub(super) async fn show(
     key_page(&state, &signed, &key, "", None).await
 }
 
-/// A posted field's problem, naming the field; never quoting the value.
+/// A posted field's problem (the use case's value rules), naming the field; never
+/// quoting the value.
 fn check(what: &str, value: &str, max: usize) -> Result<(), String> {
-    if value.trim().is_empty() {
-        return Err(format!("The {what} is empty; enter it."));
+    match value_problem(value, max) {
+        Some(problem) => Err(format!("The {what} {problem}.")),
+        None => Ok(()),
     }
-    if value.len() > max {
-        return Err(format!(
-            "The {what} is too long: at most {max} bytes are taken."
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!(
-            "The {what} holds a control character (a line break or tab); paste it again."
-        ));
-    }
-    Ok(())
 }
 
 /// `POST /console/credentials/{key}`: checks the fields, then stores them through the
