@@ -85,6 +85,19 @@ fn connections_authorize_reaches_a_loopback_token_endpoint_only_with_allow_cidr(
             String::from_utf8_lossy(&out.stderr)
         )
     };
+    // The CLI takes credentials by the rules the admin API and the console apply.
+    let blank = keyway(
+        &["credentials", "set", "cc_app", "--client-id", " "],
+        &data,
+        &connectors,
+    );
+    let stderr = String::from_utf8_lossy(&blank.stderr);
+    assert!(!blank.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--client-id") && stderr.contains("empty"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(CLIENT_SECRET), "{stderr}");
     ok(&keyway(
         &["credentials", "set", "cc_app", "--client-id", "cid"],
         &data,

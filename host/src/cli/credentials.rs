@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
+use crate::services::credentials::{MAX_CLIENT_ID, MAX_CLIENT_SECRET, value_problem};
 use crate::services::views::CredentialView;
 use crate::store::Store;
 
@@ -80,6 +81,16 @@ pub async fn run(cmd: CredentialsCommand, data_dir: &Path) -> anyhow::Result<Exi
             } else {
                 Some(read_secret_from_stdin("client secret")?)
             };
+            // The rules the admin API and the console apply.
+            if let Some(p) = value_problem(&args.client_id, MAX_CLIENT_ID) {
+                bail!("--client-id: the client id {p}");
+            }
+            if let Some(p) = secret
+                .as_ref()
+                .and_then(|s| value_problem(s.expose_secret(), MAX_CLIENT_SECRET))
+            {
+                bail!("the client secret {p} (for a public client, pass --no-client-secret)");
+            }
             store.set_credentials(&args.key, &args.client_id, secret.as_ref())?;
             println!(
                 "Stored credentials `{}` (client id {}{}).",
