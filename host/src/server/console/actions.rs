@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::session::Signed;
-use super::{failure, page, service_failure, signed, signed_button};
+use super::{SignedIn, failure, page, service_failure, signed_button};
 use crate::server::AppState;
 use crate::services::views::AuthorizedView;
 use crate::services::{AuthorizationStart, Expected, Trigger};
@@ -26,14 +26,9 @@ fn back(name: &str, done: &str) -> Response {
 
 /// `GET .../confirm/{revoke|delete}`: the question, and the button that does it.
 pub(super) async fn confirm(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Path((name, action)): Path<(String, String)>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let question = match action.as_str() {
         "revoke" => {
             "Revoke this connection? Its tokens are revoked at the provider and deleted here; it must be connected again to work."

@@ -20,7 +20,7 @@ use secrecy::SecretString;
 use super::actions::confirmation;
 use super::credentials::{User, loaded_keys, state_badge, users};
 use super::session::Signed;
-use super::{failure, page, service_failure, signed, signed_button, signed_post, when};
+use super::{SignedIn, failure, page, service_failure, signed_button, signed_post, when};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::services::views::CredentialView;
@@ -104,13 +104,9 @@ async fn key_page(
 /// `GET /console/credentials/{key}`.
 pub(super) async fn show(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Path(key): Path<String>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     if let Err(e) = crate::store::credentials::validate_key(&key) {
         return failure(StatusCode::NOT_FOUND, Some(&signed), &e.to_string());
     }
@@ -178,13 +174,9 @@ pub(super) async fn set(
 /// that use the key, and the button that deletes.
 pub(super) async fn confirm_delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Path(key): Path<String>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     match stored(&state, &key) {
         Ok(Some(_)) => {}
         Ok(None) => {

@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 
 use super::pages::{Flash, flash};
 use super::session::Signed;
-use super::{page, service_failure, signed, when};
+use super::{SignedIn, page, service_failure, when};
 use crate::catalog::Lookup;
 use crate::manifest::Connector;
 use crate::server::AppState;
@@ -114,13 +113,9 @@ fn table(rows: &[(&str, &[User], Option<&CredentialView>)]) -> Markup {
 /// `GET /console/credentials`.
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Query(q): Query<Flash>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let named = match loaded_keys(&state, &signed).await {
         Ok(n) => n,
         Err(r) => return r,

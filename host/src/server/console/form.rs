@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::session::Signed;
-use super::{page, service_failure, signed, signed_post};
+use super::{SignedIn, page, service_failure, signed_post};
 use crate::catalog::Lookup;
 use crate::manifest::{AuthOption, Connector};
 use crate::server::AppState;
@@ -35,13 +35,9 @@ pub(super) struct NewQuery {
 
 pub(super) async fn new_connection(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Query(q): Query<NewQuery>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let loaded = match state
         .services
         .connector(&q.connector, Lookup::KeyOnly)

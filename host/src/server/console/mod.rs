@@ -210,6 +210,21 @@ async fn form_fields(
 const FORM_CAP: usize = 64 << 10;
 
 /// The session of a page request, or the way to the login page.
+/// A console page's session, taken as a handler argument: a request without a live
+/// session is sent to the login page before the handler runs.
+struct SignedIn(Signed);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        signed(state, &parts.headers).map(SignedIn).map_err(|r| *r)
+    }
+}
+
 fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
     state
         .sessions

@@ -8,13 +8,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::session::Signed;
-use super::{chart, page, service_failure, signed, when};
+use super::{SignedIn, chart, page, service_failure, when};
 use crate::catalog::Lookup;
 use crate::server::AppState;
 use crate::services::views::ConnectionView;
@@ -23,11 +22,10 @@ fn status(s: &str) -> Markup {
     html! { span class={"status status-" (s)} { (s) } }
 }
 
-pub(super) async fn connectors(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+pub(super) async fn connectors(
+    State(state): State<Arc<AppState>>,
+    SignedIn(signed): SignedIn,
+) -> Response {
     let mut loaded = Vec::new();
     for key in &state.connectors.loaded {
         match state.services.connector(key, Lookup::KeyOnly).await {
@@ -86,12 +84,8 @@ pub(super) async fn connectors(State(state): State<Arc<AppState>>, headers: Head
 
 pub(super) async fn connections(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let list = match state.services.list_connections() {
         Ok(l) => l,
         Err(e) => return service_failure(&signed, e),
@@ -156,14 +150,10 @@ pub(super) fn flash(done: Option<&str>) -> Option<&'static str> {
 
 pub(super) async fn connection(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    SignedIn(signed): SignedIn,
     Path(name): Path<String>,
     Query(q): Query<Flash>,
 ) -> Response {
-    let signed = match signed(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     match connection_body(&state, &signed, &name, flash(q.done.as_deref())).await {
         Ok(body) => page(&format!("Connection {name}"), Some(&signed), body),
         Err(r) => r,
