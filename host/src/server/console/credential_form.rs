@@ -8,7 +8,6 @@
 //! Must not: put the client secret into a page, a redirect or a log line, or change
 //! anything on a post that fails the session, token or origin checks (`signed_post`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -20,7 +19,7 @@ use secrecy::SecretString;
 use super::actions::confirmation;
 use super::credentials::{User, loaded_keys, state_badge, users};
 use super::session::Signed;
-use super::{SignedIn, failure, page, service_failure, signed_button, signed_post, when};
+use super::{SignedIn, failure, page, service_failure, signed_button, when};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::services::views::CredentialView;
@@ -130,15 +129,11 @@ pub(super) async fn set(
     Path(key): Path<String>,
     body: axum::body::Body,
 ) -> Response {
-    let fields: BTreeMap<String, String> = match super::form_fields(&state, body).await {
+    let (signed, fields) = match super::signed_form(&state, &headers, body).await {
         Ok(f) => f,
         Err(r) => return *r,
     };
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or_default();
-    let signed = match signed_post(&state, &headers, field("csrf")) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let client_id = field("client_id").trim();
     let problem = check("client id", client_id, MAX_CLIENT_ID)
         .and_then(|()| check("client secret", field("client_secret"), MAX_CLIENT_SECRET));

@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::session::Signed;
-use super::{SignedIn, page, service_failure, signed_post};
+use super::{SignedIn, page, service_failure};
 use crate::catalog::Lookup;
 use crate::manifest::{AuthOption, Connector};
 use crate::server::AppState;
@@ -123,15 +123,11 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let fields = match super::form_fields(&state, body).await {
+    let (signed, fields) = match super::signed_form(&state, &headers, body).await {
         Ok(f) => f,
         Err(r) => return *r,
     };
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or_default();
-    let signed = match signed_post(&state, &headers, field("csrf")) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let loaded = match state
         .services
         .connector(field("connector"), Lookup::KeyOnly)

@@ -313,19 +313,29 @@ async fn login(
     res
 }
 
-/// The session of a form post whose only field is its CSRF token (a button): read, then
-/// checked as [`signed_post`] does. An absent token is refused like a wrong one (403).
+/// A form post's fields and its session: read, then checked as [`signed_post`] does. An
+/// absent token is refused like a wrong one (403).
+async fn signed_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(Signed, BTreeMap<String, String>), Box<Response>> {
+    let form = form_fields(state, body).await?;
+    let signed = signed_post(
+        state,
+        headers,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    )?;
+    Ok((signed, form))
+}
+
+/// The session of a form post whose only field is its CSRF token (a button).
 async fn signed_button(
     state: &AppState,
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<Signed, Box<Response>> {
-    let form = form_fields(state, body).await?;
-    signed_post(
-        state,
-        headers,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    )
+    Ok(signed_form(state, headers, body).await?.0)
 }
 
 async fn logout(
