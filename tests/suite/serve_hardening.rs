@@ -506,8 +506,52 @@ async fn admin_parse_errors_name_the_field_never_the_value() {
         "nothing stored"
     );
 
+    // Listed without the secret, deleted once, and an app connection's key is not a
+    // credential key.
+    let set = send(admin_json(
+        http.put(server.url("/v1/credentials/acme")),
+        &json!({ "clientId": "acme-client", "clientSecret": "canary-acme-secret-77" }),
+    ))
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let list = send(admin_json(
+        http.get(server.url("/v1/credentials")),
+        &json!({}),
+    ))
+    .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let v: Value = serde_json::from_str(&list.text).expect("JSON");
+    assert_eq!(v["credentials"][0]["key"], "acme", "{}", list.text);
+    assert_eq!(v["credentials"][0]["clientId"], "acme-client");
+    assert_eq!(v["credentials"][0]["hasSecret"], true);
+    assert!(
+        !list.text.contains("canary-acme-secret-77"),
+        "{}",
+        list.text
+    );
+    let delete = |key: &str| {
+        admin_json(
+            http.delete(server.url(&format!("/v1/credentials/{key}"))),
+            &json!({}),
+        )
+    };
+    assert_eq!(send(delete("acme")).await.status, 204);
+    assert_eq!(send(delete("acme")).await.status, 404);
+    assert_eq!(send(delete("app:crm")).await.status, 400);
+    let list = send(admin_json(
+        http.get(server.url("/v1/credentials")),
+        &json!({}),
+    ))
+    .await;
+    assert_eq!(list.text.trim(), r#"{"credentials":[]}"#);
+
     let logs = server.logs();
-    for value in [canary, "canary-name-9c2", "4711000042"] {
+    for value in [
+        canary,
+        "canary-name-9c2",
+        "4711000042",
+        "canary-acme-secret-77",
+    ] {
         assert!(!logs.contains(value), "{value} reached the logs");
     }
 }

@@ -291,6 +291,22 @@ pub(crate) struct CredentialsBody {
     client_secret: Option<String>,
 }
 
+/// `GET /v1/credentials`: every stored key with its client id and whether a secret is
+/// sealed (never the secret); an app connection's own are not among them.
+pub async fn list_credentials(State(state): State<Arc<AppState>>) -> ApiResult {
+    let credentials = state.services.list_credentials()?;
+    Ok(Json(json!({ "credentials": credentials })).into_response())
+}
+
+/// `DELETE /v1/credentials/{key}`: 204, or 404 when nothing is stored under the key.
+pub async fn delete_credentials(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+) -> ApiResult {
+    state.services.delete_credentials(&key)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 pub async fn set_credentials(
     State(state): State<Arc<AppState>>,
     Path(key): Path<String>,

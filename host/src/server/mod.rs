@@ -160,7 +160,11 @@ fn router(state: Arc<AppState>) -> Router {
             "/v1/connections/{name}/invocations",
             get(admin::invocations),
         )
-        .route("/v1/credentials/{key}", put(admin::set_credentials))
+        .route("/v1/credentials", get(admin::list_credentials))
+        .route(
+            "/v1/credentials/{key}",
+            put(admin::set_credentials).delete(admin::delete_credentials),
+        )
         .route(
             "/v1/app-connections",
             get(app_connections::list).post(app_connections::create),
