@@ -297,6 +297,40 @@ async fn credentials_are_set_only_by_a_checked_form_and_never_shown() {
     );
     clean(&html);
 
+    // A public client: the box ticked and no secret stores none; the box with a secret
+    // is refused, naming the box, and stores nothing.
+    let public = |csrf: &str, id: &str, secret: &str| {
+        http.post(server.url("/console/credentials/helpdesk-server"))
+            .header("cookie", &cookie)
+            .header("origin", origin.as_str())
+            .form(&[
+                ("csrf", csrf),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("public_client", "on"),
+            ])
+            .send()
+    };
+    let (status, _, all) =
+        whole(public(&token, "pub-id", CLIENT_SECRET).await.expect("POST")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{all}");
+    assert!(all.contains("public client"), "{all}");
+    clean(&all);
+    assert_eq!(stored(&server, "helpdesk-server"), None);
+    let (status, to, all) = whole(public(&token, "pub-id", "").await.expect("POST")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{all}");
+    assert_eq!(to, "/console/credentials?done=stored");
+    assert_eq!(
+        stored(&server, "helpdesk-server"),
+        Some(("pub-id".to_string(), String::new())),
+        "stored with no secret"
+    );
+    let (_, html) = get(&http, &server, &cookie, &to).await;
+    assert!(
+        row(&html, "helpdesk-server").contains("a public client"),
+        "{html}"
+    );
+
     // Replacing needs the secret again; a bad post leaves the stored ones as they were.
     let res = post(path, &token, "other-id", "", Some(&origin))
         .await

@@ -64,8 +64,12 @@ fn form(
             input id="client_id" name="client_id" type="text" required autocomplete="off"
                 maxlength=(MAX_CLIENT_ID) value=(client_id);
             label for="client_secret" { "Client secret" }
-            input id="client_secret" name="client_secret" type="password" required
+            input id="client_secret" name="client_secret" type="password"
                 autocomplete="new-password" maxlength=(MAX_CLIENT_SECRET);
+            label {
+                input type="checkbox" name="public_client" value="on";
+                " A public client: the provider gave it no client secret (leave the field empty)"
+            }
             @if stored.is_some() {
                 p class="hint" { "Saving replaces the stored client id and secret." }
             }
@@ -135,15 +139,24 @@ pub(super) async fn set(
     };
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or_default();
     let client_id = field("client_id").trim();
-    let problem = check("client id", client_id, MAX_CLIENT_ID)
-        .and_then(|()| check("client secret", field("client_secret"), MAX_CLIENT_SECRET));
+    let public = field("public_client") == "on";
+    let secret_text = field("client_secret");
+    let problem = check("client id", client_id, MAX_CLIENT_ID).and_then(|()| match public {
+        false => check("client secret", secret_text, MAX_CLIENT_SECRET),
+        true if secret_text.is_empty() => Ok(()),
+        true => Err(
+            "A public client has no client secret: leave the client secret empty, or untick \
+             the public client box."
+                .to_string(),
+        ),
+    });
     let refused = match problem {
         Err(message) => Some((StatusCode::BAD_REQUEST, message)),
         Ok(()) => {
-            let secret = SecretString::from(field("client_secret").to_string());
+            let secret = (!public).then(|| SecretString::from(secret_text.to_string()));
             match state
                 .services
-                .set_credentials(&key, client_id, Some(&secret))
+                .set_credentials(&key, client_id, secret.as_ref())
             {
                 Ok(()) => None,
                 Err(e) => {
