@@ -308,17 +308,17 @@ fn shape(
     let required: BTreeSet<&str> = oauth_ref
         .map(|o| o.required_settings.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let (rules, rules_at) = match (oauth.is_some(), oauth_ref) {
-        (true, Some(o)) => (&o.host_validation, at.at("oauth").at("hostValidation")),
-        (true, None) => (&own_rules, at.at("oauth").at("hostValidation")),
-        (false, _) => (&own_rules, parts.host_rules_at.clone()),
-    };
+    // With an OAuth block its rules (none while the block has problems), else the shape's.
     let env = TemplateEnv {
         settings: Some(&settings),
         required_settings: &required,
         host_rule_names: host_rule_names.iter().map(String::as_str).collect(),
-        host_rules: rules,
-        host_validation_at: rules_at,
+        host_rules: oauth_ref.map_or(&own_rules, |o| &o.host_validation),
+        host_validation_at: if oauth.is_some() {
+            at.at("oauth").at("hostValidation")
+        } else {
+            parts.host_rules_at.clone()
+        },
     };
     let inject = inject::named_rules(
         inject::Family::Secrets,
