@@ -211,6 +211,17 @@ async fn forms_need_the_session_token_and_the_console_origin() {
         .expect("login");
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res.headers().get("set-cookie").is_none());
+    // A form post from nobody goes to the login page before its body is read: the same
+    // oversized body is not a 413 on a signed form's route.
+    let res = http
+        .post(server.url("/console/connections"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", "k".repeat(100 << 10)))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/console/login");
 
     let cookie = login(&http, &server).await;
     let (status, form) = get(

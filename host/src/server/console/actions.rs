@@ -5,7 +5,7 @@
 //! page a destructive button sits behind (`confirmation`, which the credentials' Delete
 //! uses too). Connect sends the browser to the provider and remembers (`returns.rs`) to
 //! bring it back to the connection's page. Must not: act on a post that fails the
-//! session, token or origin checks (`signed_post`).
+//! session, token or origin checks (`signed_form`).
 
 use std::sync::Arc;
 

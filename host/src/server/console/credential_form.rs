@@ -6,7 +6,7 @@
 //! case's own value rules, so the form can name its field), the re-shown
 //! form that names the field at fault, and the delete button behind its confirmation page.
 //! Must not: put the client secret into a page, a redirect or a log line, or change
-//! anything on a post that fails the session, token or origin checks (`signed_post`).
+//! anything on a post that fails the session, token or origin checks (`signed_form`).
 
 use std::sync::Arc;
 

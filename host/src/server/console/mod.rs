@@ -209,7 +209,6 @@ async fn form_fields(
 /// The largest console form: a name, a connector and its settings.
 const FORM_CAP: usize = 64 << 10;
 
-/// The session of a page request, or the way to the login page.
 /// A console page's session, taken as a handler argument: a request without a live
 /// session is sent to the login page before the handler runs.
 struct SignedIn(Signed);
@@ -225,6 +224,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for SignedIn {
     }
 }
 
+/// The session of a request, or the way to the login page.
 fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
     state
         .sessions
@@ -232,9 +232,16 @@ fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>
         .ok_or_else(|| Box::new(Redirect::to("/console/login").into_response()))
 }
 
-/// The session of a form post, checked: a live session, its CSRF token, and the
-/// console's own origin. A post that fails is refused with 403 and does nothing.
-fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Signed, Box<Response>> {
+/// A form post's fields and its session, checked: a live session and the console's own
+/// origin from the headers, before the body is read (a post from nobody or from another
+/// site is refused without reading it), then the session's CSRF token among the fields.
+/// A post that fails is refused (to the login page, or 403) and does nothing; an absent
+/// token is refused like a wrong one.
+async fn signed_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(Signed, BTreeMap<String, String>), Box<Response>> {
     let signed = signed(state, headers)?;
     if !session::same_origin(headers, &state.public_url) {
         return Err(Box::new(failure(
@@ -243,6 +250,8 @@ fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Sign
             "This form was sent from another site; it was refused.",
         )));
     }
+    let form = form_fields(state, body).await?;
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or_default();
     if !session::csrf_matches(&signed, csrf) {
         return Err(Box::new(failure(
             StatusCode::FORBIDDEN,
@@ -250,7 +259,7 @@ fn signed_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Sign
             "This form's token is missing or out of date; reload the page and try again.",
         )));
     }
-    Ok(signed)
+    Ok((signed, form))
 }
 
 /// A use case's failure as a console page (its message never holds a secret).
@@ -311,22 +320,6 @@ async fn login(
         session::set_cookie(Some(&id), &state.public_url),
     );
     res
-}
-
-/// A form post's fields and its session: read, then checked as [`signed_post`] does. An
-/// absent token is refused like a wrong one (403).
-async fn signed_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<(Signed, BTreeMap<String, String>), Box<Response>> {
-    let form = form_fields(state, body).await?;
-    let signed = signed_post(
-        state,
-        headers,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    )?;
-    Ok((signed, form))
 }
 
 /// The session of a form post whose only field is its CSRF token (a button).
