@@ -82,12 +82,8 @@ pub(crate) fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::invocations::{InvocationRecord, insert_invocation, sample_record};
+    use crate::store::invocations::{insert_invocation, sample_record as row};
     use crate::store::{Store, now_unix_ms};
-
-    fn row(id: &str, started_at_ms: i64) -> InvocationRecord {
-        sample_record(id, started_at_ms)
-    }
 
     fn ids(store: &Store) -> Vec<String> {
         let conn = store.conn();
