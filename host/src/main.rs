@@ -10,6 +10,7 @@ use keyway_host::cli::{
     providers, records, serve, streams, validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
+use keyway_host::store::DatabaseUrl;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +31,11 @@ struct Cli {
         default_value = ".keyway"
     )]
     data_dir: PathBuf,
+    /// The store's database: `sqlite:PATH` (default: keyway.db in the data directory) or
+    /// `postgres://USER@HOST:PORT/DATABASE`, shared by several `keyway serve` replicas.
+    /// A PostgreSQL password is read from KEYWAY_DATABASE_PASSWORD, never from the URL.
+    #[arg(long, global = true, env = "KEYWAY_DATABASE_URL", value_parser = DatabaseUrl::parse)]
+    database_url: Option<DatabaseUrl>,
     /// Directories holding connector directories; connections name their connector by key
     /// and it is looked up here (repeatable).
     #[arg(
@@ -125,60 +131,68 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
     init_logging(&cli)?;
     let Cli {
         data_dir,
+        database_url,
         connector_dirs,
         command,
         ..
     } = cli;
+    let database = database_url.as_ref();
+    // The services of a command that needs no `--allow-cidr`.
+    let services = |connector_dirs| {
+        let mut config = ServicesConfig::new(data_dir.clone(), connector_dirs);
+        config.database = database_url.clone();
+        Services::open(config)
+    };
+    // The same, with the operator's `--allow-cidr` values.
+    let services_with = |connector_dirs, allow_cidrs: &[String]| -> anyhow::Result<Services> {
+        let mut config = keyway_host::cli::services_config(&data_dir, connector_dirs, allow_cidrs)?;
+        config.database = database_url.clone();
+        Ok(Services::open(config)?)
+    };
     match command {
         Command::Serve(args) => {
             let config = serve::config(
                 &args,
-                explicit.data_dir.then_some(data_dir),
+                explicit.data_dir.then_some(data_dir.clone()),
+                database_url.clone(),
                 explicit.connector_dirs.then_some(connector_dirs),
             )?;
             keyway_host::server::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiKeys(cmd) => Ok(api_keys::run(cmd, &data_dir)?),
-        Command::Call(args) => call::run(&args, &data_dir, &connector_dirs).await,
-        Command::Validate(args) => Ok(validate::run(&args, &data_dir).await?),
+        Command::ApiKeys(cmd) => Ok(api_keys::run(cmd, &data_dir, database)?),
+        Command::Call(args) => call::run(&args, &data_dir, database, &connector_dirs).await,
+        Command::Validate(args) => Ok(validate::run(&args, &data_dir, database).await?),
         Command::Providers(cmd) => Ok(providers::run(&cmd)?),
         Command::Connectors(cmd) => Ok(connectors::run(&cmd, &data_dir).await?),
         Command::Records(args) => {
-            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            let services = services(connector_dirs)?;
             records::run(&args, &services)
         }
         Command::Connections(args) => {
-            let config =
-                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
-            let services = Services::open(config)?;
+            let services = services_with(connector_dirs, &args.allow_cidrs)?;
             connections::run(args.command, &services).await
         }
         Command::AppConnections(args) => {
-            let config =
-                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
-            let services = Services::open(config)?;
+            let services = services_with(connector_dirs, &args.allow_cidrs)?;
             app_connections::run(args.command, &services).await
         }
         Command::Apply(args) => {
-            let config =
-                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
-            apply::run(&args, &Services::open(config)?)
+            apply::run(&args, &services_with(connector_dirs, &args.allow_cidrs)?)
         }
-        Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir).await?),
-        Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir).await?),
+        Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir, database).await?),
+        Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir, database).await?),
         Command::Streams(args) => {
-            let config =
-                keyway_host::cli::services_config(&data_dir, connector_dirs, &args.allow_cidrs)?;
-            streams::run(args.command, std::sync::Arc::new(Services::open(config)?)).await
+            let services = services_with(connector_dirs, &args.allow_cidrs)?;
+            streams::run(args.command, std::sync::Arc::new(services)).await
         }
         Command::New(cmd) => Ok(new_cmd::run(cmd)?),
         Command::Webhooks(cmd) => {
-            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            let services = services(connector_dirs)?;
             webhooks::run(cmd, &services).await
         }
         Command::Runs(cmd) => {
-            let services = Services::open(ServicesConfig::new(data_dir, connector_dirs))?;
+            let services = services(connector_dirs)?;
             streams::run_runs(cmd, &services)
         }
     }

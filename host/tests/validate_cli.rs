@@ -70,7 +70,10 @@ async fn exit_code_is_one_when_any_manifest_fails() {
         no_component: false,
         explain: false,
     };
-    assert_eq!(run(&both, data.path()).await.unwrap(), ExitCode::from(1));
+    assert_eq!(
+        run(&both, data.path(), None).await.unwrap(),
+        ExitCode::from(1)
+    );
     // Lone manifest files with no component beside them: the manifests alone are checked.
     let good = ValidateArgs {
         paths: vec![corpus("valid/square.json"), corpus("valid/shopify.json")],
@@ -78,14 +81,20 @@ async fn exit_code_is_one_when_any_manifest_fails() {
         no_component: false,
         explain: false,
     };
-    assert_eq!(run(&good, data.path()).await.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(
+        run(&good, data.path(), None).await.unwrap(),
+        ExitCode::SUCCESS
+    );
     let missing = ValidateArgs {
         paths: vec![corpus("valid/does-not-exist")],
         json: false,
         no_component: false,
         explain: false,
     };
-    assert_eq!(run(&missing, data.path()).await.unwrap(), ExitCode::from(1));
+    assert_eq!(
+        run(&missing, data.path(), None).await.unwrap(),
+        ExitCode::from(1)
+    );
 }
 
 #[test]

@@ -151,7 +151,8 @@ impl Fixture {
 
     /// Marks the stored access token as expired, as a second process would see it.
     fn expire_token(&self) {
-        let db = rusqlite::Connection::open(self.store.db_path()).unwrap();
+        let db =
+            rusqlite::Connection::open(self.store.db_path().expect("an SQLite store")).unwrap();
         db.busy_timeout(Duration::from_secs(5)).unwrap();
         db.execute(
             "UPDATE tokens SET expires_at = 1 WHERE connection_id = ?1",
@@ -539,7 +540,7 @@ async fn token_endpoint_outage_gives_provider_unavailable_and_stays_connected() 
     // The refresh token survived the outage: once the provider is back and the cooldown is
     // over, the refresh works.
     f.server.proxy_control("reset").await;
-    let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
+    let db = rusqlite::Connection::open(f.store.db_path().expect("an SQLite store")).unwrap();
     db.execute("UPDATE connections SET cooldown_until = NULL", [])
         .unwrap();
     m.access_token(&f.conn.id, Duration::from_secs(10))
@@ -757,7 +758,7 @@ async fn database_and_logs_hold_no_canary_secret() {
         t.expose().to_string(),
     ];
     canaries.dedup();
-    let db_path = f.store.db_path().to_path_buf();
+    let db_path = f.store.db_path().expect("an SQLite store").to_path_buf();
     let mut bytes = file_bytes(&db_path);
     bytes.extend(file_bytes(&db_path.with_extension("db-wal")));
     bytes.extend(file_bytes(&db_path.with_extension("db-shm")));
@@ -831,7 +832,7 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
     assert!(report.refreshed.is_empty(), "{report:?}");
     assert_eq!(f.server.token_requests().await, 0);
     // Issued long ago, the same token expires within the window and is refreshed.
-    let db = rusqlite::Connection::open(f.store.db_path()).unwrap();
+    let db = rusqlite::Connection::open(f.store.db_path().expect("an SQLite store")).unwrap();
     db.execute("UPDATE tokens SET obtained_at = 1", []).unwrap();
     let report = oauth::background::run_once(&m, &opts).await;
     assert_eq!(report.refreshed, vec![f.conn.id.clone()]);

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 
 use crate::services::views::ApiKeyView;
-use crate::store::Store;
+use crate::store::DatabaseUrl;
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {
@@ -34,8 +34,12 @@ pub enum ApiKeysCommand {
     Revoke { id: String },
 }
 
-pub fn run(cmd: ApiKeysCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open(data_dir)?;
+pub fn run(
+    cmd: ApiKeysCommand,
+    data_dir: &Path,
+    database: Option<&DatabaseUrl>,
+) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(data_dir, database)?;
     match cmd {
         ApiKeysCommand::Create { name, quiet } => {
             let key = store.create_api_key(&name)?;

@@ -52,6 +52,7 @@ pub struct CallArgs {
 pub async fn run(
     args: &CallArgs,
     data_dir: &std::path::Path,
+    database: Option<&crate::store::DatabaseUrl>,
     connector_dirs: &[PathBuf],
 ) -> Result<ExitCode, CliError> {
     let method = Method::parse(&args.method).ok_or_else(|| {
@@ -81,6 +82,7 @@ pub async fn run(
         let mut dirs = connector_dirs.to_vec();
         dirs.push(args.connector.clone());
         let mut config = ServicesConfig::new(data_dir.to_path_buf(), dirs);
+        config.database = database.cloned();
         config.egress.allowed_cidrs = allowed_cidrs;
         let services = Services::open(config)?;
         return print_result(services.invoke(name, req).await.map_err(|e| match e {

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::services::credentials::{MAX_CLIENT_ID, MAX_CLIENT_SECRET, value_problem};
 use crate::services::views::CredentialView;
-use crate::store::Store;
+use crate::store::DatabaseUrl;
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
@@ -70,8 +70,12 @@ pub(crate) fn read_secret_from_env(var: &str, what: &str) -> anyhow::Result<Secr
     }
 }
 
-pub async fn run(cmd: CredentialsCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open(data_dir)?;
+pub async fn run(
+    cmd: CredentialsCommand,
+    data_dir: &Path,
+    database: Option<&DatabaseUrl>,
+) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(data_dir, database)?;
     match cmd {
         CredentialsCommand::Set(args) => {
             let secret = if args.no_client_secret {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use crate::store::{KeyOrigin, MasterKey, Store};
+use crate::store::{DatabaseUrl, KeyOrigin, MasterKey};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -26,9 +26,13 @@ pub struct RotateArgs {
     pub new_key_env: Option<String>,
 }
 
-pub async fn run(cmd: KeysCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cmd: KeysCommand,
+    data_dir: &Path,
+    database: Option<&DatabaseUrl>,
+) -> anyhow::Result<ExitCode> {
     let KeysCommand::Rotate(args) = cmd;
-    let store = Store::open(data_dir)?;
+    let store = super::open_store(data_dir, database)?;
     let report = match (store.key_origin().clone(), &args.new_key_env) {
         (KeyOrigin::Env, Some(var)) => {
             let text = std::env::var(var)

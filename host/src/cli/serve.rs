@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::server::{FileConfig, Overrides, ServeConfig};
+use crate::store::DatabaseUrl;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -80,6 +81,7 @@ pub struct ServeArgs {
 pub fn config(
     args: &ServeArgs,
     data_dir: Option<PathBuf>,
+    database_url: Option<DatabaseUrl>,
     connectors: Option<Vec<PathBuf>>,
 ) -> anyhow::Result<ServeConfig> {
     let file = match &args.config {
@@ -92,6 +94,7 @@ pub fn config(
             listen: args.listen.clone(),
             public_url: args.public_url.clone(),
             data_dir,
+            database_url,
             connectors,
             allow_private_networks: args.allow_private_networks.clone(),
             memory_mib: args.memory_mib,

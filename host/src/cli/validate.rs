@@ -274,7 +274,11 @@ pub fn explain_lines(report: &FileReport) -> Vec<String> {
 
 /// Runs the command; exit 1 when any manifest has a problem. Components are compiled with
 /// the data directory's cache when a master key is there.
-pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    args: &ValidateArgs,
+    data_dir: &Path,
+    database: Option<&crate::store::DatabaseUrl>,
+) -> anyhow::Result<ExitCode> {
     let mut reports: Vec<FileReport> = args.paths.iter().map(|p| check(p)).collect();
     if !args.no_component && reports.iter().any(|r| r.valid) {
         let runtime = Runtime::new(super::cached_runtime_config(data_dir)?)
@@ -284,7 +288,9 @@ pub async fn run(args: &ValidateArgs, data_dir: &Path) -> anyhow::Result<ExitCod
         }
     }
     // Granted app connections are checked against this host's store when it has one.
-    match crate::store::app_connections::defined_names_readonly(data_dir) {
+    match crate::store::app_connections::defined_names_readonly(
+        &crate::store::DatabaseUrl::or_sqlite_in(database, data_dir),
+    ) {
         Ok(Some(defined)) => {
             for (report, path) in reports.iter_mut().zip(&args.paths) {
                 check_app_connections(report, path, &defined);

@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::oauth::background::BackgroundOptions;
 use crate::services::SchedulerOptions;
-use crate::store::HistoryRetention;
+use crate::store::{DatabaseUrl, HistoryRetention};
 
 /// Where the sandbox provider listens unless told otherwise; `connectors/sandbox` names it.
 pub(crate) const DEFAULT_SANDBOX_LISTEN: &str = "127.0.0.1:8788";
@@ -41,6 +41,8 @@ pub(crate) struct FileConfig {
     /// Base URL the server is reached at, for the OAuth redirect URI.
     pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// The store's database (`sqlite:PATH` or `postgres://USER@HOST:PORT/DATABASE`).
+    pub database_url: Option<String>,
     pub connectors: Option<Vec<PathBuf>>,
     /// CIDRs routes may reach despite the private-address refusal.
     pub allow_private_networks: Option<Vec<String>>,
@@ -95,6 +97,7 @@ pub(crate) struct Overrides {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<DatabaseUrl>,
     pub connectors: Option<Vec<PathBuf>>,
     pub allow_private_networks: Vec<String>,
     pub memory_mib: Option<u64>,
@@ -142,6 +145,8 @@ pub struct ServeConfig {
     /// Base URL for links the server hands out; `None`: `http://<bound address>`.
     pub public_url: Option<Url>,
     pub data_dir: PathBuf,
+    /// The store's database; `None`: `keyway.db` in the data directory.
+    pub database: Option<DatabaseUrl>,
     pub connector_dirs: Vec<PathBuf>,
     pub allow_private: Vec<IpNet>,
     pub limits: Limits,
@@ -292,6 +297,13 @@ impl ServeConfig {
         )?;
         let streams = streams::merge(&file.streams, o.no_streams, o.streams_per_connector)?;
         let history = history::merge(&file.history)?;
+        let database = match (o.database_url, &file.database_url) {
+            (Some(url), _) => Some(url),
+            (None, Some(text)) => {
+                Some(DatabaseUrl::parse(text).map_err(|e| anyhow::anyhow!("database_url: {e}"))?)
+            }
+            (None, None) => None,
+        };
         Ok(ServeConfig {
             listen,
             public_url,
@@ -299,6 +311,7 @@ impl ServeConfig {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(".keyway")),
+            database,
             connector_dirs: o
                 .connectors
                 .or(file.connectors)

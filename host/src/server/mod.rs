@@ -285,6 +285,7 @@ async fn prepare(
 ) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
     let mut services_config =
         ServicesConfig::new(config.data_dir.clone(), config.connector_dirs.clone());
+    services_config.database = config.database.clone();
     services_config.runtime = RuntimeConfig {
         memory_limit: config.limits.memory_limit,
         deadline: config.limits.deadline,

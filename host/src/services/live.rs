@@ -200,12 +200,6 @@ mod tests {
     use super::*;
     use crate::store::MasterKey;
 
-    /// A raw connection to the store's file: another process, which may also write
-    /// without the triggers.
-    fn other_process(store: &Store) -> rusqlite::Connection {
-        rusqlite::Connection::open(store.db_path()).unwrap()
-    }
-
     #[test]
     fn keys_are_served_from_memory_until_the_counter_moves() {
         let dir = tempfile::tempdir().unwrap();
@@ -228,8 +222,13 @@ mod tests {
 
         // Revoked behind the counter's back: the answer still comes from memory, so
         // nothing was read per call.
-        let raw = other_process(&store);
-        raw.execute_batch("DROP TRIGGER api_keys_updated").unwrap();
+        // (Another process, which may also write without the triggers.)
+        let raw = cli.conn();
+        raw.execute_batch(match raw.dialect() {
+            crate::store::db::Dialect::Sqlite => "DROP TRIGGER api_keys_updated",
+            crate::store::db::Dialect::Postgres => "DROP TRIGGER api_keys_updated ON api_keys",
+        })
+        .unwrap();
         raw.execute(
             "UPDATE api_keys SET revoked_at = 1 WHERE id = ?1",
             [&first.id],

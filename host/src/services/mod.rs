@@ -48,7 +48,7 @@ use crate::oauth::background::{self, BackgroundOptions, PassObserver, Refresher}
 use crate::oauth::{OAuthHttp, ProviderResolver, RefreshObserver, RefreshPolicy, TokenManager};
 use crate::registry::LoadedConnector;
 use crate::runtime::RuntimeConfig;
-use crate::store::{HistoryRetention, QueueLimits, Store};
+use crate::store::{DatabaseUrl, HistoryRetention, QueueLimits, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,8 @@ const OAUTH_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct ServicesConfig {
     pub data_dir: PathBuf,
+    /// The store's database; `None`: `keyway.db` in the data directory.
+    pub database: Option<DatabaseUrl>,
     /// Directories to find connectors in by key.
     pub connector_dirs: Vec<PathBuf>,
     pub egress: EgressConfig,
@@ -81,6 +83,7 @@ impl ServicesConfig {
         };
         ServicesConfig {
             data_dir,
+            database: None,
             connector_dirs,
             egress: EgressConfig::default(),
             egress_limits: EgressLimits::default(),
@@ -116,7 +119,7 @@ impl Services {
     /// Opens the store (creating the data directory and master key on first use) and
     /// sets up the rest. No component runtime is started until a route is run.
     pub fn open(config: ServicesConfig) -> ServiceResult<Services> {
-        let store = Arc::new(Store::open(&config.data_dir)?);
+        let store = Arc::new(Store::open_in(&config.data_dir, config.database.as_ref())?);
         store.set_history_retention(config.history);
         let egress = Arc::new(
             Egress::new(config.egress).map_err(|e| ServiceError::Egress(e.message.clone()))?,

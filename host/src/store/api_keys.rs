@@ -7,10 +7,10 @@
 //! Owns: the `api_keys` table.
 //! Must not: store, return or log a plain key after `create`, or compare digests with `==`.
 
+use super::db::params;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use rusqlite::params;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -146,7 +146,7 @@ impl Store {
             .prepare("SELECT id, digest FROM api_keys WHERE revoked_at IS NULL")
             .map_err(StoreError::sql("reading the API keys"))?;
         let by_id = stmt
-            .query_map([], |r| {
+            .query_map((), |r| {
                 Ok((Arc::from(r.get::<_, String>(0)?), r.get::<_, Vec<u8>>(1)?))
             })
             .and_then(|rows| rows.collect::<Result<HashMap<_, _>, _>>())
@@ -164,7 +164,7 @@ impl Store {
             )
             .map_err(StoreError::sql("listing API keys"))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map((), |r| {
                 Ok(ApiKeySummary {
                     id: r.get(0)?,
                     name: r.get(1)?,

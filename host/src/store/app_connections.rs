@@ -8,7 +8,7 @@
 //! rows together.
 //! Must not: resolve endpoints (discovery is `oauth`'s) or keep a client secret unsealed.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use super::db::{OptionalExtension, Tx, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::connections::{refuse_taken_name, validate_name};
@@ -61,7 +61,7 @@ impl AppConnectionConfig {
 
 /// Writes (or replaces) an app connection's endpoints and digest.
 fn write_endpoints(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     id: &str,
     config: &AppConnectionConfig,
     digest: &str,
@@ -106,7 +106,7 @@ pub fn credential_key(name: &str) -> String {
 }
 
 fn write_credentials(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     store: &Store,
     name: &str,
     config: &AppConnectionConfig,
@@ -142,7 +142,7 @@ impl Store {
         {
             let mut conn = self.conn();
             let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .write_transaction()
                 .map_err(StoreError::sql("creating an app connection"))?;
             refuse_taken_name(&tx, name)?;
             tx.execute(
@@ -178,7 +178,7 @@ impl Store {
         {
             let mut conn = self.conn();
             let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .write_transaction()
                 .map_err(StoreError::sql("updating an app connection"))?;
             write_endpoints(
                 &tx,
@@ -274,7 +274,7 @@ impl Store {
             let mut stmt = conn
                 .prepare("SELECT id FROM connections WHERE kind = 'app' ORDER BY name")
                 .map_err(StoreError::sql("listing app connections"))?;
-            stmt.query_map([], |r| r.get(0))
+            stmt.query_map((), |r| r.get(0))
                 .and_then(|rows| rows.collect::<Result<_, _>>())
                 .map_err(StoreError::sql("listing app connections"))?
         };
@@ -285,7 +285,7 @@ impl Store {
     pub fn delete_app_connection(&self, name: &str) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("deleting an app connection"))?;
         let n = tx
             .execute(
@@ -310,41 +310,52 @@ impl Store {
     }
 }
 
-/// The names of the app connections defined in the store of `data_dir`, read without
-/// opening the store for writing (no master key, no migration, nothing created); `None`
-/// when there is no store there, or it predates app connections.
+/// The names of the app connections defined in the store at `url`, read without opening
+/// the store for writing (no master key, no migration, nothing created); `None` when there
+/// is no store there, or it predates app connections.
 pub fn defined_names_readonly(
-    data_dir: &std::path::Path,
+    url: &super::DatabaseUrl,
 ) -> Result<Option<std::collections::BTreeSet<String>>, StoreError> {
-    let path = data_dir.join(super::DB_FILE);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let conn = rusqlite::Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(StoreError::sql(
-        "opening the store to read app connection names",
-    ))?;
+    let read = StoreError::sql("reading app connection names");
+    let (conn, has_kind_sql) = match url {
+        super::DatabaseUrl::Sqlite(path) => {
+            if !path.is_file() {
+                return Ok(None);
+            }
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(StoreError::sql(
+                "opening the store to read app connection names",
+            ))?;
+            (
+                super::db::Db::Sqlite(conn),
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('connections') WHERE name = 'kind'",
+            )
+        }
+        super::DatabaseUrl::Postgres(config) => (
+            super::db::Db::Postgres(super::db::PgConn::connect(config).map_err(
+                StoreError::sql("opening the store to read app connection names"),
+            )?),
+            "SELECT COUNT(*) > 0 FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = 'connections'
+               AND column_name = 'kind'",
+        ),
+    };
     let has_kind: bool = conn
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('connections') WHERE name = 'kind'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(has_kind_sql, (), |r| r.get(0))
         .map_err(StoreError::sql("reading the store's schema"))?;
     if !has_kind {
         return Ok(None);
     }
-    let mut stmt = conn
-        .prepare("SELECT name FROM connections WHERE kind = 'app'")
-        .map_err(StoreError::sql("reading app connection names"))?;
-    let names = stmt
-        .query_map([], |r| r.get(0))
-        .and_then(|rows| rows.collect())
-        .map_err(StoreError::sql("reading app connection names"))?;
-    Ok(Some(names))
+    let names = conn
+        .query_map("SELECT name FROM connections WHERE kind = 'app'", (), |r| {
+            r.get(0)
+        })
+        .map_err(read)?;
+    Ok(Some(names.into_iter().collect()))
 }
 
 #[cfg(test)]
@@ -397,7 +408,7 @@ mod tests {
             creds.client_secret.unwrap().expose_secret(),
             "s3cret-canary"
         );
-        let raw = std::fs::read(dir.path().join(crate::store::DB_FILE)).unwrap();
+        let raw = crate::store::test_backend::everything_stored(&store);
         assert!(!raw.windows(13).any(|w| w == b"s3cret-canary"));
         // A changed secret is a changed hash.
         let before = app.config_hash.clone();

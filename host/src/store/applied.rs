@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 

@@ -10,15 +10,14 @@
 //! Must not: read anything but the counter, or hold its connection across a caller's work.
 
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use rusqlite::hooks::Action;
 
-use super::{StoreError, open_connection};
+use super::db::{DatabaseUrl, Db};
+use super::{StoreError, open_db};
 
 /// How stale a running process's view of another process's change may be at most: a
 /// key revoked or a connection deleted by the CLI stops working in a running server
@@ -30,11 +29,11 @@ const WATCHED: [&str; 3] = ["api_keys", "connections", "connection_secrets"];
 
 /// Watches `change_counter` for one store.
 pub(crate) struct ChangeWatch {
-    db_path: PathBuf,
+    url: DatabaseUrl,
     /// A connection of its own, opened on first use (and again after a failed open), so
     /// a check never waits on the store's main connection (held by whatever request
     /// uses it).
-    reader: Mutex<Option<Connection>>,
+    reader: Mutex<Option<Db>>,
     started: Instant,
     /// Milliseconds since `started` after which the counter is read again.
     next_check_ms: AtomicU64,
@@ -50,9 +49,9 @@ pub(crate) struct ChangeWatch {
 }
 
 impl ChangeWatch {
-    pub(crate) fn new(db_path: PathBuf) -> ChangeWatch {
+    pub(crate) fn new(url: DatabaseUrl) -> ChangeWatch {
         ChangeWatch {
-            db_path,
+            url,
             reader: Mutex::new(None),
             started: Instant::now(),
             next_check_ms: AtomicU64::new(0),
@@ -63,8 +62,12 @@ impl ChangeWatch {
         }
     }
 
-    /// Makes `conn`'s writes to a watched table known to this watch.
-    pub(crate) fn hook(&self, conn: &Connection) {
+    /// Makes `conn`'s writes to a watched table known to this watch: SQLite says so from
+    /// its update hook; a PostgreSQL connection notes them itself, asked when let go.
+    pub(crate) fn hook(&self, conn: &Db) {
+        let Some(conn) = conn.as_sqlite() else {
+            return;
+        };
         let touched = self.touched.clone();
         conn.update_hook(Some(move |_: Action, _db: &str, table: &str, _row: i64| {
             if WATCHED.contains(&table) {
@@ -74,7 +77,7 @@ impl ChangeWatch {
     }
 
     /// The connection behind a store's mutex, reporting its writes when let go.
-    pub(crate) fn guard<'a>(&'a self, conn: MutexGuard<'a, Connection>) -> ConnGuard<'a> {
+    pub(crate) fn guard<'a>(&'a self, conn: MutexGuard<'a, Db>) -> ConnGuard<'a> {
         ConnGuard { conn, watch: self }
     }
 
@@ -117,13 +120,16 @@ impl ChangeWatch {
         // Opened here, under the lock; a failed open is tried again on the next check.
         let conn = match &mut *reader {
             Some(conn) => conn,
-            empty => empty.insert(open_connection(&self.db_path)?),
+            empty => empty.insert(open_db(&self.url)?),
         };
         // Taken before the read: a write that lands during it is looked at next time.
         let local = self.local_writes.load(Ordering::Acquire);
         let generation: i64 = conn
-            .prepare_cached("SELECT generation FROM change_counter WHERE id = 1")
-            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+            .query_row(
+                "SELECT generation FROM change_counter WHERE id = 1",
+                (),
+                |r| r.get(0),
+            )
             .map_err(StoreError::sql("reading the change counter"))?;
         let generation = u64::try_from(generation).unwrap_or_default();
         self.generation.store(generation, Ordering::Release);
@@ -140,26 +146,30 @@ impl ChangeWatch {
 /// The store's main connection, held. When it is let go after a write to a watched
 /// table (the write committed by then), the watch reads the counter on its next use.
 pub(crate) struct ConnGuard<'a> {
-    conn: MutexGuard<'a, Connection>,
+    conn: MutexGuard<'a, Db>,
     watch: &'a ChangeWatch,
 }
 
 impl Deref for ConnGuard<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+    type Target = Db;
+    fn deref(&self) -> &Db {
         &self.conn
     }
 }
 
 impl DerefMut for ConnGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
+    fn deref_mut(&mut self) -> &mut Db {
         &mut self.conn
     }
 }
 
 impl Drop for ConnGuard<'_> {
     fn drop(&mut self) {
-        if self.watch.touched.swap(false, Ordering::AcqRel) {
+        let pg_touched = match &*self.conn {
+            Db::Postgres(conn) => conn.take_touched(),
+            Db::Sqlite(_) => false,
+        };
+        if self.watch.touched.swap(false, Ordering::AcqRel) || pg_touched {
             self.watch.local_writes.fetch_add(1, Ordering::AcqRel);
         }
     }

@@ -6,7 +6,7 @@
 //! Must not: store or return a token, or keep a link for ever: a link is deleted a week
 //! after it expired (until then it still answers "used or expired", not "unknown").
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, StoreError, now_unix};
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::db::{DbError, OptionalExtension, Row, Tx, params};
 use secrecy::SecretString;
 
 pub use super::connection_state::ConnectionStatus;
@@ -80,27 +80,27 @@ const SELECT: &str = "SELECT c.id, c.name, c.connector, c.credential_key, c.sett
     c.granted_scopes, c.callback_params, c.account_id, c.account_name, c.account_domain,
     c.token_generation, t.expires_at, t.connection_id IS NOT NULL, c.last_refresh_at,
     c.last_error, c.refresh_failures, c.cooldown_until, c.created_at, c.updated_at,
-    (SELECT group_concat(key, char(31)) FROM connection_secrets s WHERE s.connection_id = c.id),
+    (SELECT string_agg(key, '\u{1f}') FROM connection_secrets s WHERE s.connection_id = c.id),
     c.kind = 'app', c.auth_option
     FROM connections c LEFT JOIN tokens t ON t.connection_id = c.id";
 
 fn parse_json<T: serde::de::DeserializeOwned>(
     text: Option<String>,
     col: usize,
-) -> rusqlite::Result<Option<T>> {
+) -> Result<Option<T>, DbError> {
     match text {
         None => Ok(None),
-        Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
-        }),
+        Some(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| DbError::conversion(col, e)),
     }
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
+fn from_row(row: &Row<'_>) -> Result<ConnectionRecord, DbError> {
     let status: String = row.get(5)?;
-    let status = status.parse().map_err(|e: StoreError| {
-        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let status = status
+        .parse()
+        .map_err(|e: StoreError| DbError::conversion(5, e))?;
     let secret_keys: Option<String> = row.get(20)?;
     Ok(ConnectionRecord {
         id: row.get(0)?,
@@ -133,10 +133,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ConnectionRecord> {
 
 /// Refuses `name` when a connection of either kind has it: one name means one
 /// connection, so an app connection and a connector connection never share a name.
-pub(super) fn refuse_taken_name(
-    tx: &rusqlite::Transaction<'_>,
-    name: &str,
-) -> Result<(), StoreError> {
+pub(super) fn refuse_taken_name(tx: &Tx<'_>, name: &str) -> Result<(), StoreError> {
     let kind: Option<String> = tx
         .query_row(
             "SELECT kind FROM connections WHERE name = ?1",
@@ -188,7 +185,7 @@ impl Store {
         {
             let mut conn = self.conn();
             let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .write_transaction()
                 .map_err(StoreError::sql("creating a connection"))?;
             refuse_taken_name(&tx, &new.name)?;
             tx.execute(
@@ -251,7 +248,7 @@ impl Store {
             ))
             .map_err(StoreError::sql("listing connections"))?;
         let rows = stmt
-            .query_map([], from_row)
+            .query_map((), from_row)
             .map_err(StoreError::sql("listing connections"))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::sql("listing connections"))
@@ -265,7 +262,7 @@ impl Store {
         self.flush_history();
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("deleting a connection"))?;
         let n = tx
             .execute(
@@ -304,19 +301,21 @@ pub(crate) mod tests {
     #[test]
     fn a_write_waits_for_another_connections_commit_instead_of_failing() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            std::sync::Arc::new(Store::open_with_key(dir.path(), &MasterKey::generate()).unwrap());
+        let key = MasterKey::generate();
+        let store = std::sync::Arc::new(Store::open_with_key(dir.path(), &key).unwrap());
         // Another connection (another process, or the history writer) is mid-write.
-        let other = rusqlite::Connection::open(store.db_path()).unwrap();
-        other
-            .execute_batch(
-                "BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('probe', x'00');",
-            )
-            .unwrap();
+        let other = Store::open_with_key(dir.path(), &key).unwrap();
+        let mut conn = other.conn();
+        let tx = conn.write_transaction().unwrap();
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('probe', ?1)",
+            [vec![0u8]],
+        )
+        .unwrap();
         let s = store.clone();
         let create = std::thread::spawn(move || s.create_connection(&new_conn("late")));
         std::thread::sleep(std::time::Duration::from_millis(300));
-        other.execute_batch("COMMIT").unwrap();
+        tx.commit().unwrap();
         // Begun deferred, the creation read first, then found the snapshot stale on its
         // write (BUSY_SNAPSHOT, at once, whatever the busy timeout).
         let created = create.join().unwrap();

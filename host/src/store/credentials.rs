@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Aad, Store, StoreError, now_unix};
@@ -128,7 +128,7 @@ impl Store {
                  WHERE key NOT LIKE 'app:%' ORDER BY key",
             )
             .map_err(StoreError::sql("listing credentials"))?;
-        stmt.query_map([], |r| {
+        stmt.query_map((), |r| {
             Ok(CredentialSummary {
                 key: r.get(0)?,
                 client_id: r.get(1)?,
@@ -196,7 +196,7 @@ mod tests {
             .execute(
                 "INSERT INTO credentials (key, client_id, client_secret, created_at, updated_at)
                  VALUES ('app:crm', 'c', NULL, 0, 0)",
-                [],
+                (),
             )
             .unwrap();
         let err = store.delete_credentials("app:crm").unwrap_err();
@@ -205,7 +205,7 @@ mod tests {
             .conn()
             .query_row(
                 "SELECT count(*) FROM credentials WHERE key = 'app:crm'",
-                [],
+                (),
                 |r| r.get(0),
             )
             .unwrap();

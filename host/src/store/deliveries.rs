@@ -8,7 +8,7 @@
 //! Must not: verify signatures or store a signature or a secret (the caller keeps only
 //! the headers a route may see).
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{DbError, OptionalExtension, Row, params};
 
 use super::connection_state::clip_error;
 use super::{Store, StoreError, now_unix_ms};
@@ -104,7 +104,7 @@ pub struct DeliveryQuery {
 const COLUMNS: &str = "id, connection, webhook, delivery_id, status, attempts, received_at_ms, \
      next_attempt_at_ms, finished_at_ms, last_error, invocation_id, headers, body";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
+fn row(r: &Row<'_>) -> Result<DeliveryRow, DbError> {
     Ok(DeliveryRow {
         id: r.get(0)?,
         connection: r.get(1)?,
@@ -164,7 +164,7 @@ impl Store {
     ) -> Result<Queued, StoreError> {
         let now = now_unix_ms();
         let conn = self.conn();
-        let earlier = |conn: &rusqlite::Connection| {
+        let earlier = |conn: &super::db::Db| {
             conn.query_row(
                 &format!(
                     "SELECT {COLUMNS} FROM webhook_deliveries
@@ -183,7 +183,7 @@ impl Store {
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (
                      SELECT length(body) AS size FROM webhook_deliveries
                      WHERE connection = ?1 AND webhook = ?2 AND status IN ('queued', 'running')
-                     LIMIT ?3)",
+                     LIMIT ?3) AS waiting",
                 params![new.connection, new.webhook, limits.max_waiting as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -241,7 +241,7 @@ impl Store {
         // Read, then write: taken for writing from the start, or another connection's
         // commit in between (the history writer's) would fail it with BUSY_SNAPSHOT.
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("claiming webhook deliveries"))?;
         let rows: Vec<DeliveryRow> = {
             let mut stmt = tx
@@ -279,7 +279,7 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE webhook_deliveries SET status = 'queued' WHERE status = 'running'",
-                [],
+                (),
             )
             .map_err(StoreError::sql("requeueing webhook deliveries"))
     }
@@ -359,8 +359,9 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS}, rowid FROM webhook_deliveries
-                 WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR webhook = ?2)
-                   AND (?3 IS NULL OR status = ?3) AND {}
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR connection = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR webhook = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR status = ?3) AND {}
                  ORDER BY received_at_ms DESC, rowid DESC LIMIT ?4",
                 super::page::after_cursor("received_at_ms", 5, 6)
             ))
@@ -402,7 +403,7 @@ impl Store {
                  FROM webhook_deliveries WHERE connection = ?1 AND webhook = ?2",
                 params![connection, webhook],
                 |r| {
-                    let n = |i: usize| -> rusqlite::Result<u64> {
+                    let n = |i: usize| -> Result<u64, DbError> {
                         Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
                     };
                     Ok(DeliveryCounts {
@@ -421,9 +422,9 @@ impl Store {
     pub(crate) fn clear_delivered_bodies(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.conn()
             .execute(
-                "UPDATE webhook_deliveries SET body = x'', headers = '[]'
+                "UPDATE webhook_deliveries SET body = ?2, headers = '[]'
                  WHERE status = 'delivered' AND finished_at_ms < ?1 AND length(body) > 0",
-                [before_ms],
+                params![before_ms, Vec::<u8>::new()],
             )
             .map_err(StoreError::sql("clearing delivered bodies"))
     }
@@ -433,7 +434,7 @@ impl Store {
         self.conn()
             .query_row(
                 "SELECT count(*) FROM webhook_deliveries WHERE status IN ('queued', 'running')",
-                [],
+                (),
                 |r| r.get::<_, i64>(0),
             )
             .map(|n| u64::try_from(n).unwrap_or(0))

@@ -130,7 +130,7 @@ fn a_full_queue_takes_nothing_more_until_a_delivery_is_done() {
     s.conn()
         .execute(
             "UPDATE webhook_deliveries SET status = 'delivered' WHERE id = 'd1'",
-            [],
+            (),
         )
         .unwrap();
     assert!(matches!(

@@ -73,9 +73,9 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::connections::tests::new_conn;
+    use crate::store::db::params;
     use crate::store::tokens::tests::write;
     use crate::store::{ConnectionStatus, MasterKey};
-    use rusqlite::params;
     use std::collections::BTreeMap;
 
     #[test]

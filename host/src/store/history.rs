@@ -13,11 +13,10 @@
 //! Must not: lose a queued row on an orderly close (closing drains the queue), or let one
 //! bad row sink the rows committed with it.
 
+use super::db::{DatabaseUrl, Db};
 use super::invocations::{InvocationRecord, insert_invocation};
 use super::retention::{self, HistoryRetention, SWEEP_AGAIN, SWEEP_CHUNK, SWEEP_EVERY};
-use super::{StoreError, now_unix_ms, open_connection};
-use rusqlite::Connection;
-use std::path::Path;
+use super::{StoreError, now_unix_ms, open_db};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -43,17 +42,24 @@ pub(crate) struct HistoryWriter {
 }
 
 impl HistoryWriter {
-    /// Opens a second connection to the database at `db_path` and starts the writer, which
+    /// Opens a second connection to the database at `url` and starts the writer, which
     /// keeps the history within what `retention` says when it sweeps.
     pub(crate) fn start(
-        db_path: &Path,
+        url: &DatabaseUrl,
         retention: Arc<RwLock<HistoryRetention>>,
     ) -> Result<HistoryWriter, StoreError> {
-        let conn = open_connection(db_path)?;
+        let conn = open_db(url)?;
         // History rows may be lost in a crash anyway (they are queued behind the caller),
-        // so this connection does not sync the WAL on every commit; the checkpoint does.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(StoreError::sql("setting the history writer's sync mode"))?;
+        // so this connection does not wait for its commits to reach the disk: SQLite does
+        // not sync the WAL on each (the checkpoint does), PostgreSQL does not wait for
+        // its WAL flush.
+        let relaxed = match &conn {
+            Db::Sqlite(c) => c
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(Into::into),
+            Db::Postgres(c) => c.execute_batch("SET synchronous_commit = off"),
+        };
+        relaxed.map_err(StoreError::sql("setting the history writer's sync mode"))?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("keyway-history".into())
@@ -97,7 +103,7 @@ impl Drop for HistoryWriter {
     }
 }
 
-fn run(mut conn: Connection, rx: Receiver<Msg>, retention: &RwLock<HistoryRetention>) {
+fn run(mut conn: Db, rx: Receiver<Msg>, retention: &RwLock<HistoryRetention>) {
     let mut next_sweep = Instant::now();
     while let Ok(first) = rx.recv() {
         let mut rows = Vec::new();
@@ -131,7 +137,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, retention: &RwLock<HistoryRetent
 }
 
 /// One sweep of the history; returns how long until the next.
-fn sweep(conn: &Connection, retention: &RwLock<HistoryRetention>) -> Duration {
+fn sweep(conn: &Db, retention: &RwLock<HistoryRetention>) -> Duration {
     let policy = *retention.read().unwrap_or_else(|e| e.into_inner());
     match retention::sweep(conn, policy, now_unix_ms()) {
         Ok(deleted) if deleted >= SWEEP_CHUNK => SWEEP_AGAIN,
@@ -143,7 +149,7 @@ fn sweep(conn: &Connection, retention: &RwLock<HistoryRetention>) -> Duration {
     }
 }
 
-fn write(conn: &mut Connection, rows: &[Box<InvocationRecord>]) {
+fn write(conn: &mut Db, rows: &[Box<InvocationRecord>]) {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -152,8 +158,8 @@ fn write(conn: &mut Connection, rows: &[Box<InvocationRecord>]) {
         }
     };
     for rec in rows {
-        // A failed statement leaves the transaction open: the other rows still commit.
-        if let Err(e) = insert_invocation(&tx, rec) {
+        // A failed row is undone alone: the other rows still commit.
+        if let Err(e) = tx.undo_alone_on_error(|db| insert_invocation(db, rec)) {
             tracing::warn!(invocation = %rec.id, error = %e, "could not record an invocation");
         }
     }

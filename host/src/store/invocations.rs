@@ -4,9 +4,9 @@
 //! Owns the `invocations` table. Must not receive unredacted text: callers pass messages
 //! and URLs that already went through the invocation's redactor.
 
+use super::db::{Db, DbError, params};
 use super::history::HistoryWriter;
 use super::{HistoryRetention, Store, StoreError};
-use rusqlite::{Connection, params};
 
 /// One finished invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct InvocationRecord {
 }
 
 /// Inserts one history row.
-pub(crate) fn insert_invocation(conn: &Connection, rec: &InvocationRecord) -> rusqlite::Result<()> {
+pub(crate) fn insert_invocation(conn: &Db, rec: &InvocationRecord) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO invocations (id, connection, connector, route, status, error_code, error,
              duration_us, outbound, started_at_ms)
@@ -84,15 +84,15 @@ impl Store {
     /// then written directly).
     fn history(&self) -> Option<&HistoryWriter> {
         self.history
-            .get_or_init(|| {
-                match HistoryWriter::start(&self.db_path, self.history_retention.clone()) {
+            .get_or_init(
+                || match HistoryWriter::start(&self.url, self.history_retention.clone()) {
                     Ok(w) => Some(w),
                     Err(e) => {
                         tracing::warn!(error = %e, "invocation history is written synchronously");
                         None
                     }
-                }
-            })
+                },
+            )
             .as_ref()
     }
 

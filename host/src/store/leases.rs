@@ -5,7 +5,7 @@
 //! Owns: the `leases` table.
 //! Must not: wait or sleep (callers decide how to poll).
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Store, StoreError, now_unix_ms};
 

@@ -1,10 +1,13 @@
-//! Versioned schema migrations for the SQLite store, tracked in `PRAGMA user_version`.
+//! Versioned schema migrations, tracked in SQLite's `PRAGMA user_version` or PostgreSQL's
+//! `keyway_schema` table. Both databases have the same steps, numbered alike
+//! (`migrations_pg.rs` holds PostgreSQL's), so a version means the same schema on each.
 //!
 //! Owns: the ordered list of schema steps and applying the missing ones in one transaction.
 //! Must not: rewrite a step that has shipped (add a new one instead) or touch row contents
 //! beyond what a schema change needs.
 
-use rusqlite::Connection;
+use super::db::{Db, DbError, Dialect};
+use super::migrations_pg::MIGRATIONS_PG;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -259,6 +262,11 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
 
+const _: () = assert!(
+    MIGRATIONS.len() == MIGRATIONS_PG.len(),
+    "each schema step exists for both databases"
+);
+
 /// Errors from applying migrations.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -270,28 +278,64 @@ pub enum MigrationError {
     Step {
         version: u32,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error("reading the schema version failed: {0}")]
-    Version(#[source] rusqlite::Error),
+    Version(#[source] DbError),
 }
 
-/// Applies every missing migration in one transaction.
-pub(crate) fn apply(conn: &mut Connection) -> Result<u32, MigrationError> {
-    let current: u32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(MigrationError::Version)?;
+/// The schema version the database is at (0 when empty).
+fn version(conn: &Db) -> Result<u32, DbError> {
+    match conn.dialect() {
+        Dialect::Sqlite => conn.query_row("PRAGMA user_version", (), |r| r.get(0)),
+        Dialect::Postgres => {
+            let exists: bool =
+                conn.query_row("SELECT to_regclass('keyway_schema') IS NOT NULL", (), |r| {
+                    r.get(0)
+                })?;
+            if !exists {
+                return Ok(0);
+            }
+            conn.query_row("SELECT version FROM keyway_schema", (), |r| r.get(0))
+        }
+    }
+}
+
+fn set_version(conn: &Db, version: u32) -> Result<(), DbError> {
+    match conn.dialect() {
+        Dialect::Sqlite => conn.execute_batch(&format!("PRAGMA user_version = {version}")),
+        Dialect::Postgres => conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS keyway_schema (version BIGINT NOT NULL);
+             DELETE FROM keyway_schema;
+             INSERT INTO keyway_schema (version) VALUES ({version})"
+        )),
+    }
+}
+
+/// Applies every missing migration in one transaction, under the write lock, so two
+/// processes starting on one database apply each step once.
+pub(crate) fn apply(conn: &mut Db) -> Result<u32, MigrationError> {
+    let current = version(conn).map_err(MigrationError::Version)?;
     if current > LATEST {
         return Err(MigrationError::TooNew { found: current });
     }
     if current == LATEST {
         return Ok(current);
     }
-    let tx = conn.transaction().map_err(MigrationError::Version)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let steps = match conn.dialect() {
+        Dialect::Sqlite => MIGRATIONS,
+        Dialect::Postgres => MIGRATIONS_PG,
+    };
+    let tx = conn.write_transaction().map_err(MigrationError::Version)?;
+    // Another process may have migrated while this one waited for the lock.
+    let current = version(&tx).map_err(MigrationError::Version)?;
+    if current > LATEST {
+        return Err(MigrationError::TooNew { found: current });
+    }
+    for (index, sql) in steps.iter().enumerate().skip(current as usize) {
         let version = index as u32 + 1;
         tx.execute_batch(sql)
-            .and_then(|_| tx.pragma_update(None, "user_version", version))
+            .and_then(|_| set_version(&tx, version))
             .map_err(|source| MigrationError::Step { version, source })?;
     }
     tx.commit().map_err(|source| MigrationError::Step {
@@ -307,11 +351,10 @@ mod tests {
 
     #[test]
     fn applies_once_and_refuses_newer_schema() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = Db::Sqlite(rusqlite::Connection::open_in_memory().unwrap());
         assert_eq!(apply(&mut conn).unwrap(), LATEST);
         assert_eq!(apply(&mut conn).unwrap(), LATEST);
-        conn.pragma_update(None, "user_version", LATEST + 1)
-            .unwrap();
+        set_version(&conn, LATEST + 1).unwrap();
         let err = apply(&mut conn).unwrap_err();
         assert!(err.to_string().contains("newer"));
     }

@@ -25,6 +25,7 @@ mod connection_state;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+pub(crate) mod db;
 pub mod deliveries;
 mod due;
 pub(crate) use due::DueReason;
@@ -32,6 +33,7 @@ mod history;
 pub mod invocations;
 pub(crate) mod leases;
 pub(crate) mod migrations;
+mod migrations_pg;
 pub mod page;
 pub mod records;
 mod retention;
@@ -40,14 +42,17 @@ mod secret_settings;
 pub mod states;
 mod stream_lock;
 pub mod streams;
+#[cfg(test)]
+pub(crate) mod test_backend;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use db::DatabaseUrl;
+use db::{Db, DbError, OptionalExtension};
 use rand::RngCore;
-use rusqlite::{Connection, OptionalExtension};
 
 pub(crate) use api_keys::ApiKeySummary;
 pub(crate) use api_keys::{KeyCheck, LiveApiKeys};
@@ -96,10 +101,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("database error while {context}: {source}")]
-    Sqlite {
+    Database {
         context: &'static str,
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
     #[error(transparent)]
     Migration(#[from] migrations::MigrationError),
@@ -110,12 +115,12 @@ pub enum StoreError {
          Restore the key that sealed this data (set KEYWAY_MASTER_KEY or put back master.key); \
          nothing was changed"
     )]
-    WrongMasterKey { origin: KeyOrigin, db: PathBuf },
+    WrongMasterKey { origin: KeyOrigin, db: String },
     #[error(
         "the database {db} holds sealed data but no master key was found (KEYWAY_MASTER_KEY is \
          unset and {key_file} is missing); refusing to create a new key over existing data"
     )]
-    MissingMasterKey { db: PathBuf, key_file: PathBuf },
+    MissingMasterKey { db: String, key_file: PathBuf },
     #[error("{what} `{name}` not found")]
     NotFound { what: &'static str, name: String },
     #[error("{what} `{name}` already exists")]
@@ -129,14 +134,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn sql(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-        move |source| StoreError::Sqlite { context, source }
+    pub(crate) fn sql<E: Into<DbError>>(context: &'static str) -> impl FnOnce(E) -> StoreError {
+        move |source| StoreError::Database {
+            context,
+            source: source.into(),
+        }
     }
 }
 
 /// Handle on the store. Cheap operations run under an internal mutex; share it in an `Arc`.
 pub struct Store {
-    conn: Mutex<Connection>,
+    conn: Mutex<Db>,
     /// Tells callers that keep rows in memory when they changed (`changes.rs`).
     changes: changes::ChangeWatch,
     /// Commits the invocation history off the caller's path (a second connection).
@@ -149,7 +157,7 @@ pub struct Store {
     /// Keys the digests of app connection configurations, which cover client secrets: an
     /// unkeyed hash of a weak secret in a plain column could be guessed offline.
     config_key: SubKey,
-    db_path: PathBuf,
+    url: DatabaseUrl,
     data_dir: PathBuf,
     key_origin: KeyOrigin,
 }
@@ -157,7 +165,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("db_path", &self.db_path)
+            .field("url", &self.url)
             .field("key_origin", &self.key_origin)
             .finish_non_exhaustive()
     }
@@ -167,9 +175,22 @@ impl Store {
     /// Opens (creating if needed) the store in `data_dir`, with the master key from the
     /// environment or the key file. Refuses to start when the key cannot open existing data.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_at(data_dir, &default_url(data_dir))
+    }
+
+    /// [`Store::open`] with the database at `database`, when one is named.
+    pub fn open_in(data_dir: &Path, database: Option<&DatabaseUrl>) -> Result<Store, StoreError> {
+        match database {
+            Some(url) => Self::open_at(data_dir, url),
+            None => Self::open(data_dir),
+        }
+    }
+
+    /// [`Store::open`] with the database at `url` (the master key and the component cache
+    /// stay in `data_dir`).
+    pub fn open_at(data_dir: &Path, url: &DatabaseUrl) -> Result<Store, StoreError> {
         create_dir(data_dir)?;
-        let db_path = data_dir.join(DB_FILE);
-        let conn = open_connection(&db_path)?;
+        let conn = open_db(url)?;
         let has_sealed_data = read_key_check(&conn)?.is_some();
         let key_file = data_dir.join(crypto::KEY_FILE);
         if has_sealed_data
@@ -177,14 +198,14 @@ impl Store {
             && !key_file.exists()
         {
             return Err(StoreError::MissingMasterKey {
-                db: db_path,
+                db: describe(url),
                 key_file,
             });
         }
         let (key, origin) = MasterKey::load_or_create(data_dir)?;
-        match Self::finish_open(conn, key, origin.clone(), data_dir, &db_path) {
+        match Self::finish_open(conn, key, origin.clone(), data_dir, url) {
             Err(StoreError::WrongMasterKey { .. }) if matches!(origin, KeyOrigin::File(_)) => {
-                rotate::recover_interrupted_rotation(data_dir, &db_path)
+                rotate::recover_interrupted_rotation(data_dir, url)
             }
             other => other,
         }
@@ -192,18 +213,26 @@ impl Store {
 
     /// Opens the store with an explicitly supplied key (tests, rotation).
     pub fn open_with_key(data_dir: &Path, key: &MasterKey) -> Result<Store, StoreError> {
+        Self::open_with_key_at(data_dir, &default_url(data_dir), key)
+    }
+
+    /// [`Store::open_with_key`] with the database at `url`.
+    pub fn open_with_key_at(
+        data_dir: &Path,
+        url: &DatabaseUrl,
+        key: &MasterKey,
+    ) -> Result<Store, StoreError> {
         create_dir(data_dir)?;
-        let db_path = data_dir.join(DB_FILE);
-        let conn = open_connection(&db_path)?;
-        Self::finish_open(conn, key.clone(), KeyOrigin::Explicit, data_dir, &db_path)
+        let conn = open_db(url)?;
+        Self::finish_open(conn, key.clone(), KeyOrigin::Explicit, data_dir, url)
     }
 
     pub(crate) fn finish_open(
-        mut conn: Connection,
+        mut conn: Db,
         key: MasterKey,
         origin: KeyOrigin,
         data_dir: &Path,
-        db_path: &Path,
+        url: &DatabaseUrl,
     ) -> Result<Store, StoreError> {
         let sealer = Sealer::new(&key);
         let cache_key = key.derive_subkey(crypto::COMPONENT_CACHE_LABEL);
@@ -213,7 +242,7 @@ impl Store {
                 if sealer.open(key_check_aad(), &blob).is_err() {
                     return Err(StoreError::WrongMasterKey {
                         origin,
-                        db: db_path.to_path_buf(),
+                        db: describe(url),
                     });
                 }
                 migrations::apply(&mut conn)?;
@@ -223,12 +252,12 @@ impl Store {
                 let blob = sealer.seal_str(key_check_aad(), KEY_CHECK_PLAINTEXT);
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-                    rusqlite::params![KEY_CHECK, blob],
+                    db::params![KEY_CHECK, blob],
                 )
                 .map_err(StoreError::sql("writing the key check"))?;
             }
         }
-        let changes = changes::ChangeWatch::new(db_path.to_path_buf());
+        let changes = changes::ChangeWatch::new(url.clone());
         changes.hook(&conn);
         Ok(Store {
             conn: Mutex::new(conn),
@@ -238,14 +267,23 @@ impl Store {
             sealer: std::sync::RwLock::new(sealer),
             cache_key,
             config_key,
-            db_path: db_path.to_path_buf(),
+            url: url.clone(),
             data_dir: data_dir.to_path_buf(),
             key_origin: origin,
         })
     }
 
-    pub fn db_path(&self) -> &Path {
-        &self.db_path
+    /// The SQLite file the store is in; `None` on PostgreSQL.
+    pub fn db_path(&self) -> Option<&Path> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => Some(path),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
+    /// Where the store's database is.
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self.url
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -301,23 +339,32 @@ fn create_dir(data_dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-pub(crate) fn open_connection(db_path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(db_path).map_err(StoreError::sql("opening the database"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(StoreError::sql("setting the busy timeout"))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(StoreError::sql("enabling WAL"))?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(StoreError::sql("setting synchronous mode"))?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(StoreError::sql("enabling foreign keys"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The database holds only sealed secrets, but its metadata is still private.
-        let _ = std::fs::set_permissions(db_path, std::fs::Permissions::from_mode(0o600));
+/// Opens a connection to the store's database (the main one, the history writer's, the
+/// change watch's).
+pub(crate) fn open_db(url: &DatabaseUrl) -> Result<Db, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => db::open_sqlite(path).map(Db::Sqlite),
+        DatabaseUrl::Postgres(config) => db::PgConn::connect(config).map(Db::Postgres),
     }
-    Ok(conn)
+    .map_err(StoreError::sql("opening the database"))
+}
+
+/// The database of the store in `data_dir` when none is named: `keyway.db` there (in the
+/// crate's tests, the backend they run on).
+fn default_url(data_dir: &Path) -> DatabaseUrl {
+    #[cfg(test)]
+    if let Some(url) = test_backend::database_for(data_dir) {
+        return url;
+    }
+    DatabaseUrl::sqlite_in(data_dir)
+}
+
+/// How errors name the database: the SQLite file's path, or the URL without password.
+fn describe(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(path) => path.display().to_string(),
+        other => other.to_string(),
+    }
 }
 
 pub(crate) fn key_check_aad() -> Aad<'static> {
@@ -328,13 +375,15 @@ pub(crate) fn key_check_plaintext() -> &'static str {
     KEY_CHECK_PLAINTEXT
 }
 
-fn read_key_check(conn: &Connection) -> Result<Option<Vec<u8>>, StoreError> {
+fn read_key_check(conn: &Db) -> Result<Option<Vec<u8>>, StoreError> {
+    let sql = match conn.dialect() {
+        db::Dialect::Sqlite => {
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        }
+        db::Dialect::Postgres => "SELECT to_regclass('meta') IS NOT NULL",
+    };
     let has_meta: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(sql, (), |r| r.get(0))
         .map_err(StoreError::sql("inspecting the schema"))?;
     if !has_meta {
         return Ok(None);

@@ -51,7 +51,9 @@ impl<T> Page<T> {
 /// with the cursor's time at parameter `?at` and its rowid at `?rowid` (both NULL when
 /// reading the first page).
 pub(crate) fn after_cursor(time: &str, at: usize, rowid: usize) -> String {
-    format!("(?{at} IS NULL OR {time} < ?{at} OR ({time} = ?{at} AND rowid < ?{rowid}))")
+    format!(
+        "(CAST(?{at} AS BIGINT) IS NULL OR {time} < ?{at} OR ({time} = ?{at} AND rowid < ?{rowid}))"
+    )
 }
 
 /// The parameters of [`after_cursor`] for `cursor`.

@@ -6,7 +6,7 @@
 //! Must not: validate payloads or keys (the `ingest` module hands over validated records),
 //! or store anything secret here (records are provider data, kept as plain JSON text).
 
-use rusqlite::{ToSql, params};
+use super::db::{Param, Tx, params};
 
 use super::{Store, StoreError, now_unix_ms};
 
@@ -70,7 +70,7 @@ const INSERT: &str = "INSERT INTO records (connection, entity, stream, idempoten
 /// Writes `records` of `target` inside the caller's transaction; per record, whether it
 /// was new.
 pub(super) fn insert_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     target: RecordTarget<'_>,
     records: &[RecordWrite<'_>],
 ) -> Result<Vec<bool>, StoreError> {
@@ -107,7 +107,7 @@ impl Store {
     ) -> Result<Vec<bool>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("starting a record batch"))?;
         let outcomes = insert_in(&tx, target, records)?;
         tx.commit()
@@ -124,7 +124,7 @@ impl Store {
             "SELECT id, connection, entity, stream, idempotency_key, payload, received_at_ms
              FROM records WHERE connection = ?",
         );
-        let mut args: Vec<&dyn ToSql> = vec![&query.connection];
+        let mut args: Vec<&dyn Param> = vec![&query.connection];
         if let Some(entity) = &query.entity {
             sql.push_str(" AND entity = ?");
             args.push(entity);
@@ -144,8 +144,7 @@ impl Store {
             RecordOrder::Oldest => " ORDER BY id ASC",
             RecordOrder::Newest => " ORDER BY id DESC",
         });
-        // SQLite reads a negative limit as "no limit".
-        let limit = query.limit.map_or(-1, i64::from);
+        let limit = query.limit.map_or(i64::MAX, i64::from);
         sql.push_str(" LIMIT ?");
         args.push(&limit);
         let conn = self.conn();
@@ -346,12 +345,7 @@ mod tests {
     fn failed_batch_writes_nothing() {
         let (_dir, s) = store();
         // Break the insert half-way: a trigger refuses the third record.
-        s.conn()
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.idempotency_key = 'bad'
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
-            .unwrap();
+        crate::store::test_backend::refuse_records_keyed_bad(&s);
         let err = s
             .insert_records(
                 target("shop", "Order", None),

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Db, DbError, OptionalExtension, params};
 
 /// What the invocation history keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +46,9 @@ pub(crate) const SWEEP_AGAIN: Duration = Duration::ZERO;
 /// Rows get increasing rowids as they are written, so the newest `max_rows` rows are
 /// those above the highest rowid less `max_rows` (fewer, when rows were deleted with
 /// their connection): finding the cut is one index look-up, not a count.
-pub(crate) fn sweep(
-    conn: &Connection,
-    retention: HistoryRetention,
-    now_ms: i64,
-) -> rusqlite::Result<usize> {
+pub(crate) fn sweep(conn: &Db, retention: HistoryRetention, now_ms: i64) -> Result<usize, DbError> {
     let newest: Option<i64> = conn
-        .query_row("SELECT max(rowid) FROM invocations", [], |r| r.get(0))
+        .query_row("SELECT max(rowid) FROM invocations", (), |r| r.get(0))
         .optional()?
         .flatten();
     let keep = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
@@ -90,7 +86,7 @@ mod tests {
         let mut stmt = conn
             .prepare("SELECT id FROM invocations ORDER BY started_at_ms")
             .unwrap();
-        stmt.query_map([], |r| r.get(0))
+        stmt.query_map((), |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()

@@ -8,10 +8,12 @@
 
 use std::path::Path;
 
-use rusqlite::{Transaction, params};
+use super::db::{Tx, params};
 
 use super::crypto::{self, KEY_FILE, KeyOrigin, MasterKey, NEXT_KEY_FILE, Sealer};
-use super::{Aad, Store, StoreError, key_check_aad, key_check_plaintext, open_connection};
+use super::{
+    Aad, DatabaseUrl, Store, StoreError, describe, key_check_aad, key_check_plaintext, open_db,
+};
 
 /// What a rotation did.
 #[derive(Debug, Clone)]
@@ -32,7 +34,7 @@ const COLUMNS: &[Column] = &[
     Column {
         table: "credentials",
         select: "SELECT key, NULL, client_secret FROM credentials WHERE client_secret IS NOT NULL",
-        update: "UPDATE credentials SET client_secret = ?3 WHERE key = ?1",
+        update: "UPDATE credentials SET client_secret = ?2 WHERE key = ?1",
         field: "client_secret",
     },
     Column {
@@ -44,31 +46,31 @@ const COLUMNS: &[Column] = &[
     Column {
         table: "tokens",
         select: "SELECT connection_id, NULL, access_token FROM tokens",
-        update: "UPDATE tokens SET access_token = ?3 WHERE connection_id = ?1",
+        update: "UPDATE tokens SET access_token = ?2 WHERE connection_id = ?1",
         field: "access_token",
     },
     Column {
         table: "tokens",
         select: "SELECT connection_id, NULL, refresh_token FROM tokens WHERE refresh_token IS NOT NULL",
-        update: "UPDATE tokens SET refresh_token = ?3 WHERE connection_id = ?1",
+        update: "UPDATE tokens SET refresh_token = ?2 WHERE connection_id = ?1",
         field: "refresh_token",
     },
     Column {
         table: "oauth_states",
         select: "SELECT state_hash, NULL, pkce_verifier FROM oauth_states WHERE pkce_verifier IS NOT NULL",
-        update: "UPDATE oauth_states SET pkce_verifier = ?3 WHERE state_hash = ?1",
+        update: "UPDATE oauth_states SET pkce_verifier = ?2 WHERE state_hash = ?1",
         field: "pkce_verifier",
     },
 ];
 
-fn reseal_all(tx: &Transaction<'_>, old: &Sealer, new: &Sealer) -> Result<usize, StoreError> {
+fn reseal_all(tx: &Tx<'_>, old: &Sealer, new: &Sealer) -> Result<usize, StoreError> {
     let mut count = 0;
     for col in COLUMNS {
         let rows: Vec<(String, Option<String>, Vec<u8>)> = {
             let mut stmt = tx
                 .prepare(col.select)
                 .map_err(StoreError::sql("reading sealed values for rotation"))?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .and_then(|rows| rows.collect())
                 .map_err(StoreError::sql("reading sealed values for rotation"))?
         };
@@ -80,8 +82,13 @@ fn reseal_all(tx: &Transaction<'_>, old: &Sealer, new: &Sealer) -> Result<usize,
             let aad = Aad::new(col.table, &aad_id, col.field);
             let plain = old.open(aad, &blob)?;
             let resealed = new.seal(aad, &plain);
-            tx.execute(col.update, params![id, sub, resealed])
-                .map_err(StoreError::sql("writing re-sealed values"))?;
+            // The key columns, then the value (`?2` or `?3`, as the statement has one
+            // key column or two).
+            match &sub {
+                Some(sub) => tx.execute(col.update, params![id, sub, resealed]),
+                None => tx.execute(col.update, params![id, resealed]),
+            }
+            .map_err(StoreError::sql("writing re-sealed values"))?;
             count += 1;
         }
     }
@@ -102,7 +109,7 @@ impl Store {
         let new = Sealer::new(new_key);
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("starting the rotation"))?;
         let resealed = reseal_all(&tx, &old, &new)?;
         tx.commit()
@@ -155,26 +162,20 @@ impl Store {
 /// committed but did not get to rename the file; finish it and open the store.
 pub(crate) fn recover_interrupted_rotation(
     data_dir: &Path,
-    db_path: &Path,
+    url: &DatabaseUrl,
 ) -> Result<Store, StoreError> {
     let key_path = data_dir.join(KEY_FILE);
     let next = data_dir.join(NEXT_KEY_FILE);
     let wrong = || StoreError::WrongMasterKey {
         origin: KeyOrigin::File(key_path.clone()),
-        db: db_path.to_path_buf(),
+        db: describe(url),
     };
     if !next.exists() {
         return Err(wrong());
     }
     let key = crypto::read_key_file(&next)?;
-    let conn = open_connection(db_path)?;
-    match Store::finish_open(
-        conn,
-        key,
-        KeyOrigin::File(key_path.clone()),
-        data_dir,
-        db_path,
-    ) {
+    let conn = open_db(url)?;
+    match Store::finish_open(conn, key, KeyOrigin::File(key_path.clone()), data_dir, url) {
         Ok(store) => {
             std::fs::rename(&next, &key_path).map_err(|source| {
                 StoreError::Crypto(crypto::CryptoError::KeyFile {

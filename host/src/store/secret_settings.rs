@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Transaction, params};
+use super::db::{Tx, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::crypto::Sealer;
@@ -16,7 +16,7 @@ use super::{Aad, Store, StoreError, now_unix};
 
 /// Seals and inserts one secret setting of the connection `id`.
 pub(super) fn insert(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     sealer: &Sealer,
     id: &str,
     key: &str,
@@ -76,7 +76,7 @@ impl Store {
         let digest = self.connection_digest(connector, auth_option, settings, secret_settings);
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("updating settings"))?;
         let n = tx
             .execute(

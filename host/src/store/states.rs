@@ -5,7 +5,7 @@
 //! Owns: the `oauth_states` table.
 //! Must not: store the raw `state` value or an unsealed PKCE verifier.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 

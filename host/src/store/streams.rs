@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{DbError, Dialect, OptionalExtension, Row, params};
 
 use super::connection_state::clip_error;
 use super::records::{RecordTarget, RecordWrite, insert_in};
@@ -127,7 +127,7 @@ const STATE_COLUMNS: &str =
 const RUN_COLUMNS: &str = "id, connection, stream, trigger, status, started_at_ms, \
      finished_at_ms, pages, imported, duplicates, failed, error, start_cursor, checkpoint";
 
-fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamStateRow> {
+fn state_row(r: &Row<'_>) -> Result<StreamStateRow, DbError> {
     Ok(StreamStateRow {
         connection: r.get(0)?,
         stream: r.get(1)?,
@@ -140,9 +140,9 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamStateRow> {
     })
 }
 
-fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StreamRunRow> {
+fn run_row(r: &Row<'_>) -> Result<StreamRunRow, DbError> {
     let count =
-        |i: usize| -> rusqlite::Result<u64> { Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0)) };
+        |i: usize| -> Result<u64, DbError> { Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0)) };
     Ok(StreamRunRow {
         id: r.get(0)?,
         connection: r.get(1)?,
@@ -178,7 +178,7 @@ impl Store {
         let now_ms = now_unix_ms();
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("starting a stream run"))?;
         tx.execute(ENSURE_STATE, params![connection, stream, now_unix()])
             .map_err(StoreError::sql("starting a stream run"))?;
@@ -218,7 +218,7 @@ impl Store {
     ) -> Result<Vec<Vec<bool>>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("starting a checkpoint"))?;
         let mut outcomes = Vec::with_capacity(page.batches.len());
         let (mut imported, mut duplicates) = (0u64, u64::from(page.duplicates_seen));
@@ -287,7 +287,7 @@ impl Store {
         let error = error.map(clip_error);
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("finishing a stream run"))?;
         tx.execute(
             "UPDATE stream_runs SET status = ?2, finished_at_ms = ?3, error = ?4 WHERE id = ?1",
@@ -408,7 +408,8 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS}, rowid FROM stream_runs
-                 WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR stream = ?2)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR connection = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR stream = ?2)
                    AND {}
                  ORDER BY started_at_ms DESC, rowid DESC LIMIT ?3",
                 super::page::after_cursor("started_at_ms", 4, 5)
@@ -460,11 +461,18 @@ impl Store {
             reason: "they cannot be written as JSON",
         })?;
         let conn = self.conn();
+        // The keys go as one JSON list, whatever their number: one statement, one plan.
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT idempotency_key FROM records WHERE connection = ?1 AND entity = ?2
-                 AND idempotency_key IN (SELECT value FROM json_each(?3))",
-            )
+            .prepare_cached(match conn.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT idempotency_key FROM records WHERE connection = ?1 AND entity = ?2
+                     AND idempotency_key IN (SELECT value FROM json_each(?3))"
+                }
+                Dialect::Postgres => {
+                    "SELECT idempotency_key FROM records WHERE connection = ?1 AND entity = ?2
+                     AND idempotency_key IN (SELECT json_array_elements_text(CAST(?3 AS json)))"
+                }
+            })
             .map_err(StoreError::sql("looking up record keys"))?;
         let found = stmt
             .query_map(params![connection, entity, list], |r| r.get::<_, String>(0))

@@ -46,12 +46,7 @@ fn a_page_and_its_cursor_commit_together() {
     );
 
     // A page whose insert fails writes neither its records nor its cursor.
-    s.conn()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.idempotency_key = 'bad'
-             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-        )
-        .unwrap();
+    crate::store::test_backend::refuse_records_keyed_bad(&s);
     assert!(
         s.commit_stream_page(&page(
             "run-1",

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use super::db::{OptionalExtension, Tx, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Aad, ConnectionStatus, Store, StoreError, now_unix};
@@ -74,7 +74,7 @@ fn scopes_json(scopes: &Option<Vec<String>>) -> Option<String> {
 }
 
 fn write_tokens(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     sealer: &super::Sealer,
     connection_id: &str,
     write: &TokenWrite,
@@ -225,7 +225,7 @@ impl Store {
         let sealer = self.sealer();
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("storing tokens"))?;
         let generation = write_tokens(&tx, &sealer, connection_id, write, false)?;
         tx.execute(
@@ -275,7 +275,7 @@ impl Store {
         let sealer = self.sealer();
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("storing refreshed tokens"))?;
         let generation = write_tokens(&tx, &sealer, connection_id, write, true)?;
         let now = now_unix();
@@ -318,7 +318,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .write_transaction()
             .map_err(StoreError::sql("deleting tokens"))?;
         tx.execute(
             "DELETE FROM tokens WHERE connection_id = ?1",
