@@ -56,6 +56,56 @@ pub struct Scheduler {
     per_connector: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
+/// What a due stream's run is and what its start books.
+struct Due {
+    trigger: Trigger,
+    /// The schedule's next instant once this run is booked.
+    booked_next: Option<i64>,
+    /// The retry left booked (none once a due retry starts).
+    retry_at: Option<i64>,
+    attempts: u32,
+}
+
+/// Whether `connection`'s `stream` is due at `now`, from what the store says now.
+fn due(
+    store: &crate::store::Store,
+    connection: &str,
+    stream: &crate::manifest::Stream,
+    now: i64,
+) -> ServiceResult<Option<Due>> {
+    let state = store.stream_state(connection, &stream.key)?;
+    if state.paused {
+        return Ok(None);
+    }
+    let last = store.stream_runs(&RunQuery {
+        connection: Some(connection.to_string()),
+        stream: Some(stream.key.clone()),
+        limit: 1,
+        before: None,
+    })?;
+    let interrupted = last
+        .items
+        .first()
+        .is_some_and(|r| r.status == RunStatus::Running);
+    let retry_due = state.retry_at.is_some_and(|at| at <= now);
+    let (schedule_due, next) = match &stream.schedule {
+        Some(schedule) => catch_up(schedule, state.next_run_at, now),
+        None => (false, None),
+    };
+    Ok(
+        due_trigger(schedule_due, retry_due, interrupted).map(|trigger| Due {
+            trigger,
+            booked_next: if schedule_due {
+                next
+            } else {
+                state.next_run_at
+            },
+            retry_at: if retry_due { None } else { state.retry_at },
+            attempts: state.attempts,
+        }),
+    )
+}
+
 /// Why a stream is due.
 fn due_trigger(schedule_due: bool, retry_due: bool, interrupted: bool) -> Option<Trigger> {
     if interrupted {
@@ -145,37 +195,41 @@ impl Scheduler {
                 {
                     continue;
                 }
-                let state = store.stream_state(&record.name, &stream.key)?;
-                if state.paused {
+                // A first look without the lock; the decision is made again under it.
+                if due(store, &record.name, stream, now)?.is_none() {
                     continue;
                 }
-                let last = store.stream_runs(&RunQuery {
-                    connection: Some(record.name.clone()),
-                    stream: Some(stream.key.clone()),
-                    limit: 1,
-                    before: None,
-                })?;
-                let interrupted = last
-                    .items
-                    .first()
-                    .is_some_and(|r| r.status == RunStatus::Running);
-                let retry_due = state.retry_at.is_some_and(|at| at <= now);
-                let (schedule_due, next) = match &stream.schedule {
-                    Some(schedule) => catch_up(schedule, state.next_run_at, now),
-                    None => (false, None),
-                };
-                let Some(trigger) = due_trigger(schedule_due, retry_due, interrupted) else {
-                    continue;
-                };
                 let Ok(permit) = self.semaphore(&record.connector).try_acquire_owned() else {
                     continue;
                 };
+                let mut attempts = 0;
+                let decide = || -> ServiceResult<Option<Trigger>> {
+                    // Under the stream's lock: whether the tick is still due is what
+                    // another process (a replica) left after its own run of it.
+                    let Some(d) = due(store, &record.name, stream, now)? else {
+                        return Ok(None);
+                    };
+                    // Book the next scheduled run before this one starts: a pass while it
+                    // runs, here, in another replica or after a restart, must not start
+                    // the same tick again.
+                    store.set_stream_schedule(
+                        &record.name,
+                        &stream.key,
+                        d.booked_next,
+                        d.retry_at,
+                        d.attempts,
+                    )?;
+                    attempts = d.attempts;
+                    Ok(Some(d.trigger))
+                };
                 let started_run = match self
                     .services
-                    .start_stream_run(&record.name, &stream.key, trigger)
+                    .start_stream_run_if(&record.name, &stream.key, decide)
                     .await
                 {
-                    Ok(run) => run,
+                    Ok(Some(run)) => run,
+                    // Run meanwhile (by another process): nothing is due any more.
+                    Ok(None) => continue,
                     // Another process runs it: its lock says so; look again next pass.
                     Err(ServiceError::StreamRunning { .. }) => continue,
                     Err(e) => {
@@ -187,26 +241,11 @@ impl Scheduler {
                         continue;
                     }
                 };
-                // Book the next scheduled run now: a pass while this one runs, or after a
-                // restart, must not start the same tick again.
-                let booked_next = if schedule_due {
-                    next
-                } else {
-                    state.next_run_at
-                };
-                store.set_stream_schedule(
-                    &record.name,
-                    &stream.key,
-                    booked_next,
-                    if retry_due { None } else { state.retry_at },
-                    state.attempts,
-                )?;
                 self.running
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(id.clone());
                 let me = self.clone();
-                let attempts = state.attempts;
                 started.push(tokio::spawn(async move {
                     let outcome = match started_run.done.await {
                         Ok(outcome) => outcome,

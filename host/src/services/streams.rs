@@ -83,6 +83,25 @@ impl Services {
         key: &str,
         trigger: Trigger,
     ) -> ServiceResult<StartedRun> {
+        self.start_stream_run_if(connection, key, || Ok(Some(trigger)))
+            .await?
+            .ok_or_else(|| ServiceError::StreamRunning {
+                connection: connection.to_string(),
+                stream: key.to_string(),
+            })
+    }
+
+    /// Starts a run as [`Services::start_stream_run`] does, if `decide`, asked once the
+    /// stream's lock is held, names a trigger; `None` (no run) when it names none. What
+    /// `decide` reads then is what no other process can change before this run begins:
+    /// the scheduler decides there whether a tick is still due, so a tick another replica
+    /// ran meanwhile is not run again.
+    pub async fn start_stream_run_if(
+        self: &Arc<Self>,
+        connection: &str,
+        key: &str,
+        decide: impl FnOnce() -> ServiceResult<Option<Trigger>>,
+    ) -> ServiceResult<Option<StartedRun>> {
         let live = self.live_connection(connection).await?;
         let stream = live
             .connector
@@ -106,6 +125,9 @@ impl Services {
                 stream: key.to_string(),
             }
         })?;
+        let Some(trigger) = decide()? else {
+            return Ok(None);
+        };
         let run_id = new_id("run");
         let state = self
             .store
@@ -147,11 +169,11 @@ impl Services {
             }
             view
         });
-        Ok(StartedRun {
+        Ok(Some(StartedRun {
             run_id,
             progress,
             done,
-        })
+        }))
     }
 
     /// Commits what the run holds (success) or drops it (failure), records the outcome

@@ -290,6 +290,11 @@ pub const DELIVERED_BODY_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600
 /// How often the worker drops old delivered bodies.
 const PRUNE_EVERY_MS: i64 = 10 * 60 * 1000;
 
+/// How long a claimed delivery stays this process's without a renewal (at least three
+/// passes). The worker renews the leases of its attempts at every pass (each `interval`,
+/// a second by default), so only a process that died, or stalled this long, loses one.
+const DELIVERY_LEASE_MS: i64 = 60_000;
+
 /// How the delivery worker behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryOptions {
@@ -342,7 +347,9 @@ impl DeliveryWorker {
         options: DeliveryOptions,
         observer: Option<Arc<dyn DeliveryObserver>>,
     ) -> ServiceResult<Arc<Self>> {
-        let requeued = services.store.requeue_running_deliveries()?;
+        let requeued = services
+            .store
+            .requeue_deliveries_at_start(crate::store::now_unix_ms())?;
         if requeued > 0 {
             tracing::info!(target: "keyway::webhooks", deliveries = requeued, "deliveries interrupted by a stop are queued again");
         }
@@ -372,14 +379,34 @@ impl DeliveryWorker {
                 tracing::info!(target: "keyway::webhooks", deliveries = cleared, "bodies of deliveries delivered over 7 days ago dropped");
             }
         }
+        // The attempts under way keep their leases; those of a process that died are
+        // queued again once theirs ran out.
+        let interval_ms = i64::try_from(self.options.interval.as_millis()).unwrap_or(i64::MAX);
+        let lease_until =
+            now_ms.saturating_add(DELIVERY_LEASE_MS.max(interval_ms.saturating_mul(3)));
+        let mine: Vec<String> = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
+        self.services
+            .store
+            .renew_delivery_leases(&mine, lease_until)?;
+        let requeued = self.services.store.requeue_expired_deliveries(now_ms)?;
+        if requeued > 0 {
+            tracing::info!(target: "keyway::webhooks", deliveries = requeued, "deliveries whose process stopped mid-attempt are queued again");
+        }
         let free = self.slots.available_permits();
         if free == 0 {
             return Ok(Vec::new());
         }
-        let claimed = self
-            .services
-            .store
-            .claim_deliveries(now_ms, u32::try_from(free).unwrap_or(u32::MAX))?;
+        let claimed = self.services.store.claim_deliveries(
+            now_ms,
+            u32::try_from(free).unwrap_or(u32::MAX),
+            lease_until,
+        )?;
         let mut tasks = Vec::with_capacity(claimed.len());
         for row in claimed {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {

@@ -39,8 +39,9 @@ pub(crate) struct ChangeWatch {
     next_check_ms: AtomicU64,
     /// The counter as last read.
     generation: AtomicU64,
-    /// Bumped after every committed write of this process to a watched table.
-    local_writes: AtomicU64,
+    /// Bumped after every committed write of this process to a watched table, and when
+    /// another process's write is announced (PostgreSQL's `keyway_changes`).
+    local_writes: Arc<AtomicU64>,
     /// `local_writes` as it was when the counter was last read.
     local_seen: AtomicU64,
     /// Set by the main connection's update hook; turned into a `local_writes` bump when
@@ -56,7 +57,7 @@ impl ChangeWatch {
             started: Instant::now(),
             next_check_ms: AtomicU64::new(0),
             generation: AtomicU64::new(0),
-            local_writes: AtomicU64::new(0),
+            local_writes: Arc::new(AtomicU64::new(0)),
             local_seen: AtomicU64::new(u64::MAX),
             touched: Arc::new(AtomicBool::new(false)),
         }
@@ -74,6 +75,12 @@ impl ChangeWatch {
                 touched.store(true, Ordering::Release);
             }
         }));
+    }
+
+    /// What a listener bumps when another process announces a change, so the next
+    /// check reads the counter at once instead of within [`CHANGE_CHECK`].
+    pub(crate) fn announcements(&self) -> Arc<AtomicU64> {
+        self.local_writes.clone()
     }
 
     /// The connection behind a store's mutex, reporting its writes when let go.
@@ -214,6 +221,31 @@ mod tests {
         cli.create_connection(&new_conn("from-cli")).unwrap();
         // The server is told of nothing: its next check after the interval sees it.
         std::thread::sleep(super::CHANGE_CHECK + std::time::Duration::from_millis(50));
+        assert!(server.change_generation().unwrap() > g0);
+    }
+
+    #[test]
+    fn a_replica_s_change_is_announced_and_read_at_once() {
+        if !crate::store::test_backend::postgres() {
+            return; // SQLite has no one to announce it: the interval test above covers it.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        let server = Store::open_with_key(dir.path(), &key).unwrap();
+        let g0 = server.change_generation().unwrap();
+        let announced = server.changes.announcements();
+        let before = announced.load(std::sync::atomic::Ordering::Acquire);
+        let replica = Store::open_with_key(dir.path(), &key).unwrap();
+        replica
+            .create_connection(&new_conn("from-a-replica"))
+            .unwrap();
+        // The announcement arrives (however long the machine takes to deliver it)...
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while announced.load(std::sync::atomic::Ordering::Acquire) == before {
+            assert!(std::time::Instant::now() < deadline, "no announcement came");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // ...and the next look reads the counter, not the interval's memory.
         assert!(server.change_generation().unwrap() > g0);
     }
 }

@@ -8,7 +8,7 @@
 //! Must not: verify signatures or store a signature or a secret (the caller keeps only
 //! the headers a route may see).
 
-use super::db::{DbError, OptionalExtension, Row, params};
+use super::db::{DbError, Dialect, OptionalExtension, Row, params};
 
 use super::connection_state::clip_error;
 use super::{Store, StoreError, now_unix_ms};
@@ -231,57 +231,78 @@ impl Store {
         }
     }
 
-    /// Claims up to `limit` deliveries due at `now_ms`, oldest first, marking them running.
+    /// Claims up to `limit` deliveries due at `now_ms`, oldest first, marking them running
+    /// and leased until `lease_until_ms`. One statement: on PostgreSQL the rows another
+    /// replica is claiming at the same moment are skipped (`FOR UPDATE SKIP LOCKED`), so
+    /// each delivery goes to one process and replicas claim side by side.
     pub(crate) fn claim_deliveries(
         &self,
         now_ms: i64,
         limit: u32,
+        lease_until_ms: i64,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        let mut conn = self.conn();
-        // Read, then write: taken for writing from the start, or another connection's
-        // commit in between (the history writer's) would fail it with BUSY_SNAPSHOT.
-        let tx = conn
-            .write_transaction()
-            .map_err(StoreError::sql("claiming webhook deliveries"))?;
-        let rows: Vec<DeliveryRow> = {
-            let mut stmt = tx
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM webhook_deliveries
-                     WHERE status = 'queued' AND next_attempt_at_ms <= ?1
-                     ORDER BY next_attempt_at_ms, received_at_ms LIMIT ?2"
-                ))
-                .map_err(StoreError::sql("claiming webhook deliveries"))?;
-            stmt.query_map(params![now_ms, limit], row)
-                .map_err(StoreError::sql("claiming webhook deliveries"))?
-                .collect::<Result<_, _>>()
-                .map_err(StoreError::sql("claiming webhook deliveries"))?
+        let conn = self.conn();
+        let skip_locked = match conn.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        for r in &rows {
-            tx.execute(
-                "UPDATE webhook_deliveries SET status = 'running' WHERE id = ?1",
-                [&r.id],
+        let mut rows = conn
+            .query_map(
+                &format!(
+                    "UPDATE webhook_deliveries SET status = 'running', lease_until_ms = ?3
+                     WHERE id IN (
+                         SELECT id FROM webhook_deliveries
+                         WHERE status = 'queued' AND next_attempt_at_ms <= ?1
+                         ORDER BY next_attempt_at_ms, received_at_ms LIMIT ?2{skip_locked})
+                     RETURNING {COLUMNS}"
+                ),
+                params![now_ms, limit, lease_until_ms],
+                row,
             )
             .map_err(StoreError::sql("claiming webhook deliveries"))?;
-        }
-        tx.commit()
-            .map_err(StoreError::sql("claiming webhook deliveries"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| DeliveryRow {
-                status: DeliveryStatus::Running,
-                ..r
-            })
-            .collect())
+        rows.sort_by_key(|r| (r.next_attempt_at_ms, r.received_at_ms));
+        Ok(rows)
     }
 
-    /// Puts deliveries left running by a process that stopped back in the queue.
-    pub(crate) fn requeue_running_deliveries(&self) -> Result<usize, StoreError> {
+    /// Extends the leases of the deliveries this process is attempting to `until_ms`.
+    pub(crate) fn renew_delivery_leases(
+        &self,
+        ids: &[String],
+        until_ms: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        for id in ids {
+            conn.execute(
+                "UPDATE webhook_deliveries SET lease_until_ms = ?2
+                 WHERE id = ?1 AND status = 'running'",
+                params![id, until_ms],
+            )
+            .map_err(StoreError::sql("renewing delivery leases"))?;
+        }
+        Ok(())
+    }
+
+    /// Queues again the running deliveries whose lease ran out before `now_ms` (their
+    /// process died mid-attempt, or stalled past the lease), and those running since
+    /// before leases existed.
+    pub(crate) fn requeue_expired_deliveries(&self, now_ms: i64) -> Result<usize, StoreError> {
         self.conn()
             .execute(
-                "UPDATE webhook_deliveries SET status = 'queued' WHERE status = 'running'",
-                (),
+                "UPDATE webhook_deliveries SET status = 'queued', lease_until_ms = NULL
+                 WHERE status = 'running' AND (lease_until_ms IS NULL OR lease_until_ms < ?1)",
+                [now_ms],
             )
             .map_err(StoreError::sql("requeueing webhook deliveries"))
+    }
+
+    /// What a starting worker queues again: on SQLite, whose file one server uses, every
+    /// running delivery (whoever ran it has stopped); on PostgreSQL, shared by replicas,
+    /// only those whose lease ran out (the others are another replica's work).
+    pub(crate) fn requeue_deliveries_at_start(&self, now_ms: i64) -> Result<usize, StoreError> {
+        match self.dialect() {
+            Dialect::Sqlite => self.requeue_expired_deliveries(i64::MAX),
+            Dialect::Postgres => self.requeue_expired_deliveries(now_ms),
+        }
     }
 
     /// Records one attempt: delivered, queued again at `retry_at_ms`, or dead.
@@ -299,6 +320,7 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1,
+                     lease_until_ms = NULL,
                      next_attempt_at_ms = coalesce(?3, next_attempt_at_ms), finished_at_ms = ?4,
                      last_error = ?5, invocation_id = coalesce(?6, invocation_id)
                  WHERE id = ?1",

@@ -31,9 +31,13 @@ fn a_replay_is_known_and_the_queue_hands_each_delivery_out_once() {
         Queued::Stored
     ));
     let now = now_unix_ms() + 1;
-    let claimed = s.claim_deliveries(now, 10).unwrap();
+    let claimed = s.claim_deliveries(now, 10, now + 60_000).unwrap();
     assert_eq!(claimed.len(), 2);
-    assert!(s.claim_deliveries(now, 10).unwrap().is_empty());
+    assert!(
+        s.claim_deliveries(now, 10, now + 60_000)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.queued_deliveries().unwrap(), 2);
 
     s.finish_delivery_attempt("d1", DeliveryStatus::Delivered, None, None, Some("inv-1"))
@@ -46,8 +50,12 @@ fn a_replay_is_known_and_the_queue_hands_each_delivery_out_once() {
         None,
     )
     .unwrap();
-    assert!(s.claim_deliveries(now, 10).unwrap().is_empty());
-    let retried = s.claim_deliveries(now + 1000, 10).unwrap();
+    assert!(
+        s.claim_deliveries(now, 10, now + 60_000)
+            .unwrap()
+            .is_empty()
+    );
+    let retried = s.claim_deliveries(now + 1000, 10, now + 61_000).unwrap();
     assert_eq!(retried[0].id, "d3");
     assert_eq!(retried[0].attempts, 1);
     s.finish_delivery_attempt("d3", DeliveryStatus::Dead, None, Some("500"), None)
@@ -68,9 +76,12 @@ fn a_replay_is_known_and_the_queue_hands_each_delivery_out_once() {
         DeliveryStatus::Queued
     );
 
-    // A process that stopped mid-attempt leaves rows running; they are queued again.
-    assert_eq!(s.claim_deliveries(now_unix_ms() + 1, 10).unwrap().len(), 1);
-    assert_eq!(s.requeue_running_deliveries().unwrap(), 1);
+    // A process that stopped mid-attempt leaves rows running; once their lease runs out
+    // they are queued again, and not before.
+    let at = now_unix_ms() + 1;
+    assert_eq!(s.claim_deliveries(at, 10, at + 60_000).unwrap().len(), 1);
+    assert_eq!(s.requeue_expired_deliveries(at + 59_999).unwrap(), 0);
+    assert_eq!(s.requeue_expired_deliveries(at + 60_001).unwrap(), 1);
 
     // Old delivered bodies are dropped; the id still tells a replay.
     assert_eq!(s.clear_delivered_bodies(now_unix_ms() + 1).unwrap(), 1);
@@ -137,4 +148,47 @@ fn a_full_queue_takes_nothing_more_until_a_delivery_is_done() {
         s.queue_delivery(&delivery("d7", "evt_3"), &limits).unwrap(),
         Queued::Stored
     ));
+}
+
+#[test]
+fn two_replicas_claiming_at_once_get_each_delivery_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    let a = std::sync::Arc::new(Store::open_with_key(dir.path(), &key).unwrap());
+    let b = std::sync::Arc::new(Store::open_with_key(dir.path(), &key).unwrap());
+    let ids: Vec<String> = (0..60).map(|i| format!("d{i}")).collect();
+    for id in &ids {
+        let d = NewDelivery {
+            id,
+            connection: "shop",
+            webhook: "orders",
+            delivery_id: id,
+            headers: "[]",
+            body: b"{}",
+        };
+        assert!(matches!(
+            a.queue_delivery(&d, &QueueLimits::default()).unwrap(),
+            Queued::Stored
+        ));
+    }
+    let now = now_unix_ms() + 1;
+    let claim = |s: std::sync::Arc<Store>| {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_deliveries(now, 7, now + 60_000).unwrap();
+                if batch.is_empty() {
+                    break got;
+                }
+                got.extend(batch.into_iter().map(|r| r.id));
+            }
+        })
+    };
+    let (ta, tb) = (claim(a), claim(b));
+    let (mut got_a, got_b) = (ta.join().unwrap(), tb.join().unwrap());
+    got_a.extend(got_b);
+    got_a.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got_a, want, "every delivery claimed exactly once");
 }

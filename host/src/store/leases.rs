@@ -1,13 +1,35 @@
-//! Named leases in SQLite: a cross-process lock with an expiry, so one process refreshes a
-//! connection at a time and a crashed holder does not block the others for longer than the
-//! lease lifetime.
+//! Named leases in the database: a lock across processes and replicas with an expiry, so
+//! one process refreshes a connection (or runs a stream, on PostgreSQL) at a time and a
+//! crashed holder does not block the others for longer than the lease lifetime.
 //!
 //! Owns: the `leases` table.
 //! Must not: wait or sleep (callers decide how to poll).
 
-use super::db::params;
-
+use super::db::{Db, DbError, params};
 use super::{Store, StoreError, now_unix_ms};
+
+/// Takes the lease `name` for `holder` on `db` for `ttl_ms`, if it is free, expired, or
+/// already held by `holder` (which renews it). Returns whether the lease is now held.
+pub(crate) fn acquire(db: &Db, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, DbError> {
+    let now = now_unix_ms();
+    let changed = db.execute(
+        "INSERT INTO leases (name, holder, expires_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,
+            expires_at_ms = excluded.expires_at_ms
+         WHERE leases.expires_at_ms <= ?4 OR leases.holder = excluded.holder",
+        params![name, holder, now + ttl_ms, now],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Releases the lease on `db` if `holder` still holds it.
+pub(crate) fn release(db: &Db, name: &str, holder: &str) -> Result<(), DbError> {
+    db.execute(
+        "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+        params![name, holder],
+    )?;
+    Ok(())
+}
 
 impl Store {
     /// Takes the lease `name` for `holder` for `ttl_ms`, if it is free, expired, or already
@@ -18,29 +40,15 @@ impl Store {
         holder: &str,
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
-        let now = now_unix_ms();
-        let changed = self
-            .conn()
-            .execute(
-                "INSERT INTO leases (name, holder, expires_at_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,
-                    expires_at_ms = excluded.expires_at_ms
-                 WHERE leases.expires_at_ms <= ?4 OR leases.holder = excluded.holder",
-                params![name, holder, now + ttl_ms, now],
-            )
-            .map_err(StoreError::sql("taking a lease"))?;
-        Ok(changed == 1)
+        acquire(&self.conn(), name, holder, ttl_ms).map_err(StoreError::sql("taking a lease"))
     }
 
-    /// Releases the lease if `holder` still holds it.
+    /// Releases the lease if `holder` still holds it, and says so to the replicas
+    /// listening (a refresh waiting for it looks again at once).
     pub(crate) fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
-                params![name, holder],
-            )
-            .map_err(StoreError::sql("releasing a lease"))?;
-        Ok(())
+        let conn = self.conn();
+        release(&conn, name, holder).map_err(StoreError::sql("releasing a lease"))?;
+        super::tokens::announce_refresh(&conn, name)
     }
 }
 

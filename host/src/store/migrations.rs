@@ -257,6 +257,12 @@ const MIGRATIONS: &[&str] = &[
         used_at         INTEGER
     );
     "#,
+    // 13: a running delivery is leased to the process attempting it, which renews the
+    // lease while it works; one whose lease ran out (its process died) is queued again
+    // by whichever process looks next. NULL: running since before leases.
+    r#"
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_until_ms INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -288,4 +288,8 @@ pub(crate) const MIGRATIONS_PG: &[&str] = &[
         used_at         BIGINT
     );
     "#,
+    // 13: a running delivery's lease, renewed by the process attempting it.
+    r#"
+    ALTER TABLE webhook_deliveries ADD COLUMN lease_until_ms BIGINT;
+    "#,
 ];

@@ -40,7 +40,7 @@ mod retention;
 pub(crate) mod rotate;
 mod secret_settings;
 pub mod states;
-mod stream_lock;
+pub(crate) mod stream_lock;
 pub mod streams;
 #[cfg(test)]
 pub(crate) mod test_backend;
@@ -80,11 +80,17 @@ pub(crate) use records::RecordTarget;
 pub(crate) use records::RecordWrite;
 pub use records::StoredRecord;
 pub use retention::HistoryRetention;
-pub use stream_lock::StreamLock;
+pub use stream_lock::{STREAM_LEASE, StreamLock};
 pub(crate) use streams::{CursorWrite, PageWrite};
 pub use streams::{RunQuery, RunStatus, StreamRunRow, StreamStateRow};
 pub(crate) use tokens::StoredTokens;
 pub use tokens::TokenWrite;
+
+/// The PostgreSQL channel the change triggers notify (migration 5).
+const CHANGES_CHANNEL: &str = "keyway_changes";
+/// The PostgreSQL channel a token write or a refresh lease's release notifies, with the
+/// connection id.
+pub(crate) const REFRESH_CHANNEL: &str = "keyway_refresh";
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "keyway.db";
@@ -149,6 +155,13 @@ pub struct Store {
     changes: changes::ChangeWatch,
     /// Commits the invocation history off the caller's path (a second connection).
     history: OnceLock<Option<history::HistoryWriter>>,
+    /// On PostgreSQL, the connection that hears other replicas' changes and token writes.
+    _listener: Option<db::Listener>,
+    /// Moves whenever a connection's tokens are written or its refresh lease let go, by
+    /// any replica (PostgreSQL only: SQLite has no one to tell).
+    refresh_events: Option<tokio::sync::watch::Sender<u64>>,
+    /// How long a stream's lease lasts on PostgreSQL (`stream_lock.rs`), in ms.
+    stream_lease_ms: std::sync::atomic::AtomicU64,
     /// What the history writer keeps (`retention.rs`).
     history_retention: Arc<std::sync::RwLock<HistoryRetention>>,
     sealer: std::sync::RwLock<Sealer>,
@@ -259,9 +272,40 @@ impl Store {
         }
         let changes = changes::ChangeWatch::new(url.clone());
         changes.hook(&conn);
+        let (listener, refresh_events) = match url {
+            DatabaseUrl::Sqlite(_) => (None, None),
+            DatabaseUrl::Postgres(config) => {
+                let announced = changes.announcements();
+                let (events, _) = tokio::sync::watch::channel(0u64);
+                let sender = events.clone();
+                let on: db::OnNotification = Box::new(move |note| {
+                    let (changes, refresh) = match note {
+                        Some((channel, _)) => {
+                            (channel == CHANGES_CHANNEL, channel == REFRESH_CHANNEL)
+                        }
+                        // Reconnected: whatever was sent meanwhile is looked at again.
+                        None => (true, true),
+                    };
+                    if changes {
+                        announced.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    }
+                    if refresh {
+                        sender.send_modify(|n| *n = n.wrapping_add(1));
+                    }
+                });
+                let listener = db::listen(config, &[CHANGES_CHANNEL, REFRESH_CHANNEL], on)
+                    .map_err(StoreError::sql("listening for other replicas' changes"))?;
+                (Some(listener), Some(events))
+            }
+        };
         Ok(Store {
             conn: Mutex::new(conn),
             changes,
+            _listener: listener,
+            refresh_events,
+            stream_lease_ms: std::sync::atomic::AtomicU64::new(
+                u64::try_from(STREAM_LEASE.as_millis()).unwrap_or(u64::MAX),
+            ),
             history: OnceLock::new(),
             history_retention: Arc::default(),
             sealer: std::sync::RwLock::new(sealer),
@@ -284,6 +328,38 @@ impl Store {
     /// Where the store's database is.
     pub fn database_url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// Moves whenever any replica writes a connection's tokens or lets its refresh lease
+    /// go, for a refresh waiting on another replica to wake at once; `None` on SQLite,
+    /// where waiters look again on their own.
+    pub(crate) fn refresh_events(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.refresh_events.as_ref().map(|s| s.subscribe())
+    }
+
+    /// How long a stream's lease lasts without a heartbeat.
+    pub(crate) fn stream_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.stream_lease_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Shortens stream leases, so a test sees heartbeats and expiries in seconds.
+    #[cfg(test)]
+    pub(crate) fn set_stream_lease(&self, lease: std::time::Duration) {
+        self.stream_lease_ms.store(
+            u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The SQL the store's database speaks (known without taking the connection).
+    pub(crate) fn dialect(&self) -> db::Dialect {
+        match self.url {
+            DatabaseUrl::Sqlite(_) => db::Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => db::Dialect::Postgres,
+        }
     }
 
     pub fn data_dir(&self) -> &Path {

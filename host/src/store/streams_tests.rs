@@ -127,6 +127,34 @@ fn the_run_lock_admits_one_holder_until_it_is_dropped() {
 }
 
 #[test]
+fn a_running_stream_s_lease_is_renewed_and_a_dead_holder_s_runs_out() {
+    if !crate::store::test_backend::postgres() {
+        return; // SQLite's run lock is a file lock, released by the kernel.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate();
+    // Two handles on one data directory share its database: two replicas.
+    let a = Store::open_with_key(dir.path(), &key).unwrap();
+    let b = Store::open_with_key(dir.path(), &key).unwrap();
+    let lease = std::time::Duration::from_millis(900);
+    a.set_stream_lease(lease);
+    b.set_stream_lease(lease);
+    let held = a.lock_stream("shop", "orders").unwrap().unwrap();
+    // Three lease lifetimes later the heartbeat has kept it.
+    std::thread::sleep(lease * 3);
+    assert!(b.lock_stream("shop", "orders").unwrap().is_none());
+    drop(held);
+    assert!(b.lock_stream("shop", "orders").unwrap().is_some());
+
+    // A replica killed while it ran a stream leaves a lease nobody renews.
+    let name = crate::store::stream_lock::lock_name("shop", "refunds");
+    assert!(a.try_acquire_lease(&name, "a-dead-replica", 600).unwrap());
+    assert!(b.lock_stream("shop", "refunds").unwrap().is_none());
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(b.lock_stream("shop", "refunds").unwrap().is_some());
+}
+
+#[test]
 fn pause_resume_and_reset() {
     let (_dir, s) = store();
     s.set_stream_schedule("shop", "orders", Some(100), Some(50), 2)

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::db::{OptionalExtension, Tx, params};
+use super::db::{Db, Dialect, OptionalExtension, Tx, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Aad, ConnectionStatus, Store, StoreError, now_unix};
@@ -145,7 +145,22 @@ fn write_tokens(
         ],
     )
     .map_err(StoreError::sql("writing tokens"))?;
+    announce_refresh(tx, connection_id)?;
     Ok(generation)
+}
+
+/// Tells every replica listening that `connection_id`'s tokens or refresh lease changed,
+/// at the commit of the transaction `db` is in (PostgreSQL; SQLite's waiters look again
+/// on their own).
+pub(super) fn announce_refresh(db: &Db, connection_id: &str) -> Result<(), StoreError> {
+    if db.dialect() == Dialect::Postgres {
+        db.execute(
+            "SELECT pg_notify(?1, ?2)",
+            params![super::REFRESH_CHANNEL, connection_id],
+        )
+        .map_err(StoreError::sql("announcing a token write"))?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -418,5 +433,44 @@ pub(crate) mod tests {
                 .contains(&format!("tokens/{}/refresh_token", b.id)),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_token_write_is_announced_to_refreshes_waiting_on_any_replica() {
+        if !crate::store::test_backend::postgres() {
+            assert!(
+                {
+                    let dir = tempfile::tempdir().unwrap();
+                    Store::open_with_key(dir.path(), &MasterKey::generate())
+                        .unwrap()
+                        .refresh_events()
+                        .is_none()
+                },
+                "SQLite announces nothing"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::generate();
+        let waiter = Store::open_with_key(dir.path(), &key).unwrap();
+        let holder = Store::open_with_key(dir.path(), &key).unwrap();
+        let c = holder.create_connection(&new_conn("a")).unwrap();
+        let mut events = waiter.refresh_events().unwrap();
+        events.borrow_and_update();
+        holder
+            .save_refreshed_tokens(&c.id, &write("at2", Some("rt2")))
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), events.changed())
+            .await
+            .expect("the token write is announced")
+            .unwrap();
+        // A released refresh lease is announced too.
+        events.borrow_and_update();
+        assert!(holder.try_acquire_lease("refresh:x", "h", 60_000).unwrap());
+        holder.release_lease("refresh:x", "h").unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), events.changed())
+            .await
+            .expect("the release is announced")
+            .unwrap();
     }
 }

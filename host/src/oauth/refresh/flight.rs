@@ -1,7 +1,10 @@
 //! One refresh per connection at a time: in-process, a per-connection async mutex whose
 //! completion counter lets the waiters of a stampede take the token the holder left in
-//! memory; across processes, a lease row in SQLite, with the store re-read while waiting
-//! so a refresh done by another process is reused rather than repeated.
+//! memory; across processes and replicas, a lease row in the database, with the store
+//! re-read while waiting so a refresh done by another process is reused rather than
+//! repeated. On SQLite a waiter looks again every `lease_poll`; on PostgreSQL it is woken
+//! by the announcement of the holder's token write or release (`LISTEN`), whichever
+//! replica holds it.
 //!
 //! Owns: [`Flights`], `TokenManager::obtain` (status checks, cooldown, the decision to
 //! refresh, the lease) and when a stored token is good enough.
@@ -17,6 +20,10 @@ use super::exchange::jitter;
 use super::{AccessToken, TokenError, TokenManager, Want};
 use crate::oauth::provider::GrantType;
 use crate::store::{ConnectionStatus, StoredTokens, now_unix};
+
+/// How long a refresh that waits on another replica's lease goes without looking again
+/// when no announcement comes (PostgreSQL announces every token write and release).
+const LEASE_BACKSTOP: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Flight {
@@ -135,6 +142,8 @@ impl TokenManager {
 
         let lease = format!("refresh:{connection_id}");
         let lease_ms = self.policy.lease_ttl.as_millis() as i64;
+        // Subscribed before the first try: a release after it wakes this waiter.
+        let mut events = self.store.refresh_events();
         loop {
             if self
                 .store
@@ -142,7 +151,14 @@ impl TokenManager {
             {
                 break;
             }
-            tokio::time::sleep(jitter(self.policy.lease_poll)).await;
+            match &mut events {
+                // Told when any replica writes tokens or lets a refresh lease go; looks
+                // again now and then all the same, for a holder that died with its lease.
+                Some(events) => {
+                    let _ = tokio::time::timeout(LEASE_BACKSTOP, events.changed()).await;
+                }
+                None => tokio::time::sleep(jitter(self.policy.lease_poll)).await,
+            }
             if let Some(t) = self.store.tokens(connection_id)?
                 && t.generation != stored.generation
             {

@@ -17,7 +17,7 @@ mod value;
 
 use std::ops::Deref;
 
-pub(crate) use self::postgres::PgConn;
+pub(crate) use self::postgres::{Listener, OnNotification, PgConn, listen};
 pub(crate) use self::sqlite::open as open_sqlite;
 pub use self::url::DatabaseUrl;
 pub(crate) use self::value::{FromValue, Param, Params, Value};

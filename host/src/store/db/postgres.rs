@@ -68,6 +68,86 @@ pub(crate) fn error(e: tokio_postgres::Error) -> DbError {
     }
 }
 
+/// Called with each notification's channel and payload; with `None` after the listening
+/// connection was lost and made again (whatever was sent meanwhile was missed).
+pub(crate) type OnNotification = Box<dyn Fn(Option<(&str, &str)>) + Send + Sync>;
+
+/// A connection that `LISTEN`s on `channels` for as long as this lives.
+pub(crate) struct Listener {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How long the listener waits before connecting again after losing its connection.
+const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Listens on `channels` with a connection of its own on the database runtime, handing
+/// each notification to `on`. A lost connection is made again (and `on(None)` told).
+pub(crate) fn listen(
+    config: &tokio_postgres::Config,
+    channels: &'static [&'static str],
+    on: OnNotification,
+) -> Result<Listener, DbError> {
+    let config = config.clone();
+    let task = runtime()?.spawn(async move {
+        let mut first = true;
+        loop {
+            match config.connect(tokio_postgres::NoTls).await {
+                Ok((client, mut connection)) => {
+                    let sql: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
+                    // The LISTEN is answered only while the connection is polled.
+                    let ok = {
+                        let listening = client.batch_execute(&sql);
+                        tokio::pin!(listening);
+                        loop {
+                            tokio::select! {
+                                done = &mut listening => break done.is_ok(),
+                                msg = std::future::poll_fn(|cx| connection.poll_message(cx)) => {
+                                    if !matches!(msg, Some(Ok(_))) {
+                                        break false;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    if ok {
+                        if !first {
+                            on(None);
+                        }
+                        first = false;
+                        while let Some(msg) =
+                            std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                        {
+                            match msg {
+                                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                                    on(Some((n.channel(), n.payload())))
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::warn!(error = %error(e), "the database listener's connection failed");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    // The client lived until here: dropping it ends the connection.
+                    drop(client);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %error(e), "the database listener could not connect");
+                }
+            }
+            tokio::time::sleep(LISTEN_RETRY).await;
+        }
+    });
+    Ok(Listener { task })
+}
+
 /// One connection.
 pub(crate) struct PgConn {
     client: Arc<tokio_postgres::Client>,
