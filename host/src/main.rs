@@ -34,8 +34,9 @@ struct Cli {
     /// The store's database: `sqlite:PATH` (default: keyway.db in the data directory) or
     /// `postgres://USER@HOST:PORT/DATABASE`, shared by several `keyway serve` replicas.
     /// A PostgreSQL password is read from KEYWAY_DATABASE_PASSWORD, never from the URL.
-    #[arg(long, global = true, env = "KEYWAY_DATABASE_URL", value_parser = DatabaseUrl::parse)]
-    database_url: Option<DatabaseUrl>,
+    /// (Parsed after clap, whose own errors quote the value given.)
+    #[arg(long, global = true, env = "KEYWAY_DATABASE_URL")]
+    database_url: Option<String>,
     /// Directories holding connector directories; connections name their connector by key
     /// and it is looked up here (repeatable).
     #[arg(
@@ -136,6 +137,13 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
         command,
         ..
     } = cli;
+    let database_url = match database_url.as_deref().map(DatabaseUrl::parse) {
+        None => None,
+        Some(Ok(url)) => Some(url),
+        Some(Err(e)) => {
+            return Err(anyhow::anyhow!("--database-url (KEYWAY_DATABASE_URL): {e}").into());
+        }
+    };
     let database = database_url.as_ref();
     // The services of a command that needs no `--allow-cidr`.
     let services = |connector_dirs| {

@@ -214,3 +214,45 @@ impl OidcServer {
         panic!("the authorization did not reach the redirect URI");
     }
 }
+
+/// Writes the `e2e` connector (the hostile component, OAuth at `server` behind its
+/// counting proxy, injection into `api`) into `dir/e2e`.
+pub fn write_e2e_connector(
+    dir: &std::path::Path,
+    server: &OidcServer,
+    api: &crate::provider::LocalApi,
+) {
+    let conn = dir.join("e2e");
+    std::fs::create_dir_all(&conn).expect("mkdir");
+    let manifest = serde_json::json!({
+        "key": "e2e",
+        "name": "End to end",
+        "provider": "oidc",
+        "kind": "source",
+        "version": "0.1.0",
+        "permissions": {
+            "http": [format!("http://127.0.0.1:{}/*", api.addr.port())],
+            "entities": { "Customer": ["write"] },
+            "secrets": {}
+        },
+        "connection": {
+            "settingsSchema": { "type": "object", "properties": {} },
+            "oauth": {
+                "type": "authorization_code",
+                "issuerUrl": server.issuer.as_str(),
+                "tokenUrlTemplate": server.proxied_token_url().as_str(),
+                "scopes": ["openid", "profile"],
+                "client": { "credentialKey": "e2e-app" },
+                "postConnect": { "route": "/account", "method": "GET" },
+                "exposeAccessToken": false,
+                "inject": [{ "url": format!("http://127.0.0.1:{}/*", api.addr.port()) }]
+            }
+        }
+    });
+    std::fs::write(
+        conn.join("connector.json"),
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    )
+    .expect("write manifest");
+    std::fs::copy(crate::components::HOSTILE, conn.join("connector.wasm")).expect("copy component");
+}

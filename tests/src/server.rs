@@ -72,13 +72,26 @@ pub struct Server {
     pub sandbox: Option<String>,
     stderr: Arc<Mutex<String>>,
     stdout: Arc<Mutex<String>>,
+    /// What the server's environment adds (a replica's database and master key); the
+    /// CLI run against it gets the same.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts `keyway serve` with `connectors` and the extra flags; waits until it listens.
     pub fn start(connectors: &Path, extra: &[&str]) -> Server {
+        Server::start_with(connectors, extra, &[])
+    }
+
+    /// [`Server::start`] with variables added to its environment (`KEYWAY_DATABASE_URL`
+    /// and `KEYWAY_MASTER_KEY` make it one replica of several).
+    pub fn start_with(connectors: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         crate::artifacts::canary(ADMIN_KEY);
         let data_dir = tempfile::tempdir().expect("tempdir");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut child = Command::new(keyway_bin())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -89,6 +102,7 @@ impl Server {
             .env("KEYWAY_LOG", "info")
             .env_remove("KEYWAY_MASTER_KEY")
             .env_remove("KEYWAY_SANDBOX")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -145,7 +159,14 @@ impl Server {
             sandbox,
             stderr,
             stdout,
+            env,
         }
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -204,6 +225,7 @@ impl Server {
             .env("KEYWAY_CONNECTORS", &self.connectors)
             .env("KEYWAY_LOG", "warn")
             .env_remove("KEYWAY_MASTER_KEY")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .expect("run keyway")

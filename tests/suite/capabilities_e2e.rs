@@ -13,51 +13,14 @@ use keyway_host::services::{
 };
 use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
-use keyway_tests::oidc::OidcServer;
+use keyway_tests::logs;
+use keyway_tests::oidc::{OidcServer, write_e2e_connector};
 use keyway_tests::provider::LocalApi;
-use keyway_tests::{components, logs};
 use secrecy::SecretString;
-use serde_json::{Value, json};
-use std::path::Path;
+use serde_json::Value;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const CLIENT_SECRET: &str = "canary-client-secret-capabilities-3e9d";
-
-fn write_connector(dir: &Path, server: &OidcServer, api: &LocalApi) {
-    let conn = dir.join("e2e");
-    std::fs::create_dir_all(&conn).expect("mkdir");
-    let manifest = json!({
-        "key": "e2e",
-        "name": "End to end",
-        "provider": "oidc",
-        "kind": "source",
-        "version": "0.1.0",
-        "permissions": {
-            "http": [format!("http://127.0.0.1:{}/*", api.addr.port())],
-            "entities": { "Customer": ["write"] },
-            "secrets": {}
-        },
-        "connection": {
-            "settingsSchema": { "type": "object", "properties": {} },
-            "oauth": {
-                "type": "authorization_code",
-                "issuerUrl": server.issuer.as_str(),
-                "tokenUrlTemplate": server.proxied_token_url().as_str(),
-                "scopes": ["openid", "profile"],
-                "client": { "credentialKey": "e2e-app" },
-                "postConnect": { "route": "/account", "method": "GET" },
-                "exposeAccessToken": false,
-                "inject": [{ "url": format!("http://127.0.0.1:{}/*", api.addr.port()) }]
-            }
-        }
-    });
-    std::fs::write(
-        conn.join("connector.json"),
-        serde_json::to_vec_pretty(&manifest).expect("json"),
-    )
-    .expect("write manifest");
-    std::fs::copy(components::HOSTILE, conn.join("connector.wasm")).expect("copy component");
-}
 
 async fn call(services: &Services, path: &str, query: &[(&str, &str)]) -> Value {
     let mut req = RouteRequest::new(Method::Get, path);
@@ -83,7 +46,7 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let api = LocalApi::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let connectors = dir.path().join("connectors");
-    write_connector(&connectors, &server, &api);
+    write_e2e_connector(&connectors, &server, &api);
 
     let config = keyway_tests::loopback_services_config(dir.path().join("data"), vec![connectors]);
     let data_dir = config.data_dir.clone();

@@ -158,6 +158,10 @@ pub struct ServeConfig {
     pub streams: Option<SchedulerOptions>,
     /// What the invocation history keeps.
     pub history: HistoryRetention,
+    /// How long a connection's refresh lease lasts at most (`[refresh] lease_seconds`).
+    pub refresh_lease: Duration,
+    /// How long a stream's run lease lasts without a heartbeat (`[streams] lease_seconds`).
+    pub stream_lease: Duration,
 }
 
 fn addr(text: &str, what: &str) -> anyhow::Result<SocketAddr> {
@@ -297,6 +301,16 @@ impl ServeConfig {
         )?;
         let streams = streams::merge(&file.streams, o.no_streams, o.streams_per_connector)?;
         let history = history::merge(&file.history)?;
+        let refresh_lease = refresh::lease_seconds(
+            file.refresh.lease_seconds,
+            crate::oauth::RefreshPolicy::default().lease_ttl,
+            "refresh lease (refresh.lease_seconds)",
+        )?;
+        let stream_lease = refresh::lease_seconds(
+            file.streams.lease_seconds,
+            crate::store::STREAM_LEASE,
+            "stream lease (streams.lease_seconds)",
+        )?;
         let database = match (o.database_url, &file.database_url) {
             (Some(url), _) => Some(url),
             (None, Some(text)) => {
@@ -322,6 +336,8 @@ impl ServeConfig {
             refresh,
             streams,
             history,
+            refresh_lease,
+            stream_lease,
         })
     }
 }

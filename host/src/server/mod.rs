@@ -293,6 +293,8 @@ async fn prepare(
     };
     services_config.egress.allowed_cidrs = config.allow_private.clone();
     services_config.history = config.history;
+    services_config.refresh_lease = config.refresh_lease;
+    services_config.stream_lease = config.stream_lease;
     if let Some(sandbox) = config.sandbox {
         // The sandbox provider is on loopback. The address policy works on IP addresses,
         // so this admits every port of that address to connectors whose manifest

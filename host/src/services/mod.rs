@@ -71,6 +71,10 @@ pub struct ServicesConfig {
     pub webhook_queue: QueueLimits,
     /// What the invocation history keeps.
     pub history: HistoryRetention,
+    /// How long a connection's refresh lease lasts at most.
+    pub refresh_lease: Duration,
+    /// How long a stream's run lease lasts without a heartbeat (PostgreSQL).
+    pub stream_lease: Duration,
 }
 
 impl ServicesConfig {
@@ -90,6 +94,8 @@ impl ServicesConfig {
             runtime,
             webhook_queue: QueueLimits::default(),
             history: HistoryRetention::default(),
+            refresh_lease: RefreshPolicy::default().lease_ttl,
+            stream_lease: crate::store::STREAM_LEASE,
         }
     }
 }
@@ -121,6 +127,7 @@ impl Services {
     pub fn open(config: ServicesConfig) -> ServiceResult<Services> {
         let store = Arc::new(Store::open_in(&config.data_dir, config.database.as_ref())?);
         store.set_history_retention(config.history);
+        store.set_stream_lease(config.stream_lease);
         let egress = Arc::new(
             Egress::new(config.egress).map_err(|e| ServiceError::Egress(e.message.clone()))?,
         );
@@ -140,7 +147,10 @@ impl Services {
             store.clone(),
             http.clone(),
             providers.clone(),
-            RefreshPolicy::default(),
+            RefreshPolicy {
+                lease_ttl: config.refresh_lease,
+                ..RefreshPolicy::default()
+            },
         ));
         let sink = Arc::new(SqliteSink::new(store.clone()));
         let ingest: Arc<dyn IngestSink> = sink.clone();

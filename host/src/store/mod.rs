@@ -345,8 +345,8 @@ impl Store {
         )
     }
 
-    /// Shortens stream leases, so a test sees heartbeats and expiries in seconds.
-    #[cfg(test)]
+    /// Sets how long a stream's lease lasts without a heartbeat (`[streams]
+    /// lease_seconds`; tests shorten it to see heartbeats and expiries in seconds).
     pub(crate) fn set_stream_lease(&self, lease: std::time::Duration) {
         self.stream_lease_ms.store(
             u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),

@@ -30,6 +30,10 @@ pub(crate) struct FileRefresh {
     pub interval_seconds: Option<u64>,
     /// A token expiring within this many seconds is refreshed by a pass.
     pub ahead_seconds: Option<u64>,
+    /// How long a replica holds a connection's refresh lease at most: how long one that
+    /// died mid-refresh keeps the others waiting. It must outlast the provider's slowest
+    /// token answer (with retries), or two replicas could refresh at once.
+    pub lease_seconds: Option<u64>,
 }
 
 /// The refresher's options: `interval` and `ahead` (flags or environment) over the file,
@@ -62,6 +66,28 @@ pub(super) fn merge(
     })
 }
 
+/// The shortest lease that may be asked for, and the longest.
+const LEASE_BOUNDS: std::ops::RangeInclusive<u64> = 2..=3600;
+
+/// A lease's length from the file, within [`LEASE_BOUNDS`], or `default`.
+pub(super) fn lease_seconds(
+    given: Option<u64>,
+    default: std::time::Duration,
+    what: &str,
+) -> anyhow::Result<std::time::Duration> {
+    let Some(seconds) = given else {
+        return Ok(default);
+    };
+    if !LEASE_BOUNDS.contains(&seconds) {
+        anyhow::bail!(
+            "{what} must be {} to {} seconds (got {seconds})",
+            LEASE_BOUNDS.start(),
+            LEASE_BOUNDS.end()
+        );
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 fn bounded(seconds: u64, max: u64, what: &str) -> anyhow::Result<()> {
     if seconds == 0 {
         bail!("{what} must be greater than 0 seconds (got 0)");
@@ -86,10 +112,30 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_is_bounded_and_named() {
+        let default = Duration::from_secs(120);
+        assert_eq!(lease_seconds(None, default, "x").unwrap(), default);
+        assert_eq!(
+            lease_seconds(Some(5), default, "x").unwrap(),
+            Duration::from_secs(5)
+        );
+        for bad in [0, 1, 3601] {
+            let err = lease_seconds(Some(bad), default, "refresh lease (refresh.lease_seconds)")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("refresh.lease_seconds") && err.contains("2 to 3600"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let file = FileRefresh {
             interval_seconds: Some(30),
             ahead_seconds: Some(600),
+            lease_seconds: None,
         };
         let o = merge(&file, Some(5), None).unwrap();
         assert_eq!(o.interval, Duration::from_secs(5));

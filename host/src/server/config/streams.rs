@@ -23,6 +23,9 @@ pub(crate) struct FileStreams {
     pub enabled: Option<bool>,
     /// Most runs of one connector's streams at once (default 2).
     pub per_connector: Option<usize>,
+    /// How long a stream's run lease lasts without a heartbeat, on PostgreSQL: how long a
+    /// replica that died mid-run blocks its stream (default 30).
+    pub lease_seconds: Option<u64>,
 }
 
 /// The scheduler's options, or `None` when it is switched off.
@@ -59,6 +62,7 @@ mod tests {
         let file = FileStreams {
             enabled: None,
             per_connector: Some(4),
+            lease_seconds: None,
         };
         assert_eq!(merge(&file, false, None).unwrap().unwrap().per_connector, 4);
         assert_eq!(
@@ -69,6 +73,7 @@ mod tests {
         let off = FileStreams {
             enabled: Some(false),
             per_connector: None,
+            lease_seconds: None,
         };
         assert!(merge(&off, false, None).unwrap().is_none());
         let err = merge(&FileStreams::default(), false, Some(0)).unwrap_err();

@@ -220,4 +220,7 @@ routes! {
     GET "/post-connect-fail" (internal) => post_connect_fail,
     // Server hardening: reachable over HTTP with an API key.
     POST "/answer" (api_key) => answer,
+    // Replicas: `/http` reachable over HTTP with an API key, so a caller's request makes
+    // the host obtain (and refresh) the injected token.
+    GET "/call" (api_key) => http,
 }
