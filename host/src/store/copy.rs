@@ -887,6 +887,15 @@ mod tests {
                  DELETE FROM stream_runs WHERE id = 'run-1';",
             )
             .unwrap();
+        // A delivery being attempted, leased to this process (a column of step 13).
+        let now = crate::store::now_unix_ms();
+        assert_eq!(
+            store
+                .claim_deliveries(now + 1, 1, now + 60_000)
+                .unwrap()
+                .len(),
+            1
+        );
         (conn.id, api_key)
     }
 
