@@ -7,7 +7,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keyway_host::cli::new as new_cmd;
 use keyway_host::cli::{
     CliError, api_keys, app_connections, apply, call, connections, connectors, credentials, keys,
-    providers, records, serve, streams, validate, webhooks,
+    migrate_store, providers, records, serve, streams, validate, webhooks,
 };
 use keyway_host::services::{Services, ServicesConfig};
 use keyway_host::store::DatabaseUrl;
@@ -92,6 +92,9 @@ enum Command {
     /// The master key that seals secrets at rest.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Copy the whole store into an empty database (SQLite or PostgreSQL, either way).
+    #[command(name = "migrate-store")]
+    MigrateStore(migrate_store::MigrateStoreArgs),
     /// A connection's scheduled syncs: list, run now, pause, resume, reset.
     Streams(streams::StreamsArgs),
     /// The history of stream runs.
@@ -190,6 +193,7 @@ async fn run(cli: Cli, explicit: Explicit) -> Result<ExitCode, CliError> {
         }
         Command::Credentials(cmd) => Ok(credentials::run(cmd, &data_dir, database).await?),
         Command::Keys(cmd) => Ok(keys::run(cmd, &data_dir, database).await?),
+        Command::MigrateStore(args) => Ok(migrate_store::run(&args, &data_dir)?),
         Command::Streams(args) => {
             let services = services_with(connector_dirs, &args.allow_cidrs)?;
             streams::run(args.command, std::sync::Arc::new(services)).await

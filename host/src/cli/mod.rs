@@ -18,6 +18,7 @@ pub mod connections;
 pub mod connectors;
 pub mod credentials;
 pub mod keys;
+pub mod migrate_store;
 pub mod new;
 pub mod providers;
 pub mod records;

@@ -23,6 +23,7 @@ pub mod connect_sessions;
 pub use changes::CHANGE_CHECK;
 mod connection_state;
 pub mod connections;
+pub mod copy;
 pub mod credentials;
 pub mod crypto;
 pub(crate) mod db;
