@@ -41,7 +41,7 @@ impl Row {
     }
 }
 
-fn batches() -> Vec<RawBatch> {
+pub fn batches() -> Vec<RawBatch> {
     (0..RECORDS / BATCH)
         .map(|b| {
             let ids = b * BATCH..(b + 1) * BATCH;

@@ -9,6 +9,7 @@
 //! suite needs in release mode. It is not part of the test suite: figures from a shared
 //! machine are for reading, not for passing or failing a build.
 
+mod database;
 mod front;
 mod http;
 mod http_figures;
@@ -85,6 +86,7 @@ enum SectionName {
     Outbound,
     Front,
     Streams,
+    Database,
 }
 
 /// How long and how often to measure.
@@ -161,7 +163,7 @@ fn main() -> anyhow::Result<()> {
     let wanted = |s: SectionName| cli.only.is_empty() || cli.only.contains(&s);
     let mut report = report::Report::new();
     type Run = fn(&Plan, &Path) -> anyhow::Result<(report::Section, Vec<report::Target>)>;
-    let sections: [(SectionName, &str, Run); 9] = [
+    let sections: [(SectionName, &str, Run); 10] = [
         (SectionName::Invoke, "1, invocation", |p, _| invoke::run(p)),
         (SectionName::Http, "2, HTTP", |p, w| {
             http::run(p, &wasmtime_cli(w)?)
@@ -185,6 +187,11 @@ fn main() -> anyhow::Result<()> {
         (SectionName::Streams, "9, stream run", |p, _| {
             streams::run(p)
         }),
+        (
+            SectionName::Database,
+            "10, PostgreSQL beside SQLite",
+            |p, _| database::run(p),
+        ),
     ];
     let mut failed = Vec::new();
     for (name, label, run) in sections {

@@ -30,7 +30,19 @@ use std::time::{Duration, Instant};
 
 /// A store in `dir` with one connection, `bench`, of credential key `bench-app`.
 pub fn store_with_connection(dir: &Path) -> anyhow::Result<(Arc<Store>, ConnectionRecord)> {
-    let store = Arc::new(Store::open_with_key(dir, &MasterKey::generate())?);
+    store_with_connection_at(dir, None)
+}
+
+/// [`store_with_connection`] on `database` (SQLite in `dir` when `None`).
+pub fn store_with_connection_at(
+    dir: &Path,
+    database: Option<&keyway_host::store::DatabaseUrl>,
+) -> anyhow::Result<(Arc<Store>, ConnectionRecord)> {
+    let key = MasterKey::generate();
+    let store = Arc::new(match database {
+        Some(url) => Store::open_with_key_at(dir, url, &key)?,
+        None => Store::open_with_key(dir, &key)?,
+    });
     let record = store.create_connection(&NewConnection {
         auth_option: None,
         name: "bench".into(),

@@ -166,9 +166,7 @@ fn serve(programs: &Programs, dir: &Path, owner: Option<Owner>) -> Result<(Child
             .arg(format!("unix_socket_directories={}", dir.display()))
             .arg("-c")
             .arg(format!("max_connections={MAX_CONNECTIONS}"))
-            // Test data: nothing needs to survive a crash.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "shared_buffers=32MB"])
+            .args(durability())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log)
@@ -390,6 +388,29 @@ fn log_tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+}
+
+/// The variable that asks for a server that syncs its commits (a benchmark's), not one
+/// for test data.
+pub(crate) const DURABLE_ENV: &str = "KEYWAY_TEST_POSTGRES_DURABLE";
+
+/// Test data needs to survive no crash, so a test server syncs nothing; a benchmark's
+/// server (`KEYWAY_TEST_POSTGRES_DURABLE=1`) keeps PostgreSQL's durable defaults.
+fn durability() -> Vec<String> {
+    let settings: &[&str] = if std::env::var(DURABLE_ENV).is_ok_and(|v| v == "1") {
+        &["shared_buffers=128MB"]
+    } else {
+        &[
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "shared_buffers=32MB",
+        ]
+    };
+    settings
+        .iter()
+        .flat_map(|s| ["-c".to_string(), s.to_string()])
+        .collect()
 }
 
 #[cfg(test)]
