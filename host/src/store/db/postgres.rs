@@ -86,14 +86,21 @@ impl Drop for Listener {
 /// How long the listener waits before connecting again after losing its connection.
 const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long opening a store waits for its first `LISTEN` to be in place before it goes on
+/// (then announcements may be missed until it is, and waiters fall back to looking).
+const LISTEN_READY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Listens on `channels` with a connection of its own on the database runtime, handing
-/// each notification to `on`. A lost connection is made again (and `on(None)` told).
+/// each notification to `on`. Returns once the first `LISTEN` is in place (or after
+/// [`LISTEN_READY`]), so nothing announced after the store opened is missed. A lost
+/// connection is made again (and `on(None)` told).
 pub(crate) fn listen(
     config: &tokio_postgres::Config,
     channels: &'static [&'static str],
     on: OnNotification,
 ) -> Result<Listener, DbError> {
     let config = config.clone();
+    let (ready, listening_now) = std::sync::mpsc::sync_channel::<()>(1);
     let task = runtime()?.spawn(async move {
         let mut first = true;
         loop {
@@ -120,6 +127,7 @@ pub(crate) fn listen(
                             on(None);
                         }
                         first = false;
+                        let _ = ready.try_send(());
                         while let Some(msg) =
                             std::future::poll_fn(|cx| connection.poll_message(cx)).await
                         {
@@ -145,6 +153,9 @@ pub(crate) fn listen(
             tokio::time::sleep(LISTEN_RETRY).await;
         }
     });
+    if listening_now.recv_timeout(LISTEN_READY).is_err() {
+        tracing::warn!("the database listener is not listening yet; announcements may be late");
+    }
     Ok(Listener { task })
 }
 
