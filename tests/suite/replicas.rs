@@ -100,6 +100,37 @@ async fn connected(db: &str, dir: &Path, connectors: &Path, server: &OidcServer)
     MasterKey::from_base64(&text, "the setup's key file").expect("a key")
 }
 
+/// An installation with the `e2e` connection authorized at a real provider, ready for
+/// replicas: its database, master key and connectors.
+struct Connected {
+    db: String,
+    server: OidcServer,
+    api: LocalApi,
+    dir: tempfile::TempDir,
+    connectors: std::path::PathBuf,
+    key: MasterKey,
+}
+
+impl Connected {
+    async fn new() -> Connected {
+        let db = keyway_test_postgres::cluster().fresh_database();
+        let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], 3600);
+        let api = LocalApi::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let connectors = dir.path().join("connectors");
+        write_e2e_connector(&connectors, &server, &api);
+        let key = connected(&db, dir.path(), &connectors, &server).await;
+        Connected {
+            db,
+            server,
+            api,
+            dir,
+            connectors,
+            key,
+        }
+    }
+}
+
 /// A route call that needs the connection's access token (injected by the host).
 fn token_call(
     http: &reqwest::Client,
@@ -121,13 +152,14 @@ async fn refreshes(server: &OidcServer) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_token_requests_over_three_replicas_cause_one_refresh() {
-    let db = keyway_test_postgres::cluster().fresh_database();
-    let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], 3600);
-    let api = LocalApi::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let connectors = dir.path().join("connectors");
-    write_e2e_connector(&connectors, &server, &api);
-    let key = connected(&db, dir.path(), &connectors, &server).await;
+    let Connected {
+        db,
+        server,
+        api,
+        dir: _dir,
+        connectors,
+        key,
+    } = Connected::new().await;
     // Every replica finds the access token expired: the first to look (a caller, or a
     // replica's background refresher as it starts) refreshes, the others wait for it.
     psql(&db, "UPDATE tokens SET expires_at = 1");
@@ -178,13 +210,14 @@ async fn a_thousand_token_requests_over_three_replicas_cause_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_while_it_refreshes_loses_no_token() {
-    let db = keyway_test_postgres::cluster().fresh_database();
-    let server = OidcServer::start(CLIENT_SECRET, &[REDIRECT], 3600);
-    let api = LocalApi::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let connectors = dir.path().join("connectors");
-    write_e2e_connector(&connectors, &server, &api);
-    let key = connected(&db, dir.path(), &connectors, &server).await;
+    let Connected {
+        db,
+        server,
+        api,
+        dir,
+        connectors,
+        key,
+    } = Connected::new().await;
     psql(&db, "UPDATE tokens SET expires_at = 1");
     server.proxy_control("reset").await;
 

@@ -17,8 +17,7 @@ use keyway_host::runtime::RouteRequest;
 use keyway_host::services::Services;
 use keyway_host::store::{DatabaseUrl, Store, TokenWrite, now_unix};
 use keyway_host::types::Method;
-use keyway_tests::components;
-use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest};
+use keyway_tests::pages::{PagesApi, create_pager_connection};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -70,17 +69,7 @@ fn route_figures(
     database: Option<DatabaseUrl>,
     api: &PagesApi,
 ) -> anyhow::Result<Spread> {
-    let connectors = tempfile::tempdir()?;
-    let dir = connectors.path().join("pager");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("connector.json"),
-        pager_manifest(
-            &api.base(),
-            r#"[{ "key": "items", "route": "/sync/items", "entity": "Item" }]"#,
-        ),
-    )?;
-    std::fs::copy(components::PAGER, dir.join("connector.wasm"))?;
+    let connectors = crate::streams::pager_connectors(api)?;
     let data = tempfile::tempdir()?;
     let mut config = keyway_tests::services_config(
         data.path().to_path_buf(),

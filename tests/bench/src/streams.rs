@@ -27,12 +27,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let api = rt.block_on(PagesApi::start_with(PAGES, PER_PAGE));
+/// A connectors directory with the pager connector (one stream, `items`) of `api`.
+pub fn pager_connectors(api: &PagesApi) -> anyhow::Result<tempfile::TempDir> {
     let connectors = tempfile::tempdir()?;
     let dir = connectors.path().join("pager");
     std::fs::create_dir_all(&dir)?;
@@ -44,6 +40,16 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
         ),
     )?;
     std::fs::copy(components::PAGER, dir.join("connector.wasm"))?;
+    Ok(connectors)
+}
+
+pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let api = rt.block_on(PagesApi::start_with(PAGES, PER_PAGE));
+    let connectors = pager_connectors(&api)?;
     let data = tempfile::tempdir()?;
     let services = pager_services(data.path(), connectors.path());
     let create = |name: &str| create_pager_connection(&services, name, &api, &[]);
