@@ -222,6 +222,14 @@ async fn forms_need_the_session_token_and_the_console_origin() {
         .expect("POST");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/console/login");
+    // The unread body stays behind on that connection: the server closes it, so the next
+    // request (the login below, on the same client) is not sent down it.
+    assert_eq!(
+        res.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
 
     let cookie = login(&http, &server).await;
     let (status, form) = get(

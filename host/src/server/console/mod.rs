@@ -242,9 +242,9 @@ async fn signed_form(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<(Signed, BTreeMap<String, String>), Box<Response>> {
-    let signed = signed(state, headers)?;
+    let signed = signed(state, headers).map_err(|res| closing(*res))?;
     if !session::same_origin(headers, &state.public_url) {
-        return Err(Box::new(failure(
+        return Err(closing(failure(
             StatusCode::FORBIDDEN,
             Some(&signed),
             "This form was sent from another site; it was refused.",
@@ -260,6 +260,17 @@ async fn signed_form(
         )));
     }
     Ok((signed, form))
+}
+
+/// A refusal sent before the request's body was read: the connection is closed after it
+/// (`Connection: close`), so the client does not send its next request down a connection
+/// whose unread body the server will not wait for.
+fn closing(mut res: Response) -> Box<Response> {
+    res.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    Box::new(res)
 }
 
 /// A use case's failure as a console page (its message never holds a secret).
