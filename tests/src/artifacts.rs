@@ -1,8 +1,9 @@
 //! What the suite's hosts leave behind, kept for one canary sweep after the whole suite:
-//! host log lines, `keyway serve` output, the answers of its API and callback page, and
-//! copies of the servers' data directories. `scripts/test` points
-//! `KEYWAY_TEST_ARTIFACTS` at a fresh directory, runs every test, then runs the
-//! `canary-sweep` binary over it; with the variable unset nothing is kept.
+//! host log lines, `keyway serve` output, the answers of its API and callback page,
+//! copies of the servers' data directories and, on PostgreSQL, what their databases hold
+//! (`database-*`). `scripts/test` points `KEYWAY_TEST_ARTIFACTS` at a fresh directory,
+//! runs every test, then runs the `canary-sweep` binary over it; with the variable unset
+//! nothing is kept.
 //!
 //! Every secret a test plants has `canary` in its value (`canary-access-token-…`); secrets
 //! a test cannot name that way (random API keys, the admin key) are registered with
@@ -59,6 +60,27 @@ pub fn keep_dir(label: &str, src: &Path) {
     let n = N.fetch_add(1, Ordering::SeqCst);
     let dest = root.join("data").join(format!("{}-{n}-{label}", stem()));
     copy_tree(src, &dest);
+}
+
+/// [`keep_dir`] of the data directory `data_dir`, and on PostgreSQL its store's database
+/// too ([`keep_database`]), which is not in the directory.
+pub fn keep_store(label: &str, data_dir: &Path) {
+    keep_dir(label, data_dir);
+    if let Some(url) = crate::backend::database_for(data_dir) {
+        keep_database(label, &url);
+    }
+}
+
+/// Keeps everything the PostgreSQL database at `url` holds (`backend::database_bytes`).
+/// Never panics (it runs in `Drop`): a database that cannot be read is said on stderr.
+pub fn keep_database(label: &str, url: &str) {
+    if dir().is_none() {
+        return;
+    }
+    match crate::backend::try_database_bytes(url) {
+        Ok(bytes) => append(&format!("database-{label}"), &bytes),
+        Err(e) => eprintln!("keeping the {label} database for the canary sweep: {e}"),
+    }
 }
 
 fn copy_tree(src: &Path, dest: &Path) {

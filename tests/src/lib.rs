@@ -22,6 +22,7 @@ pub fn connector_dir(name: &str) -> PathBuf {
 }
 
 pub mod artifacts;
+pub mod backend;
 pub mod logs;
 pub mod oidc;
 
@@ -48,9 +49,21 @@ pub fn loopback_services_config(
     data: PathBuf,
     connectors: Vec<PathBuf>,
 ) -> keyway_host::services::ServicesConfig {
-    let mut config = keyway_host::services::ServicesConfig::new(data, connectors);
+    let mut config = services_config(data, connectors);
     config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
     config.runtime = test_runtime_config();
+    config
+}
+
+/// `ServicesConfig::new(data, connectors)` on this run's backend (`backend.rs`): the
+/// store in `data`, or in `data`'s PostgreSQL database.
+pub fn services_config(
+    data: PathBuf,
+    connectors: Vec<PathBuf>,
+) -> keyway_host::services::ServicesConfig {
+    let database = backend::database_url_for(&data);
+    let mut config = keyway_host::services::ServicesConfig::new(data, connectors);
+    config.database = database;
     config
 }
 
@@ -80,6 +93,28 @@ pub fn keyway_bin() -> PathBuf {
         );
     }
     bin
+}
+
+/// `keyway` run on the data directory `data_dir` (`KEYWAY_DATA_DIR`), with its store on
+/// this run's backend (`KEYWAY_DATABASE_URL` of `data_dir`'s database on PostgreSQL; on
+/// SQLite none, whatever the test process's environment says).
+pub fn keyway_command(data_dir: &std::path::Path) -> std::process::Command {
+    keyway_command_on(data_dir, backend::database_for(data_dir).as_deref())
+}
+
+/// `keyway` run on the data directory `data_dir` whose store is in the PostgreSQL
+/// database `database`, or in SQLite in `data_dir` when `None`.
+pub fn keyway_command_on(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(keyway_bin());
+    cmd.env("KEYWAY_DATA_DIR", data_dir);
+    match database {
+        Some(url) => cmd.env("KEYWAY_DATABASE_URL", url),
+        None => cmd.env_remove("KEYWAY_DATABASE_URL"),
+    };
+    cmd
 }
 
 /// A context for `connector`'s connection `connection` with one secret setting,

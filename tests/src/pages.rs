@@ -185,10 +185,8 @@ pub fn pager_services(
     data_dir: &std::path::Path,
     connectors_dir: &std::path::Path,
 ) -> Arc<keyway_host::services::Services> {
-    let mut config = keyway_host::services::ServicesConfig::new(
-        data_dir.to_path_buf(),
-        vec![connectors_dir.to_path_buf()],
-    );
+    let mut config =
+        crate::services_config(data_dir.to_path_buf(), vec![connectors_dir.to_path_buf()]);
     config.runtime = crate::test_runtime_config();
     config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("a CIDR")];
     Arc::new(keyway_host::services::Services::open(config).expect("services"))

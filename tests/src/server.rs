@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{components, keyway_bin};
+use crate::{components, keyway_command_on};
 
 /// The admin key every test server runs with.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
@@ -75,6 +75,9 @@ pub struct Server {
     /// What the server's environment adds (a replica's database and master key); the
     /// CLI run against it gets the same.
     env: Vec<(String, String)>,
+    /// The PostgreSQL database the server stores in (its data directory's on a
+    /// PostgreSQL run, or the one its environment names); `None`: SQLite in `data_dir`.
+    database: Option<String>,
 }
 
 impl Server {
@@ -84,7 +87,8 @@ impl Server {
     }
 
     /// [`Server::start`] with variables added to its environment (`KEYWAY_DATABASE_URL`
-    /// and `KEYWAY_MASTER_KEY` make it one replica of several).
+    /// and `KEYWAY_MASTER_KEY` make it one replica of several). Without a
+    /// `KEYWAY_DATABASE_URL` its store is on this run's backend (`backend.rs`).
     pub fn start_with(connectors: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         crate::artifacts::canary(ADMIN_KEY);
         let data_dir = tempfile::tempdir().expect("tempdir");
@@ -92,11 +96,15 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut child = Command::new(keyway_bin())
+        let database = env
+            .iter()
+            .find(|(k, _)| k == "KEYWAY_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .or_else(|| crate::backend::database_for(data_dir.path()));
+        let mut child = keyway_command_on(data_dir.path(), database.as_deref())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("KEYWAY_DATA_DIR", data_dir.path())
             .env("KEYWAY_CONNECTORS", connectors)
             .env("KEYWAY_ADMIN_KEY", ADMIN_KEY)
             .env("KEYWAY_LOG", "info")
@@ -160,6 +168,7 @@ impl Server {
             stderr,
             stdout,
             env,
+            database,
         }
     }
 
@@ -219,9 +228,8 @@ impl Server {
 
     /// Runs the `keyway` CLI against this server's data directory.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(keyway_bin())
+        keyway_command_on(self.data_dir.path(), self.database.as_deref())
             .args(args)
-            .env("KEYWAY_DATA_DIR", self.data_dir.path())
             .env("KEYWAY_CONNECTORS", &self.connectors)
             .env("KEYWAY_LOG", "warn")
             .env_remove("KEYWAY_MASTER_KEY")
@@ -264,6 +272,10 @@ impl Drop for Server {
         crate::artifacts::append("serve-stderr", self.logs().as_bytes());
         crate::artifacts::append("serve-stdout", self.stdout().as_bytes());
         crate::artifacts::keep_dir("serve", self.data_dir.path());
+        // On PostgreSQL the store is not in the data directory: its database, whole.
+        if let Some(url) = &self.database {
+            crate::artifacts::keep_database("serve", url);
+        }
     }
 }
 

@@ -12,10 +12,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use keyway_host::oauth::CallbackParams;
-use keyway_host::services::{AuthorizationStart, Expected, Services, ServicesConfig};
-use keyway_host::store::DB_FILE;
-use keyway_tests::keyway_bin;
+use keyway_host::services::{AuthorizationStart, Expected, Services};
 use keyway_tests::oidc::OidcServer;
+use keyway_tests::{keyway_command, services_config};
 use serde_json::Value;
 
 const CLIENT_SECRET: &str = "canary-app-client-secret-7c21";
@@ -29,10 +28,9 @@ fn free_port() -> u16 {
 }
 
 fn keyway(data: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(keyway_bin());
+    let mut cmd = keyway_command(data);
     cmd.args(args)
         .args(["--allow-cidr", "127.0.0.1/32"])
-        .env("KEYWAY_DATA_DIR", data)
         .env("KEYWAY_CONNECTORS", data.join("no-connectors"))
         .env("KEYWAY_LOG", "warn")
         .env(SECRET_VAR, CLIENT_SECRET)
@@ -244,11 +242,11 @@ async fn app_connections_authorize_validate_id_tokens_and_revoke() {
     assert_eq!(show(&data, "google-oauth")["hasTokens"], false);
 
     // The list shows every app connection and no secret; the client secret is never
-    // in the database file in the clear, nor in any output.
+    // in the store in the clear, nor in any output.
     let out = run(&data, &["app-connections", "list"]);
     assert!(text(&out).contains("rotated"), "{}", text(&out));
     assert!(!text(&out).contains(CLIENT_SECRET));
-    let db = std::fs::read(data.join(DB_FILE)).expect("db");
+    let db = keyway_tests::backend::stored_bytes(&data);
     assert!(
         !db.windows(CLIENT_SECRET.len())
             .any(|w| w == CLIENT_SECRET.as_bytes())
@@ -266,7 +264,7 @@ async fn a_long_lived_host_fetches_the_keys_again_when_the_provider_rotates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     create(&data, &server, "ms365-oauth");
-    let mut config = ServicesConfig::new(data.clone(), vec![]);
+    let mut config = services_config(data.clone(), vec![]);
     config.egress.allowed_cidrs = vec!["127.0.0.1/32".parse().expect("cidr")];
     let services = Services::open(config).expect("services");
     let redirect_url = url::Url::parse(redirect).expect("url");
@@ -361,7 +359,7 @@ async fn one_route_uses_two_app_connections_read_and_injected() {
         keyway_tests::components::TWO_APPS,
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = ServicesConfig::new(
+    let mut config = services_config(
         dir.path().join("data"),
         vec![connectors.path().to_path_buf()],
     );

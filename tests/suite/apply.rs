@@ -7,11 +7,10 @@
 //! holds none in the clear.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use keyway_host::store::DB_FILE;
 use keyway_tests::components;
-use keyway_tests::keyway_bin;
+use keyway_tests::keyway_command;
 use keyway_tests::server::Connectors;
 use serde_json::json;
 
@@ -74,9 +73,8 @@ impl Env {
     }
 
     fn keyway(&self, args: &[&str], app_secret: &str) -> Output {
-        let out = Command::new(keyway_bin())
+        let out = keyway_command(self.data.path())
             .args(args)
-            .env("KEYWAY_DATA_DIR", self.data.path())
             .env("KEYWAY_CONNECTORS", self.connectors.path())
             .env("KEYWAY_LOG", "warn")
             .env("APPLY_APP_SECRET", app_secret)
@@ -329,7 +327,7 @@ fn apply_plans_applies_only_changes_and_prunes_what_it_manages() {
     assert!(!shown.contains("connections/google-oauth"), "{shown}");
 
     // The store holds every secret sealed.
-    let db = std::fs::read(env.data.path().join(DB_FILE)).expect("db");
+    let db = keyway_tests::backend::stored_bytes(env.data.path());
     let db = String::from_utf8_lossy(&db);
     for canary in [APP_SECRET, APP_SECRET_ROTATED, CLIENT_SECRET, TOKEN] {
         assert!(!db.contains(canary), "a secret in the clear in the store");

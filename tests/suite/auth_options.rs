@@ -14,7 +14,6 @@ use keyway_host::services::{
     AuthorizationStart, Expected, NewConnectionInput, PlainValue, ServiceError, Services,
     SettingsInput,
 };
-use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::provider::LocalApi;
@@ -239,14 +238,8 @@ async fn one_route_works_with_an_api_key_connection_and_an_oauth_connection() {
     assert_eq!(shown["authOption"], "apiKey");
     assert!(!shown.to_string().contains(API_KEY));
 
-    // No credential in plain text in the database files or the logs.
-    let mut db = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", data_dir.join(DB_FILE).display());
-        if let Ok(bytes) = std::fs::read(&path) {
-            db.extend(bytes);
-        }
-    }
+    // No credential in plain text in what the store holds or the logs.
+    let db = keyway_tests::backend::stored_bytes(&data_dir);
     let logs = logs::captured();
     for canary in [CLIENT_SECRET, API_KEY, token.as_str()] {
         assert!(
@@ -268,9 +261,8 @@ async fn the_cli_lists_the_options_and_creates_a_connection_with_one() {
     let connectors = dir.path().join("connectors");
     write_connector(&connectors, &server, &api);
     let keyway = |args: &[&str]| {
-        std::process::Command::new(keyway_tests::keyway_bin())
+        keyway_tests::keyway_command(&dir.path().join("data"))
             .args(args)
-            .env("KEYWAY_DATA_DIR", dir.path().join("data"))
             .env("KEYWAY_CONNECTORS", &connectors)
             .env("KEYWAY_LOG", "warn")
             .env("DESK_KEY", API_KEY)

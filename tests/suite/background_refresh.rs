@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use keyway_host::store::{DB_FILE, now_unix};
+use keyway_host::store::now_unix;
+use keyway_tests::backend::{self, literal, nullable};
 use keyway_tests::components;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server, client, send, with_json};
@@ -98,48 +99,48 @@ struct TokenRow {
     last_refresh_at: Option<i64>,
 }
 
-fn db(server: &Server) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open(server.data_path().join(DB_FILE)).expect("open db");
-    db.busy_timeout(Duration::from_secs(5))
-        .expect("busy timeout");
-    db
-}
-
 fn token_row(server: &Server, name: &str) -> TokenRow {
-    db(server)
-        .query_row(
+    let rows = backend::query(
+        &server.data_path(),
+        &format!(
             "SELECT c.status, t.expires_at, t.generation, c.last_refresh_at
-             FROM connections c JOIN tokens t ON t.connection_id = c.id WHERE c.name = ?1",
-            [name],
-            |r| {
-                Ok(TokenRow {
-                    status: r.get(0)?,
-                    expires_at: r.get(1)?,
-                    generation: r.get(2)?,
-                    last_refresh_at: r.get(3)?,
-                })
-            },
-        )
-        .expect("the connection has a token")
+             FROM connections c JOIN tokens t ON t.connection_id = c.id WHERE c.name = {}",
+            literal(name)
+        ),
+    );
+    let r = rows.first().expect("the connection has a token");
+    let int = |v: &str| v.parse::<i64>().expect("a number");
+    TokenRow {
+        status: r[0].clone(),
+        expires_at: int(&r[1]),
+        generation: int(&r[2]),
+        last_refresh_at: nullable(&r[3]).map(int),
+    }
 }
 
 /// Makes the stored access token expire `seconds` from now, as if it had been issued
 /// long ago; and, with `status`, moves the connection to that status.
 fn age_token(server: &Server, name: &str, seconds: i64, status: Option<&str>) {
-    let db = db(server);
-    db.execute(
-        "UPDATE tokens SET expires_at = ?2
-         WHERE connection_id = (SELECT id FROM connections WHERE name = ?1)",
-        rusqlite::params![name, now_unix() + seconds],
-    )
-    .expect("age the token");
+    let data = server.data_path();
+    backend::query(
+        &data,
+        &format!(
+            "UPDATE tokens SET expires_at = {}
+             WHERE connection_id = (SELECT id FROM connections WHERE name = {})",
+            now_unix() + seconds,
+            literal(name)
+        ),
+    );
     if let Some(status) = status {
-        db.execute(
-            "UPDATE connections SET status = ?2, last_error = 'invalid_grant: revoked'
-             WHERE name = ?1",
-            [name, status],
-        )
-        .expect("set the status");
+        backend::query(
+            &data,
+            &format!(
+                "UPDATE connections SET status = {}, last_error = 'invalid_grant: revoked'
+                 WHERE name = {}",
+                literal(status),
+                literal(name)
+            ),
+        );
     }
 }
 
@@ -203,14 +204,11 @@ async fn an_idle_token_about_to_expire_is_refreshed_before_it_expires_without_a_
     assert!(refresh_grants(&oidc).await >= 1, "{}", oidc.stats().await);
     let refreshed = "keyway_background_refresh_connections_total{outcome=\"refreshed\"}";
     assert!(metric(&server, refreshed).await >= 1);
-    let calls: i64 = db(&server)
-        .query_row(
-            "SELECT count(*) FROM invocations WHERE connection = 'idle'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count invocations");
-    assert_eq!(calls, 0, "no route ran");
+    let calls = backend::query_one(
+        &server.data_path(),
+        "SELECT count(*) FROM invocations WHERE connection = 'idle'",
+    );
+    assert_eq!(calls, "0", "no route ran");
     // The new token is outside the window again: it stays as it is.
     assert!(now.expires_at - now_unix() > AHEAD as i64, "{now:?}");
 }

@@ -11,7 +11,6 @@ use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
     AuthorizationStart, Expected, NewConnectionInput, Services, SettingsInput,
 };
-use keyway_host::store::DB_FILE;
 use keyway_host::types::Method;
 use keyway_tests::logs;
 use keyway_tests::oidc::{OidcServer, write_e2e_connector};
@@ -158,14 +157,8 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     assert_eq!(outbound[1]["retry"], true);
     assert_eq!(outbound[1]["status"], 200);
 
-    // Nothing secret in plain text in the database files or the logs.
-    let mut db = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{}{suffix}", data_dir.join(DB_FILE).display());
-        if let Ok(bytes) = std::fs::read(&path) {
-            db.extend(bytes);
-        }
-    }
+    // Nothing secret in plain text in what the store holds or the logs.
+    let db = keyway_tests::backend::stored_bytes(&data_dir);
     let logs = logs::captured();
     for canary in [CLIENT_SECRET, first.as_str(), retried.as_str()] {
         assert!(

@@ -1,13 +1,12 @@
 //! The `keyway` binary as an operator uses it: `connectors list` and `call` against the
 //! real `hello` connector directory and its compiled component.
 
-use keyway_tests::{components, connector_dir, keyway_bin};
+use keyway_tests::{components, connector_dir, keyway_bin, keyway_command};
 use std::process::{Command, Output};
 
 fn keyway(args: &[&str], data_dir: &std::path::Path) -> Output {
-    Command::new(keyway_bin())
+    keyway_command(data_dir)
         .args(args)
-        .env("KEYWAY_DATA_DIR", data_dir)
         .env("KEYWAY_LOG", "warn")
         .env_remove("KEYWAY_MASTER_KEY")
         .output()
@@ -165,7 +164,7 @@ fn call_exits_1_on_non_2xx_and_2_on_bad_input() {
     );
 
     // A secret from the environment is accepted, and readable by the granted route.
-    let out = Command::new(keyway_bin())
+    let out = keyway_command(data.path())
         .args([
             "call",
             dir,
@@ -178,7 +177,6 @@ fn call_exits_1_on_non_2xx_and_2_on_bad_input() {
             "--query",
             "name=api_token",
         ])
-        .env("KEYWAY_DATA_DIR", data.path())
         .env("HELLO_TOKEN", "canary-cli-secret-88aa")
         .output()
         .expect("run keyway");
@@ -390,10 +388,9 @@ fn a_connection_of_a_connector_outside_the_connector_directories_is_refused_with
     let elsewhere = connector_folder(&hello, Some(components::HELLO));
     let served = tempfile::tempdir().expect("tempdir");
     let create = |dir: &std::path::Path| {
-        Command::new(keyway_bin())
+        keyway_command(data.path())
             .args(["connections", "create", "h", "--connector"])
             .arg(dir)
-            .env("KEYWAY_DATA_DIR", data.path())
             .env("KEYWAY_CONNECTORS", served.path())
             .env("KEYWAY_LOG", "warn")
             .env_remove("KEYWAY_MASTER_KEY")

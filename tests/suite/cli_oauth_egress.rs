@@ -4,18 +4,17 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use keyway_tests::keyway_bin;
+use keyway_tests::keyway_command;
 
 const CLIENT_SECRET: &str = "canary-cli-client-secret-4e1f";
 
 fn keyway(args: &[&str], data: &std::path::Path, connectors: &std::path::Path) -> Output {
-    let mut child = Command::new(keyway_bin())
+    let mut child = keyway_command(data)
         .args(args)
-        .env("KEYWAY_DATA_DIR", data)
         .env("KEYWAY_CONNECTORS", connectors)
         .env("KEYWAY_LOG", "warn")
         .env_remove("KEYWAY_MASTER_KEY")

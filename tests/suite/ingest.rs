@@ -1,17 +1,17 @@
 //! Ingest end to end: the `ingester` component hands batches to the real door, which
-//! stores them in the SQLite store of a data directory; duplicates, grants, bad payloads
-//! and `keyway records` are checked against the database file and the binary.
+//! stores them in the store of a data directory; duplicates, grants, bad payloads and
+//! `keyway records` are checked against the store's database and the binary.
 
 use keyway_host::context::{ConnectionContext, Grants};
 use keyway_host::ingest::{IngestSink, SqliteSink};
 use keyway_host::runtime::{LoadedComponent, RouteRequest, Runtime};
 use keyway_host::store::{MasterKey, NewConnection, Store};
 use keyway_host::types::Method;
-use keyway_tests::{components, keyway_bin, test_runtime_config};
+use keyway_tests::{backend, components, keyway_command, test_runtime_config};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 const CONNECTION: &str = "shop-1";
@@ -32,7 +32,7 @@ async fn fixture() -> Fixture {
         .expect("ingester loads");
     let data = tempfile::tempdir().expect("tempdir");
     let key = MasterKey::generate();
-    let store = Arc::new(Store::open_with_key(data.path(), &key).expect("store"));
+    let store = Arc::new(backend::open_store(data.path(), &key));
     store
         .create_connection(&NewConnection {
             auth_option: None,
@@ -112,28 +112,25 @@ fn refused(v: &Value, code: &str) -> String {
     v["message"].as_str().unwrap_or_default().to_string()
 }
 
-/// Rows of the records table, read straight from the database file.
+/// Rows of the records table, read straight from the store's database.
 fn rows(data_dir: &Path) -> Vec<(String, String, Option<String>, String, String, i64)> {
-    let db = rusqlite::Connection::open(data_dir.join("keyway.db")).expect("open db file");
-    let mut stmt = db
-        .prepare(
-            "SELECT connection, entity, stream, idempotency_key, payload, received_at_ms
-             FROM records ORDER BY id",
+    backend::query(
+        data_dir,
+        "SELECT connection, entity, stream, idempotency_key, payload, received_at_ms
+         FROM records ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone(),
+            r[1].clone(),
+            backend::nullable(&r[2]).map(str::to_string),
+            r[3].clone(),
+            r[4].clone(),
+            r[5].parse().expect("a number"),
         )
-        .expect("prepare");
-    stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        ))
     })
-    .expect("query")
-    .collect::<Result<_, _>>()
-    .expect("rows")
+    .collect()
 }
 
 #[tokio::test]
@@ -328,9 +325,8 @@ async fn bad_items_fail_the_batch_or_are_reported_one_by_one() {
 }
 
 fn keyway(args: &[&str], data_dir: &Path, key: &MasterKey) -> Output {
-    Command::new(keyway_bin())
+    keyway_command(data_dir)
         .args(args)
-        .env("KEYWAY_DATA_DIR", data_dir)
         .env("KEYWAY_LOG", "warn")
         .env("KEYWAY_MASTER_KEY", key.to_base64())
         .output()

@@ -1,7 +1,8 @@
 //! End-to-end OAuth custody tests against a real authorization server (`oidc-provider` from
-//! `tests/oidc`, on loopback) and a real SQLite file: authorization code with PKCE, state and
-//! code replay, refresh with rotation, single flight, revocation, outages, crash safety, and
-//! that no canary secret reaches the database file or a log line.
+//! `tests/oidc`, on loopback) and a real store (SQLite or PostgreSQL: `backend.rs`):
+//! authorization code with PKCE, state and code replay, refresh with rotation, single
+//! flight, revocation, outages, crash safety, and that no canary secret reaches the
+//! database or a log line.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -18,6 +19,7 @@ use keyway_host::oauth::{
 use keyway_host::store::{
     ClientCredentials, ConnectionRecord, ConnectionStatus, MasterKey, NewConnection, Store,
 };
+use keyway_tests::backend;
 use keyway_tests::oidc::OidcServer;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -48,7 +50,7 @@ impl Drop for Fixture {
                 keyway_tests::artifacts::canary(rt.expose_secret());
             }
         }
-        keyway_tests::artifacts::keep_dir("oauth-e2e", &self.data_dir);
+        keyway_tests::artifacts::keep_store("oauth-e2e", &self.data_dir);
     }
 }
 
@@ -67,7 +69,7 @@ async fn fixture(access_ttl: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let key = MasterKey::generate();
-    let store = Arc::new(Store::open_with_key(&data_dir, &key).unwrap());
+    let store = Arc::new(backend::open_store(&data_dir, &key));
     let http = keyway_tests::oidc::loopback_http(Duration::from_secs(10));
     let endpoints = oauth::discover(&http, &server.issuer).await.unwrap();
     assert!(endpoints.revocation_endpoint.is_some());
@@ -151,14 +153,15 @@ impl Fixture {
 
     /// Marks the stored access token as expired, as a second process would see it.
     fn expire_token(&self) {
-        let db =
-            rusqlite::Connection::open(self.store.db_path().expect("an SQLite store")).unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
-        db.execute(
-            "UPDATE tokens SET expires_at = 1 WHERE connection_id = ?1",
-            [&self.conn.id],
-        )
-        .unwrap();
+        self.sql(&format!(
+            "UPDATE tokens SET expires_at = 1 WHERE connection_id = {}",
+            backend::literal(&self.conn.id)
+        ));
+    }
+
+    /// Runs `sql` on the store's database past the store, as another process would.
+    fn sql(&self, sql: &str) {
+        backend::query(&self.data_dir, sql);
     }
 
     fn status(&self) -> ConnectionStatus {
@@ -540,9 +543,7 @@ async fn token_endpoint_outage_gives_provider_unavailable_and_stays_connected() 
     // The refresh token survived the outage: once the provider is back and the cooldown is
     // over, the refresh works.
     f.server.proxy_control("reset").await;
-    let db = rusqlite::Connection::open(f.store.db_path().expect("an SQLite store")).unwrap();
-    db.execute("UPDATE connections SET cooldown_until = NULL", [])
-        .unwrap();
+    f.sql("UPDATE connections SET cooldown_until = NULL");
     m.access_token(&f.conn.id, Duration::from_secs(10))
         .await
         .unwrap();
@@ -582,7 +583,11 @@ async fn crash_child() {
     };
     let key =
         MasterKey::from_base64(&std::env::var("KEYWAY_E2E_CHILD_KEY").unwrap(), "key").unwrap();
-    let store = Arc::new(Store::open_with_key(Path::new(&data_dir), &key).unwrap());
+    // On PostgreSQL, the parent's database (this process has no cluster of its own).
+    if let Ok(url) = std::env::var("KEYWAY_E2E_CHILD_DB") {
+        backend::adopt(Path::new(&data_dir), &url);
+    }
+    let store = Arc::new(backend::open_store(Path::new(&data_dir), &key));
     let token_url = url::Url::parse(&std::env::var("KEYWAY_E2E_CHILD_TOKEN_URL").unwrap()).unwrap();
     let conn_id = std::env::var("KEYWAY_E2E_CHILD_CONN").unwrap();
     let p = Arc::new(ProviderConfig::new(GrantType::AuthorizationCode, token_url));
@@ -606,8 +611,13 @@ async fn crash_child() {
 }
 
 fn spawn_child(f: &Fixture) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env_remove("KEYWAY_E2E_CHILD_DB");
+    if let Some(url) = backend::database_for(&f.data_dir) {
+        cmd.env("KEYWAY_E2E_CHILD_DB", url);
+    }
+    let mut child = cmd
         .env("KEYWAY_E2E_CHILD_DIR", &f.data_dir)
         .env("KEYWAY_E2E_CHILD_KEY", f.key.to_base64())
         .env("KEYWAY_E2E_CHILD_TOKEN_URL", f.provider.token_url.as_str())
@@ -660,7 +670,7 @@ async fn rotated_refresh_token_is_durable_before_the_access_token_is_returned() 
 
     // A new process (here: a new store handle) sees exactly the token that was handed out,
     // with the rotated refresh token next to it.
-    let reopened = Arc::new(Store::open_with_key(&f.data_dir, &f.key).unwrap());
+    let reopened = Arc::new(backend::open_store(&f.data_dir, &f.key));
     let t = reopened.tokens(&f.conn.id).unwrap().unwrap();
     assert_eq!(sha(t.access_token.expose_secret()), handed_out);
     let rt2 = t.refresh_token.clone().unwrap();
@@ -711,10 +721,6 @@ async fn killing_a_process_mid_refresh_loses_no_refresh_token() {
     assert_eq!(f.status(), ConnectionStatus::Connected);
 }
 
-fn file_bytes(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_default()
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -758,15 +764,15 @@ async fn database_and_logs_hold_no_canary_secret() {
         t.expose().to_string(),
     ];
     canaries.dedup();
-    let db_path = f.store.db_path().expect("an SQLite store").to_path_buf();
-    let mut bytes = file_bytes(&db_path);
-    bytes.extend(file_bytes(&db_path.with_extension("db-wal")));
-    bytes.extend(file_bytes(&db_path.with_extension("db-shm")));
-    assert!(bytes.len() > 4096, "the database was read");
+    let bytes = backend::stored_bytes(&f.data_dir);
+    assert!(
+        contains(&bytes, "connectors/hello"),
+        "the database was read"
+    );
     for c in &canaries {
         assert!(
             !contains(&bytes, c),
-            "a canary secret is in the database file in plain text"
+            "a canary secret is in the database in plain text"
         );
     }
     let log = keyway_tests::logs::captured().into_bytes();
@@ -832,8 +838,7 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
     assert!(report.refreshed.is_empty(), "{report:?}");
     assert_eq!(f.server.token_requests().await, 0);
     // Issued long ago, the same token expires within the window and is refreshed.
-    let db = rusqlite::Connection::open(f.store.db_path().expect("an SQLite store")).unwrap();
-    db.execute("UPDATE tokens SET obtained_at = 1", []).unwrap();
+    f.sql("UPDATE tokens SET obtained_at = 1");
     let report = oauth::background::run_once(&m, &opts).await;
     assert_eq!(report.refreshed, vec![f.conn.id.clone()]);
     assert_eq!(f.server.token_requests().await, 1);
@@ -843,8 +848,7 @@ async fn background_pass_refreshes_expiring_and_idle_tokens() {
         refresh_ahead: Duration::from_secs(0),
         idle_exercise_after: Some(Duration::from_secs(3600)),
     };
-    db.execute("UPDATE connections SET last_refresh_at = 1", [])
-        .unwrap();
+    f.sql("UPDATE connections SET last_refresh_at = 1");
     let report = oauth::background::run_once(&m, &opts).await;
     assert_eq!(report.exercised, vec![f.conn.id.clone()]);
     assert_eq!(f.server.token_requests().await, 2);

@@ -1,4 +1,4 @@
-//! Streams end to end: the real `keyway` binary, a real SQLite file, the compiled `pager`
+//! Streams end to end: the real `keyway` binary, a real store, the compiled `pager`
 //! component and a local paged API. A run killed with SIGKILL half-way resumes from its
 //! last checkpoint with nothing lost or stored twice; the scheduler (driven in virtual
 //! time) runs due streams once, never two runs of one stream at once, retries with
@@ -7,15 +7,17 @@
 //! answers the streams API; a checkpoint carrying a secret is refused.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use keyway_host::services::{Scheduler, SchedulerOptions, Trigger};
 use keyway_host::store::MasterKey;
+use keyway_tests::backend::{self, literal, nullable};
 use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest, pager_services};
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
-use keyway_tests::{components, keyway_bin};
+use keyway_tests::{components, keyway_command};
 use serde_json::Value;
 
 const ITEMS_STREAM: &str = r#"[{ "key": "items", "route": "/sync/items", "entity": "Item" }]"#;
@@ -42,9 +44,8 @@ impl Setup {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(keyway_bin());
+        let mut cmd = keyway_command(self.data.path());
         cmd.args(args)
-            .env("KEYWAY_DATA_DIR", self.data.path())
             .env("KEYWAY_CONNECTORS", self.connectors.path())
             .env("KEYWAY_LOG", "warn")
             .env("KEYWAY_MASTER_KEY", self.key.to_base64())
@@ -81,28 +82,29 @@ impl Setup {
         ]);
     }
 
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data.path().join("keyway.db")).expect("open db")
+    /// The data directory, whose store `keys`, `cursor` and `state` read with SQL.
+    fn db(&self) -> PathBuf {
+        self.data.path().to_path_buf()
     }
 }
 
-fn keys(db: &rusqlite::Connection, connection: &str) -> Vec<String> {
-    let mut stmt = db
-        .prepare("SELECT idempotency_key FROM records WHERE connection = ?1 ORDER BY id")
-        .expect("prepare");
-    stmt.query_map([connection], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
+fn keys(db: &Path, connection: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT idempotency_key FROM records WHERE connection = {} ORDER BY id",
+        literal(connection)
+    );
+    backend::query(db, &sql)
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect()
 }
 
-fn cursor(db: &rusqlite::Connection, connection: &str) -> Option<String> {
-    db.query_row(
-        "SELECT cursor FROM stream_state WHERE connection = ?1 AND stream = 'items'",
-        [connection],
-        |r| r.get(0),
-    )
-    .expect("stream state")
+fn cursor(db: &Path, connection: &str) -> Option<String> {
+    let sql = format!(
+        "SELECT cursor FROM stream_state WHERE connection = {} AND stream = 'items'",
+        literal(connection)
+    );
+    nullable(&backend::query_one(db, &sql)).map(str::to_string)
 }
 
 fn json(text: &str) -> Value {
@@ -143,6 +145,23 @@ async fn a_run_killed_half_way_resumes_from_its_last_checkpoint_with_nothing_los
     assert_eq!(keys(&db, "shop").len(), 80);
     assert_eq!(cursor(&db, "shop").as_deref(), Some("8"));
     api.release();
+    // On PostgreSQL the run lock is a lease, not a file lock the kernel lets go of with
+    // the process: the killed run blocks the stream until its lease runs out
+    // (`STREAM_LEASE`, by design: `store/stream_lock.rs`). Wait that long.
+    if backend::postgres() {
+        let until_ms: i64 = backend::query_one(
+            &db,
+            "SELECT max(expires_at_ms) FROM leases WHERE name LIKE 'stream-%'",
+        )
+        .parse()
+        .expect("the killed run's lease");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64;
+        let left = u64::try_from(until_ms - now_ms + 100).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(left)).await;
+    }
 
     // The next run resumes at page 8, stores the rest, and marks the killed one.
     let out = json(&setup.ok(&[
@@ -221,24 +240,15 @@ async fn a_checkpoint_carrying_a_secret_is_refused_and_never_stored() {
     let out = json(&setup.ok(&["streams", "run", "shop", "leak", "--json"]));
     assert_eq!(out["status"], "succeeded", "{out}");
     assert_eq!(out["checkpoint"], Value::Null, "{out}");
-    let db = std::fs::read(setup.data.path().join("keyway.db")).expect("db");
-    let wal = std::fs::read(setup.data.path().join("keyway.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        assert!(
-            !bytes
-                .windows(b"pager-token-canary-4b1d7e".len())
-                .any(|w| w == b"pager-token-canary-4b1d7e"),
-            "the secret reached the database file"
-        );
-    }
+    let stored = backend::stored_bytes(setup.data.path());
+    assert!(
+        !stored
+            .windows(b"pager-token-canary-4b1d7e".len())
+            .any(|w| w == b"pager-token-canary-4b1d7e"),
+        "the secret reached the store"
+    );
     // What the guest was told names the rule.
-    let invocations: String = setup
-        .db()
-        .query_row("SELECT count(*) FROM invocations", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n.to_string())
-        .expect("invocations");
+    let invocations = backend::query_one(&setup.db(), "SELECT count(*) FROM invocations");
     assert_eq!(invocations, "1");
 }
 
@@ -266,16 +276,22 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
     let services = pager_services(setup.data.path(), setup.connectors.path());
     create_pager_connection(&services, "shop", &api, &[]).expect("create connection");
     let scheduler = Scheduler::new(services.clone(), SchedulerOptions::default());
-    let state =
-        |db: &rusqlite::Connection| -> (Option<i64>, Option<i64>, i64, i64, Option<String>) {
-            db.query_row(
-                "SELECT next_run_at, retry_at, attempts, paused, pause_reason FROM stream_state
+    let state = |db: &Path| -> (Option<i64>, Option<i64>, i64, i64, Option<String>) {
+        let r = backend::query(
+            db,
+            "SELECT next_run_at, retry_at, attempts, paused, pause_reason FROM stream_state
              WHERE connection = 'shop' AND stream = 'items'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .expect("stream state")
-        };
+        )
+        .remove(0);
+        let int = |v: &str| v.parse::<i64>().expect("a number");
+        (
+            nullable(&r[0]).map(int),
+            nullable(&r[1]).map(int),
+            int(&r[2]),
+            int(&r[3]),
+            nullable(&r[4]).map(str::to_string),
+        )
+    };
     let db = setup.db();
 
     // Never ran: due at once; the next run is booked at the next quarter hour.
@@ -346,11 +362,10 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
     );
 
     // A run that fails while the connection needs a new authorization pauses the stream.
-    db.execute(
+    backend::query(
+        &db,
         "UPDATE connections SET status = 'reauth_required' WHERE name = 'shop'",
-        [],
-    )
-    .expect("status");
+    );
     api.fail_next(1);
     let later = now + 3 * 900;
     assert_eq!(tick(&scheduler, later).await, 1);
@@ -365,12 +380,11 @@ async fn the_scheduler_runs_due_streams_once_retries_and_pauses_in_virtual_time(
 
     // A run its process left behind (killed while the lock was held): the next pass resumes
     // it at once, before its schedule, and the leftover is marked interrupted.
-    db.execute(
+    backend::query(
+        &db,
         "INSERT INTO stream_runs (id, connection, stream, trigger, status, started_at_ms)
          VALUES ('run_left', 'shop', 'items', 'schedule', 'running', 99999999999999)",
-        [],
-    )
-    .expect("a leftover run");
+    );
     assert_eq!(tick(&scheduler, later + 1801).await, 1);
     let runs = services
         .stream_runs(&keyway_host::store::RunQuery {

@@ -14,7 +14,6 @@ use keyway_host::runtime::RouteRequest;
 use keyway_host::services::{
     AuthorizationStart, Expected, NewConnectionInput, PlainValue, Services, SettingsInput,
 };
-use keyway_host::store::Store;
 use keyway_host::types::Method;
 use keyway_tests::oidc::OidcServer;
 use keyway_tests::provider::LocalApi;
@@ -179,7 +178,7 @@ impl Host {
 
     fn stored_refresh_token(&self, name: &str) -> Option<String> {
         let id = self.services.show_connection(name).expect("connection").id;
-        let store = Store::open(&self.data_dir).expect("store");
+        let store = keyway_tests::backend::reopen_store(&self.data_dir);
         store
             .tokens(&id)
             .expect("tokens")
@@ -189,7 +188,7 @@ impl Host {
 
     fn has_tokens(&self, name: &str) -> bool {
         let id = self.services.show_connection(name).expect("connection").id;
-        let store = Store::open(&self.data_dir).expect("store");
+        let store = keyway_tests::backend::reopen_store(&self.data_dir);
         store.tokens(&id).expect("tokens").is_some()
     }
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use keyway_host::services::{DeliveryOptions, DeliveryWorker, Receipt, ServiceError, Services};
 use keyway_host::store::{DeliveryQuery, DeliveryStatus, now_unix};
 use keyway_host::webhooks::{self, Encoding, Rule, Scheme};
-use keyway_tests::components;
 use keyway_tests::pages::{PagesApi, create_pager_connection, pager_manifest_with, pager_services};
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
+use keyway_tests::{backend, components};
 use serde_json::{Value, json};
 
 const SECRET: &str = "whsec-canary-7d1f3a9c0b2e";
@@ -45,7 +45,7 @@ struct Fixture {
     _data: tempfile::TempDir,
     _connectors: Connectors,
     services: Arc<Services>,
-    db_path: std::path::PathBuf,
+    data_dir: std::path::PathBuf,
 }
 
 async fn fixture(api: &PagesApi) -> Fixture {
@@ -60,7 +60,7 @@ async fn fixture(api: &PagesApi) -> Fixture {
     create_pager_connection(&services, "shop", api, &[("webhook_secret", SECRET)])
         .expect("create connection");
     Fixture {
-        db_path: data.path().join("keyway.db"),
+        data_dir: data.path().to_path_buf(),
         _data: data,
         _connectors: connectors,
         services,
@@ -96,14 +96,14 @@ fn refusal(result: Result<Receipt, ServiceError>) -> (String, String) {
     }
 }
 
-fn stored_item(db: &rusqlite::Connection, key: &str) -> Option<Value> {
-    db.query_row(
-        "SELECT payload FROM records WHERE idempotency_key = ?1",
-        [key],
-        |r| r.get::<_, String>(0),
-    )
-    .ok()
-    .map(|p| serde_json::from_str(&p).expect("payload"))
+fn stored_item(data_dir: &std::path::Path, key: &str) -> Option<Value> {
+    let sql = format!(
+        "SELECT payload FROM records WHERE idempotency_key = {}",
+        backend::literal(key)
+    );
+    let rows = backend::query(data_dir, &sql);
+    rows.first()
+        .map(|r| serde_json::from_str(&r[0]).expect("payload"))
 }
 
 async fn drain(worker: &Arc<DeliveryWorker>, now_ms: i64) -> usize {
@@ -201,11 +201,11 @@ async fn deliveries_are_verified_acknowledged_once_and_handed_to_the_route_witho
     let worker = DeliveryWorker::new(s.clone(), DeliveryOptions::default(), None).expect("worker");
     assert_eq!(drain(&worker, now_unix_ms()).await, 2);
     assert_eq!(drain(&worker, now_unix_ms()).await, 0);
-    let db = rusqlite::Connection::open(&f.db_path).expect("db");
     for key in ["item-\"w-1\"", "item-\"w-2\"", "item-\"w-3\""] {
-        assert!(stored_item(&db, key).is_some(), "{key} not stored");
+        assert!(stored_item(&f.data_dir, key).is_some(), "{key} not stored");
     }
-    let hook = stored_item(&db, "item-\"hook-evt_1\"").expect("the route's view of the delivery");
+    let hook =
+        stored_item(&f.data_dir, "item-\"hook-evt_1\"").expect("the route's view of the delivery");
     let seen: Vec<&str> = hook["headers"]
         .as_array()
         .expect("headers")
@@ -227,14 +227,11 @@ async fn deliveries_are_verified_acknowledged_once_and_handed_to_the_route_witho
             "{hidden} reached the route: {seen:?}"
         );
     }
-    let file = std::fs::read(&f.db_path).expect("db bytes");
-    let wal = std::fs::read(f.db_path.with_extension("db-wal")).unwrap_or_default();
-    for bytes in [file, wal] {
-        assert!(
-            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-            "the webhook secret is in the database in the clear"
-        );
-    }
+    let stored = backend::stored_bytes(&f.data_dir);
+    assert!(
+        !stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the webhook secret is in the database in the clear"
+    );
     let delivered = s
         .deliveries(&DeliveryQuery {
             connection: Some("shop".into()),

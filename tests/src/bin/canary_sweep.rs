@@ -1,6 +1,7 @@
 //! The suite's last step: reads everything `KEYWAY_TEST_ARTIFACTS` kept (host log
 //! lines, `keyway serve` output, API and callback answers, copies of data directories,
-//! SQLite files and their journals included) and fails if any planted secret is in it.
+//! SQLite files and their journals included, and on PostgreSQL runs every value of the
+//! servers' databases) and fails if any planted secret is in it.
 //!
 //! Needles: the word `canary`, which every planted secret's value carries, the prefixes
 //! of the sandbox provider's tokens, and every value a test registered (random API keys,

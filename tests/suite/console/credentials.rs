@@ -73,7 +73,7 @@ fn clean(all: &str) {
 /// The credentials the server's store holds under `key`: (client id, client secret).
 fn stored(server: &Server, key: &str) -> Option<(String, String)> {
     use secrecy::ExposeSecret;
-    let store = keyway_host::store::Store::open(&server.data_path()).expect("store");
+    let store = keyway_tests::backend::reopen_store(&server.data_path());
     store.credentials(key).ok().map(|c| {
         (
             c.client_id,
@@ -377,23 +377,17 @@ async fn credentials_are_set_only_by_a_checked_form_and_never_shown() {
     assert!(row(&html, "helpdesk-app").contains("not set"), "{html}");
     clean(&html);
 
-    // Every answer was clean as it came; nor is the canary in the log or the database file.
+    // Every answer was clean as it came; nor is the canary in the log or the store.
     assert!(
         !server.logs().contains(CLIENT_SECRET),
         "the log holds the client secret"
     );
     assert!(!server.stdout().contains(CLIENT_SECRET));
-    for file in [
-        keyway_host::store::DB_FILE.to_string(),
-        format!("{}-wal", keyway_host::store::DB_FILE),
-    ] {
-        if let Ok(bytes) = std::fs::read(server.data_path().join(&file)) {
-            assert!(
-                !bytes
-                    .windows(CLIENT_SECRET.len())
-                    .any(|w| w == CLIENT_SECRET.as_bytes()),
-                "{file} holds the client secret in the clear"
-            );
-        }
-    }
+    let stored = keyway_tests::backend::stored_bytes(&server.data_path());
+    assert!(
+        !stored
+            .windows(CLIENT_SECRET.len())
+            .any(|w| w == CLIENT_SECRET.as_bytes()),
+        "the store holds the client secret in the clear"
+    );
 }
