@@ -359,7 +359,7 @@ pub fn defined_names_readonly(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::MasterKey;
     use crate::store::connections::tests::new_conn;

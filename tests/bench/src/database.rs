@@ -15,7 +15,9 @@ use anyhow::{Context, ensure};
 use keyway_host::ingest::{self, SqliteSink};
 use keyway_host::runtime::RouteRequest;
 use keyway_host::services::Services;
-use keyway_host::store::{DatabaseUrl, Store, TokenWrite, now_unix};
+use keyway_host::store::copy::copy_store;
+use keyway_host::store::crypto::KeyOrigin;
+use keyway_host::store::{DatabaseUrl, MasterKey, Store, TokenWrite, now_unix};
 use keyway_host::types::Method;
 use keyway_tests::pages::{PagesApi, create_pager_connection};
 use secrecy::SecretString;
@@ -34,6 +36,40 @@ struct Figures {
     call: Spread,
     ingest_first: Duration,
     ingest_again: Duration,
+}
+
+/// `keyway migrate-store`'s copy of the ingest store (100,000 records and the rest):
+/// rows and time, SQLite to PostgreSQL, then PostgreSQL back to a new SQLite file.
+struct Copied {
+    rows: u64,
+    to_postgres: Duration,
+    back: Duration,
+}
+
+fn copy_figures(
+    cluster: &keyway_test_postgres::Cluster,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Copied> {
+    let dir = tempfile::tempdir()?;
+    let key = MasterKey::generate();
+    let source = DatabaseUrl::sqlite_in(dir.path());
+    let store = Arc::new(Store::open_with_key_at(dir.path(), &source, &key)?);
+    ingest_figures(rt, store)?;
+    let pg = DatabaseUrl::parse(&cluster.fresh_database()).map_err(|e| anyhow::anyhow!(e))?;
+    let back = DatabaseUrl::Sqlite(dir.path().join("back.db"));
+    let timed = |from: &DatabaseUrl, to: &DatabaseUrl| -> anyhow::Result<(u64, Duration)> {
+        let start = Instant::now();
+        let report = copy_store(from, to, &key, &KeyOrigin::Explicit)?;
+        Ok((report.rows(), start.elapsed()))
+    };
+    let (rows, to_postgres) = timed(&source, &pg)?;
+    let (rows_back, back_time) = timed(&pg, &back)?;
+    ensure!(rows == rows_back, "{rows} rows went, {rows_back} came back");
+    Ok(Copied {
+        rows,
+        to_postgres,
+        back: back_time,
+    })
 }
 
 fn token_figures(plan: &Plan, store: &Store, id: &str) -> anyhow::Result<(Spread, Spread)> {
@@ -179,6 +215,8 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
         &api,
     )?;
 
+    let copied = copy_figures(cluster, &rt)?;
+
     let mut section = Section::new(
         "10, the store on PostgreSQL beside SQLite",
         "Each figure twice in one process, on a fresh store each: an SQLite file (full sync) \
@@ -186,7 +224,8 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
          row, two values opened); token write: `save_authorized_tokens` (one durable \
          transaction: both tokens sealed, the connection's row); route call: `Services::invoke` of the pager's sync route (two pages \
          from a local API, twenty records ingested, a history row); ingest: the store's sink, \
-         100,000 records in batches of 500, then the same again (all duplicates).",
+         100,000 records in batches of 500, then the same again (all duplicates); copy: \
+         `keyway migrate-store`'s copy of that ingest store, SQLite to PostgreSQL and back.",
         &["figure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"],
     );
     let spread_row = |s: &mut Section, what: &str, a: &Spread, b: &Spread| {
@@ -212,11 +251,26 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
             ratio(rate(b), rate(a)),
         ]);
     }
+    let per_s = |d: Duration| copied.rows as f64 / d.as_secs_f64().max(1e-9);
+    section.row(vec![
+        format!("copy of {} rows (rows/s)", copied.rows),
+        format!("{:.0} (from)", per_s(copied.to_postgres)),
+        format!("{:.0} (to)", per_s(copied.back)),
+        "-".into(),
+    ]);
     section.note(format!(
         "The PostgreSQL server runs on this machine with fsync = {} (loopback; a server on \
          another machine adds its network round trips to every statement).",
         durable.trim()
     ));
+    section.figure(
+        "copy",
+        json!({
+            "rows": copied.rows,
+            "sqlite_to_postgres_per_s": per_s(copied.to_postgres),
+            "postgres_to_sqlite_per_s": per_s(copied.back),
+        }),
+    );
     for (key, f) in [("sqlite", &sqlite), ("postgres", &postgres)] {
         section.figure(
             key,
