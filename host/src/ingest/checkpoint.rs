@@ -301,6 +301,13 @@ impl StreamState for StreamRun {
                     value.len()
                 )));
             }
+            if super::validate::has_control(&value) {
+                return Err(IngestError::InvalidInput(
+                    "a checkpoint holds a control character (NUL, a line break, ...); write it \
+                     as text, e.g. base64 or JSON"
+                        .into(),
+                ));
+            }
             if self.progress.borrow().checkpoints >= MAX_CHECKPOINTS {
                 return Err(IngestError::TooLarge(format!(
                     "a stream run commits at most {MAX_CHECKPOINTS} checkpoints; checkpoint once \
@@ -391,5 +398,18 @@ mod tests {
         let err = run_.checkpoint("again".into()).await.unwrap_err();
         assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
         assert!(err.to_string().contains("10000 checkpoints"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_with_a_control_character_is_refused() {
+        let store = Arc::new(MemorySink::default());
+        let run_ = StreamRun::new(store.clone(), Arc::from("c"), "s", "r", None);
+        for cursor in ["page\u{0}2", "line\nbreak"] {
+            let err = run_.checkpoint(cursor.into()).await.unwrap_err();
+            assert!(matches!(err, IngestError::InvalidInput(_)), "{err}");
+            assert!(err.to_string().contains("control character"), "{err}");
+        }
+        assert!(store.checkpoints().is_empty());
+        run_.checkpoint("page-2".into()).await.unwrap();
     }
 }

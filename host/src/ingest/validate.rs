@@ -94,6 +94,11 @@ pub(super) fn check(raw: RawBatch) -> Result<Checked, IngestError> {
             s.len()
         )));
     }
+    if stream.as_deref().is_some_and(has_control) {
+        return Err(IngestError::InvalidInput(
+            "the stream name holds a control character".into(),
+        ));
+    }
     let mut keys = keys.map(Vec::into_iter);
     let mut records = Vec::with_capacity(total);
     let mut failures = Vec::new();
@@ -120,11 +125,23 @@ pub(super) fn check(raw: RawBatch) -> Result<Checked, IngestError> {
     })
 }
 
+/// Whether `text` holds a control character (NUL, escape, a line break, ...).
+pub(crate) fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 fn check_item(index: u32, payload: &str, key: Option<&str>) -> Result<Record, IngestError> {
     if let Some(key) = key {
         if key.is_empty() {
             return Err(IngestError::InvalidInput(format!(
                 "idempotency key {index} is empty"
+            )));
+        }
+        // Keys are identifiers: no NUL or other control character (which one database
+        // would store and the other refuse).
+        if has_control(key) {
+            return Err(IngestError::InvalidInput(format!(
+                "idempotency key {index} holds a control character"
             )));
         }
         if key.len() > MAX_KEY_BYTES {
@@ -185,6 +202,27 @@ mod tests {
         let r = check_item(0, r#"{"z":{"b":1,"a":[{"d":0,"c":0}]},"y":null}"#, None).unwrap();
         assert_eq!(r.payload(), r#"{"y":null,"z":{"a":[{"c":0,"d":0}],"b":1}}"#);
         assert_eq!(r.key(), canonical_key(r.payload()));
+    }
+
+    #[test]
+    fn keys_and_stream_names_hold_no_control_character() {
+        for key in ["a\u{0}b", "tab\there", "\u{1b}[31m"] {
+            let err = check_item(6, "{}", Some(key)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "idempotency key 6 holds a control character"
+            );
+        }
+        assert!(check_item(6, "{}", Some("ünïcode-ok")).is_ok());
+        let Err(err) = check(RawBatch {
+            entity: "Item".into(),
+            stream: Some("orders\u{0}".into()),
+            payloads: vec!["{}".into()],
+            ..RawBatch::default()
+        }) else {
+            panic!("a stream name with NUL was taken");
+        };
+        assert!(err.to_string().contains("control character"), "{err}");
     }
 
     #[test]

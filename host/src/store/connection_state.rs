@@ -70,8 +70,24 @@ pub(crate) struct ProviderAccount {
 }
 
 /// Shortens an error text kept in the database and shown by `connections list`.
+/// `text` as a column may hold it on either database: NUL and the other control
+/// characters but tab and line breaks become U+FFFD (PostgreSQL refuses NUL in text; an
+/// error a guest or a provider wrote may hold one).
+pub(crate) fn storable_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let keep = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+    if text.chars().all(keep) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| if keep(c) { c } else { '\u{fffd}' })
+            .collect(),
+    )
+}
+
 pub(crate) fn clip_error(text: &str) -> String {
     const MAX: usize = 300;
+    let text = &*storable_text(text);
     if text.len() <= MAX {
         return text.to_string();
     }

@@ -42,7 +42,9 @@ pub(crate) fn insert_invocation(conn: &Db, rec: &InvocationRecord) -> Result<(),
         rec.route,
         rec.status,
         rec.error_code,
-        rec.error,
+        rec.error
+            .as_deref()
+            .map(|e| super::connection_state::storable_text(e).into_owned()),
         i64::try_from(rec.duration_us).unwrap_or(i64::MAX),
         rec.outbound.to_string(),
         rec.started_at_ms,
@@ -299,6 +301,21 @@ mod tests {
         }
         assert_eq!(seen, ["g", "f", "e", "d", "c", "b", "a"]);
         assert_eq!(pages, 4, "seven rows, two a page");
+    }
+
+    #[test]
+    fn an_error_holding_nul_is_recorded_with_the_character_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_with_key(dir.path(), &MasterKey::generate()).expect("store");
+        let mut rec = record("n", 1);
+        rec.error = Some("the guest said a\u{0}b".into());
+        store.record_invocation(rec).expect("queued");
+        let got = store
+            .recent_invocations("c1", 10, None)
+            .expect("read")
+            .items;
+        assert_eq!(got.len(), 1, "the row was written");
+        assert_eq!(got[0].error.as_deref(), Some("the guest said a\u{fffd}b"));
     }
 
     #[test]

@@ -93,6 +93,26 @@ fn a_run_left_running_is_interrupted_by_the_next() {
 }
 
 #[test]
+fn a_run_s_error_is_stored_whatever_characters_its_text_holds() {
+    // A route's answer quoted in the error may hold NUL, which PostgreSQL refuses in
+    // text: the run must still end, with the character shown as U+FFFD.
+    let (_dir, s) = store();
+    s.begin_stream_run("shop", "orders", "r", "manual").unwrap();
+    s.finish_stream_run(
+        "r",
+        RunStatus::Failed,
+        Some("the route answered 500: a\u{0}b\u{1b}c\nd"),
+    )
+    .unwrap();
+    let run = s.stream_run("r").unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("the route answered 500: a\u{fffd}b\u{fffd}c\nd")
+    );
+}
+
+#[test]
 fn stored_keys_are_found_in_one_statement() {
     let (_dir, s) = store();
     s.begin_stream_run("shop", "orders", "r", "manual").unwrap();
