@@ -11,7 +11,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 
 use crate::services::views::ApiKeyView;
-use crate::store::DatabaseUrl;
+use crate::store::{DatabaseUrl, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {
@@ -39,7 +39,7 @@ pub fn run(
     data_dir: &Path,
     database: Option<&DatabaseUrl>,
 ) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(data_dir, database)?;
+    let store = Store::open_in(data_dir, database)?;
     match cmd {
         ApiKeysCommand::Create { name, quiet } => {
             let key = store.create_api_key(&name)?;

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::services::credentials::{MAX_CLIENT_ID, MAX_CLIENT_SECRET, value_problem};
 use crate::services::views::CredentialView;
-use crate::store::DatabaseUrl;
+use crate::store::{DatabaseUrl, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
@@ -75,7 +75,7 @@ pub async fn run(
     data_dir: &Path,
     database: Option<&DatabaseUrl>,
 ) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(data_dir, database)?;
+    let store = Store::open_in(data_dir, database)?;
     match cmd {
         CredentialsCommand::Set(args) => {
             let secret = if args.no_client_secret {

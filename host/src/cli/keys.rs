@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use crate::store::{DatabaseUrl, KeyOrigin, MasterKey};
+use crate::store::{DatabaseUrl, KeyOrigin, MasterKey, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -32,7 +32,7 @@ pub async fn run(
     database: Option<&DatabaseUrl>,
 ) -> anyhow::Result<ExitCode> {
     let KeysCommand::Rotate(args) = cmd;
-    let store = super::open_store(data_dir, database)?;
+    let store = Store::open_in(data_dir, database)?;
     let report = match (store.key_origin().clone(), &args.new_key_env) {
         (KeyOrigin::Env, Some(var)) => {
             let text = std::env::var(var)

@@ -81,14 +81,6 @@ impl CliError {
     }
 }
 
-/// Opens the store a command works on: `database`, or `keyway.db` in `data_dir`.
-pub fn open_store(
-    data_dir: &std::path::Path,
-    database: Option<&crate::store::DatabaseUrl>,
-) -> Result<crate::store::Store, crate::store::StoreError> {
-    crate::store::Store::open_in(data_dir, database)
-}
-
 /// `ServicesConfig::new` with the operator's `--allow-cidr` values admitted for routes and
 /// OAuth requests alike.
 pub fn services_config(
