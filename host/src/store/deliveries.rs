@@ -250,7 +250,7 @@ impl Store {
             .query_map(
                 &format!(
                     "UPDATE webhook_deliveries SET status = 'running', lease_until_ms = ?3
-                     WHERE id IN (
+                     WHERE status = 'queued' AND id IN (
                          SELECT id FROM webhook_deliveries
                          WHERE status = 'queued' AND next_attempt_at_ms <= ?1
                          ORDER BY next_attempt_at_ms, received_at_ms LIMIT ?2{skip_locked})
