@@ -256,3 +256,46 @@ pub fn write_e2e_connector(
     .expect("write manifest");
     std::fs::copy(crate::components::HOSTILE, conn.join("connector.wasm")).expect("copy component");
 }
+
+/// Sets the `e2e` connector's credentials (`client_secret`), creates its connection
+/// `e2e-conn` as `keyway connections create` does, and authorizes it with PKCE through
+/// `server` (scripted login and consent; the callback's query handed back as a browser
+/// would).
+pub async fn connect_e2e(
+    services: &keyway_host::services::Services,
+    server: &OidcServer,
+    client_secret: &str,
+    redirect: &str,
+) {
+    use keyway_host::services::{AuthorizationStart, Expected, NewConnectionInput, SettingsInput};
+    services
+        .set_credentials(
+            "e2e-app",
+            &server.client_id,
+            Some(&secrecy::SecretString::from(client_secret.to_string())),
+        )
+        .expect("credentials");
+    services
+        .create_connection(NewConnectionInput {
+            auth_option: None,
+            name: "e2e-conn".into(),
+            connector: "e2e".into(),
+            lookup: keyway_host::catalog::Lookup::KeyOnly,
+            settings: SettingsInput::default(),
+        })
+        .expect("connection");
+    let back_to = Url::parse(redirect).expect("url");
+    let AuthorizationStart::Redirect(request) = services
+        .begin_authorization("e2e-conn", &back_to, None)
+        .await
+        .expect("authorization URL")
+    else {
+        panic!("an authorization-code connector is sent to the provider");
+    };
+    let query = server.drive_authorization(&request.url, redirect).await;
+    let callback = keyway_host::oauth::CallbackParams::from_query(&query).expect("callback");
+    services
+        .complete_authorization(&callback, Some(Expected::Connection("e2e-conn")))
+        .await
+        .expect("code exchange");
+}

@@ -5,17 +5,12 @@
 //! the API triggers exactly one refresh at the provider and a successful retry, and the
 //! `postConnect` route's account is recorded.
 
-use keyway_host::catalog::Lookup;
-use keyway_host::oauth::CallbackParams;
 use keyway_host::runtime::RouteRequest;
-use keyway_host::services::{
-    AuthorizationStart, Expected, NewConnectionInput, Services, SettingsInput,
-};
+use keyway_host::services::Services;
 use keyway_host::types::Method;
 use keyway_tests::logs;
-use keyway_tests::oidc::{OidcServer, write_e2e_connector};
+use keyway_tests::oidc::{OidcServer, connect_e2e, write_e2e_connector};
 use keyway_tests::provider::LocalApi;
-use secrecy::SecretString;
 use serde_json::Value;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -50,40 +45,9 @@ async fn oauth_injection_strict_custody_and_refresh_on_401_against_a_real_provid
     let config = keyway_tests::loopback_services_config(dir.path().join("data"), vec![connectors]);
     let data_dir = config.data_dir.clone();
     let services = Services::open(config).expect("services");
-    services
-        .set_credentials(
-            "e2e-app",
-            &server.client_id,
-            Some(&SecretString::from(CLIENT_SECRET)),
-        )
-        .expect("credentials");
-
-    // Create the connection the way `keyway connections create` does.
-    services
-        .create_connection(NewConnectionInput {
-            auth_option: None,
-            name: "e2e-conn".into(),
-            connector: "e2e".into(),
-            lookup: Lookup::KeyOnly,
-            settings: SettingsInput::default(),
-        })
-        .expect("connection");
-
-    // Authorize with PKCE through the real provider (discovery fills the authorize URL).
-    let redirect = url::Url::parse(REDIRECT).expect("url");
-    let AuthorizationStart::Redirect(request) = services
-        .begin_authorization("e2e-conn", &redirect, None)
-        .await
-        .expect("authorization URL")
-    else {
-        panic!("an authorization-code connector is sent to the provider");
-    };
-    let query = server.drive_authorization(&request.url, REDIRECT).await;
-    let callback = CallbackParams::from_query(&query).expect("callback");
-    services
-        .complete_authorization(&callback, Some(Expected::Connection("e2e-conn")))
-        .await
-        .expect("code exchange");
+    // The connection created as `keyway connections create` does, authorized with PKCE
+    // through the real provider (discovery fills the authorize URL).
+    connect_e2e(&services, &server, CLIENT_SECRET, REDIRECT).await;
     let token_requests_after_connect = server.token_requests().await;
 
     // postConnect runs the connector's account route and records what it reports.

@@ -11,18 +11,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keyway_host::catalog::Lookup;
-use keyway_host::oauth::CallbackParams;
-use keyway_host::services::{
-    AuthorizationStart, Expected, NewConnectionInput, Services, SettingsInput,
-};
+use keyway_host::services::Services;
 use keyway_host::store::{DatabaseUrl, MasterKey};
 use keyway_tests::components;
-use keyway_tests::oidc::{OidcServer, write_e2e_connector};
+use keyway_tests::oidc::{OidcServer, connect_e2e, write_e2e_connector};
 use keyway_tests::pages::{PagesApi, pager_manifest};
 use keyway_tests::provider::LocalApi;
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server, send};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -64,36 +59,7 @@ async fn connected(db: &str, dir: &Path, connectors: &Path, server: &OidcServer)
     let mut config = keyway_tests::loopback_services_config(data.clone(), vec![connectors.into()]);
     config.database = Some(DatabaseUrl::parse(db).expect("database URL"));
     let services = Services::open(config).expect("services");
-    services
-        .set_credentials(
-            "e2e-app",
-            &server.client_id,
-            Some(&SecretString::from(CLIENT_SECRET)),
-        )
-        .expect("credentials");
-    services
-        .create_connection(NewConnectionInput {
-            auth_option: None,
-            name: "e2e-conn".into(),
-            connector: "e2e".into(),
-            lookup: Lookup::KeyOnly,
-            settings: SettingsInput::default(),
-        })
-        .expect("connection");
-    let redirect = url::Url::parse(REDIRECT).expect("url");
-    let AuthorizationStart::Redirect(request) = services
-        .begin_authorization("e2e-conn", &redirect, None)
-        .await
-        .expect("authorization URL")
-    else {
-        panic!("an authorization-code connector is sent to the provider");
-    };
-    let query = server.drive_authorization(&request.url, REDIRECT).await;
-    let callback = CallbackParams::from_query(&query).expect("callback");
-    services
-        .complete_authorization(&callback, Some(Expected::Connection("e2e-conn")))
-        .await
-        .expect("code exchange");
+    connect_e2e(&services, server, CLIENT_SECRET, REDIRECT).await;
     drop(services);
     // The key the in-process host made on first use, which the replicas are given.
     let text = std::fs::read_to_string(data.join("master.key")).expect("the key file");
