@@ -91,6 +91,21 @@ impl PagesApi {
     }
 
     /// Requests received per page number.
+    /// Asserts that each of pages `0..pages` was requested once, but `twice`, which was
+    /// requested twice (the page in flight when a run was killed, fetched again by the
+    /// run that resumed it).
+    pub fn assert_fetched_once_but(&self, pages: u64, twice: u64) {
+        let requests = self.requests();
+        for page in 0..pages {
+            let expected = if page == twice { 2 } else { 1 };
+            assert_eq!(
+                requests.get(&page),
+                Some(&expected),
+                "page {page}: {requests:?}"
+            );
+        }
+    }
+
     pub fn requests(&self) -> BTreeMap<u64, u32> {
         self.state
             .requests

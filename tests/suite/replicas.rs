@@ -253,6 +253,42 @@ async fn admin(
     (a.status, a.json)
 }
 
+/// `n` replicas on a new database with the pager connector of `api` and its `streams`
+/// (short leases when asked), and the connection `shop` made through the first: the
+/// database, and what must outlive the replicas.
+async fn pager_replicas(
+    api: &PagesApi,
+    streams: &str,
+    n: usize,
+    short: bool,
+) -> (String, Connectors, tempfile::TempDir, Vec<Server>) {
+    let db = keyway_test_postgres::cluster().fresh_database();
+    let connectors = Connectors::new();
+    connectors.add(
+        "pager",
+        &pager_manifest(&api.base(), streams),
+        components::PAGER,
+    );
+    let key = MasterKey::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = short_leases(dir.path());
+    let extra: &[&str] = if short { &["--config", &config] } else { &[] };
+    let replicas: Vec<Server> = (0..n)
+        .map(|_| replica(connectors.path(), &db, &key, extra))
+        .collect();
+    let (status, body) = admin(
+        &replicas[0],
+        reqwest::Method::POST,
+        "/v1/connections",
+        Some(
+            json!({ "name": "shop", "connector": "pager", "settings": { "baseUrl": api.base() } }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    (db, connectors, dir, replicas)
+}
+
 async fn runs(replica: &Server) -> Vec<Value> {
     let (status, runs) = admin(
         replica,
@@ -267,31 +303,14 @@ async fn runs(replica: &Server) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_stream_tick_runs_once_across_three_replicas() {
-    let db = keyway_test_postgres::cluster().fresh_database();
     let api = PagesApi::start(3).await;
-    let connectors = Connectors::new();
-    connectors.add(
-        "pager",
-        &pager_manifest(
-            &api.base(),
-            r#"[{ "key": "items", "route": "/sync/items", "entity": "Item", "schedule": "every 2s", "mode": "full" }]"#,
-        ),
-        components::PAGER,
-    );
-    let key = MasterKey::generate();
-    let replicas: Vec<Server> = (0..3)
-        .map(|_| replica(connectors.path(), &db, &key, &[]))
-        .collect();
-    let (status, body) = admin(
-        &replicas[0],
-        reqwest::Method::POST,
-        "/v1/connections",
-        Some(
-            json!({ "name": "shop", "connector": "pager", "settings": { "baseUrl": api.base() } }),
-        ),
+    let (db, _connectors, _dir, replicas) = pager_replicas(
+        &api,
+        r#"[{ "key": "items", "route": "/sync/items", "entity": "Item", "schedule": "every 2s", "mode": "full" }]"#,
+        3,
+        false,
     )
     .await;
-    assert_eq!(status, 201, "{body}");
 
     // Three replicas pass over the schedule for a while.
     let until = Instant::now() + Duration::from_secs(300);
@@ -339,32 +358,16 @@ async fn each_stream_tick_runs_once_across_three_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_replica_s_run_is_resumed_by_another_from_its_last_checkpoint() {
-    let db = keyway_test_postgres::cluster().fresh_database();
     let api = PagesApi::start(20).await;
-    let connectors = Connectors::new();
-    connectors.add(
-        "pager",
-        &pager_manifest(
-            &api.base(),
-            r#"[{ "key": "items", "route": "/sync/items", "entity": "Item" }]"#,
-        ),
-        components::PAGER,
-    );
-    let key = MasterKey::generate();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = short_leases(dir.path());
-    let mut a = replica(connectors.path(), &db, &key, &["--config", &config]);
-    let b = replica(connectors.path(), &db, &key, &["--config", &config]);
-    let (status, body) = admin(
-        &a,
-        reqwest::Method::POST,
-        "/v1/connections",
-        Some(
-            json!({ "name": "shop", "connector": "pager", "settings": { "baseUrl": api.base() } }),
-        ),
+    let (db, _connectors, _dir, mut replicas) = pager_replicas(
+        &api,
+        r#"[{ "key": "items", "route": "/sync/items", "entity": "Item" }]"#,
+        2,
+        true,
     )
     .await;
-    assert_eq!(status, 201, "{body}");
+    let b = replicas.pop().expect("replica b");
+    let mut a = replicas.pop().expect("replica a");
 
     // Replica a runs the stream and is killed with SIGKILL on page 8.
     api.hang_at(8);
@@ -405,15 +408,7 @@ async fn a_killed_replica_s_run_is_resumed_by_another_from_its_last_checkpoint()
     let statuses: Vec<&str> = all.iter().filter_map(|r| r["status"].as_str()).collect();
     assert_eq!(statuses, ["succeeded", "interrupted"], "{all:?}");
     // Only the page in flight when a died was fetched twice.
-    let requests = api.requests();
-    for page in 0..20u64 {
-        let expected = if page == 8 { 2 } else { 1 };
-        assert_eq!(
-            requests.get(&page),
-            Some(&expected),
-            "page {page}: {requests:?}"
-        );
-    }
+    api.assert_fetched_once_but(20, 8);
     let counts = psql(
         &db,
         "SELECT count(*), count(DISTINCT idempotency_key) FROM records WHERE connection = 'shop'",
