@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use db::DatabaseUrl;
+pub use db::{DatabaseUrl, PgTarget, TlsMode};
 use db::{Db, DbError};
 use rand::RngCore;
 

@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL cluster for tests: one per test process, started on first use
 //! ([`cluster`]) on a free loopback port, in a directory of its own under the OS temp dir,
-//! with trust authentication for the user [`USER`]. Each test takes a new, empty database
+//! with trust authentication for the user [`USER`], and TLS offered to every connection
+//! and required of [`TLS_USER`] (`tls.rs`). Each test takes a new, empty database
 //! from it ([`Cluster::fresh_database`]) and connects to the URL it gets.
 //!
 //! The server never outlives the test process, however that process ends (`server.rs`
@@ -15,7 +16,10 @@
 
 mod programs;
 mod server;
+mod tls;
 mod user;
+
+pub use tls::TLS_USER;
 
 use std::io::Write;
 use std::process::Stdio;
@@ -57,6 +61,12 @@ pub fn cluster() -> &'static Cluster {
     let started = CLUSTER.get_or_init(|| {
         let programs = Programs::find()?;
         let started = server::start(&programs)?;
+        psql(
+            &programs,
+            &url(started.port, "postgres"),
+            &format!("CREATE ROLE {TLS_USER} LOGIN SUPERUSER"),
+        )
+        .map_err(|e| format!("creating the role {TLS_USER}: {e}"))?;
         // SAFETY: registering a plain function; it runs once, at exit.
         if unsafe { libc::atexit(stop_at_exit) } != 0 {
             eprintln!(
@@ -117,6 +127,24 @@ impl Cluster {
             panic!("creating the test database {name}: {why}");
         }
         url(self.port, &name)
+    }
+
+    /// The PEM file of the certificate authority that signed the server's certificate
+    /// (for 127.0.0.1 only): a URL's `sslrootcert`.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        tls::ca_file(&self.dir)
+    }
+
+    /// A new, empty database (as [`Cluster::fresh_database`]) and its URL for
+    /// [`TLS_USER`], the role the server refuses without TLS:
+    /// `postgres://keyway_tls@127.0.0.1:<port>/<name>`, without any `sslmode`.
+    pub fn fresh_tls_only_database(&self) -> String {
+        let plain = self.fresh_database();
+        let prefix = format!("postgres://{USER}@");
+        match plain.strip_prefix(&prefix) {
+            Some(rest) => format!("postgres://{TLS_USER}@{rest}"),
+            None => panic!("the cluster's URL {plain} does not start with {prefix}"),
+        }
     }
 
     /// Runs `sql` (any number of statements; each is its own transaction unless the

@@ -118,7 +118,8 @@ fn keep(
     }
 }
 
-/// Creates the cluster in `dir/data`: trust authentication for [`USER`], UTF-8, C locale.
+/// Creates the cluster in `dir/data`: trust authentication for [`USER`], UTF-8, C locale,
+/// and the certificates of its TLS (`tls.rs`).
 fn init(programs: &Programs, dir: &Path, owner: Option<Owner>) -> Result<(), String> {
     let mut initdb = command(&programs.path("initdb"));
     initdb
@@ -132,7 +133,7 @@ fn init(programs: &Programs, dir: &Path, owner: Option<Owner>) -> Result<(), Str
         .output()
         .map_err(|e| format!("running {}: {e}", programs.path("initdb").display()))?;
     if output.status.success() {
-        Ok(())
+        crate::tls::prepare(dir, owner)
     } else {
         Err(format!(
             "initdb {} in {}:\n{}{}",
@@ -167,6 +168,7 @@ fn serve(programs: &Programs, dir: &Path, owner: Option<Owner>) -> Result<(Child
             .arg("-c")
             .arg(format!("max_connections={MAX_CONNECTIONS}"))
             .args(durability())
+            .args(crate::tls::server_args())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log)

@@ -198,6 +198,7 @@ fn same_database(a: &DatabaseUrl, b: &DatabaseUrl) -> bool {
     match (a, b) {
         (DatabaseUrl::Sqlite(a), DatabaseUrl::Sqlite(b)) => resolved(a) == resolved(b),
         (DatabaseUrl::Postgres(a), DatabaseUrl::Postgres(b)) => {
+            let (a, b) = (&a.config, &b.config);
             a.get_hosts() == b.get_hosts()
                 && a.get_ports() == b.get_ports()
                 && a.get_dbname() == b.get_dbname()

@@ -12,6 +12,7 @@
 
 mod postgres;
 mod sqlite;
+mod tls;
 mod url;
 mod value;
 
@@ -19,7 +20,8 @@ use std::ops::Deref;
 
 pub(crate) use self::postgres::{Listener, OnNotification, PgConn, listen};
 pub(crate) use self::sqlite::open as open_sqlite;
-pub use self::url::DatabaseUrl;
+pub use self::tls::TlsMode;
+pub use self::url::{DatabaseUrl, PgTarget};
 pub(crate) use self::value::{FromValue, Param, Params, Value};
 
 /// Builds the parameters of a statement from values of different types.
@@ -328,3 +330,6 @@ impl Drop for Tx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tls_tests;

@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::value::convert;
-use super::{DbError, FromValue, Value};
+use super::{DbError, FromValue, PgTarget, Value};
 
 /// The advisory lock every writing transaction takes first: PostgreSQL's counterpart of
 /// SQLite's single write lock, so the store's read-then-write transactions stay
@@ -64,7 +64,21 @@ pub(crate) fn block<T: Send + 'static>(
 pub(crate) fn error(e: tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
         Some(db) => DbError::Postgres(format!("{} (SQLSTATE {})", db.message(), db.code().code())),
-        None => DbError::Postgres(e.to_string()),
+        None => {
+            // The driver's own text names the step ("error performing TLS handshake");
+            // the cause (which certificate check failed, which socket error) is below it.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+            DbError::Postgres(text)
+        }
     }
 }
 
@@ -95,16 +109,16 @@ const LISTEN_READY: std::time::Duration = std::time::Duration::from_secs(10);
 /// [`LISTEN_READY`]), so nothing announced after the store opened is missed. A lost
 /// connection is made again (and `on(None)` told).
 pub(crate) fn listen(
-    config: &tokio_postgres::Config,
+    target: &PgTarget,
     channels: &'static [&'static str],
     on: OnNotification,
 ) -> Result<Listener, DbError> {
-    let config = config.clone();
+    let target = target.clone();
     let (ready, listening_now) = std::sync::mpsc::sync_channel::<()>(1);
     let task = runtime()?.spawn(async move {
         let mut first = true;
         loop {
-            match config.connect(tokio_postgres::NoTls).await {
+            match target.config.connect(target.tls.connector.clone()).await {
                 Ok((client, mut connection)) => {
                     let sql: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
                     // The LISTEN is answered only while the connection is polled.
@@ -172,11 +186,11 @@ pub(crate) struct PgConn {
 }
 
 impl PgConn {
-    /// Connects with `config`; the connection's reader runs on the database runtime.
-    pub(crate) fn connect(config: &tokio_postgres::Config) -> Result<PgConn, DbError> {
-        let config = config.clone();
+    /// Connects to `target`; the connection's reader runs on the database runtime.
+    pub(crate) fn connect(target: &PgTarget) -> Result<PgConn, DbError> {
+        let target = target.clone();
         let client = block(async move {
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            let (client, connection) = target.config.connect(target.tls.connector.clone()).await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %error(e), "a database connection ended");

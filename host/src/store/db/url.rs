@@ -1,14 +1,16 @@
 //! Where the store lives: an SQLite file (the default, in the data directory) or a
 //! PostgreSQL database shared by several `keyway serve` replicas.
 //!
-//! Owns: parsing `--database-url` (`sqlite:PATH` or `postgres://USER@HOST:PORT/DB`), the
-//! password's one door (the `KEYWAY_DATABASE_PASSWORD` environment variable) and the
-//! URL's printable form.
+//! Owns: parsing `--database-url` (`sqlite:PATH` or `postgres://USER@HOST:PORT/DB`, with
+//! `sslmode` and `sslrootcert` read by `tls.rs`), the password's one door (the
+//! `KEYWAY_DATABASE_PASSWORD` environment variable) and the URL's printable form.
 //! Must not: accept a password inside the URL (a command line is visible to every user of
 //! the machine), or print one.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use super::tls::{PgTls, TlsMode};
 
 /// The environment variable that carries a PostgreSQL password.
 pub const DATABASE_PASSWORD_ENV: &str = "KEYWAY_DATABASE_PASSWORD";
@@ -19,7 +21,21 @@ pub enum DatabaseUrl {
     /// An SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL database (the password, if any, comes from the environment).
-    Postgres(Box<tokio_postgres::Config>),
+    Postgres(Box<PgTarget>),
+}
+
+/// A PostgreSQL database and how a connection to it is made secure.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) tls: PgTls,
+}
+
+impl PgTarget {
+    /// Whether connections are encrypted and the server verified.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls.mode()
+    }
 }
 
 impl DatabaseUrl {
@@ -53,7 +69,8 @@ impl DatabaseUrl {
                     .into(),
             );
         }
-        let mut config = tokio_postgres::Config::from_str(text).map_err(|e| {
+        let (text, tls_params) = super::tls::take_params(text)?;
+        let mut config = tokio_postgres::Config::from_str(&text).map_err(|e| {
             format!(
                 "the PostgreSQL URL does not parse: {}",
                 strip_values(&e.to_string())
@@ -76,7 +93,12 @@ impl DatabaseUrl {
             config.password(password);
         }
         config.application_name("keyway");
-        Ok(DatabaseUrl::Postgres(Box::new(config)))
+        config.ssl_mode(match tls_params.mode {
+            TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
+            TlsMode::Verify => tokio_postgres::config::SslMode::Require,
+        });
+        let tls = super::tls::connector(&tls_params)?;
+        Ok(DatabaseUrl::Postgres(Box::new(PgTarget { config, tls })))
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -106,7 +128,8 @@ impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            DatabaseUrl::Postgres(config) => {
+            DatabaseUrl::Postgres(target) => {
+                let config = &target.config;
                 f.write_str("postgres://")?;
                 if let Some(user) = config.get_user() {
                     write!(f, "{user}@")?;
@@ -125,7 +148,11 @@ impl std::fmt::Display for DatabaseUrl {
                         write!(f, ":{port}")?;
                     }
                 }
-                write!(f, "/{}", config.get_dbname().unwrap_or_default())
+                write!(f, "/{}", config.get_dbname().unwrap_or_default())?;
+                if target.tls_mode() == TlsMode::Verify {
+                    f.write_str("?sslmode=verify-full")?;
+                }
+                Ok(())
             }
         }
     }
@@ -146,6 +173,12 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://keyway@127.0.0.1:5544/store").unwrap();
         assert!(url.is_postgres());
         assert_eq!(url.to_string(), "postgres://keyway@127.0.0.1:5544/store");
+        let url =
+            DatabaseUrl::parse("postgres://keyway@db.internal:5432/store?sslmode=require").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://keyway@db.internal:5432/store?sslmode=verify-full"
+        );
         let url = DatabaseUrl::parse("sqlite:/tmp/k.db").unwrap();
         assert_eq!(url.to_string(), "sqlite:/tmp/k.db");
     }
