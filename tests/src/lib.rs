@@ -23,6 +23,7 @@ pub fn connector_dir(name: &str) -> PathBuf {
 
 pub mod artifacts;
 pub mod backend;
+pub mod console;
 pub mod logs;
 pub mod oidc;
 

@@ -17,9 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use keyway_tests::console::{client, csrf, location, login};
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
-use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 #[path = "console/credentials.rs"]
@@ -27,52 +27,6 @@ mod credentials;
 
 const SECRET: &str = "canary-console-webhook-secret-3f1a";
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
-}
-
-fn location(res: &Response) -> String {
-    res.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The CSRF token in a console page's forms.
-fn csrf(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a token")
-        + 19;
-    html[at..].split('"').next().unwrap_or_default().to_string()
-}
-
-/// Logs in; answers the session cookie (`name=value`).
-async fn login(http: &Client, server: &Server) -> String {
-    let res = http
-        .post(server.url("/console/login"))
-        .form(&[("key", ADMIN_KEY)])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie")
-        .to_string();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
-        assert!(cookie.contains(attribute), "{cookie}");
-    }
-    assert!(!cookie.contains("Secure"), "plain http here: {cookie}");
-    cookie.split(';').next().unwrap_or_default().to_string()
-}
 
 async fn get(http: &Client, server: &Server, cookie: &str, path: &str) -> (StatusCode, String) {
     let res = http

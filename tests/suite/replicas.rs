@@ -3,7 +3,8 @@
 //! thousand token requests spread over three replicas cause one refresh; a replica killed
 //! with SIGKILL while its refresh is in flight loses no token (another refreshes once its
 //! lease runs out); each tick of a scheduled stream runs once across three replicas; a
-//! run whose replica was killed is resumed by another from its last checkpoint.
+//! run whose replica was killed is resumed by another from its last checkpoint; a console
+//! sign-in made on one replica holds on another, and signing out on one ends it on all.
 //!
 //! Every replica has its own data directory; they share the database and the master key,
 //! as replicas on several machines would.
@@ -14,11 +15,13 @@ use std::time::{Duration, Instant};
 use keyway_host::services::Services;
 use keyway_host::store::{DatabaseUrl, MasterKey};
 use keyway_tests::components;
+use keyway_tests::console;
 use keyway_tests::oidc::{OidcServer, connect_e2e, write_e2e_connector};
 use keyway_tests::pages::{PagesApi, pager_manifest};
 use keyway_tests::provider::LocalApi;
 use keyway_tests::server::{ADMIN_KEY, Connectors, Server, send};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const CLIENT_SECRET: &str = "canary-client-secret-replicas-71c4";
@@ -414,4 +417,55 @@ async fn a_killed_replica_s_run_is_resumed_by_another_from_its_last_checkpoint()
         "SELECT count(*), count(DISTINCT idempotency_key) FROM records WHERE connection = 'shop'",
     );
     assert_eq!(counts.trim(), "200\t200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_sign_in_holds_on_every_replica_and_a_sign_out_ends_it_on_all() {
+    let db = keyway_test_postgres::cluster().fresh_database();
+    let connectors = Connectors::new();
+    let key = MasterKey::generate();
+    let a = replica(connectors.path(), &db, &key, &[]);
+    let b = replica(connectors.path(), &db, &key, &[]);
+    let http = console::client();
+    let cookie = console::login(&http, &a).await;
+
+    // The store keeps the session id's digest, never the id.
+    let id = cookie.split_once('=').map(|(_, id)| id).unwrap_or_default();
+    assert!(!id.is_empty(), "{cookie}");
+    let stored = psql(&db, "SELECT id_digest FROM console_sessions");
+    assert_eq!(stored.trim(), hex::encode(Sha256::digest(id.as_bytes())));
+
+    // Signed in on the other replica, whose page carries the same session's token.
+    let res = http
+        .get(b.url("/console/connections"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("GET on b");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let token = console::csrf(&res.text().await.unwrap_or_default());
+
+    // Signing out on the first ends the session on the other.
+    let res = http
+        .post(a.url("/console/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("logout on a");
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    for replica in [&a, &b] {
+        let res = http
+            .get(replica.url("/console/connections"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("GET after logout");
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+        assert_eq!(console::location(&res), "/console/login");
+    }
+    assert_eq!(
+        psql(&db, "SELECT COUNT(*) FROM console_sessions").trim(),
+        "0"
+    );
 }

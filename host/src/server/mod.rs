@@ -77,8 +77,6 @@ pub(crate) struct AppState {
     /// slice at most (`placement.rs`).
     pub guests: tokio::runtime::Handle,
     pub draining: AtomicBool,
-    /// The console's signed-in sessions.
-    pub sessions: console::session::Sessions,
     /// Authorizations started from the console or a connect link, and the page each
     /// returns to after the provider.
     pub returns: console::returns::Returns,
@@ -333,7 +331,6 @@ async fn prepare(
         guests,
         draining: AtomicBool::new(false),
         config,
-        sessions: Default::default(),
         returns: Default::default(),
     });
     Ok((state, listener))

@@ -15,6 +15,7 @@ pub mod apply;
 mod connect;
 mod connect_links;
 mod connections;
+mod console_sessions;
 pub(crate) mod credentials;
 mod error;
 mod invoke;

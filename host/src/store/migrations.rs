@@ -263,6 +263,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE webhook_deliveries ADD COLUMN lease_until_ms INTEGER;
     "#,
+    // 14: the console's sign-ins, in the store so that every replica knows them (only a
+    // digest of each session id).
+    r#"
+    CREATE TABLE console_sessions (
+        id_digest  TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

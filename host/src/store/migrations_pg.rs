@@ -292,4 +292,12 @@ pub(crate) const MIGRATIONS_PG: &[&str] = &[
     r#"
     ALTER TABLE webhook_deliveries ADD COLUMN lease_until_ms BIGINT;
     "#,
+    // 14: the console's sign-ins (only a digest of each session id).
+    r#"
+    CREATE TABLE console_sessions (
+        id_digest  TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    "#,
 ];

@@ -24,6 +24,7 @@ pub mod app_connections;
 pub mod applied;
 mod changes;
 pub mod connect_sessions;
+pub mod console_sessions;
 pub use changes::CHANGE_CHECK;
 mod connection_state;
 pub mod connections;

@@ -10,7 +10,9 @@ use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::{SANDBOX, client, csrf, get, location, login};
+use keyway_tests::console::{client, csrf, location, login};
+
+use super::{SANDBOX, get};
 
 /// A canary client secret: no page, header, redirect or log line may hold it.
 const CLIENT_SECRET: &str = "canary-console-client-secret-9d4e";

@@ -32,6 +32,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
+use secrecy::ExposeSecret;
 
 use super::AppState;
 use super::error::ApiError;
@@ -226,9 +227,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for SignedIn {
 
 /// The session of a request, or the way to the login page.
 fn signed(state: &AppState, headers: &HeaderMap) -> Result<Signed, Box<Response>> {
-    state
-        .sessions
-        .find(headers)
+    session::find(&state.services, headers)
         .ok_or_else(|| Box::new(Redirect::to("/console/login").into_response()))
 }
 
@@ -324,11 +323,21 @@ async fn login(
         tracing::warn!("console login refused: wrong admin key");
         return login_form(Some("That is not the admin key."));
     }
-    let id = state.sessions.open();
+    let id = match session::open(&state.services) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "a console sign-in could not be stored");
+            return failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "Signing in failed: the store could not be written. Try again shortly.",
+            );
+        }
+    };
     let mut res = Redirect::to("/console/connections").into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        session::set_cookie(Some(&id), &state.public_url),
+        session::set_cookie(Some(id.expose_secret()), &state.public_url),
     );
     res
 }
@@ -350,7 +359,7 @@ async fn logout(
     if let Err(refused) = signed_button(&state, &headers, body).await {
         return *refused;
     }
-    state.sessions.close(&headers);
+    session::close(&state.services, &headers);
     let mut res = Redirect::to("/console/login").into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,

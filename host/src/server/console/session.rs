@@ -1,41 +1,32 @@
 //! The console's sessions: the admin key exchanged once for a short-lived session cookie,
 //! and the checks every console request passes.
 //!
-//! Owns: the session table (in memory, digests of session ids only, at most
-//! [`MAX_SESSIONS`], each valid for [`SESSION_TTL`] from login), the cookie's attributes
-//! (`HttpOnly`, `SameSite=Strict`, `Path=/console`, `Secure` when the public URL is https),
-//! the CSRF token of each session, and the same-origin check of every state-changing
-//! request. Must not: keep a session id or the admin key in the clear, or log either.
+//! Owns: the cookie (its name, its attributes: `HttpOnly`, `SameSite=Strict`,
+//! `Path=/console`, `Secure` when the public URL is https), the CSRF token of each
+//! session (derived from its id, so every replica computes the same one and none is
+//! stored), and the same-origin check of every state-changing request. The sign-ins
+//! themselves are the store's, through `Services::console_sign_in` and its siblings, so
+//! every replica sharing a store knows them.
+//! Must not: keep a session id or the admin key in the clear, or log either.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
+
+use crate::services::{ServiceError, Services};
 
 /// The console's cookie.
 pub(super) const COOKIE: &str = "keyway_console";
 /// How long a session lasts after login.
 pub(crate) const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
-/// Sessions kept at once; the oldest goes first.
-const MAX_SESSIONS: usize = 256;
-
-struct Session {
-    csrf: String,
-    expires: Instant,
-}
-
-/// Live console sessions, by the SHA-256 of their id.
-#[derive(Default)]
-pub(crate) struct Sessions {
-    map: Mutex<HashMap<[u8; 32], Session>>,
-}
+/// The length of a session id: 256 bits in unpadded base64url.
+const ID_LEN: usize = 43;
 
 /// A signed-in request: the CSRF token its forms must carry.
 #[derive(Clone)]
@@ -43,62 +34,41 @@ pub(super) struct Signed {
     pub csrf: String,
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+/// The CSRF token of the session `id`. A page of another site can read neither: the
+/// cookie is `HttpOnly` and never sent cross-site, and the token is a one-way function
+/// of it, apart from the digest the store keeps.
+fn csrf_of(id: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"keyway console csrf\0");
+    hash.update(id.as_bytes());
+    URL_SAFE_NO_PAD.encode(hash.finalize())
 }
 
-fn digest(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+/// A new session; answers its id (for the cookie only).
+pub(super) fn open(services: &Services) -> Result<SecretString, ServiceError> {
+    services.console_sign_in(SESSION_TTL)
 }
 
-impl Sessions {
-    /// A new session; answers its id (for the cookie only).
-    pub(super) fn open(&self) -> String {
-        let id = random_token();
-        let now = Instant::now();
-        let mut map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k)
-        {
-            map.remove(&oldest);
+/// The session the request's cookie names, if it is live. A store that cannot be read
+/// signs nobody in (and says so in the log).
+pub(super) fn find(services: &Services, headers: &HeaderMap) -> Option<Signed> {
+    let id = cookie(headers)?;
+    match services.console_signed_in(&id) {
+        Ok(true) => Some(Signed { csrf: csrf_of(&id) }),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the console's sign-ins could not be read");
+            None
         }
-        map.insert(
-            digest(&id),
-            Session {
-                csrf: random_token(),
-                expires: now + SESSION_TTL,
-            },
-        );
-        id
     }
+}
 
-    /// The session the request's cookie names, if it is live.
-    pub(super) fn find(&self, headers: &HeaderMap) -> Option<Signed> {
-        let id = cookie(headers)?;
-        let map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let session = map.get(&digest(&id))?;
-        (session.expires > Instant::now()).then(|| Signed {
-            csrf: session.csrf.clone(),
-        })
-    }
-
-    /// Ends the session the request's cookie names.
-    pub(super) fn close(&self, headers: &HeaderMap) {
-        if let Some(id) = cookie(headers) {
-            self.map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&digest(&id));
-        }
+/// Ends the session the request's cookie names, on every replica.
+pub(super) fn close(services: &Services, headers: &HeaderMap) {
+    if let Some(id) = cookie(headers)
+        && let Err(e) = services.console_sign_out(&id)
+    {
+        tracing::warn!(error = %e, "a console sign-in could not be ended");
     }
 }
 
@@ -117,7 +87,13 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
             }
         }
     }
-    found
+    // Anything but an id this console could have made is nobody's: not looked up.
+    found.filter(|id| {
+        id.len() == ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// The `Set-Cookie` value that holds `id`, or (with `None`) clears the cookie.
@@ -179,26 +155,37 @@ mod tests {
     }
 
     #[test]
-    fn a_session_is_found_by_its_cookie_and_ends_at_logout() {
-        let sessions = Sessions::default();
-        let id = sessions.open();
-        let headers = with_cookie(&format!("other=1; {COOKIE}={id}"));
-        let signed = sessions.find(&headers).expect("live");
-        assert!(csrf_matches(&signed, &signed.csrf.clone()));
-        assert!(!csrf_matches(&signed, "forged"));
-        assert!(
-            sessions
-                .find(&with_cookie(&format!("{COOKIE}=guess")))
-                .is_none()
+    fn only_one_well_formed_console_cookie_names_a_session() {
+        let id = "A".repeat(ID_LEN);
+        assert_eq!(
+            cookie(&with_cookie(&format!("other=1; {COOKIE}={id}"))),
+            Some(id.clone())
         );
         // Two console cookies are ambiguous: refused.
-        assert!(
-            sessions
-                .find(&with_cookie(&format!("{COOKIE}={id}; {COOKIE}=x")))
-                .is_none()
+        assert_eq!(
+            cookie(&with_cookie(&format!("{COOKIE}={id}; {COOKIE}={id}"))),
+            None
         );
-        sessions.close(&headers);
-        assert!(sessions.find(&headers).is_none());
+        // Nothing the console could have made is not looked up.
+        for bad in ["guess", &format!("{id}A"), &format!("{}.", &id[1..])] {
+            assert_eq!(
+                cookie(&with_cookie(&format!("{COOKIE}={bad}"))),
+                None,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_s_csrf_token_is_its_own_and_not_its_id() {
+        let (a, b) = ("a".repeat(ID_LEN), "b".repeat(ID_LEN));
+        let signed = Signed { csrf: csrf_of(&a) };
+        assert_eq!(csrf_of(&a), csrf_of(&a), "every replica derives the same");
+        assert!(csrf_matches(&signed, &csrf_of(&a)));
+        assert!(!csrf_matches(&signed, &csrf_of(&b)));
+        assert!(!csrf_matches(&signed, &a));
+        assert!(!csrf_matches(&signed, "forged"));
+        assert!(!csrf_matches(&signed, ""));
     }
 
     #[test]
