@@ -49,7 +49,10 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, DbError> {
         .map_err(|e| DbError::Postgres(format!("the database runtime could not start: {e}")))
 }
 
-/// Runs `fut` on the database runtime and waits for it on this thread.
+/// Runs `fut` on the database runtime and waits for it on this thread. Called from a
+/// worker of a multi-threaded tokio runtime (a request handler, the refresher), the wait
+/// hands that worker's other tasks to another thread first: a round trip, or a write
+/// waiting for another replica's transaction, holds up only its own caller.
 pub(crate) fn block<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, DbError> {
@@ -57,7 +60,15 @@ pub(crate) fn block<T: Send + 'static>(
     runtime()?.spawn(async move {
         let _ = tx.send(fut.await);
     });
-    rx.recv().map_err(|_| DbError::Closed)
+    let wait = move || rx.recv().map_err(|_| DbError::Closed);
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        // No runtime (a CLI command, a thread of the store's own), or a single-threaded
+        // one, where there is no other worker to hand anything to.
+        _ => wait(),
+    }
 }
 
 /// A server error's message and code; its detail and hint may quote a row's values.
@@ -491,15 +502,5 @@ pub(super) fn column<T: FromValue>(row: &tokio_postgres::Row, index: usize) -> R
 }
 
 #[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_are_numbered_outside_quotes() {
-        assert_eq!(
-            placeholders("SELECT a FROM t WHERE b = ?2 AND c = ?1 AND d = '?3'"),
-            "SELECT a FROM t WHERE b = $2 AND c = $1 AND d = '?3'"
-        );
-        assert_eq!(placeholders("x = ? AND y = ?"), "x = $1 AND y = $2");
-    }
-}
+#[path = "postgres_tests.rs"]
+mod tests;
