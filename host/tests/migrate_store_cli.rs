@@ -1,7 +1,8 @@
 //! `keyway migrate-store`, as an operator runs it: a SQLite store copied to PostgreSQL and
 //! back by the binary, read back through the store; its refusals (a target that holds
-//! data, the same database twice, a wrong master key, a password in a URL, no key); and no
-//! planted secret in anything it prints or in the SQLite file it writes.
+//! data, the same database twice, a wrong master key, a password in a URL, no key); each
+//! URL's password from its own variable, at a server that asks for one; and no planted
+//! secret (nor a password) in anything it prints or in the SQLite file it writes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::process::{Command, Output};
 use keyway_host::store::{
     AppConnectionConfig, DatabaseUrl, MasterKey, NewConnection, Store, TokenWrite,
 };
+use keyway_test_postgres::PASSWORD;
 use secrecy::{ExposeSecret, SecretString};
 
 const CANARIES: [&str; 4] = [
@@ -19,7 +21,20 @@ const CANARIES: [&str; 4] = [
     "canary-cli-setting",
 ];
 
+/// A password the test cluster's password role does not have.
+const WRONG_PASSWORD: &str = "canary-cli-wrong-database-password";
+
 fn keyway(data: &Path, key: Option<&MasterKey>, args: &[&str]) -> Output {
+    keyway_with(data, key, args, &[])
+}
+
+/// [`keyway`] with `env` set as well.
+fn keyway_with(
+    data: &Path,
+    key: Option<&MasterKey>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyway"));
     cmd.args(args)
         .env("KEYWAY_DATA_DIR", data)
@@ -30,10 +45,11 @@ fn keyway(data: &Path, key: Option<&MasterKey>, args: &[&str]) -> Output {
     if let Some(key) = key {
         cmd.env("KEYWAY_MASTER_KEY", key.to_base64());
     }
+    cmd.envs(env.iter().copied());
     let out = cmd.output().expect("run keyway");
     for stream in [&out.stdout, &out.stderr] {
         let text = String::from_utf8_lossy(stream);
-        for canary in CANARIES {
+        for canary in CANARIES.iter().chain(&[PASSWORD, WRONG_PASSWORD]) {
             assert!(!text.contains(canary), "{canary} printed: {text}");
         }
     }
@@ -281,4 +297,119 @@ fn a_password_in_a_url_is_refused_without_being_printed() {
         assert!(!stderr.contains("hunter2-canary"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[test]
+fn each_url_takes_its_password_from_the_variable_named_for_it() {
+    let cluster = keyway_test_postgres::cluster();
+    let data = tempfile::tempdir().expect("tempdir");
+    let key = MasterKey::generate();
+    let source_path = data.path().join("source.db");
+    let store =
+        Store::open_with_key_at(data.path(), &DatabaseUrl::Sqlite(source_path.clone()), &key)
+            .expect("source");
+    let id = fill(&store);
+    drop(store);
+    let from = format!("sqlite:{}", source_path.display());
+    let guarded = cluster.fresh_password_database();
+
+    // The default variable with the wrong password: refused by the server, unprinted.
+    let wrong = [("KEYWAY_DATABASE_PASSWORD", WRONG_PASSWORD)];
+    let out = keyway_with(
+        data.path(),
+        Some(&key),
+        &["migrate-store", "--from", &from, "--to", &guarded],
+        &wrong,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+
+    // The variable named for --to holds the right one: copied.
+    let env = [
+        ("KEYWAY_DATABASE_PASSWORD", WRONG_PASSWORD),
+        ("KEYWAY_TEST_TO_PASSWORD", PASSWORD),
+    ];
+    let out = keyway_with(
+        data.path(),
+        Some(&key),
+        &[
+            "migrate-store",
+            "--from",
+            &from,
+            "--to",
+            &guarded,
+            "--to-password-env",
+            "KEYWAY_TEST_TO_PASSWORD",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // PostgreSQL to PostgreSQL, each side with its own: the guarded one as the source.
+    let open = cluster.fresh_database();
+    let env = [("KEYWAY_TEST_FROM_PASSWORD", PASSWORD)];
+    let out = keyway_with(
+        data.path(),
+        Some(&key),
+        &[
+            "migrate-store",
+            "--from",
+            &guarded,
+            "--to",
+            &open,
+            "--from-password-env",
+            "KEYWAY_TEST_FROM_PASSWORD",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected: Vec<String> = CANARIES.iter().map(|c| c.to_string()).collect();
+    let open_url = DatabaseUrl::parse(&open).expect("url");
+    assert_eq!(secrets(data.path(), &open_url, &key, &id), expected);
+
+    // A variable named but unset, and one named for an SQLite file: refused by name.
+    let out = keyway(
+        data.path(),
+        Some(&key),
+        &[
+            "migrate-store",
+            "--from",
+            &guarded,
+            "--to",
+            &open,
+            "--from-password-env",
+            "KEYWAY_TEST_UNSET_PASSWORD",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--from")
+            && stderr.contains("KEYWAY_TEST_UNSET_PASSWORD")
+            && stderr.contains("is not set"),
+        "{stderr}"
+    );
+    let out = keyway(
+        data.path(),
+        Some(&key),
+        &[
+            "migrate-store",
+            "--from",
+            &from,
+            "--to",
+            &open,
+            "--from-password-env",
+            "KEYWAY_TEST_FROM_PASSWORD",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("SQLite"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,4 +1,5 @@
-//! `keyway migrate-store --from URL --to URL`: copies a whole store into an empty database
+//! `keyway migrate-store --from URL --to URL [--from-password-env VAR]
+//! [--to-password-env VAR]`: copies a whole store into an empty database
 //! (SQLite or PostgreSQL on either side), so an installation can move to PostgreSQL
 //! replicas, or back.
 //!
@@ -27,14 +28,31 @@ pub struct MigrateStoreArgs {
     #[arg(long, value_name = "URL")]
     pub from: String,
     /// The database to copy it into, created or migrated first; refused unless it holds
-    /// no data. A PostgreSQL password (for either URL) comes from KEYWAY_DATABASE_PASSWORD.
+    /// no data. A PostgreSQL password (for either URL) comes from KEYWAY_DATABASE_PASSWORD
+    /// unless the flags below name another variable.
     #[arg(long, value_name = "URL")]
     pub to: String,
+    /// The environment variable that holds `--from`'s PostgreSQL password (when the two
+    /// databases' passwords differ). Only its name is given here, never the password.
+    #[arg(long, value_name = "VAR")]
+    pub from_password_env: Option<String>,
+    /// The environment variable that holds `--to`'s PostgreSQL password.
+    #[arg(long, value_name = "VAR")]
+    pub to_password_env: Option<String>,
+}
+
+/// `text` parsed, its password from `var` when one is named.
+fn database(flag: &str, text: &str, var: Option<&str>) -> anyhow::Result<DatabaseUrl> {
+    match var {
+        None => DatabaseUrl::parse(text),
+        Some(var) => DatabaseUrl::parse_with_password_from(text, var),
+    }
+    .map_err(|e| anyhow!("{flag}: {e}"))
 }
 
 pub fn run(args: &MigrateStoreArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let from = DatabaseUrl::parse(&args.from).map_err(|e| anyhow!("--from: {e}"))?;
-    let to = DatabaseUrl::parse(&args.to).map_err(|e| anyhow!("--to: {e}"))?;
+    let from = database("--from", &args.from, args.from_password_env.as_deref())?;
+    let to = database("--to", &args.to, args.to_password_env.as_deref())?;
     let key_file = data_dir.join(KEY_FILE);
     let key = MasterKey::load_existing(data_dir)
         .context("reading the master key")?

@@ -1,7 +1,7 @@
 //! A throw-away PostgreSQL cluster for tests: one per test process, started on first use
 //! ([`cluster`]) on a free loopback port, in a directory of its own under the OS temp dir,
 //! with trust authentication for the user [`USER`], and TLS offered to every connection
-//! and required of [`TLS_USER`] (`tls.rs`). Each test takes a new, empty database
+//! and required of [`TLS_USER`] (`tls.rs`); [`PASSWORD_USER`] must give a password. Each test takes a new, empty database
 //! from it ([`Cluster::fresh_database`]) and connects to the URL it gets.
 //!
 //! The server never outlives the test process, however that process ends (`server.rs`
@@ -20,6 +20,12 @@ mod tls;
 mod user;
 
 pub use tls::TLS_USER;
+
+/// The role that must give a password (SCRAM), [`PASSWORD`]: for tests of the password's
+/// way into a connection.
+pub const PASSWORD_USER: &str = "keyway_pw";
+/// [`PASSWORD_USER`]'s password.
+pub const PASSWORD: &str = "keyway-test-cluster-password-5d2e";
 
 use std::io::Write;
 use std::process::Stdio;
@@ -64,9 +70,12 @@ pub fn cluster() -> &'static Cluster {
         psql(
             &programs,
             &url(started.port, "postgres"),
-            &format!("CREATE ROLE {TLS_USER} LOGIN SUPERUSER"),
+            &format!(
+                "CREATE ROLE {TLS_USER} LOGIN SUPERUSER;
+                 CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}';"
+            ),
         )
-        .map_err(|e| format!("creating the role {TLS_USER}: {e}"))?;
+        .map_err(|e| format!("creating the roles {TLS_USER} and {PASSWORD_USER}: {e}"))?;
         // SAFETY: registering a plain function; it runs once, at exit.
         if unsafe { libc::atexit(stop_at_exit) } != 0 {
             eprintln!(
@@ -139,10 +148,21 @@ impl Cluster {
     /// [`TLS_USER`], the role the server refuses without TLS:
     /// `postgres://keyway_tls@127.0.0.1:<port>/<name>`, without any `sslmode`.
     pub fn fresh_tls_only_database(&self) -> String {
+        self.fresh_database_as(TLS_USER)
+    }
+
+    /// A new, empty database (as [`Cluster::fresh_database`]) and its URL for
+    /// [`PASSWORD_USER`], whom the server lets in only with [`PASSWORD`] (the URL holds
+    /// none).
+    pub fn fresh_password_database(&self) -> String {
+        self.fresh_database_as(PASSWORD_USER)
+    }
+
+    fn fresh_database_as(&self, user: &str) -> String {
         let plain = self.fresh_database();
         let prefix = format!("postgres://{USER}@");
         match plain.strip_prefix(&prefix) {
-            Some(rest) => format!("postgres://{TLS_USER}@{rest}"),
+            Some(rest) => format!("postgres://{user}@{rest}"),
             None => panic!("the cluster's URL {plain} does not start with {prefix}"),
         }
     }

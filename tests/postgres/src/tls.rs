@@ -4,8 +4,9 @@
 //! requires it of one role, [`TLS_USER`], so a test can prove a plain connection is
 //! refused where TLS is required.
 //!
-//! Owns: the certificates' files and the server settings and `pg_hba.conf` line that use
-//! them.
+//! Owns: the certificates' files, the server settings that use them, and the
+//! `pg_hba.conf` rules ahead of initdb's trust rules (TLS required of [`TLS_USER`], a
+//! password of [`crate::PASSWORD_USER`]).
 //! Must not: be trusted by anything but the tests that name [`ca_file`].
 
 use std::fs;
@@ -24,7 +25,8 @@ pub(crate) fn ca_file(dir: &Path) -> PathBuf {
 
 /// Makes the authority and the server's certificate and key, writes them (the key
 /// readable by the server's owner alone), and puts the rule that refuses [`TLS_USER`]
-/// without TLS ahead of the trust rules initdb wrote.
+/// without TLS, and the one that asks [`crate::PASSWORD_USER`] for a password, ahead of
+/// the trust rules initdb wrote.
 pub(crate) fn prepare(dir: &Path, owner: Option<Owner>) -> Result<(), String> {
     let made = make().map_err(|e| format!("making the cluster's certificates: {e}"))?;
     let data = dir.join("data");
@@ -33,7 +35,10 @@ pub(crate) fn prepare(dir: &Path, owner: Option<Owner>) -> Result<(), String> {
     write(&data.join("server.key"), &made.key, 0o600, owner)?;
     let hba = data.join("pg_hba.conf");
     let rules = fs::read_to_string(&hba).map_err(|e| format!("reading {}: {e}", hba.display()))?;
-    let rules = format!("hostnossl all {TLS_USER} all reject\n{rules}");
+    let rules = format!(
+        "hostnossl all {TLS_USER} all reject\nhost all {} all scram-sha-256\n{rules}",
+        crate::PASSWORD_USER
+    );
     fs::write(&hba, rules).map_err(|e| format!("writing {}: {e}", hba.display()))
 }
 

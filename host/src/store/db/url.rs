@@ -50,8 +50,28 @@ impl DatabaseUrl {
             .unwrap_or_else(|| DatabaseUrl::sqlite_in(data_dir))
     }
 
-    /// Parses a URL given on the command line or in a configuration file.
+    /// Parses a URL given on the command line or in a configuration file; a PostgreSQL
+    /// password comes from [`DATABASE_PASSWORD_ENV`], if set.
     pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        Self::parse_with(text, Password::Default)
+    }
+
+    /// [`DatabaseUrl::parse`], with the PostgreSQL password taken from the environment
+    /// variable `var`, which must be set (for a command that reaches two databases).
+    pub fn parse_with_password_from(text: &str, var: &str) -> Result<DatabaseUrl, String> {
+        let valid = !var.is_empty()
+            && var.len() <= 100
+            && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(format!(
+                "`{}` is not an environment variable's name (letters, digits and _)",
+                var.chars().take(100).collect::<String>()
+            ));
+        }
+        Self::parse_with(text, Password::From(var))
+    }
+
+    fn parse_with(text: &str, password: Password<'_>) -> Result<DatabaseUrl, String> {
         let text = text.trim();
         if let Some(path) = text.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
@@ -60,6 +80,11 @@ impl DatabaseUrl {
                     "`sqlite:` needs a file path after it (sqlite:/var/lib/keyway/keyway.db)"
                         .into(),
                 );
+            }
+            if let Password::From(var) = password {
+                return Err(format!(
+                    "a password ({var}) is named for an SQLite file, which takes none"
+                ));
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
@@ -87,10 +112,20 @@ impl DatabaseUrl {
                 "the PostgreSQL URL names no database (postgres://USER@HOST:PORT/DATABASE)".into(),
             );
         }
-        if let Ok(password) = std::env::var(DATABASE_PASSWORD_ENV)
-            && !password.is_empty()
-        {
-            config.password(password);
+        match password {
+            Password::Default => {
+                if let Ok(password) = std::env::var(DATABASE_PASSWORD_ENV)
+                    && !password.is_empty()
+                {
+                    config.password(password);
+                }
+            }
+            Password::From(var) => match std::env::var(var) {
+                Ok(password) if !password.is_empty() => {
+                    config.password(password);
+                }
+                _ => return Err(format!("{var}, named to hold the password, is not set")),
+            },
         }
         config.application_name("keyway");
         config.ssl_mode(match tls_params.mode {
@@ -104,6 +139,15 @@ impl DatabaseUrl {
     pub fn is_postgres(&self) -> bool {
         matches!(self, DatabaseUrl::Postgres(_))
     }
+}
+
+/// Where a PostgreSQL password comes from.
+#[derive(Clone, Copy)]
+enum Password<'a> {
+    /// [`DATABASE_PASSWORD_ENV`], when set (none otherwise).
+    Default,
+    /// The variable named, which must be set.
+    From(&'a str),
 }
 
 /// A parse error of the driver may quote the URL's text; only its first clause is kept.
@@ -203,6 +247,20 @@ mod tests {
                 .unwrap_err()
                 .contains("no database")
         );
+        let err =
+            DatabaseUrl::parse_with_password_from("postgres://u@h/db", "NO=SUCH").unwrap_err();
+        assert!(err.contains("not an environment variable's name"), "{err}");
+        let err = DatabaseUrl::parse_with_password_from(
+            "postgres://u@h/db",
+            "KEYWAY_TEST_SURELY_UNSET_PASSWORD",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("KEYWAY_TEST_SURELY_UNSET_PASSWORD") && err.contains("not set"),
+            "{err}"
+        );
+        let err = DatabaseUrl::parse_with_password_from("sqlite:/tmp/k.db", "PATH").unwrap_err();
+        assert!(err.contains("SQLite"), "{err}");
         let err = DatabaseUrl::parse("postgres://u@h:notaport/db").unwrap_err();
         assert!(!err.contains("notaport"), "{err}");
     }
