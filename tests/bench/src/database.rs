@@ -2,7 +2,7 @@
 //! process: a connection's tokens read (opened) and a refresh's write, a route call
 //! through the services (the live connection, the guest's page fetch and ingest, the
 //! history row), and ingest through the store's sink (100,000 records, then again as
-//! duplicates). Each backend gets a fresh store: an SQLite file in a new data directory
+//! duplicates); the token figures again over verified TLS (`sslmode=verify-full`). Each backend gets a fresh store: an SQLite file in a new data directory
 //! (full sync), and a new database of a local PostgreSQL server (durable when
 //! `KEYWAY_TEST_POSTGRES_DURABLE=1`, which `scripts/bench` sets; the section says which).
 
@@ -168,6 +168,25 @@ fn ingest_figures(
     Ok((times[0], times[1]))
 }
 
+/// The token figures on a new database reached over verified TLS, as the role the test
+/// server lets in over TLS only.
+fn tls_token_figures(
+    plan: &Plan,
+    cluster: &keyway_test_postgres::Cluster,
+) -> anyhow::Result<(Spread, Spread)> {
+    let roots: String =
+        url::form_urlencoded::byte_serialize(cluster.ca_file().display().to_string().as_bytes())
+            .collect();
+    let url = format!(
+        "{}?sslmode=verify-full&sslrootcert={roots}",
+        cluster.fresh_tls_only_database()
+    );
+    let url = DatabaseUrl::parse(&url).map_err(|e| anyhow::anyhow!(e))?;
+    let dir = tempfile::tempdir()?;
+    let (store, record) = store_with_connection_at(dir.path(), Some(&url))?;
+    token_figures(plan, &store, &record.id)
+}
+
 /// Where each part's fresh store goes: `None` for SQLite, or a new PostgreSQL database.
 type Fresh<'a> = &'a dyn Fn() -> anyhow::Result<Option<DatabaseUrl>>;
 
@@ -216,6 +235,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
     )?;
 
     let copied = copy_figures(cluster, &rt)?;
+    let (tls_read, tls_write) = tls_token_figures(plan, cluster)?;
 
     let mut section = Section::new(
         "10, the store on PostgreSQL beside SQLite",
@@ -258,6 +278,27 @@ pub fn run(plan: &Plan) -> anyhow::Result<(Section, Vec<Target>)> {
         format!("{:.0} (to)", per_s(copied.back)),
         "-".into(),
     ]);
+    section.note(format!(
+        "Over verified TLS (`sslmode=verify-full`, the server's certificate checked against \
+         its authority; the same server): token read {:.1} µs median ({:.1} p99), {} plain; \
+         token write {:.1} µs ({:.1}), {} plain.",
+        us(tls_read.median),
+        us(tls_read.p99),
+        ratio(
+            tls_read.median.as_secs_f64(),
+            postgres.read.median.as_secs_f64()
+        ),
+        us(tls_write.median),
+        us(tls_write.p99),
+        ratio(
+            tls_write.median.as_secs_f64(),
+            postgres.write.median.as_secs_f64()
+        ),
+    ));
+    section.figure(
+        "postgres_tls",
+        json!({ "token_read": tls_read.json(), "token_write": tls_write.json() }),
+    );
     section.note(format!(
         "The PostgreSQL server runs on this machine with fsync = {} (loopback; a server on \
          another machine adds its network round trips to every statement).",
