@@ -288,6 +288,37 @@ pub struct Answer {
     pub text: String,
 }
 
+/// Approves the authorization at `authorize_url` on the sandbox's consent page, as a
+/// browser would (the page, then Approve); answers the callback URL the provider sends the
+/// browser to.
+pub async fn approve_at_sandbox(http: &reqwest::Client, authorize_url: &str) -> String {
+    let page = send(http.get(authorize_url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Approve"), "{}", page.text);
+    let request_id = page
+        .text
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the pending request id")
+        .to_string();
+    let origin = url::Url::parse(authorize_url)
+        .expect("the authorization URL")
+        .origin()
+        .ascii_serialization();
+    let decision = send(
+        http.post(format!("{origin}/oauth/authorize/decision"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("request={request_id}&decision=approve")),
+    )
+    .await;
+    assert_eq!(decision.status, 303, "{}", decision.text);
+    decision.headers["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
+}
+
 /// Sends `req` and reads the whole answer; keeps it for the suite's canary sweep.
 pub async fn send(req: reqwest::RequestBuilder) -> Answer {
     let res = req.send().await.expect("request");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use keyway_tests::console::{client, csrf, location, login};
-use keyway_tests::server::{ADMIN_KEY, Connectors, Server};
+use keyway_tests::server::{ADMIN_KEY, Connectors, Server, approve_at_sandbox};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -388,6 +388,19 @@ async fn a_connect_link_starts_one_authorization_once() {
         html.contains(&format!("0;url={sandbox}/oauth/authorize?")),
         "{html}"
     );
+    // Approved at the provider, the browser comes back to the link's own page (kept in
+    // the store by the authorization's state).
+    let authorize = html
+        .split("0;url=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the provider's URL")
+        .replace("&amp;", "&");
+    let callback = approve_at_sandbox(&http, &authorize).await;
+    let res = http.get(&callback).send().await.expect("callback");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let link_path = url::Url::parse(&url).expect("the link").path().to_string();
+    assert_eq!(location(&res), format!("{link_path}/done"));
     // Used once: the link is gone now.
     let res = http.post(&url).send().await.expect("POST");
     assert_eq!(res.status(), StatusCode::GONE);

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use keyway_tests::server::{ADMIN_KEY, Answer, Connectors, Server, client, send, until, with_json};
+use keyway_tests::server::{
+    ADMIN_KEY, Answer, Connectors, Server, approve_at_sandbox, client, send, until, with_json,
+};
 use serde_json::{Value, json};
 
 fn admin(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -58,27 +60,7 @@ async fn sandbox_flow_from_connection_to_records() {
     assert!(auth_url.contains("code_challenge_method=S256"));
 
     // The approval page, then Approve, as a browser would.
-    let page = send(http.get(&auth_url)).await;
-    assert_eq!(page.status, 200);
-    assert!(page.text.contains("Approve"), "{}", page.text);
-    let request_id = page
-        .text
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the pending request id")
-        .to_string();
-    let decision = send(
-        http.post(format!("http://{sandbox_listen}/oauth/authorize/decision"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("request={request_id}&decision=approve")),
-    )
-    .await;
-    assert_eq!(decision.status, 303, "{}", decision.text);
-    let callback = decision.headers["location"]
-        .to_str()
-        .expect("location")
-        .to_string();
+    let callback = approve_at_sandbox(&http, &auth_url).await;
     assert!(
         callback.starts_with(&server.url("/oauth/callback?")),
         "{callback}"

@@ -51,7 +51,7 @@ pub async fn callback(
     // An authorization the console or a connect link started returns to its page.
     let back = CallbackParams::from_query(query.as_deref().unwrap_or(""))
         .ok()
-        .and_then(|p| p.get("state").and_then(|s| state.returns.take(s)));
+        .and_then(|p| p.get("state").and_then(|s| state.take_return(s)));
     let result = async {
         let params = CallbackParams::from_query(query.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::from(ServiceError::from(e)))?;

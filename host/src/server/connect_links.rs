@@ -201,9 +201,7 @@ pub(crate) async fn start(
         .await
     {
         Ok(AuthorizationStart::Redirect(request)) => {
-            state
-                .returns
-                .remember(&request.url, format!("/connect/{token}/done"));
+            state.remember_return(&request.url, &format!("/connect/{token}/done"));
             onward(&link, &request.url)
         }
         Ok(AuthorizationStart::Connected(_)) => {

@@ -21,6 +21,7 @@ mod error;
 mod invoke;
 mod live;
 mod records;
+mod returns;
 mod schedule;
 mod streams;
 pub(crate) mod views;

@@ -272,6 +272,16 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // 15: the page an authorization started from the console or a connect link returns
+    // to, kept by its state's hash so whichever replica receives the callback knows it
+    // (the path sealed: a connect link's page names its token).
+    r#"
+    CREATE TABLE authorization_returns (
+        state_hash TEXT PRIMARY KEY,
+        return_to  BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

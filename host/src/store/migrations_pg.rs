@@ -300,4 +300,12 @@ pub(crate) const MIGRATIONS_PG: &[&str] = &[
         expires_at BIGINT NOT NULL
     );
     "#,
+    // 15: the page an authorization returns to (sealed), by its state's hash.
+    r#"
+    CREATE TABLE authorization_returns (
+        state_hash TEXT PRIMARY KEY,
+        return_to  BYTEA NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    "#,
 ];

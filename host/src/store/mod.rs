@@ -22,6 +22,7 @@
 pub mod api_keys;
 pub mod app_connections;
 pub mod applied;
+pub mod authorization_returns;
 mod changes;
 pub mod connect_sessions;
 pub mod console_sessions;

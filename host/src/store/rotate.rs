@@ -61,6 +61,12 @@ const COLUMNS: &[Column] = &[
         update: "UPDATE oauth_states SET pkce_verifier = ?2 WHERE state_hash = ?1",
         field: "pkce_verifier",
     },
+    Column {
+        table: "authorization_returns",
+        select: "SELECT state_hash, NULL, return_to FROM authorization_returns",
+        update: "UPDATE authorization_returns SET return_to = ?2 WHERE state_hash = ?1",
+        field: "return_to",
+    },
 ];
 
 fn reseal_all(tx: &Tx<'_>, old: &Sealer, new: &Sealer) -> Result<usize, StoreError> {
@@ -231,6 +237,9 @@ mod tests {
                 expires_at: now_unix() + 60,
             })
             .unwrap();
+        store
+            .remember_authorization_return("st", "/console/back", now_unix(), now_unix() + 60)
+            .unwrap();
         (store, c.id)
     }
 
@@ -241,8 +250,9 @@ mod tests {
         let (store, id) = seeded(dir.path(), &old);
         let new = MasterKey::generate();
         let report = store.rotate_key(&new).unwrap();
-        // client secret, secret setting, access, refresh, pkce verifier, key check
-        assert_eq!(report.resealed, 6);
+        // client secret, secret setting, access, refresh, pkce verifier, return page, key
+        // check
+        assert_eq!(report.resealed, 7);
         // This handle keeps working.
         let t = store.tokens(&id).unwrap().unwrap();
         assert_eq!(t.refresh_token.unwrap().expose_secret(), "canary-rt");
@@ -266,6 +276,13 @@ mod tests {
             "canary-setting-value"
         );
         assert!(reopened.take_state("st").unwrap().is_some());
+        assert_eq!(
+            reopened
+                .take_authorization_return("st", now_unix())
+                .unwrap()
+                .as_deref(),
+            Some("/console/back")
+        );
         assert_eq!(
             reopened.connection_by_id(&id).unwrap().status,
             ConnectionStatus::Connected

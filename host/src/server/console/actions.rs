@@ -3,7 +3,7 @@
 //!
 //! Owns: what each button does and where the browser goes next, and the confirmation
 //! page a destructive button sits behind (`confirmation`, which the credentials' Delete
-//! uses too). Connect sends the browser to the provider and remembers (`returns.rs`) to
+//! uses too). Connect sends the browser to the provider and remembers (in the store) to
 //! bring it back to the connection's page. Must not: act on a post that fails the
 //! session, token or origin checks (`signed_form`).
 
@@ -100,9 +100,9 @@ pub(super) async fn act(
                 .await;
             match started {
                 Ok(AuthorizationStart::Redirect(request)) => {
-                    state.returns.remember(
+                    state.remember_return(
                         &request.url,
-                        format!("/console/connections/{name}?done=connected"),
+                        &format!("/console/connections/{name}?done=connected"),
                     );
                     super::onward(&request.url)
                 }

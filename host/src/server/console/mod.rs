@@ -7,7 +7,7 @@
 //! `Origin: null` on a form post under `no-referrer`), the login and logout, and the checks in front of every page
 //! (a live session) and every form (the session's CSRF token and the console's own
 //! origin). Pages are `pages.rs`, the create form `form.rs`, the buttons `actions.rs`, the
-//! activity chart `chart.rs`, the way back from the provider `returns.rs`, the OAuth app
+//! activity chart `chart.rs`, the OAuth app
 //! credentials `credentials.rs` (the list) and `credential_form.rs` (set and delete).
 //! Must not: render a secret (secret settings and client secrets show as "set"), put a
 //! value from outside into a page unescaped (maud escapes every interpolation), or log a
@@ -19,7 +19,6 @@ mod credential_form;
 mod credentials;
 mod form;
 mod pages;
-pub(crate) mod returns;
 pub(crate) mod session;
 
 use std::collections::BTreeMap;
