@@ -11,11 +11,18 @@
 use secrecy::ExposeSecret;
 
 use super::db::{OptionalExtension, params};
+use super::expiring::Expiring;
 use super::states::state_hash;
 use super::{Aad, Store, StoreError};
 
 /// Returns kept at once.
 pub const MAX_AUTHORIZATION_RETURNS: i64 = 1024;
+
+const RETURNS: Expiring = Expiring {
+    table: "authorization_returns",
+    cap: MAX_AUTHORIZATION_RETURNS,
+    sweeping: "deleting expired and surplus authorization returns",
+};
 
 fn aad(hash: &str) -> Aad<'_> {
     Aad::new("authorization_returns", hash, "return_to")
@@ -36,11 +43,6 @@ impl Store {
         let sealed = self.sealer().seal_str(aad(&hash), path);
         let conn = self.conn();
         conn.execute(
-            "DELETE FROM authorization_returns WHERE expires_at <= ?1",
-            [now],
-        )
-        .map_err(StoreError::sql("deleting expired authorization returns"))?;
-        conn.execute(
             "INSERT INTO authorization_returns (state_hash, return_to, expires_at)
              VALUES (?1, ?2, ?3)
              ON CONFLICT (state_hash) DO UPDATE
@@ -48,14 +50,7 @@ impl Store {
             params![hash, sealed, expires_at],
         )
         .map_err(StoreError::sql("storing an authorization return"))?;
-        conn.execute(
-            "DELETE FROM authorization_returns WHERE expires_at <
-                (SELECT expires_at FROM authorization_returns
-                 ORDER BY expires_at DESC LIMIT 1 OFFSET ?1)",
-            [MAX_AUTHORIZATION_RETURNS - 1],
-        )
-        .map_err(StoreError::sql("deleting the oldest authorization returns"))?;
-        Ok(())
+        RETURNS.sweep(&conn, now)
     }
 
     /// Takes (and deletes) the page the authorization with `state` returns to; `None`
@@ -90,11 +85,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_backend::{database_for, everything_stored};
-
-    fn store(dir: &std::path::Path) -> Store {
-        Store::open_in(dir, database_for(dir).as_ref()).unwrap()
-    }
+    use crate::store::test_backend::{everything_stored, store_in as store};
 
     #[test]
     fn a_return_is_taken_once_by_another_handle_and_never_stored_in_the_clear() {

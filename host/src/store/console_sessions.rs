@@ -8,10 +8,17 @@
 //! Must not: store or return a session id.
 
 use super::db::params;
+use super::expiring::Expiring;
 use super::{Store, StoreError};
 
 /// Sign-ins kept at once.
 pub const MAX_CONSOLE_SESSIONS: i64 = 256;
+
+const SIGN_INS: Expiring = Expiring {
+    table: "console_sessions",
+    cap: MAX_CONSOLE_SESSIONS,
+    sweeping: "deleting expired and surplus console sign-ins",
+};
 
 impl Store {
     /// Stores the sign-in whose id has `digest`, live until `expires_ms`; deletes the
@@ -24,24 +31,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let conn = self.conn();
         conn.execute(
-            "DELETE FROM console_sessions WHERE expires_at <= ?1",
-            [now_ms],
-        )
-        .map_err(StoreError::sql("deleting expired console sign-ins"))?;
-        conn.execute(
             "INSERT INTO console_sessions (id_digest, created_at, expires_at)
              VALUES (?1, ?2, ?3)",
             params![digest, now_ms, expires_ms],
         )
         .map_err(StoreError::sql("storing a console sign-in"))?;
-        conn.execute(
-            "DELETE FROM console_sessions WHERE expires_at <
-                (SELECT expires_at FROM console_sessions
-                 ORDER BY expires_at DESC LIMIT 1 OFFSET ?1)",
-            [MAX_CONSOLE_SESSIONS - 1],
-        )
-        .map_err(StoreError::sql("deleting the oldest console sign-ins"))?;
-        Ok(())
+        SIGN_INS.sweep(&conn, now_ms)
     }
 
     /// Whether the sign-in whose id has `digest` is live at `now_ms`.
@@ -71,11 +66,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_backend::database_for;
-
-    fn store(dir: &std::path::Path) -> Store {
-        Store::open_in(dir, database_for(dir).as_ref()).unwrap()
-    }
+    use crate::store::test_backend::store_in as store;
 
     #[test]
     fn a_sign_in_is_live_until_it_expires_or_ends_and_is_seen_by_another_handle() {

@@ -35,6 +35,7 @@ pub mod crypto;
 pub(crate) mod db;
 pub mod deliveries;
 mod due;
+mod expiring;
 pub(crate) use due::DueReason;
 mod history;
 pub mod invocations;

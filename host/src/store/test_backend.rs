@@ -35,6 +35,11 @@ pub(crate) fn database_for(data_dir: &Path) -> Option<DatabaseUrl> {
     Some(url.clone())
 }
 
+/// The store of `data_dir` on this run's backend.
+pub(crate) fn store_in(data_dir: &Path) -> super::Store {
+    super::Store::open_in(data_dir, database_for(data_dir).as_ref()).expect("the test store")
+}
+
 /// Makes inserts of records whose key is `bad` fail, as a broken write would.
 pub(crate) fn refuse_records_keyed_bad(store: &super::Store) {
     let conn = store.conn();
