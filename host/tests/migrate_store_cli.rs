@@ -5,6 +5,7 @@
 //! secret (nor a password) in anything it prints or in the SQLite file it writes.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -411,5 +412,40 @@ fn each_url_takes_its_password_from_the_variable_named_for_it() {
         text(&out.stderr).contains("SQLite"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_key_rotation_left_half_done_is_finished_before_the_copy() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let source_path = data.path().join("source.db");
+    let source = DatabaseUrl::Sqlite(source_path.clone());
+    // The key file the store makes on first use, then a rotation that committed the new
+    // key's seals but did not get to rename master.key.next over master.key.
+    let store = Store::open_at(data.path(), &source).expect("source");
+    let id = fill(&store);
+    let next = MasterKey::generate();
+    store.rotate_key(&next).expect("rotation");
+    drop(store);
+    let next_file = data.path().join("master.key.next");
+    std::fs::write(&next_file, next.to_base64()).expect("master.key.next");
+    std::fs::set_permissions(&next_file, std::fs::Permissions::from_mode(0o600)).expect("mode");
+
+    let target_path = data.path().join("target.db");
+    let to = format!("sqlite:{}", target_path.display());
+    let from = format!("sqlite:{}", source_path.display());
+    let out = keyway(
+        data.path(),
+        None,
+        &["migrate-store", "--from", &from, "--to", &to],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!next_file.exists(), "the rotation was finished");
+    let key_text = std::fs::read_to_string(data.path().join("master.key")).expect("key");
+    assert_eq!(key_text.trim(), next.to_base64());
+    let expected: Vec<String> = CANARIES.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        secrets(data.path(), &DatabaseUrl::Sqlite(target_path), &next, &id),
+        expected
     );
 }

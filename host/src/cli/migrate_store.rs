@@ -4,7 +4,8 @@
 //! replicas, or back.
 //!
 //! Owns: the command's flags, finding the master key as every command does (the
-//! environment, else the data directory's key file; none is created), and printing one
+//! environment, else the data directory's key file, a rotation left half done finished
+//! first; none is created), and printing one
 //! line per table copied and a last line.
 //! Must not: print a stored value, a key or a password (the URLs are parsed here rather
 //! than by clap, whose error would quote the text given), or hold the copy itself
@@ -18,8 +19,8 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 
 use crate::store::copy::copy_store;
-use crate::store::crypto::{KEY_FILE, MASTER_KEY_ENV};
-use crate::store::{DatabaseUrl, KeyOrigin, MasterKey};
+use crate::store::crypto::{KEY_FILE, MASTER_KEY_ENV, NEXT_KEY_FILE};
+use crate::store::{DatabaseUrl, KeyOrigin, MasterKey, Store};
 
 #[derive(Debug, Args)]
 pub struct MigrateStoreArgs {
@@ -50,10 +51,28 @@ fn database(flag: &str, text: &str, var: Option<&str>) -> anyhow::Result<Databas
     .map_err(|e| anyhow!("{flag}: {e}"))
 }
 
+/// A key rotation that committed but did not rename `master.key.next` over `master.key`
+/// leaves a source only the next key opens; opening the store finishes it, as any other
+/// command would. Nothing is opened (or created) when there is no such file, or no source.
+fn finish_interrupted_rotation(data_dir: &Path, from: &DatabaseUrl) -> anyhow::Result<()> {
+    let from_key_file = std::env::var_os(MASTER_KEY_ENV).is_none();
+    let source_exists = match from {
+        DatabaseUrl::Sqlite(path) => path.is_file(),
+        DatabaseUrl::Postgres(_) => true,
+    };
+    if from_key_file && source_exists && data_dir.join(NEXT_KEY_FILE).is_file() {
+        Store::open_at(data_dir, from).context(
+            "finishing the key rotation that master.key.next was left from, before the copy",
+        )?;
+    }
+    Ok(())
+}
+
 pub fn run(args: &MigrateStoreArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let from = database("--from", &args.from, args.from_password_env.as_deref())?;
     let to = database("--to", &args.to, args.to_password_env.as_deref())?;
     let key_file = data_dir.join(KEY_FILE);
+    finish_interrupted_rotation(data_dir, &from)?;
     let key = MasterKey::load_existing(data_dir)
         .context("reading the master key")?
         .ok_or_else(|| {
