@@ -59,7 +59,12 @@ pub(crate) fn take_params(url: &str) -> Result<(String, TlsParams), String> {
         let (key, value) = url::form_urlencoded::parse(pair.as_bytes())
             .next()
             .unwrap_or_default();
+        // Given twice, one of the two would be dropped unseen (a `disable` after a
+        // `verify-full`, say): refused instead.
+        let twice = |name: &str| format!("`{name}` is given twice in the URL; keep one");
         match key.as_ref() {
+            "sslmode" if mode.is_some() => return Err(twice("sslmode")),
+            "sslrootcert" if root_file.is_some() => return Err(twice("sslrootcert")),
             "sslmode" => mode = Some(parse_mode(&value)?),
             "sslrootcert" => root_file = Some(value.into_owned()),
             _ => kept.push(pair),
@@ -200,6 +205,11 @@ mod tests {
         );
         let err = take_params("postgres://u@h/db?sslmode=require&sslrootcert=").unwrap_err();
         assert!(err.contains("empty"), "{err}");
+        let err = take_params("postgres://u@h/db?sslmode=verify-full&sslmode=disable").unwrap_err();
+        assert!(err.contains("`sslmode` is given twice"), "{err}");
+        let err = take_params("postgres://u@h/db?sslmode=require&sslrootcert=/a&sslrootcert=/b")
+            .unwrap_err();
+        assert!(err.contains("`sslrootcert` is given twice"), "{err}");
     }
 
     #[test]
