@@ -29,6 +29,7 @@ mod invoke;
 pub mod metrics;
 mod placement;
 mod request_id;
+mod returns;
 mod slots;
 mod streams;
 mod webhooks;
@@ -80,28 +81,6 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// Remembers that the authorization whose provider URL is `url` returns to `path` (a
-    /// page of this server's own), in the store, for whichever replica gets the callback.
-    /// A store that cannot keep it costs only the way back (the plain callback page), so
-    /// the authorization goes on and the log says why.
-    pub(crate) fn remember_return(&self, url: &Url, path: &str) {
-        if let Err(e) = self.services.remember_return(url, path) {
-            tracing::warn!(error = %e, "the page an authorization returns to could not be stored");
-        }
-    }
-
-    /// The page the authorization with `state` returns to, once: only ever one of the
-    /// console's or the connect links' own.
-    pub(crate) fn take_return(&self, state: &str) -> Option<String> {
-        match self.services.take_return(state) {
-            Ok(path) => path.filter(|p| p.starts_with("/console/") || p.starts_with("/connect/")),
-            Err(e) => {
-                tracing::warn!(error = %e, "the page an authorization returns to could not be read");
-                None
-            }
-        }
-    }
-
     /// Runs `work` (anything that runs guest code) and waits for it: on the caller's task
     /// while it is the only invocation running and its guest is quick, on the guests'
     /// runtime otherwise (`placement.rs`). It finishes even if the caller goes away, so

@@ -10,6 +10,7 @@
 //! Must not: build SQL beyond rewriting placeholders, or put a bound value in an error
 //! (values may be sealed secrets or payloads).
 
+mod listen;
 mod postgres;
 mod sqlite;
 mod tls;
@@ -18,7 +19,8 @@ mod value;
 
 use std::ops::Deref;
 
-pub(crate) use self::postgres::{Listener, OnNotification, PgConn, listen};
+pub(crate) use self::listen::{Listener, OnNotification, listen};
+pub(crate) use self::postgres::PgConn;
 pub(crate) use self::sqlite::open as open_sqlite;
 pub use self::tls::TlsMode;
 pub use self::url::{DatabaseUrl, PgTarget};
