@@ -4,16 +4,13 @@
 //! Owns: the rules of a link: the connection exists and authorizes in a browser (an
 //! authorization-code OAuth block), a lifetime of one minute to seven days (one hour
 //! unless asked), at most ten allowed origins, each an https origin (or http on a
-//! loopback host); the token (256 random bits, given out once, kept as a digest).
+//! loopback host); the token (`bearer.rs`: given out once, kept as a digest).
 //! Must not: keep or log a token.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::bearer::{digest, new_secret};
 use super::connections::stored_auth;
 use super::{ServiceError, ServiceResult, Services};
 use crate::catalog::Lookup;
@@ -39,10 +36,6 @@ pub struct ConnectLink {
     pub allowed_origins: Vec<String>,
     pub expires_at: i64,
     pub used: bool,
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
@@ -108,9 +101,7 @@ impl Services {
             .map(|o| origin(o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| invalid("allowedOrigins", m))?;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = format!("kwc_{}", URL_SAFE_NO_PAD.encode(bytes));
+        let token = new_secret("kwc_");
         let now = now_unix();
         let expires_at = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
         self.store.create_connect_session(

@@ -2,30 +2,21 @@
 //! session id that lives for a fixed time, kept in the store (as a digest) so that every
 //! replica knows it.
 //!
-//! Owns: making a session id (256 random bits), its digest, and its lifetime.
+//! Owns: a session's lifetime (its id and digest are `bearer.rs`'s).
 //! Must not: keep or log a session id.
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
+use super::bearer::{digest, new_secret};
 use super::{ServiceResult, Services};
 use crate::store::now_unix_ms;
-
-fn digest(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
-}
 
 impl Services {
     /// A new sign-in, live for `ttl`: its id, for the session cookie only.
     pub fn console_sign_in(&self, ttl: Duration) -> ServiceResult<SecretString> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let id = SecretString::from(URL_SAFE_NO_PAD.encode(bytes));
+        let id = SecretString::from(new_secret(""));
         let now = now_unix_ms();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
         self.store.create_console_session(

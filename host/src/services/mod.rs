@@ -12,6 +12,7 @@
 
 mod app_connections;
 pub mod apply;
+mod bearer;
 mod connect;
 mod connect_links;
 mod connections;
