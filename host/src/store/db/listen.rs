@@ -45,7 +45,7 @@ pub(crate) fn listen(
     let task = runtime()?.spawn(async move {
         let mut first = true;
         loop {
-            match target.config.connect(target.tls.connector.clone()).await {
+            match target.config.connect(target.tls.clone()).await {
                 Ok((client, mut connection)) => {
                     let sql: String = channels.iter().map(|c| format!("LISTEN {c};")).collect();
                     // The LISTEN is answered only while the connection is polled.

@@ -110,7 +110,7 @@ impl PgConn {
     pub(crate) fn connect(target: &PgTarget) -> Result<PgConn, DbError> {
         let target = target.clone();
         let client = block(async move {
-            let (client, connection) = target.config.connect(target.tls.connector.clone()).await?;
+            let (client, connection) = target.config.connect(target.tls.clone()).await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %error(e), "a database connection ended");

@@ -32,19 +32,6 @@ pub(crate) struct TlsParams {
     pub(crate) root_file: Option<PathBuf>,
 }
 
-/// How a PostgreSQL connection is made secure: the mode and the connector.
-#[derive(Clone)]
-pub struct PgTls {
-    pub(crate) mode: TlsMode,
-    pub(crate) connector: MakeRustlsConnect,
-}
-
-impl PgTls {
-    pub fn mode(&self) -> TlsMode {
-        self.mode
-    }
-}
-
 /// Takes `sslmode` and `sslrootcert` out of `url`'s query, leaving every other parameter
 /// as written. Fails on a mode Keyway does not offer, naming the ones it does.
 pub(crate) fn take_params(url: &str) -> Result<(String, TlsParams), String> {
@@ -113,8 +100,9 @@ fn parse_mode(value: &str) -> Result<TlsMode, String> {
 }
 
 /// The connector for `params`: rustls with ring and safe protocol versions, trusting the
-/// certificates of `params.root_file`, or Mozilla's roots when none is named.
-pub(crate) fn connector(params: &TlsParams) -> Result<PgTls, String> {
+/// certificates of `params.root_file`, or Mozilla's roots when none is named. (With
+/// `sslmode=disable` the driver never uses it.)
+pub(crate) fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, String> {
     let roots = match &params.root_file {
         Some(file) => roots_from(file)?,
         None => rustls::RootCertStore {
@@ -127,10 +115,7 @@ pub(crate) fn connector(params: &TlsParams) -> Result<PgTls, String> {
         .map_err(|e| format!("setting up TLS for PostgreSQL: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(PgTls {
-        mode: params.mode,
-        connector: MakeRustlsConnect::new(config),
-    })
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Every certificate of the PEM file `file`, as trusted roots.

@@ -10,7 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::tls::{PgTls, TlsMode};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::tls::TlsMode;
 
 /// The environment variable that carries a PostgreSQL password.
 pub const DATABASE_PASSWORD_ENV: &str = "KEYWAY_DATABASE_PASSWORD";
@@ -28,13 +31,17 @@ pub enum DatabaseUrl {
 #[derive(Clone)]
 pub struct PgTarget {
     pub(crate) config: tokio_postgres::Config,
-    pub(crate) tls: PgTls,
+    /// The TLS connector; whether it is used is the config's `ssl_mode`.
+    pub(crate) tls: MakeRustlsConnect,
 }
 
 impl PgTarget {
     /// Whether connections are encrypted and the server verified.
     pub fn tls_mode(&self) -> TlsMode {
-        self.tls.mode()
+        match self.config.get_ssl_mode() {
+            SslMode::Disable => TlsMode::Disable,
+            _ => TlsMode::Verify,
+        }
     }
 }
 
@@ -129,8 +136,8 @@ impl DatabaseUrl {
         }
         config.application_name("keyway");
         config.ssl_mode(match tls_params.mode {
-            TlsMode::Disable => tokio_postgres::config::SslMode::Disable,
-            TlsMode::Verify => tokio_postgres::config::SslMode::Require,
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Verify => SslMode::Require,
         });
         let tls = super::tls::connector(&tls_params)?;
         Ok(DatabaseUrl::Postgres(Box::new(PgTarget { config, tls })))
